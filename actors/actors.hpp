@@ -1,0 +1,70 @@
+// The node's actors and their contracts (CAF 0.17 typed actors). Each actor
+// is a thin shell: the rules live in domain/stock_record.hpp, the I/O in
+// persistence/journal_writer.hpp; behaviours only route and sequence.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include <caf/fwd.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/messages.hpp"
+#include "config/settings.hpp"
+#include "persistence/journal_writer.hpp"
+
+namespace stockgrid::actors {
+
+// What every actor of a node shares. Owned by the grid, outlives the actors.
+struct node_context {
+  config::settings settings;
+  persistence::journal_writer* journal = nullptr;
+  std::atomic<std::int64_t> in_flight{0};
+  std::atomic<std::uint64_t> resident{0};
+  std::atomic<std::uint64_t> activations{0};
+  std::atomic<std::uint64_t> passivations{0};
+  std::atomic<std::uint64_t> overloaded{0};
+};
+
+// One stock record (tenant, warehouse, SKU). Owns the record's state; handles
+// its messages one at a time, so reservations never oversell without locks.
+// Spawned by its partition on the first message for it; stopped by its
+// partition when idle (never while it has active holds).
+using record_actor = caf::typed_actor<
+    // A request routed here by the partition, in the order it arrived.
+    caf::reacts_to<envelope>,
+    // Timer: release the holds whose deadline has passed.
+    caf::reacts_to<expire_atom>,
+    // Timer: ask the partition to passivate this record if it stayed idle.
+    caf::reacts_to<tick_atom>,
+    // The idempotency look-up for the request at the head of the queue.
+    caf::reacts_to<idem_atom, idem_result>,
+    // From the partition: stop now (passivation or shutdown).
+    caf::reacts_to<stop_atom>>;
+
+// One partition: owns its records' actors, its hold index, and (through the
+// journal writer) its journal and snapshots. The directory sends every request
+// for its keys here.
+using partition_actor = caf::typed_actor<
+    // A request for a record or hold of this partition.
+    caf::reacts_to<envelope>,
+    // A record read from disk: spawn its actor and hand it what waited.
+    caf::reacts_to<loaded_atom, record_key, load_result>,
+    // A record reports it stayed idle having handled `handled` requests; it is
+    // stopped only if the partition forwarded no more than that.
+    caf::reacts_to<passivate_atom, record_key, std::uint64_t>,
+    // A hold was created (true) or ended (false) on a record.
+    caf::reacts_to<hold_atom, std::uint64_t, record_key, bool>,
+    // Shutdown: stop every record actor, then itself.
+    caf::reacts_to<stop_atom>>;
+
+// Spawners; the actors' state types stay private to their .cpp files.
+record_actor spawn_record(caf::actor_system& system, node_context* ctx, std::uint32_t partition,
+                          partition_actor parent, record_key key,
+                          persistence::record_image image);
+partition_actor spawn_partition(caf::actor_system& system, node_context* ctx,
+                                std::uint32_t partition,
+                                std::vector<persistence::record_image> with_holds);
+
+}  // namespace stockgrid::actors

@@ -1,0 +1,253 @@
+// The grid facade and the node's directory: key -> partition -> owner. On one
+// node every partition is local; nothing outside this file assumes it.
+#include "actors/grid.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/actors.hpp"
+#include "actors/clock.hpp"
+#include "domain/validate.hpp"
+#include "persistence/sqlite_store.hpp"
+
+namespace stockgrid {
+
+using namespace actors;
+using persistence::journal_entry;
+using persistence::status;
+
+std::string partition_path(const std::string& data_dir, std::uint32_t p) {
+  char name[32];
+  std::snprintf(name, sizeof name, "p-%04u.db", p);
+  return (std::filesystem::path(data_dir) / name).string();
+}
+
+struct grid::impl {
+  grid_options options;
+  node_context ctx;
+  std::unique_ptr<persistence::journal_writer> journal;
+  caf::actor_system_config caf_config;
+  std::unique_ptr<caf::actor_system> system;
+  std::vector<partition_actor> partitions;
+  recovery_summary recovered;
+  validation_limits limits;
+  std::atomic<bool> accepting{false};
+  std::atomic<bool> stopped{false};
+};
+
+namespace {
+
+persistence::journal_writer_options writer_options(const config::settings& s) {
+  persistence::journal_writer_options o;
+  o.sync = s.journal.durability == config::durability_mode::sync;
+  o.fsync_interval_ms = static_cast<std::int64_t>(s.journal.batched_fsync_interval_ms);
+  o.batch_entries_max = s.journal.batch_entries_max;
+  o.batch_window_us = static_cast<std::int64_t>(s.journal.batch_window_us);
+  o.threads = s.node.journal_threads;
+  o.snapshot_every_entries = s.journal.snapshot_every_entries;
+  o.snapshot_interval_ms = static_cast<std::int64_t>(s.journal.snapshot_interval_ms);
+  o.retention_ms = static_cast<std::int64_t>(s.journal.retention_ms);
+  o.idempotency_cache_entries = std::size_t{s.idempotency.cache_entries} * s.node.partitions;
+  return o;
+}
+
+// Holds whose deadline passed while the node was down are released now, once,
+// before the node serves anything: journaled like any expiry.
+std::uint64_t expire_overdue(persistence::journal_writer& writer, std::uint32_t p,
+                             std::vector<persistence::record_image>& images) {
+  std::uint64_t expired = 0;
+  const auto now = now_ms();
+  for (auto& image : images) {
+    stock_record rec;
+    rec.restore(image.on_hand, image.reserved, image.version, image.holds);
+    for (auto seq : rec.due_holds(now)) {
+      journal_entry e;
+      e.at_ms = now;
+      e.key = image.key;
+      e.c = rec.decide_expire(seq);
+      e.result = outcome::ok;
+      auto c = e.c;
+      image.last_seq = writer.append(p, std::move(e), {});
+      rec.apply(c);
+      ++expired;
+    }
+    image.on_hand = rec.on_hand();
+    image.reserved = rec.reserved();
+    image.version = rec.version();
+    image.holds = rec.holds();
+  }
+  std::erase_if(images, [](const auto& i) { return i.holds.empty(); });
+  return expired;
+}
+
+// Blocks until every partition's queued appends are durable (start-up only).
+void wait_durable(persistence::journal_writer& writer) {
+  std::atomic<std::uint32_t> left{writer.partitions()};
+  for (std::uint32_t p = 0; p < writer.partitions(); ++p)
+    writer.barrier(p, [&left](const status&, const journal_entry*) { left.fetch_sub(1); });
+  while (left.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+// The data dir remembers its partition count: records are placed by
+// hash mod partitions, so opening it with another count would lose them.
+bool check_layout(const std::string& dir, std::uint32_t partitions, std::string* error) {
+  const auto path = std::filesystem::path(dir) / "NODE";
+  const auto expected = "stockgrid-data 1\npartitions " + std::to_string(partitions) + "\n";
+  if (!std::filesystem::exists(path)) {
+    bool empty = true;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+      empty = empty && !e.path().filename().string().starts_with("p-");
+    if (!empty) {
+      *error = path.string() + " is missing but the data dir holds partition files";
+      return false;
+    }
+    std::ofstream out(path);
+    out << expected;
+    return static_cast<bool>(out);
+  }
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text != expected) {
+    *error = path.string() + " says \"" + text.substr(0, text.find_last_not_of('\n') + 1) +
+             "\" but the settings ask for " + std::to_string(partitions) +
+             " partitions; partitions are fixed per data dir";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error) {
+  const auto& s = options.settings;
+  if (auto problem = s.validate(); !problem.empty()) {
+    *error = problem;
+    return nullptr;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(s.node.data_dir, ec);
+  if (ec) {
+    *error = "cannot create data dir " + s.node.data_dir + ": " + ec.message();
+    return nullptr;
+  }
+  if (!check_layout(s.node.data_dir, s.node.partitions, error)) return nullptr;
+  auto im = std::make_unique<impl>();
+  im->options = options;
+  im->ctx.settings = s;
+  im->limits.max_ttl_ms = static_cast<std::int64_t>(s.holds.max_ttl_ms);
+
+  std::vector<std::unique_ptr<persistence::partition_store>> stores;
+  for (std::uint32_t p = 0; p < s.node.partitions; ++p) {
+    status st;
+    auto store = persistence::open_sqlite_store({partition_path(s.node.data_dir, p),
+                                                 options.sqlite_vfs}, &st);
+    if (!store) {
+      *error = st.to_string();
+      return nullptr;
+    }
+    stores.push_back(std::move(store));
+  }
+
+  const auto started = std::chrono::steady_clock::now();
+  status st;
+  std::vector<persistence::recovery_report> reports;
+  im->journal = std::make_unique<persistence::journal_writer>(std::move(stores),
+                                                              writer_options(s), &st, &reports);
+  if (!st) {
+    *error = st.to_string();
+    return nullptr;
+  }
+  im->ctx.journal = im->journal.get();
+  auto& rec = im->recovered;
+  for (std::uint32_t p = 0; p < reports.size(); ++p) {
+    rec.snapshot_records += reports[p].snapshot_records;
+    rec.replayed_entries += reports[p].replayed_entries;
+    rec.expired_holds += expire_overdue(*im->journal, p, reports[p].with_holds);
+    rec.records_with_holds += reports[p].with_holds.size();
+  }
+  wait_durable(*im->journal);
+  rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  spdlog::info(
+      "recovered {} partitions in {:.3f} s: {} snapshot records, {} journal entries replayed "
+      "({:.0f} entries/s), {} overdue holds released, {} records with active holds",
+      reports.size(), rec.seconds, rec.snapshot_records, rec.replayed_entries,
+      rec.seconds > 0 ? rec.replayed_entries / rec.seconds : 0.0, rec.expired_holds,
+      rec.records_with_holds);
+
+  im->caf_config.set("scheduler.max-threads", s.node.scheduler_threads_resolved());
+  im->system = std::make_unique<caf::actor_system>(im->caf_config);
+  for (std::uint32_t p = 0; p < s.node.partitions; ++p)
+    im->partitions.push_back(
+        spawn_partition(*im->system, &im->ctx, p, std::move(reports[p].with_holds)));
+  im->accepting = true;
+  return std::unique_ptr<grid>(new grid(std::move(im)));
+}
+
+grid::grid(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+grid::~grid() { stop(); }
+
+void grid::submit(request req, reply_fn done) {
+  auto& im = *impl_;
+  if (auto problem = validate(req, im.limits); !problem.empty())
+    return done(reply::error(outcome::bad_request, std::move(problem)));
+  if (!im.accepting.load(std::memory_order_acquire))
+    return done(reply::error(outcome::unavailable, "node is stopping"));
+  std::uint32_t p;
+  if (targets_hold(req.kind)) {
+    hold_ref h;
+    if (!parse_hold_id(req.hold, &h) || h.partition >= im.partitions.size())
+      return done(reply::error(outcome::hold_not_found, "no such hold"));
+    p = h.partition;
+  } else {
+    p = partition_of(req.key, static_cast<std::uint32_t>(im.partitions.size()));
+  }
+  // Credits: count what is in flight where it is sent, since CAF mailboxes
+  // are unbounded.
+  const auto limit = static_cast<std::int64_t>(im.ctx.settings.node.max_in_flight);
+  if (im.ctx.in_flight.fetch_add(1, std::memory_order_relaxed) >= limit) {
+    im.ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    im.ctx.overloaded.fetch_add(1, std::memory_order_relaxed);
+    auto r = reply::error(outcome::overloaded, "node at its in-flight limit");
+    r.retry_after_ms = 10;
+    return done(std::move(r));
+  }
+  caf::anon_send(im.partitions[p], envelope{std::move(req), reply_sink{std::move(done), &im.ctx.in_flight}});
+}
+
+void grid::stop() {
+  auto& im = *impl_;
+  if (im.stopped.exchange(true)) return;
+  im.accepting = false;
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(im.ctx.settings.node.shutdown_drain_ms);
+  while (im.ctx.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (auto left = im.ctx.in_flight.load(); left > 0)
+    spdlog::warn("stopping with {} requests still in flight after the drain time", left);
+  for (auto& p : im.partitions) caf::anon_send(p, stop_atom::value);
+  im.partitions.clear();
+  im.journal->stop();
+  im.system.reset();  // waits for every actor, all of which were told to stop
+}
+
+grid_stats grid::stats() const {
+  const auto& c = impl_->ctx;
+  grid_stats s;
+  s.in_flight = static_cast<std::uint64_t>(std::max<std::int64_t>(0, c.in_flight.load()));
+  s.resident_records = c.resident.load();
+  s.activations = c.activations.load();
+  s.passivations = c.passivations.load();
+  s.journal_queued = impl_->journal->queued();
+  s.overloaded = c.overloaded.load();
+  return s;
+}
+
+const recovery_summary& grid::recovery() const { return impl_->recovered; }
+const config::settings& grid::settings() const { return impl_->ctx.settings; }
+
+}  // namespace stockgrid

@@ -1,0 +1,79 @@
+// stockgrid::grid — the in-process facade of a node's stock grid. Tests, the
+// gateway's dispatcher and the benchmarks use it; it hides CAF entirely.
+//
+// A request goes: submit() -> the directory picks the partition -> the
+// partition actor routes it to the record's actor (activating it from disk if
+// needed) -> the record decides, journals and applies -> the reply callback
+// runs once the journal entry is durable (see docs/design.md).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/settings.hpp"
+#include "domain/request.hpp"
+#include "persistence/partition_store.hpp"
+
+namespace stockgrid {
+
+// Called exactly once per submitted request, on some grid or journal thread.
+// Keep it short: hand the reply to your own thread.
+using reply_fn = std::function<void(reply&&)>;
+
+struct grid_options {
+  config::settings settings;
+  std::string sqlite_vfs;  // empty = SQLite's default; tests inject a fault VFS
+};
+
+struct grid_stats {
+  std::uint64_t in_flight = 0;         // requests submitted, not yet answered
+  std::uint64_t resident_records = 0;  // record actors alive
+  std::uint64_t activations = 0;       // record actors spawned since start
+  std::uint64_t passivations = 0;      // record actors stopped for idleness
+  std::uint64_t journal_queued = 0;    // entries and jobs waiting for the journal
+  std::uint64_t overloaded = 0;        // requests refused at the in-flight limit
+};
+
+struct recovery_summary {
+  std::uint64_t snapshot_records = 0;
+  std::uint64_t replayed_entries = 0;
+  std::uint64_t expired_holds = 0;  // holds whose deadline passed while down
+  std::uint64_t records_with_holds = 0;
+  double seconds = 0;
+};
+
+class grid {
+ public:
+  // Opens (or creates) the node's data directory, recovers every partition
+  // and starts the actors. Returns null with `error` set when the data is
+  // unreadable or corrupt (the message names the file and the row).
+  static std::unique_ptr<grid> open(const grid_options& options, std::string* error);
+  ~grid();
+
+  // Asynchronous: never blocks on I/O or on other requests. Requests for one
+  // record from one caller thread are applied in the order submitted.
+  void submit(request req, reply_fn done);
+
+  // Stops taking requests (new ones get UNAVAILABLE), waits up to the drain
+  // time for in-flight ones, stops the actors and flushes and fsyncs the
+  // journal. Idempotent; the destructor calls it.
+  void stop();
+
+  grid_stats stats() const;
+  const recovery_summary& recovery() const;
+  const config::settings& settings() const;
+
+  struct impl;
+
+ private:
+  explicit grid(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+// The data directory's partition file for partition p ("DIR/p-0007.db").
+std::string partition_path(const std::string& data_dir, std::uint32_t p);
+
+}  // namespace stockgrid

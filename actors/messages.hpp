@@ -1,0 +1,61 @@
+// What actors of one node send each other. Local only: these types carry
+// callbacks and never cross a process boundary (the cluster issue adds
+// serializable ones, registered with add_message_type in one place).
+#pragma once
+
+#include <atomic>
+#include <optional>
+#include <utility>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+
+#include "actors/grid.hpp"
+#include "persistence/partition_store.hpp"
+
+namespace stockgrid::actors {
+
+// All atoms in one place; CAF 0.17 allows at most 10 characters.
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using idem_atom = caf::atom_constant<caf::atom("idem")>;
+using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
+using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+using hold_atom = caf::atom_constant<caf::atom("hold")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+
+// Delivers a reply to the caller and returns the request's in-flight credit.
+struct reply_sink {
+  reply_fn fn;
+  std::atomic<std::int64_t>* in_flight = nullptr;
+  void operator()(reply&& r) const {
+    fn(std::move(r));
+    in_flight->fetch_sub(1, std::memory_order_relaxed);
+  }
+};
+
+// A request on its way to its record, with where its reply goes.
+struct envelope {
+  request req;
+  reply_sink done;
+};
+
+// The outcome of an idempotency look-up for the request a record waits on.
+struct idem_result {
+  persistence::status st;
+  std::optional<persistence::journal_entry> found;
+};
+
+// A record read from disk for activation.
+struct load_result {
+  persistence::status st;
+  bool found = false;
+  persistence::record_image image;
+};
+
+}  // namespace stockgrid::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::envelope)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::idem_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::load_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::record_key)

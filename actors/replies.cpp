@@ -1,0 +1,44 @@
+#include "actors/replies.hpp"
+
+namespace stockgrid::actors {
+
+record_view view_of(const record_key& key, const stock_record& rec) {
+  return record_view{key, rec.on_hand(), rec.reserved(), rec.version()};
+}
+
+reply reply_from_entry(const persistence::journal_entry& e, std::uint32_t partition) {
+  reply r;
+  r.code = e.result;
+  const auto& c = e.c;
+  if (e.result == outcome::ok) {
+    r.has_record = true;
+    r.record = record_view{e.key, c.on_hand_after, c.reserved_after, c.version};
+    if (c.kind == change_kind::reserve || c.kind == change_kind::extend) {
+      r.hold = format_hold_id({partition, c.hold_seq});
+      r.expires_at_ms = c.expires_at_ms;
+    }
+    return r;
+  }
+  // A remembered refusal keeps its message in `reason`.
+  r.message = c.reason;
+  if (e.result == outcome::insufficient_stock) r.available = e.detail;
+  if (e.result == outcome::limit_exceeded) r.limit = e.detail;
+  if (e.result == outcome::version_conflict) {
+    r.has_record = true;
+    r.record = record_view{e.key, c.on_hand_after, c.reserved_after, c.version};
+  }
+  return r;
+}
+
+reply refusal_reply(const decision& d, const record_key& key, const stock_record& rec) {
+  auto r = reply::error(d.code, d.message);
+  r.available = d.available;
+  r.limit = d.limit;
+  if (d.code == outcome::version_conflict) {
+    r.has_record = true;
+    r.record = view_of(key, rec);
+  }
+  return r;
+}
+
+}  // namespace stockgrid::actors

@@ -1,0 +1,85 @@
+// The one list of setting keys: how each field of `settings` is spelled on the
+// command line and in a config file, its help text and its bounds. The loader,
+// validate(), to_string() and the tests all walk this list, so a setting added
+// here is at once a flag, a config-file key, checked and logged.
+//
+// Adding a setting: add the field (with its comment, default and bounds) to its
+// struct in settings.hpp, one line here, and one entry in
+// stockgrid.conf.example (a test fails until all three agree).
+#pragma once
+
+#include <string_view>
+#include <type_traits>
+
+#include "config/settings.hpp"
+
+namespace stockgrid::config {
+
+// Names a setting for people. `key` is the command-line flag without its
+// leading "--" and also the key in a config file; `component` groups the flags
+// in --help and the lines of to_string().
+struct key_info {
+  std::string_view component;
+  std::string_view key;
+  std::string_view help;
+};
+
+// Stands in for the bounds of a setting that is not a number.
+struct unbounded {};
+
+// Calls visit(info, field, bounds) for every setting of `s`, in the order of
+// settings.hpp. `field` is a reference into `s` (const if `s` is); `bounds` is
+// the field's bounds<T> or `unbounded` for text and enum settings.
+template <class Settings, class Visitor>
+  requires std::is_same_v<std::remove_const_t<Settings>, settings>
+void for_each_setting(Settings& s, Visitor&& visit) {
+  using node = node_settings;
+  auto& n = s.node;
+  visit(key_info{"node", "data-dir", "directory for journal and snapshot files"},
+        n.data_dir, unbounded{});
+  visit(key_info{"node", "partitions", "partitions records are hashed into; fixed per data dir"},
+        n.partitions, node::partitions_bounds);
+  visit(key_info{"node", "scheduler-threads", "actor scheduler threads (0 = one per core)"},
+        n.scheduler_threads, node::scheduler_threads_bounds);
+  visit(key_info{"node", "journal-threads", "threads for blocking journal I/O"},
+        n.journal_threads, node::journal_threads_bounds);
+  visit(key_info{"node", "max-in-flight", "requests in the grid node-wide before OVERLOADED"},
+        n.max_in_flight, node::max_in_flight_bounds);
+  visit(key_info{"node", "passivate-idle-ms", "stop a record actor idle this long"},
+        n.passivate_idle_ms, node::passivate_idle_ms_bounds);
+  visit(key_info{"node", "shutdown-drain-ms", "time allowed to finish work on shutdown"},
+        n.shutdown_drain_ms, node::shutdown_drain_ms_bounds);
+
+  using journal = journal_settings;
+  auto& j = s.journal;
+  visit(key_info{"journal", "durability", "sync: fsync before acknowledging; batched: fsync periodically"},
+        j.durability, unbounded{});
+  visit(key_info{"journal", "batched-fsync-interval-ms", "batched mode: fsync at most this often"},
+        j.batched_fsync_interval_ms, journal::batched_fsync_interval_ms_bounds);
+  visit(key_info{"journal", "journal-batch-entries-max", "most entries in one journal transaction"},
+        j.batch_entries_max, journal::batch_entries_max_bounds);
+  visit(key_info{"journal", "journal-batch-window-us", "wait this long to fill a batch (0 = never wait)"},
+        j.batch_window_us, journal::batch_window_us_bounds);
+  visit(key_info{"journal", "snapshot-every-entries", "snapshot a partition after this many entries"},
+        j.snapshot_every_entries, journal::snapshot_every_entries_bounds);
+  visit(key_info{"journal", "snapshot-interval-ms", "... or after this long, whichever is first"},
+        j.snapshot_interval_ms, journal::snapshot_interval_ms_bounds);
+  visit(key_info{"journal", "retention-ms", "keep history and idempotency keys this long"},
+        j.retention_ms, journal::retention_ms_bounds);
+
+  using hold = hold_settings;
+  auto& h = s.holds;
+  visit(key_info{"holds", "hold-default-ttl-ms", "TTL of a hold whose request names none"},
+        h.default_ttl_ms, hold::default_ttl_ms_bounds);
+  visit(key_info{"holds", "hold-max-ttl-ms", "longest TTL a request may ask for"},
+        h.max_ttl_ms, hold::max_ttl_ms_bounds);
+  visit(key_info{"holds", "holds-per-record-max", "active holds allowed on one record"},
+        h.holds_per_record_max, hold::holds_per_record_max_bounds);
+
+  using idempotency = idempotency_settings;
+  auto& i = s.idempotency;
+  visit(key_info{"idempotency", "idempotency-cache-entries", "recent idempotency keys kept in memory per partition"},
+        i.cache_entries, idempotency::cache_entries_bounds);
+}
+
+}  // namespace stockgrid::config

@@ -1,0 +1,42 @@
+// Compile-time limits of stockgrid. Every number that bounds an input or a
+// structure and is not an operator setting lives here; operator settings (with
+// their own bounds) live in config/settings.hpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace stockgrid::limits {
+
+// Identifiers: tenant, warehouse, SKU, hold reference, reason, idempotency key.
+inline constexpr std::size_t id_bytes_max = 128;
+// Free-text reason attached to a change.
+inline constexpr std::size_t reason_bytes_max = 256;
+// Hold ids are opaque strings the server routes; see domain/hold_id.hpp.
+inline constexpr std::size_t hold_id_bytes_max = 64;
+
+// Quantities: every count and delta lies in [-quantity_max, quantity_max], so
+// the sum or difference of two of them never overflows int64.
+inline constexpr std::int64_t quantity_max = 1'000'000'000'000;  // 10^12
+static_assert(quantity_max < INT64_MAX / 4, "sums of quantities must not overflow");
+
+// Active holds on one record. A record with this many holds refuses further
+// reserves with LIMIT_EXCEEDED.
+inline constexpr std::size_t holds_per_record_max = 100'000;
+
+// history(): newest entries returned by one call.
+inline constexpr int history_limit_max = 1000;
+inline constexpr int history_limit_default = 100;
+
+// Requests waiting in a partition while their record is being loaded from disk.
+inline constexpr std::size_t pending_per_activation_max = 4096;
+// Requests waiting inside a record actor while an idempotency lookup is on disk.
+inline constexpr std::size_t deferred_per_record_max = 4096;
+
+// Largest batch the journal writer puts into one transaction.
+inline constexpr std::size_t journal_batch_entries_max = 8192;
+
+// Partitions: hash(tenant, warehouse, sku) mod N.
+inline constexpr std::uint32_t partitions_max = 4096;
+
+}  // namespace stockgrid::limits

@@ -1,0 +1,198 @@
+// Operator settings of a stockgrid node: one struct per component, each field
+// typed, defaulted, bounded and named with its unit last. A component takes
+// only its own struct, so it cannot come to depend on another's knobs.
+//
+// The bounds live next to the fields (as `<field>_bounds`); validate() and the
+// command-line/config-file loader (config/load.hpp) both read them from here,
+// so a bound is written once. The key names and help texts for the command
+// line and the config file are in config/keys.hpp.
+//
+// Compile-time limits that are not operator settings are in config/limits.hpp.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/limits.hpp"
+
+namespace stockgrid::config {
+
+// An inclusive range [min, max] a numeric setting must lie in.
+template <class T>
+struct bounds {
+  T min;
+  T max;
+};
+
+inline constexpr std::uint64_t one_day_ms = 86'400'000;
+
+// When a journal write counts as durable.
+enum class durability_mode : std::uint8_t {
+  // A client's write is acknowledged only after its batch is fsynced: a power
+  // cut loses nothing that was acknowledged.
+  sync,
+  // Acknowledged once written to the OS; fsync runs at most every
+  // batched_fsync_interval_ms, so a power cut (not a process crash) may lose
+  // up to that window of acknowledged writes. Higher throughput.
+  batched,
+};
+
+// "sync" / "batched".
+std::string to_string(durability_mode mode);
+// Accepts exactly the names to_string() produces; nullopt otherwise.
+std::optional<durability_mode> parse_durability_mode(std::string_view text);
+
+// The node process as a whole: where it keeps data, how it is sliced into
+// partitions, how many threads it runs and how much work it admits.
+struct node_settings {
+  // Directory holding the journal and snapshot files; created if missing.
+  // Must not be empty. Default "./data".
+  std::string data_dir = "./data";
+
+  // Number of partitions records are hashed into (hash mod partitions). It
+  // decides where each record lives on disk, so an existing data_dir must be
+  // reopened with the same value. Default 64, bounds 1..limits::partitions_max.
+  std::uint32_t partitions = 64;
+  static constexpr bounds<std::uint32_t> partitions_bounds{1, limits::partitions_max};
+
+  // Actor scheduler worker threads; 0 means one per core
+  // (see scheduler_threads_resolved()). Default 0, bounds 0..256.
+  std::uint32_t scheduler_threads = 0;
+  static constexpr bounds<std::uint32_t> scheduler_threads_bounds{0, 256};
+
+  // Threads running blocking journal I/O (SQLite), kept off the scheduler so
+  // an fsync never stalls an actor. Default 2, bounds 1..64.
+  std::uint32_t journal_threads = 2;
+  static constexpr bounds<std::uint32_t> journal_threads_bounds{1, 64};
+
+  // Requests admitted into the grid node-wide and not yet answered; beyond this
+  // a new request is answered OVERLOADED at once instead of queueing without
+  // bound. Default 65536, bounds 1..10,000,000.
+  std::uint32_t max_in_flight = 65'536;
+  static constexpr bounds<std::uint32_t> max_in_flight_bounds{1, 10'000'000};
+
+  // A record actor idle this long is stopped and its memory released; the next
+  // request reloads it from disk. Default 60,000 (1 min), bounds
+  // 100..86,400,000 (1 day).
+  std::uint64_t passivate_idle_ms = 60'000;
+  static constexpr bounds<std::uint64_t> passivate_idle_ms_bounds{100, one_day_ms};
+
+  // On shutdown, how long in-flight requests may take to finish and the journal
+  // to flush before the node stops anyway. Default 5,000, bounds 0..300,000
+  // (0 = stop without waiting).
+  std::uint64_t shutdown_drain_ms = 5'000;
+  static constexpr bounds<std::uint64_t> shutdown_drain_ms_bounds{0, 300'000};
+
+  // scheduler_threads with 0 replaced by the number of cores (at least 1).
+  std::uint32_t scheduler_threads_resolved() const;
+
+  friend bool operator==(const node_settings&, const node_settings&) = default;
+};
+
+// The write-ahead journal and the snapshots that let it be truncated.
+struct journal_settings {
+  // See durability_mode. Default sync.
+  durability_mode durability = durability_mode::sync;
+
+  // In batched mode, fsync at most this often: the window of acknowledged
+  // writes a power cut can lose. Ignored in sync mode. Default 1,000, bounds
+  // 1..60,000.
+  std::uint64_t batched_fsync_interval_ms = 1'000;
+  static constexpr bounds<std::uint64_t> batched_fsync_interval_ms_bounds{1, 60'000};
+
+  // Most entries the writer puts into one transaction (group commit).
+  // Default 4096, bounds 1..limits::journal_batch_entries_max.
+  std::uint32_t batch_entries_max = 4'096;
+  static constexpr bounds<std::uint32_t> batch_entries_max_bounds{
+      1, static_cast<std::uint32_t>(limits::journal_batch_entries_max)};
+
+  // How long the writer may wait for more entries to fill a batch before
+  // committing it. 0 = natural group commit only: commit whatever queued up
+  // while the previous commit ran, adding no latency. Default 0, bounds
+  // 0..100,000 (100 ms).
+  std::uint64_t batch_window_us = 0;
+  static constexpr bounds<std::uint64_t> batch_window_us_bounds{0, 100'000};
+
+  // Write a partition snapshot after this many journal entries since the last
+  // one, bounding replay time at startup. Default 200,000, bounds
+  // 1..1,000,000,000.
+  std::uint64_t snapshot_every_entries = 200'000;
+  static constexpr bounds<std::uint64_t> snapshot_every_entries_bounds{1, 1'000'000'000};
+
+  // ... or after this long since the last one, whichever comes first.
+  // Default 60,000 (1 min), bounds 100..86,400,000 (1 day).
+  std::uint64_t snapshot_interval_ms = 60'000;
+  static constexpr bounds<std::uint64_t> snapshot_interval_ms_bounds{100, one_day_ms};
+
+  // How long change history and idempotency keys are kept before they may be
+  // pruned. A retried request is recognised as a duplicate only within this
+  // window. Default 86,400,000 (24 h), bounds 60,000 (1 min)..365 days.
+  std::uint64_t retention_ms = one_day_ms;
+  static constexpr bounds<std::uint64_t> retention_ms_bounds{60'000, 365 * one_day_ms};
+
+  friend bool operator==(const journal_settings&, const journal_settings&) = default;
+};
+
+// Holds (reservations that expire unless confirmed or released).
+struct hold_settings {
+  // TTL of a hold whose request names none. Must not exceed max_ttl_ms.
+  // Default 600,000 (10 min), bounds 1,000..30 days.
+  std::uint64_t default_ttl_ms = 600'000;
+  static constexpr bounds<std::uint64_t> default_ttl_ms_bounds{1'000, 30 * one_day_ms};
+
+  // Longest TTL a request may ask for; longer requests are refused.
+  // Default 86,400,000 (24 h), bounds 1,000..30 days.
+  std::uint64_t max_ttl_ms = one_day_ms;
+  static constexpr bounds<std::uint64_t> max_ttl_ms_bounds{1'000, 30 * one_day_ms};
+
+  // Active holds allowed on one record; further reserves are refused with
+  // LIMIT_EXCEEDED. Default and upper bound limits::holds_per_record_max.
+  std::uint32_t holds_per_record_max = limits::holds_per_record_max;
+  static constexpr bounds<std::uint32_t> holds_per_record_max_bounds{
+      1, static_cast<std::uint32_t>(limits::holds_per_record_max)};
+
+  friend bool operator==(const hold_settings&, const hold_settings&) = default;
+};
+
+// Idempotency keys: a request carrying a key already seen gets the first
+// reply again instead of being applied twice. Keys are kept for
+// journal_settings::retention_ms; this struct only sizes the in-memory part.
+struct idempotency_settings {
+  // Most recent keys kept in memory per partition; older ones (still within
+  // retention) are looked up in the journal. Default 16,384, bounds
+  // 1..4,194,304.
+  std::uint32_t cache_entries = 16'384;
+  static constexpr bounds<std::uint32_t> cache_entries_bounds{1, 4'194'304};
+
+  friend bool operator==(const idempotency_settings&, const idempotency_settings&) = default;
+};
+
+static_assert(limits::journal_batch_entries_max <= UINT32_MAX);
+static_assert(limits::holds_per_record_max <= UINT32_MAX);
+
+// Every setting of a node. Default-constructed = the documented defaults,
+// which pass validate().
+struct settings {
+  node_settings node;
+  journal_settings journal;
+  hold_settings holds;
+  idempotency_settings idempotency;
+
+  // Empty when every setting is within its bounds and the settings agree with
+  // each other; otherwise one line per problem, each naming the key as it is
+  // spelled on the command line and in a config file, e.g.
+  // "partitions = 0 is outside [1, 4096]". The loader already refuses
+  // out-of-range values; this also catches settings built in code and the
+  // rules that tie two keys together.
+  std::string validate() const;
+
+  friend bool operator==(const settings&, const settings&) = default;
+};
+
+// Every effective setting as `key = value` lines, grouped by component, for
+// the startup log. The text is itself a valid config file (see load.hpp).
+std::string to_string(const settings& s);
+
+}  // namespace stockgrid::config

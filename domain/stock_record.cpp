@@ -1,0 +1,284 @@
+#include "domain/stock_record.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <numeric>
+
+#include "config/limits.hpp"
+
+namespace stockgrid {
+
+namespace {
+using deadline_entry = std::pair<epoch_ms, std::uint64_t>;
+// std::push_heap builds a max-heap; this comparison makes it a min-heap.
+constexpr auto later = std::greater<deadline_entry>{};
+
+decision refuse(outcome code, std::string message) {
+  decision d;
+  d.code = code;
+  d.message = std::move(message);
+  return d;
+}
+}  // namespace
+
+const hold* stock_record::find_hold(std::uint64_t seq) const {
+  auto it = std::lower_bound(holds_.begin(), holds_.end(), seq,
+                             [](const hold& h, std::uint64_t s) { return h.seq < s; });
+  return it != holds_.end() && it->seq == seq ? &*it : nullptr;
+}
+
+std::vector<hold>::iterator stock_record::find(std::uint64_t seq) {
+  auto it = std::lower_bound(holds_.begin(), holds_.end(), seq,
+                             [](const hold& h, std::uint64_t s) { return h.seq < s; });
+  return it != holds_.end() && it->seq == seq ? it : holds_.end();
+}
+
+change stock_record::next_change(change_kind kind) const {
+  change c;
+  c.kind = kind;
+  c.version = version_ + 1;
+  c.on_hand_before = c.on_hand_after = on_hand_;
+  c.reserved_before = c.reserved_after = reserved_;
+  return c;
+}
+
+decision stock_record::refuse_missing_hold() const {
+  return refuse(outcome::hold_not_found, "no such hold");
+}
+
+decision stock_record::decide_adjust(std::int64_t delta, std::string_view reason) const {
+  const auto after = on_hand_ + delta;  // both within ±10^12: no overflow
+  if (after > limits::quantity_max)
+    return refuse(outcome::bad_request, "delta: on_hand would exceed 10^12");
+  if (after < reserved_) {
+    auto d = refuse(outcome::insufficient_stock,
+                    after < 0 ? "on_hand cannot go below zero"
+                              : "reserved units cannot be removed");
+    d.available = available();
+    return d;
+  }
+  decision d;
+  d.c = next_change(change_kind::adjust);
+  d.c.on_hand_after = after;
+  d.c.qty = delta;
+  d.c.reason = reason;
+  return d;
+}
+
+decision stock_record::decide_set(std::int64_t on_hand,
+                                  std::optional<std::int64_t> expected_version,
+                                  std::string_view reason) const {
+  if (expected_version && *expected_version != version_)
+    return refuse(outcome::version_conflict, "the record's version is " +
+                                                 std::to_string(version_) + ", not " +
+                                                 std::to_string(*expected_version));
+  if (on_hand < reserved_) {
+    auto d = refuse(outcome::insufficient_stock, "reserved units cannot be removed");
+    d.available = available();
+    return d;
+  }
+  decision d;
+  d.c = next_change(change_kind::set);
+  d.c.on_hand_after = on_hand;
+  d.c.qty = on_hand;
+  d.c.reason = reason;
+  return d;
+}
+
+decision stock_record::decide_reserve(std::int64_t qty, epoch_ms now, std::int64_t ttl_ms,
+                                      std::string_view ref, std::size_t holds_max) const {
+  if (!exists()) return refuse(outcome::not_found, "record never stocked");
+  if (qty > available()) {
+    auto d = refuse(outcome::insufficient_stock, "not enough available");
+    d.available = available();
+    return d;
+  }
+  if (holds_.size() >= holds_max) {
+    auto d = refuse(outcome::limit_exceeded, "too many active holds on this record");
+    d.limit = static_cast<std::int64_t>(holds_max);
+    return d;
+  }
+  decision d;
+  d.c = next_change(change_kind::reserve);
+  d.c.reserved_after = reserved_ + qty;
+  d.c.qty = qty;
+  d.c.expires_at_ms = now + ttl_ms;
+  d.c.ref = ref;
+  return d;
+}
+
+decision stock_record::decide_commit(std::uint64_t hold_seq, std::optional<std::int64_t> qty,
+                                     epoch_ms now) const {
+  const hold* h = find_hold(hold_seq);
+  if (!h || h->expires_at_ms <= now) return refuse_missing_hold();
+  if (qty && *qty > h->qty)
+    return refuse(outcome::bad_request, "qty: exceeds the hold's " + std::to_string(h->qty));
+  const auto sold = qty.value_or(h->qty);
+  decision d;
+  d.c = next_change(change_kind::commit);
+  d.c.on_hand_after = on_hand_ - sold;
+  // The whole hold leaves `reserved`: what is not sold is released.
+  d.c.reserved_after = reserved_ - h->qty;
+  d.c.qty = sold;
+  d.c.hold_seq = hold_seq;
+  return d;
+}
+
+decision stock_record::decide_release(std::uint64_t hold_seq, std::optional<std::int64_t> qty,
+                                      epoch_ms now) const {
+  const hold* h = find_hold(hold_seq);
+  if (!h || h->expires_at_ms <= now) return refuse_missing_hold();
+  if (qty && *qty > h->qty)
+    return refuse(outcome::bad_request, "qty: exceeds the hold's " + std::to_string(h->qty));
+  const auto released = qty.value_or(h->qty);
+  decision d;
+  d.c = next_change(change_kind::release);
+  d.c.reserved_after = reserved_ - released;
+  d.c.qty = released;
+  d.c.hold_seq = hold_seq;
+  return d;
+}
+
+decision stock_record::decide_extend(std::uint64_t hold_seq, epoch_ms now,
+                                     std::int64_t ttl_ms) const {
+  const hold* h = find_hold(hold_seq);
+  if (!h || h->expires_at_ms <= now) return refuse_missing_hold();
+  decision d;
+  d.c = next_change(change_kind::extend);
+  d.c.qty = h->qty;
+  d.c.hold_seq = hold_seq;
+  d.c.expires_at_ms = now + ttl_ms;
+  return d;
+}
+
+decision stock_record::decide_sell(std::int64_t qty, std::string_view reason) const {
+  if (!exists()) return refuse(outcome::not_found, "record never stocked");
+  if (qty > available()) {
+    auto d = refuse(outcome::insufficient_stock, "not enough available");
+    d.available = available();
+    return d;
+  }
+  decision d;
+  d.c = next_change(change_kind::sell);
+  d.c.on_hand_after = on_hand_ - qty;
+  d.c.qty = qty;
+  d.c.reason = reason;
+  return d;
+}
+
+change stock_record::decide_expire(std::uint64_t hold_seq) const {
+  const hold* h = find_hold(hold_seq);
+  change c = next_change(change_kind::expire);
+  c.hold_seq = hold_seq;
+  c.qty = h ? h->qty : 0;
+  c.reserved_after = reserved_ - c.qty;
+  return c;
+}
+
+std::optional<epoch_ms> stock_record::next_deadline() {
+  while (!deadlines_.empty()) {
+    auto [at, seq] = deadlines_.front();
+    const hold* h = find_hold(seq);
+    if (h && h->expires_at_ms == at) return at;
+    std::pop_heap(deadlines_.begin(), deadlines_.end(), later);  // stale entry
+    deadlines_.pop_back();
+  }
+  return std::nullopt;
+}
+
+std::vector<std::uint64_t> stock_record::due_holds(epoch_ms now) {
+  std::vector<std::uint64_t> due;
+  while (auto next = next_deadline()) {
+    if (*next > now) break;
+    const auto entry = deadlines_.front();
+    due.push_back(entry.second);
+    // Extending a hold to the deadline it already had leaves identical
+    // entries; they surface one after the other and name the hold once.
+    while (!deadlines_.empty() && deadlines_.front() == entry) {
+      std::pop_heap(deadlines_.begin(), deadlines_.end(), later);
+      deadlines_.pop_back();
+    }
+  }
+  return due;
+}
+
+void stock_record::index_deadline(const hold& h) {
+  deadlines_.emplace_back(h.expires_at_ms, h.seq);
+  std::push_heap(deadlines_.begin(), deadlines_.end(), later);
+  if (deadlines_.size() > 2 * holds_.size() + 16) {
+    deadlines_.clear();
+    for (const auto& x : holds_) deadlines_.emplace_back(x.expires_at_ms, x.seq);
+    std::make_heap(deadlines_.begin(), deadlines_.end(), later);
+  }
+}
+
+void stock_record::apply(const change& c) {
+  if (c.kind == change_kind::refusal) return;
+  on_hand_ = c.on_hand_after;
+  reserved_ = c.reserved_after;
+  version_ = c.version;
+  switch (c.kind) {
+    case change_kind::reserve: {
+      hold h{c.hold_seq, c.qty, c.expires_at_ms, c.ref};
+      // Seqs increase, so appending keeps holds_ sorted.
+      auto pos = holds_.empty() || holds_.back().seq < h.seq
+                     ? holds_.end()
+                     : std::lower_bound(holds_.begin(), holds_.end(), h.seq,
+                                        [](const hold& x, std::uint64_t s) { return x.seq < s; });
+      index_deadline(*holds_.insert(pos, std::move(h)));
+      break;
+    }
+    case change_kind::release: {
+      auto it = find(c.hold_seq);
+      if (it == holds_.end()) break;
+      it->qty -= c.qty;
+      if (it->qty <= 0) holds_.erase(it);
+      break;
+    }
+    case change_kind::commit:
+    case change_kind::expire: {
+      auto it = find(c.hold_seq);
+      if (it != holds_.end()) holds_.erase(it);
+      break;
+    }
+    case change_kind::extend: {
+      auto it = find(c.hold_seq);
+      if (it == holds_.end()) break;
+      it->expires_at_ms = c.expires_at_ms;
+      index_deadline(*it);
+      break;
+    }
+    default:
+      break;
+  }
+  if (holds_.empty()) deadlines_.clear();
+}
+
+void stock_record::restore(std::int64_t on_hand, std::int64_t reserved, std::int64_t version,
+                           std::vector<hold> holds) {
+  on_hand_ = on_hand;
+  reserved_ = reserved;
+  version_ = version;
+  holds_ = std::move(holds);
+  std::sort(holds_.begin(), holds_.end(),
+            [](const hold& a, const hold& b) { return a.seq < b.seq; });
+  deadlines_.clear();
+  for (const auto& h : holds_) deadlines_.emplace_back(h.expires_at_ms, h.seq);
+  std::make_heap(deadlines_.begin(), deadlines_.end(), later);
+}
+
+std::string stock_record::check_invariants() const {
+  std::int64_t held = 0;
+  for (const auto& h : holds_) {
+    if (h.qty <= 0) return "hold " + std::to_string(h.seq) + " has qty " + std::to_string(h.qty);
+    held += h.qty;
+  }
+  if (held != reserved_)
+    return "reserved " + std::to_string(reserved_) + " != sum of holds " + std::to_string(held);
+  if (reserved_ < 0 || reserved_ > on_hand_)
+    return "reserved " + std::to_string(reserved_) + " outside [0, on_hand " +
+           std::to_string(on_hand_) + "]";
+  return {};
+}
+
+}  // namespace stockgrid

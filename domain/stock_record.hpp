@@ -1,0 +1,100 @@
+// The stock record's rules, as plain state: no actors, no I/O, no clock (the
+// caller passes `now`). An operation is first decided against the state, which
+// yields either a refusal or the change it makes; the change is then applied.
+// Replaying journaled changes through apply() rebuilds the same state, so the
+// live path, recovery and snapshots share one piece of logic.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "domain/change.hpp"
+#include "domain/outcome.hpp"
+#include "domain/types.hpp"
+
+namespace stockgrid {
+
+struct hold {
+  std::uint64_t seq = 0;  // journal sequence number of the reserve; names the hold
+  std::int64_t qty = 0;
+  epoch_ms expires_at_ms = 0;
+  std::string ref;
+};
+
+// What deciding an operation yields: on ok, the change to apply; otherwise the
+// refusal and its detail. A refusal changes nothing.
+struct decision {
+  outcome code = outcome::ok;
+  std::string message;
+  change c;                    // ok: the change (version and quantities after)
+  std::int64_t available = 0;  // INSUFFICIENT_STOCK: what was available
+  std::int64_t limit = 0;      // LIMIT_EXCEEDED: the limit
+  bool ok() const { return code == outcome::ok; }
+};
+
+class stock_record {
+ public:
+  // A record exists once its first adjust or set has been applied.
+  bool exists() const { return version_ > 0; }
+  std::int64_t on_hand() const { return on_hand_; }
+  std::int64_t reserved() const { return reserved_; }
+  std::int64_t available() const { return on_hand_ - reserved_; }
+  std::int64_t version() const { return version_; }
+  // Active holds in the order they were created (increasing seq).
+  const std::vector<hold>& holds() const { return holds_; }
+  const hold* find_hold(std::uint64_t seq) const;
+
+  // Decisions. Inputs are assumed validated (domain/validate.hpp): quantities
+  // in range, ttl within the configured maximum.
+  decision decide_adjust(std::int64_t delta, std::string_view reason) const;
+  decision decide_set(std::int64_t on_hand, std::optional<std::int64_t> expected_version,
+                      std::string_view reason) const;
+  decision decide_reserve(std::int64_t qty, epoch_ms now, std::int64_t ttl_ms,
+                          std::string_view ref, std::size_t holds_max) const;
+  decision decide_commit(std::uint64_t hold_seq, std::optional<std::int64_t> qty,
+                         epoch_ms now) const;
+  decision decide_release(std::uint64_t hold_seq, std::optional<std::int64_t> qty,
+                          epoch_ms now) const;
+  decision decide_extend(std::uint64_t hold_seq, epoch_ms now, std::int64_t ttl_ms) const;
+  decision decide_sell(std::int64_t qty, std::string_view reason) const;
+
+  // Expiry. A hold is due once now >= its deadline (never earlier).
+  // The earliest deadline among active holds, if any.
+  std::optional<epoch_ms> next_deadline();
+  // The holds due at `now`, earliest deadline first.
+  std::vector<std::uint64_t> due_holds(epoch_ms now);
+  // The change that expires a hold (which must be active).
+  change decide_expire(std::uint64_t hold_seq) const;
+
+  // Applies a decided or journaled change. A reserve's hold_seq must be set.
+  void apply(const change& c);
+
+  // Restores a state read from a snapshot.
+  void restore(std::int64_t on_hand, std::int64_t reserved, std::int64_t version,
+               std::vector<hold> holds);
+
+  // reserved == sum of holds, 0 <= reserved <= on_hand. Empty if the
+  // invariants hold, otherwise what is wrong.
+  std::string check_invariants() const;
+
+ private:
+  change next_change(change_kind kind) const;
+  decision refuse_missing_hold() const;
+  std::vector<hold>::iterator find(std::uint64_t seq);
+  void index_deadline(const hold& h);
+
+  std::int64_t on_hand_ = 0;
+  std::int64_t reserved_ = 0;
+  std::int64_t version_ = 0;
+  std::vector<hold> holds_;
+  // Min-heap of (deadline, seq) with lazy deletion: an extend pushes a new
+  // entry and the old one is skipped when it surfaces. Rebuilt when stale
+  // entries outnumber live ones, so it stays O(holds).
+  std::vector<std::pair<epoch_ms, std::uint64_t>> deadlines_;
+};
+
+}  // namespace stockgrid

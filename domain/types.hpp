@@ -1,0 +1,47 @@
+// Identifiers and small value types shared by every layer.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace stockgrid {
+
+// One stock record: one SKU in one warehouse of one tenant.
+struct record_key {
+  std::string tenant;
+  std::string warehouse;
+  std::string sku;
+
+  friend bool operator==(const record_key&, const record_key&) = default;
+};
+
+// Stable 64-bit hash (FNV-1a over the three fields with separators). Used for
+// partition placement, so it must never change for existing data.
+std::uint64_t stable_hash(const record_key& key);
+
+inline std::uint32_t partition_of(const record_key& key, std::uint32_t partitions) {
+  return static_cast<std::uint32_t>(stable_hash(key) % partitions);
+}
+
+struct record_key_hash {
+  std::size_t operator()(const record_key& k) const { return stable_hash(k); }
+};
+
+// Milliseconds since the Unix epoch, server clock.
+using epoch_ms = std::int64_t;
+
+// A hold is named on the wire by an opaque id "H<partition>-<seq>" (hex), where
+// seq is the journal sequence number of the reserve that created it. Journal
+// sequence numbers are never reused in a partition (persistence/seq lease), so
+// hold ids are unique across restarts.
+struct hold_ref {
+  std::uint32_t partition = 0;
+  std::uint64_t seq = 0;
+};
+std::string format_hold_id(hold_ref h);
+// False for anything that is not a well-formed hold id.
+bool parse_hold_id(std::string_view text, hold_ref* out);
+
+}  // namespace stockgrid

@@ -1,0 +1,82 @@
+#include "domain/validate.hpp"
+
+#include "config/limits.hpp"
+
+namespace stockgrid {
+
+namespace {
+std::string check_id(const char* field, const std::string& v) {
+  if (v.empty()) return std::string(field) + ": must not be empty";
+  if (v.size() > limits::id_bytes_max)
+    return std::string(field) + ": longer than " + std::to_string(limits::id_bytes_max) + " bytes";
+  return {};
+}
+
+std::string check_optional_id(const char* field, const std::string& v) {
+  return v.empty() ? std::string{} : check_id(field, v);
+}
+
+std::string check_positive(const char* field, std::int64_t v) {
+  if (v <= 0 || v > limits::quantity_max)
+    return std::string(field) + ": must be between 1 and 10^12";
+  return {};
+}
+}  // namespace
+
+std::string validate(const request& req, const validation_limits& lim) {
+  std::string err;
+  auto fail = [&](std::string e) {
+    if (err.empty()) err = std::move(e);
+  };
+  fail(check_id("tenant", req.key.tenant));
+  if (targets_hold(req.kind)) {
+    // A hold id of the right length that is not one of ours is not bad input:
+    // the grid answers HOLD_NOT_FOUND, as for any id it never issued.
+    if (req.hold.empty() || req.hold.size() > limits::hold_id_bytes_max)
+      fail("hold: must be 1 to " + std::to_string(limits::hold_id_bytes_max) + " bytes");
+  } else {
+    fail(check_id("warehouse", req.key.warehouse));
+    fail(check_id("sku", req.key.sku));
+  }
+  fail(check_optional_id("idem", req.idem));
+  fail(check_optional_id("ref", req.ref));
+  if (req.reason.size() > limits::reason_bytes_max)
+    fail("reason: longer than " + std::to_string(limits::reason_bytes_max) + " bytes");
+  switch (req.kind) {
+    case op::adjust:
+      if (req.delta == 0 || req.delta < -limits::quantity_max || req.delta > limits::quantity_max)
+        fail("delta: must be non-zero and within ±10^12");
+      break;
+    case op::set:
+      if (req.on_hand < 0 || req.on_hand > limits::quantity_max)
+        fail("on_hand: must be between 0 and 10^12");
+      if (req.expected_version && *req.expected_version < 0)
+        fail("expected_version: must not be negative");
+      break;
+    case op::reserve:
+    case op::sell:
+      fail(req.qty ? check_positive("qty", *req.qty) : "qty: required");
+      break;
+    case op::commit:
+    case op::release:
+      if (req.qty) fail(check_positive("qty", *req.qty));
+      break;
+    case op::history:
+      if (req.limit < 0 || req.limit > limits::history_limit_max)
+        fail("limit: must be between 1 and " + std::to_string(limits::history_limit_max) +
+             " (0 or absent = " + std::to_string(limits::history_limit_default) + ")");
+      if (req.before_version < 0) fail("before_version: must not be negative");
+      break;
+    default:
+      break;
+  }
+  if (req.kind == op::reserve || req.kind == op::extend) {
+    if (req.ttl_ms < 0 || (req.kind == op::extend && req.ttl_ms == 0))
+      fail("ttl_ms: must be positive");
+    else if (req.ttl_ms > lim.max_ttl_ms)
+      fail("ttl_ms: above the maximum of " + std::to_string(lim.max_ttl_ms) + " ms");
+  }
+  return err;
+}
+
+}  // namespace stockgrid

@@ -1,0 +1,249 @@
+#include "persistence/check.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "persistence/fold.hpp"
+#include "persistence/format.hpp"
+#include "persistence/sqlite_rows.hpp"
+#include "persistence/sqlite_util.hpp"
+
+namespace stockgrid::persistence {
+namespace {
+
+using sqlite::reset_on_exit;
+
+std::string after_state(std::int64_t on_hand, std::int64_t reserved, std::int64_t version) {
+  return "on_hand=" + std::to_string(on_hand) + " reserved=" + std::to_string(reserved) +
+         " version=" + std::to_string(version);
+}
+
+// One pass over a partition; the journal is read in journal_by_record order,
+// so each record's retained entries arrive together, oldest version first.
+class checker {
+ public:
+  checker(const std::string& path, check_report* out) : path_(path), out_(*out) {}
+  status run();
+
+ private:
+  status read_meta();
+  status check_snapshot();
+  status check_journal();
+  status check_entry(const journal_entry& e);
+  status check_chain(const journal_entry& e);
+  status start_record(const record_key& key);
+  status check_snapshot_agrees();
+  status finish_record();
+  status corrupt_row(const journal_entry& e, const std::string& what) const {
+    return status::corruption(path_ + ": journal row seq=" + std::to_string(e.seq) + ": " + what);
+  }
+
+  const std::string& path_;
+  check_report& out_;
+  sqlite::connection db_;
+  sqlite::statement snapshot_get_;
+
+  // The record being checked.
+  bool in_record_ = false;
+  record_key key_;
+  bool has_snapshot_ = false;
+  record_image snapshot_;
+  std::uint64_t previous_seq_ = 0;
+  bool has_previous_ = false;
+  journal_entry previous_;  // the last change (not refusal) seen
+  bool has_last_folded_ = false;
+  journal_entry last_folded_;  // the last change with seq <= snapshot_seq
+  bool in_tail_ = false;
+  folded_record tail_;  // the snapshot row with the entries after it folded in
+};
+
+status checker::run() {
+  out_ = check_report{};
+  struct stat sb;
+  if (::stat(path_.c_str(), &sb) != 0) return status::invalid(path_ + ": no such file");
+  if (status st = sqlite::check_database_header(path_); !st) return st;
+  if (status st = sqlite::check_wal_file(path_); !st) return st;
+  if (status st = db_.open(path_, "", SQLITE_OPEN_READONLY); !st) return st;
+  // One read transaction: every scan sees the same state.
+  if (status st = db_.exec("BEGIN"); !st) return st;
+  if (status st = read_meta(); !st) return st;
+  if (status st = check_snapshot(); !st) return st;
+  if (status st = check_journal(); !st) return st;
+  (void)db_.exec("COMMIT");
+  out_.last_seq = std::max(out_.last_seq, out_.snapshot_seq);
+  return status::ok();
+}
+
+status checker::read_meta() {
+  sqlite::statement s;
+  if (status st = db_.prepare("SELECT key, value FROM meta", &s); !st) return st;
+  std::int64_t version = 0;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    const std::string_view key = sqlite::column_bytes(s.get(), 0);
+    const std::int64_t value = sqlite::column_i64(s.get(), 1);
+    if (key == format::meta_format_version) version = value;
+    if (key == format::meta_epoch) out_.epoch = static_cast<std::uint64_t>(value);
+    if (key == format::meta_seq_lease) out_.seq_lease = static_cast<std::uint64_t>(value);
+    if (key == format::meta_snapshot_seq) out_.snapshot_seq = static_cast<std::uint64_t>(value);
+  }
+  if (rc != SQLITE_DONE) return db_.error(rc, "reading meta");
+  if (version != format::format_version)
+    return status::invalid(path_ + ": format version " + std::to_string(version) + ", this build reads " +
+                           std::to_string(format::format_version));
+  if (out_.seq_lease == 0 || out_.snapshot_seq >= out_.seq_lease)
+    return status::corruption(path_ + ": meta: snapshot_seq " + std::to_string(out_.snapshot_seq) +
+                              " not below seq_lease " + std::to_string(out_.seq_lease));
+  const std::string get = std::string("SELECT ") + format::snapshot_columns +
+                          " FROM snapshot WHERE tenant=?1 AND warehouse=?2 AND sku=?3";
+  return db_.prepare(get.c_str(), &snapshot_get_);
+}
+
+status checker::check_snapshot() {
+  sqlite::statement s;
+  const std::string sql = std::string("SELECT ") + format::snapshot_columns + " FROM snapshot";
+  if (status st = db_.prepare(sql.c_str(), &s); !st) return st;
+  record_image image;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    if (status st = sqlite::read_snapshot_row(s.get(), path_, &image); !st) return st;
+    const std::string where = path_ + ": snapshot row " + sqlite::describe(image.key) + ": ";
+    if (image.version <= 0 || image.last_seq > out_.snapshot_seq)
+      return status::corruption(where + "version " + std::to_string(image.version) + ", last_seq " +
+                                std::to_string(image.last_seq) + " past snapshot_seq");
+    if (std::string bad = restore_image(image).rec.check_invariants(); !bad.empty())
+      return status::corruption(where + bad);
+    ++out_.snapshot_records;
+    out_.snapshot_holds += image.holds.size();
+  }
+  return rc == SQLITE_DONE ? status::ok() : db_.error(rc, "reading the snapshot");
+}
+
+status checker::check_journal() {
+  sqlite::statement s;
+  const std::string sql = std::string("SELECT ") + format::journal_columns +
+                          " FROM journal INDEXED BY journal_by_record"
+                          " ORDER BY tenant, warehouse, sku, version, seq";
+  if (status st = db_.prepare(sql.c_str(), &s); !st) return st;
+  journal_entry e;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    if (status st = sqlite::read_journal_row(s.get(), path_, &e); !st) return st;
+    if (status st = check_entry(e); !st) return st;
+  }
+  if (rc != SQLITE_DONE) return db_.error(rc, "reading the journal");
+  return in_record_ ? finish_record() : status::ok();
+}
+
+status checker::check_entry(const journal_entry& e) {
+  ++out_.journal_entries;
+  out_.last_seq = std::max(out_.last_seq, e.seq);
+  if (e.seq == 0 || e.seq >= out_.seq_lease)
+    return corrupt_row(e, "seq not below the seq lease " + std::to_string(out_.seq_lease));
+  if (!in_record_ || !(e.key == key_)) {
+    if (in_record_)
+      if (status st = finish_record(); !st) return st;
+    if (status st = start_record(e.key); !st) return st;
+  }
+  if (previous_seq_ > 0 && e.seq <= previous_seq_)
+    return corrupt_row(e, "seq order disagrees with version order");
+  previous_seq_ = e.seq;
+  if (status st = check_chain(e); !st) return st;
+  if (e.seq <= out_.snapshot_seq) {
+    if (e.c.kind != change_kind::refusal) {
+      last_folded_ = e;
+      has_last_folded_ = true;
+    }
+    return status::ok();
+  }
+  if (!in_tail_) {
+    // The snapshot row is where the tail starts: compare it first, so a
+    // wrong row is named as such rather than as a tail entry not following.
+    if (status st = check_snapshot_agrees(); !st) return st;
+    in_tail_ = true;
+    tail_ = has_snapshot_ ? restore_image(snapshot_) : folded_record{};
+  }
+  ++out_.tail_entries;
+  return fold_entry(e, path_, &tail_);
+}
+
+// Retained entries of a record form an unbroken chain: compaction only ever
+// removes a prefix of the journal.
+status checker::check_chain(const journal_entry& e) {
+  const change& c = e.c;
+  if (!has_previous_) {
+    if (c.kind != change_kind::refusal) {
+      previous_ = e;
+      has_previous_ = true;
+    }
+    return status::ok();
+  }
+  const change& p = previous_.c;
+  if (c.kind == change_kind::refusal) {
+    if (c.version != p.version)
+      return corrupt_row(e, "refusal carries version " + std::to_string(c.version) + " after version " +
+                                std::to_string(p.version));
+    return status::ok();
+  }
+  if (c.version != p.version + 1 || c.on_hand_before != p.on_hand_after ||
+      c.reserved_before != p.reserved_after)
+    return corrupt_row(e, "does not follow seq=" + std::to_string(previous_.seq) + ": before " +
+                              after_state(c.on_hand_before, c.reserved_before, c.version - 1) +
+                              ", previous after " +
+                              after_state(p.on_hand_after, p.reserved_after, p.version));
+  previous_ = e;
+  return status::ok();
+}
+
+status checker::start_record(const record_key& key) {
+  in_record_ = true;
+  key_ = key;
+  has_previous_ = has_last_folded_ = in_tail_ = false;
+  previous_seq_ = 0;
+  reset_on_exit guard(snapshot_get_);
+  snapshot_get_.bind_text(1, key_.tenant);
+  snapshot_get_.bind_text(2, key_.warehouse);
+  snapshot_get_.bind_text(3, key_.sku);
+  const int rc = snapshot_get_.step();
+  has_snapshot_ = rc == SQLITE_ROW;
+  if (rc == SQLITE_DONE) return status::ok();
+  if (rc != SQLITE_ROW) return db_.error(rc, "reading the snapshot");
+  return sqlite::read_snapshot_row(snapshot_get_.get(), path_, &snapshot_);
+}
+
+// The snapshot row equals the state after the record's last retained entry
+// in the snapshot range.
+status checker::check_snapshot_agrees() {
+  if (has_last_folded_) {
+    const journal_entry& l = last_folded_;
+    if (!has_snapshot_) return corrupt_row(l, "in the snapshot range, but the record has no snapshot row");
+    const record_image& s = snapshot_;
+    if (s.version != l.c.version || s.on_hand != l.c.on_hand_after || s.reserved != l.c.reserved_after ||
+        s.last_seq != l.seq)
+      return status::corruption(path_ + ": snapshot row " + sqlite::describe(key_) + ": " +
+                                after_state(s.on_hand, s.reserved, s.version) + " last_seq=" +
+                                std::to_string(s.last_seq) + ", but journal row seq=" +
+                                std::to_string(l.seq) + " leaves " +
+                                after_state(l.c.on_hand_after, l.c.reserved_after, l.c.version));
+  }
+  return status::ok();
+}
+
+status checker::finish_record() {
+  ++out_.journal_records;
+  if (!in_tail_) return check_snapshot_agrees();
+  ++out_.records_with_tail;
+  if (std::string bad = tail_.rec.check_invariants(); !bad.empty())
+    return status::corruption(path_ + ": record " + sqlite::describe(key_) + " after the journal: " + bad);
+  return status::ok();
+}
+
+}  // namespace
+
+status check_partition(const std::string& path, check_report* out) {
+  checker c(path, out);
+  return c.run();
+}
+
+}  // namespace stockgrid::persistence

@@ -1,0 +1,207 @@
+#include "persistence/format.hpp"
+
+
+#include "persistence/crc32c.hpp"
+
+namespace stockgrid::persistence::format {
+
+const char* const schema_sql = R"sql(
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE journal (
+  seq INTEGER PRIMARY KEY,
+  epoch INTEGER NOT NULL,
+  at_ms INTEGER NOT NULL,
+  tenant TEXT NOT NULL,
+  warehouse TEXT NOT NULL,
+  sku TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  on_hand_before INTEGER NOT NULL,
+  on_hand_after INTEGER NOT NULL,
+  reserved_before INTEGER NOT NULL,
+  reserved_after INTEGER NOT NULL,
+  qty INTEGER NOT NULL,
+  hold_seq INTEGER NOT NULL,
+  expires_at_ms INTEGER NOT NULL,
+  ref TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  idem TEXT,
+  fingerprint INTEGER NOT NULL,
+  result INTEGER NOT NULL,
+  detail INTEGER NOT NULL,
+  key_id TEXT NOT NULL,
+  crc INTEGER NOT NULL
+);
+CREATE INDEX journal_by_record ON journal(tenant, warehouse, sku, version);
+CREATE INDEX journal_by_idem ON journal(idem) WHERE idem IS NOT NULL;
+CREATE TABLE snapshot (
+  tenant TEXT NOT NULL,
+  warehouse TEXT NOT NULL,
+  sku TEXT NOT NULL,
+  on_hand INTEGER NOT NULL,
+  reserved INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  holds BLOB NOT NULL,
+  crc INTEGER NOT NULL,
+  PRIMARY KEY (tenant, warehouse, sku)
+) WITHOUT ROWID;
+)sql";
+
+const char* const journal_columns =
+    "seq, epoch, at_ms, tenant, warehouse, sku, kind, version, on_hand_before, "
+    "on_hand_after, reserved_before, reserved_after, qty, hold_seq, expires_at_ms, ref, "
+    "reason, idem, fingerprint, result, detail, key_id, crc";
+
+const char* const snapshot_columns =
+    "tenant, warehouse, sku, on_hand, reserved, version, last_seq, holds, crc";
+
+namespace {
+
+void put_u64(std::uint64_t v, std::string* out) {
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  out->append(b, 8);
+}
+void put_i64(std::int64_t v, std::string* out) { put_u64(static_cast<std::uint64_t>(v), out); }
+void put_u32(std::uint32_t v, std::string* out) {
+  char b[4];
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  out->append(b, 4);
+}
+void put_text(std::string_view s, std::string* out) {
+  put_u32(static_cast<std::uint32_t>(s.size()), out);
+  out->append(s);
+}
+
+// Reads little-endian fields from a blob, failing once past its end.
+struct reader {
+  std::string_view rest;
+  bool ok = true;
+
+  std::uint64_t take(std::size_t n) {
+    if (rest.size() < n) {
+      ok = false;
+      return 0;
+    }
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < n; ++i) v |= std::uint64_t(static_cast<unsigned char>(rest[i])) << (8 * i);
+    rest.remove_prefix(n);
+    return v;
+  }
+  std::string_view take_bytes(std::size_t n) {
+    if (rest.size() < n) {
+      ok = false;
+      return {};
+    }
+    auto s = rest.substr(0, n);
+    rest.remove_prefix(n);
+    return s;
+  }
+};
+
+// Scratch buffer for CRCs so that checking a row does not allocate.
+std::string& scratch() {
+  thread_local std::string buffer;
+  buffer.clear();
+  return buffer;
+}
+
+}  // namespace
+
+void encode_journal_row(const journal_entry& e, std::string* out) {
+  const change& c = e.c;
+  put_u64(e.seq, out);
+  put_u64(e.epoch, out);
+  put_i64(e.at_ms, out);
+  put_text(e.key.tenant, out);
+  put_text(e.key.warehouse, out);
+  put_text(e.key.sku, out);
+  put_i64(static_cast<std::int64_t>(c.kind), out);
+  put_i64(c.version, out);
+  put_i64(c.on_hand_before, out);
+  put_i64(c.on_hand_after, out);
+  put_i64(c.reserved_before, out);
+  put_i64(c.reserved_after, out);
+  put_i64(c.qty, out);
+  put_u64(c.hold_seq, out);
+  put_i64(c.expires_at_ms, out);
+  put_text(c.ref, out);
+  put_text(c.reason, out);
+  put_text(e.idem, out);
+  put_u64(e.fingerprint, out);
+  put_i64(static_cast<std::int64_t>(e.result), out);
+  put_i64(e.detail, out);
+  put_text(e.key_id, out);
+}
+
+std::uint32_t journal_row_crc(const journal_entry& e) {
+  std::string& b = scratch();
+  encode_journal_row(e, &b);
+  return crc32c(b.data(), b.size());
+}
+
+void encode_holds(const std::vector<hold>& holds, std::string* out) {
+  if (holds.empty()) return;
+  out->push_back(static_cast<char>(holds_encoding_version));
+  put_u32(static_cast<std::uint32_t>(holds.size()), out);
+  for (const hold& h : holds) {
+    put_u64(h.seq, out);
+    put_i64(h.qty, out);
+    put_i64(h.expires_at_ms, out);
+    put_text(h.ref, out);
+  }
+}
+
+bool decode_holds(std::string_view blob, std::vector<hold>* out) {
+  out->clear();
+  if (blob.empty()) return true;
+  reader r{blob};
+  if (r.take(1) != holds_encoding_version) return false;
+  const std::uint64_t count = r.take(4);
+  // Each hold takes at least 28 bytes: reject absurd counts before reserving.
+  if (!r.ok || count > r.rest.size() / 28) return false;
+  out->reserve(count);
+  for (std::uint64_t i = 0; i < count && r.ok; ++i) {
+    hold h;
+    h.seq = r.take(8);
+    h.qty = static_cast<std::int64_t>(r.take(8));
+    h.expires_at_ms = static_cast<std::int64_t>(r.take(8));
+    const auto ref_size = static_cast<std::size_t>(r.take(4));
+    h.ref = std::string(r.take_bytes(ref_size));
+    out->push_back(std::move(h));
+  }
+  return r.ok && r.rest.empty();
+}
+
+void encode_snapshot_row(const record_image& r, std::string_view holds_blob, std::string* out) {
+  put_text(r.key.tenant, out);
+  put_text(r.key.warehouse, out);
+  put_text(r.key.sku, out);
+  put_i64(r.on_hand, out);
+  put_i64(r.reserved, out);
+  put_i64(r.version, out);
+  put_u64(r.last_seq, out);
+  put_text(holds_blob, out);
+}
+
+std::uint32_t snapshot_row_crc(const record_image& r, std::string_view holds_blob) {
+  std::string& b = scratch();
+  encode_snapshot_row(r, holds_blob, &b);
+  return crc32c(b.data(), b.size());
+}
+
+bool valid_change_kind(std::int64_t v) {
+  return v >= static_cast<std::int64_t>(change_kind::adjust) &&
+         v <= static_cast<std::int64_t>(change_kind::refusal);
+}
+
+bool valid_outcome(std::int64_t v) {
+  return v >= static_cast<std::int64_t>(outcome::ok) &&
+         v <= static_cast<std::int64_t>(outcome::internal);
+}
+
+}  // namespace stockgrid::persistence::format

@@ -1,0 +1,109 @@
+// The on-disk format of a partition: one SQLite database per partition
+// (data/p-NNNN.db), described here once and used by the writer
+// (sqlite_store.cpp), the reader (recovery, loads) and `stockgrid check`.
+//
+// Tables (SQL text in `schema_sql`):
+//
+//   meta(key TEXT PRIMARY KEY, value INTEGER)
+//     format_version  this file's layout; must equal `format_version` below
+//     epoch           fencing epoch: appends from an older epoch are refused
+//     seq_lease       seqs >= seq_lease have never been handed out (fresh: 1)
+//     snapshot_seq    journal entries with seq <= snapshot_seq are folded into
+//                     `snapshot` (fresh: 0)
+//
+//   journal(seq INTEGER PRIMARY KEY, epoch, at_ms, tenant, warehouse, sku,
+//           kind, version, on_hand_before, on_hand_after, reserved_before,
+//           reserved_after, qty, hold_seq, expires_at_ms, ref, reason, idem,
+//           fingerprint, result, detail, key_id, crc)
+//     One row per journal_entry (partition_store.hpp). kind and result are the
+//     numeric values of change_kind and outcome. idem is NULL when empty (so
+//     the partial index stays small); ref, reason and key_id are '' when
+//     empty. Unsigned 64-bit fields (seq, epoch, hold_seq, fingerprint) are
+//     stored as the int64 with the same bits.
+//     Indexes: journal_by_record(tenant, warehouse, sku, version) for loads
+//     and history; journal_by_idem(idem) WHERE idem IS NOT NULL for
+//     idempotency lookups.
+//
+//   snapshot(tenant, warehouse, sku, on_hand, reserved, version, last_seq,
+//            holds BLOB, crc, PRIMARY KEY(tenant, warehouse, sku))
+//     One row per record that exists (version > 0), its state after every
+//     journal entry with seq <= snapshot_seq. last_seq is the seq of the last
+//     entry that changed it.
+//
+// Row checksums. `crc` is the CRC-32C (crc32c.hpp) of the row's canonical
+// bytes, stored as a non-negative INTEGER. The canonical bytes are the
+// columns before `crc`, in the order listed above, each encoded as:
+//   integer  8 bytes little-endian two's complement (all integer columns,
+//            including kind and result, so the encoding has one rule)
+//   text     4-byte little-endian length, then the bytes (NULL idem == '')
+//   blob     as text
+// The CRC covers seq (journal) and the key (snapshot), so a row copied to
+// another place is caught too.
+//
+// Holds BLOB. Empty (zero bytes) when the record has no holds, so "has holds"
+// is `length(holds) > 0`. Otherwise:
+//   u8  holds_encoding_version (1)
+//   u32 count
+//   count times: u64 seq, i64 qty, i64 expires_at_ms, u32 ref length, ref bytes
+// all little-endian, nothing after the last hold.
+//
+// Compatibility: a reader refuses a file whose format_version differs. Never
+// renumber kinds or outcomes; a layout change bumps format_version.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "persistence/partition_store.hpp"
+
+namespace stockgrid::persistence::format {
+
+inline constexpr std::int64_t format_version = 1;
+inline constexpr std::uint8_t holds_encoding_version = 1;
+
+// Creates the tables and indexes of an empty database (no meta rows).
+extern const char* const schema_sql;
+
+// Meta keys.
+inline constexpr const char* meta_format_version = "format_version";
+inline constexpr const char* meta_epoch = "epoch";
+inline constexpr const char* meta_seq_lease = "seq_lease";
+inline constexpr const char* meta_snapshot_seq = "snapshot_seq";
+
+// Column lists in canonical order, for INSERT and SELECT, and the column
+// positions within them.
+extern const char* const journal_columns;
+extern const char* const snapshot_columns;
+
+enum journal_column : int {
+  j_seq, j_epoch, j_at_ms, j_tenant, j_warehouse, j_sku, j_kind, j_version,
+  j_on_hand_before, j_on_hand_after, j_reserved_before, j_reserved_after, j_qty,
+  j_hold_seq, j_expires_at_ms, j_ref, j_reason, j_idem, j_fingerprint, j_result,
+  j_detail, j_key_id, j_crc, journal_column_count
+};
+
+enum snapshot_column : int {
+  s_tenant, s_warehouse, s_sku, s_on_hand, s_reserved, s_version, s_last_seq, s_holds,
+  s_crc, snapshot_column_count
+};
+
+// Canonical bytes of a journal row (appended to `out`) and their CRC.
+void encode_journal_row(const journal_entry& e, std::string* out);
+std::uint32_t journal_row_crc(const journal_entry& e);
+
+// The holds BLOB of a record (empty for no holds), appended to `out`.
+void encode_holds(const std::vector<hold>& holds, std::string* out);
+// False if `blob` is not a well-formed holds BLOB.
+bool decode_holds(std::string_view blob, std::vector<hold>* out);
+
+// Canonical bytes of a snapshot row whose holds BLOB is `holds_blob`.
+void encode_snapshot_row(const record_image& r, std::string_view holds_blob, std::string* out);
+std::uint32_t snapshot_row_crc(const record_image& r, std::string_view holds_blob);
+
+// Valid numeric values of the journaled enums.
+bool valid_change_kind(std::int64_t v);
+bool valid_outcome(std::int64_t v);
+
+}  // namespace stockgrid::persistence::format

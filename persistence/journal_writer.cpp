@@ -1,0 +1,409 @@
+#include "persistence/journal_writer.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace stockgrid::persistence {
+
+namespace {
+
+epoch_ms now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+status stopped_status() { return status::io_error("journal writer stopped"); }
+
+// Idempotency keys are scoped to the record, or for operations on a hold to
+// the tenant and the hold (a retry may come after the hold is gone).
+bool hold_scoped(const journal_entry& e) {
+  return e.c.hold_seq != 0 && e.c.kind != change_kind::reserve;
+}
+
+std::string scope_key(const record_key& k, std::uint64_t hold_seq, std::string_view idem) {
+  std::string s;
+  s.reserve(k.tenant.size() + k.warehouse.size() + k.sku.size() + idem.size() + 24);
+  s += k.tenant;
+  s += '\0';
+  if (hold_seq != 0) {
+    s += 'h';
+    s += std::to_string(hold_seq);
+  } else {
+    s += k.warehouse;
+    s += '\0';
+    s += k.sku;
+  }
+  s += '\0';
+  s += idem;
+  return s;
+}
+
+// Recent idempotency keys of one partition, evicted oldest first. Bounded by
+// count; a miss falls through to the store.
+class idempotency_cache {
+ public:
+  explicit idempotency_cache(std::size_t capacity) : capacity_(capacity) {}
+
+  // Returns whether an entry not yet committed had to be evicted (then a miss
+  // must commit the batch before it asks the store).
+  bool insert(const journal_entry& e, std::uint64_t committed_seq) {
+    auto key = scope_key(e.key, hold_scoped(e) ? e.c.hold_seq : 0, e.idem);
+    order_.emplace_back(key, e.seq);
+    map_[std::move(key)] = e;
+    bool evicted_uncommitted = false;
+    while (order_.size() > capacity_) {
+      auto& [oldest, seq] = order_.front();
+      auto it = map_.find(oldest);
+      if (it != map_.end() && it->second.seq == seq) {
+        evicted_uncommitted |= seq > committed_seq;
+        map_.erase(it);
+      }
+      order_.pop_front();
+    }
+    return evicted_uncommitted;
+  }
+
+  const journal_entry* find(const std::string& key) const {
+    auto it = map_.find(key);
+    return it == map_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  std::size_t capacity_;
+  std::unordered_map<std::string, journal_entry> map_;
+  std::deque<std::pair<std::string, std::uint64_t>> order_;  // key, seq
+};
+
+}  // namespace
+
+struct journal_writer::partition {
+  std::uint32_t id = 0;
+  std::unique_ptr<partition_store> store;
+  worker* owner = nullptr;
+  // Guarded by owner->mu.
+  std::uint64_t next_seq = 1;
+  std::uint64_t epoch = 1;
+  bool failed = false;
+  // Writer thread only.
+  std::vector<journal_entry> batch;
+  // Completions of appends (with the index of their entry in `batch`) and of
+  // barriers (index -1), in queue order.
+  std::vector<std::pair<completion, std::ptrdiff_t>> batch_done;
+  std::uint64_t committed_seq = 0;
+  bool unsynced = false;
+  bool evicted_uncommitted = false;
+  epoch_ms last_snapshot_ms = 0;
+  status health;  // ok until an append, sync or snapshot fails
+  std::unique_ptr<idempotency_cache> cache;
+  std::atomic<std::uint64_t> durable{0};
+};
+
+namespace {
+enum class item_kind : unsigned char { append, barrier, lookup, run };
+}
+
+struct queued_item {
+  item_kind kind;
+  std::uint32_t p;
+  journal_entry entry;  // append; lookup: key, idem and c.hold_seq
+  journal_writer::completion done;
+  journal_writer::lookup_done looked_up;
+  journal_writer::job fn;
+};
+
+struct journal_writer::worker {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<queued_item> queue;
+  bool waiting = false;
+  bool stopping = false;
+  std::vector<partition*> parts;
+  std::thread thread;
+  epoch_ms last_fsync_ms = 0;
+};
+
+// ---- construction and recovery ---------------------------------------------
+
+journal_writer::journal_writer(std::vector<std::unique_ptr<partition_store>> stores,
+                               journal_writer_options options, status* st,
+                               std::vector<recovery_report>* reports)
+    : opt_(options) {
+  const auto n = static_cast<std::uint32_t>(stores.size());
+  const auto threads = std::max<std::uint32_t>(1, std::min(opt_.threads, std::max(n, 1u)));
+  for (std::uint32_t i = 0; i < threads; ++i) workers_.push_back(std::make_unique<worker>());
+  const auto cache_per_partition = n == 0 ? 0 : opt_.idempotency_cache_entries / n;
+  for (std::uint32_t p = 0; p < n; ++p) {
+    auto part = std::make_unique<partition>();
+    part->id = p;
+    part->store = std::move(stores[p]);
+    part->owner = workers_[p % threads].get();
+    part->cache = std::make_unique<idempotency_cache>(std::max<std::size_t>(cache_per_partition, 64));
+    part->owner->parts.push_back(part.get());
+    parts_.push_back(std::move(part));
+  }
+
+  // Recover every partition on the writer threads, in parallel.
+  std::vector<status> results(n);
+  if (reports) reports->assign(n, recovery_report{});
+  std::vector<std::thread> recoverers;
+  for (auto& w : workers_) {
+    recoverers.emplace_back([&, wp = w.get()] {
+      for (auto* part : wp->parts) {
+        recovery_report rep;
+        auto& res = results[part->id];
+        res = part->store->recover(&rep);
+        if (res) {
+          part->epoch = std::max<std::uint64_t>({part->store->epoch(), opt_.epoch, 1});
+          if (part->store->epoch() < part->epoch) res = part->store->set_epoch(part->epoch);
+        }
+        if (res) {
+          part->next_seq = std::max(rep.last_seq + 1, part->store->seq_lease());
+          res = part->store->extend_seq_lease(part->next_seq + opt_.seq_lease_step);
+        }
+        part->committed_seq = rep.last_seq;
+        part->durable.store(rep.last_seq);
+        part->last_snapshot_ms = now_ms();
+        if (reports) (*reports)[part->id] = std::move(rep);
+      }
+    });
+  }
+  for (auto& t : recoverers) t.join();
+  for (auto& r : results) {
+    if (!r) {
+      *st = r;
+      return;  // threads never started; the destructor has nothing to join
+    }
+  }
+  for (auto& w : workers_) w->thread = std::thread([this, wp = w.get()] { run_worker(*wp); });
+  *st = status::ok();
+}
+
+journal_writer::~journal_writer() { stop(); }
+
+void journal_writer::stop() {
+  for (auto& w : workers_) {
+    {
+      std::lock_guard lk(w->mu);
+      w->stopping = true;
+    }
+    w->cv.notify_one();
+  }
+  for (auto& w : workers_)
+    if (w->thread.joinable()) w->thread.join();
+}
+
+// ---- the caller's side -------------------------------------------------------
+
+std::uint64_t journal_writer::append(std::uint32_t p, journal_entry&& e, completion done) {
+  auto& part = *parts_[p];
+  auto& w = *part.owner;
+  std::unique_lock lk(w.mu);
+  if (part.failed || w.stopping) return 0;
+  const auto seq = part.next_seq++;
+  e.seq = seq;
+  e.epoch = part.epoch;
+  if (e.c.kind == change_kind::reserve) e.c.hold_seq = seq;
+  w.queue.push_back(queued_item{item_kind::append, p, std::move(e), std::move(done), {}, {}});
+  queued_.fetch_add(1, std::memory_order_relaxed);
+  const bool wake = w.waiting;
+  lk.unlock();
+  if (wake) w.cv.notify_one();
+  return seq;
+}
+
+void journal_writer::barrier(std::uint32_t p, completion done) {
+  auto& part = *parts_[p];
+  auto& w = *part.owner;
+  std::unique_lock lk(w.mu);
+  if (part.failed || w.stopping) {
+    lk.unlock();
+    done(part.failed ? status::io_error("partition failed") : stopped_status(), nullptr);
+    return;
+  }
+  w.queue.push_back(queued_item{item_kind::barrier, p, {}, std::move(done), {}, {}});
+  queued_.fetch_add(1, std::memory_order_relaxed);
+  const bool wake = w.waiting;
+  lk.unlock();
+  if (wake) w.cv.notify_one();
+}
+
+void journal_writer::lookup_idempotent(std::uint32_t p, record_key key, std::uint64_t hold_seq,
+                                       std::string idem, lookup_done done) {
+  auto& w = *parts_[p]->owner;
+  queued_item item{item_kind::lookup, p, {}, {}, std::move(done), {}};
+  item.entry.key = std::move(key);
+  item.entry.c.hold_seq = hold_seq;
+  item.entry.idem = std::move(idem);
+  std::unique_lock lk(w.mu);
+  if (w.stopping) {
+    lk.unlock();
+    item.looked_up(stopped_status(), std::nullopt);
+    return;
+  }
+  w.queue.push_back(std::move(item));
+  queued_.fetch_add(1, std::memory_order_relaxed);
+  const bool wake = w.waiting;
+  lk.unlock();
+  if (wake) w.cv.notify_one();
+}
+
+void journal_writer::run(std::uint32_t p, job fn) {
+  auto& w = *parts_[p]->owner;
+  std::unique_lock lk(w.mu);
+  if (w.stopping) return;
+  w.queue.push_back(queued_item{item_kind::run, p, {}, {}, {}, std::move(fn)});
+  queued_.fetch_add(1, std::memory_order_relaxed);
+  const bool wake = w.waiting;
+  lk.unlock();
+  if (wake) w.cv.notify_one();
+}
+
+std::uint64_t journal_writer::durable_seq(std::uint32_t p) const {
+  return parts_[p]->durable.load(std::memory_order_acquire);
+}
+
+// ---- the writer thread -------------------------------------------------------
+
+namespace {
+
+// Commits the partition's pending batch and runs its completions.
+template <class Partition>
+void flush(Partition& part, bool sync) {
+  if (part.batch_done.empty()) return;
+  status st = part.health;
+  if (st && !part.batch.empty()) {
+    st = part.store->append(part.batch, sync);
+    if (st) {
+      part.committed_seq = part.batch.back().seq;
+      part.durable.store(part.committed_seq, std::memory_order_release);
+      part.unsynced = part.unsynced || !sync;
+    } else {
+      part.health = st;  // the partition stops: memory is ahead of disk
+    }
+  }
+  part.evicted_uncommitted = false;
+  auto done = std::move(part.batch_done);
+  part.batch_done.clear();
+  for (auto& [fn, index] : done)
+    if (fn) fn(st, index >= 0 ? &part.batch[static_cast<std::size_t>(index)] : nullptr);
+  part.batch.clear();
+}
+
+}  // namespace
+
+void journal_writer::run_worker(worker& w) {
+  std::vector<queued_item> work;
+  std::vector<partition*> touched;
+  for (;;) {
+    bool stopping = false;
+    {
+      std::unique_lock lk(w.mu);
+      while (w.queue.empty() && !w.stopping) {
+        w.waiting = true;
+        const auto wait = opt_.sync ? std::chrono::milliseconds(200)
+                                    : std::chrono::milliseconds(std::min<std::int64_t>(
+                                          200, std::max<std::int64_t>(1, opt_.fsync_interval_ms)));
+        const bool woke = w.cv.wait_for(lk, wait, [&] { return !w.queue.empty() || w.stopping; });
+        w.waiting = false;
+        if (!woke) break;  // time for housekeeping
+      }
+      if (opt_.batch_window_us > 0 && !w.queue.empty() &&
+          w.queue.size() < opt_.batch_entries_max && !w.stopping) {
+        lk.unlock();
+        std::this_thread::sleep_for(std::chrono::microseconds(opt_.batch_window_us));
+        lk.lock();
+      }
+      work.swap(w.queue);
+      stopping = w.stopping;
+    }
+    queued_.fetch_sub(work.size(), std::memory_order_relaxed);
+
+    const auto now = now_ms();
+    for (auto& item : work) {
+      auto& part = *parts_[item.p];
+      if (part.batch_done.empty()) touched.push_back(&part);
+      switch (item.kind) {
+        case item_kind::append:
+          if (!item.entry.idem.empty())
+            part.evicted_uncommitted |= part.cache->insert(item.entry, part.committed_seq);
+          part.batch.push_back(std::move(item.entry));
+          part.batch_done.emplace_back(std::move(item.done),
+                                       static_cast<std::ptrdiff_t>(part.batch.size() - 1));
+          if (part.batch.size() >= opt_.batch_entries_max) flush(part, opt_.sync);
+          break;
+        case item_kind::barrier:
+          if (part.batch_done.empty())
+            item.done(part.health, nullptr);
+          else
+            part.batch_done.emplace_back(std::move(item.done), -1);
+          break;
+        case item_kind::lookup: {
+          const auto& q = item.entry;
+          auto key = scope_key(q.key, q.c.hold_seq, q.idem);
+          if (const auto* hit = part.cache->find(key)) {
+            item.looked_up(status::ok(), *hit);
+            break;
+          }
+          // Entries still in the batch are in the cache unless evicted.
+          if (part.evicted_uncommitted) flush(part, opt_.sync);
+          std::optional<journal_entry> found;
+          const auto since = now - opt_.retention_ms;
+          auto st = q.c.hold_seq != 0
+                        ? part.store->find_idempotent_hold(q.key.tenant, q.c.hold_seq, q.idem,
+                                                           since, &found)
+                        : part.store->find_idempotent(q.key, q.idem, since, &found);
+          item.looked_up(st, std::move(found));
+          break;
+        }
+        case item_kind::run:
+          flush(part, opt_.sync);
+          item.fn(*part.store);
+          break;
+      }
+    }
+    for (auto* part : touched) flush(*part, opt_.sync);
+    touched.clear();
+    work.clear();
+
+    // Housekeeping: the batched mode's periodic fsync, then snapshots.
+    const auto after = now_ms();
+    if (!opt_.sync && (after - w.last_fsync_ms >= opt_.fsync_interval_ms || stopping)) {
+      for (auto* part : w.parts) {
+        if (!part->unsynced || !part->health) continue;
+        if (auto st = part->store->sync(); !st) part->health = st;
+        part->unsynced = false;
+      }
+      w.last_fsync_ms = after;
+    }
+    for (auto* part : w.parts) {
+      if (!part->health) continue;
+      const auto pending = part->store->entries_since_snapshot();
+      if (pending >= opt_.snapshot_every_entries ||
+          (pending > 0 && after - part->last_snapshot_ms >= opt_.snapshot_interval_ms)) {
+        snapshot_report rep;
+        if (auto st = part->store->snapshot(after - opt_.retention_ms, &rep); !st)
+          part->health = st;
+        part->last_snapshot_ms = after;
+      }
+    }
+    for (auto* part : w.parts) {
+      if (!part->health) {
+        std::lock_guard lk(w.mu);
+        part->failed = true;
+      }
+    }
+    if (stopping) {
+      std::lock_guard lk(w.mu);
+      if (w.queue.empty()) break;
+    }
+  }
+  // A clean stop leaves everything on stable storage, whatever the mode.
+  for (auto* part : w.parts)
+    if (part->health && part->unsynced) part->store->sync();
+}
+
+}  // namespace stockgrid::persistence

@@ -1,0 +1,98 @@
+// The journal writer: the only code that touches the partition stores once a
+// node runs. A few threads (not actor scheduler threads) each own a fixed set
+// of partitions; they group-commit appended entries (one transaction per
+// partition per pass), run completions once entries are durable, serve
+// idempotency look-ups from a bounded cache in front of the store, run reads
+// that must see every earlier append, and take snapshots.
+//
+// Order: everything queued for one partition is processed in the order it was
+// queued. Completions run on the writer thread; keep them short (post a
+// message, call a callback that posts).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "persistence/partition_store.hpp"
+
+namespace stockgrid::persistence {
+
+struct journal_writer_options {
+  bool sync = true;                          // durability `sync` (else `batched`)
+  std::int64_t fsync_interval_ms = 1000;     // batched: fsync at most this often
+  std::size_t batch_entries_max = 4096;      // entries per transaction
+  std::int64_t batch_window_us = 0;          // wait this long to fill a batch
+  std::uint32_t threads = 2;                 // writer threads
+  std::uint64_t snapshot_every_entries = 200000;
+  std::int64_t snapshot_interval_ms = 60000;
+  std::int64_t retention_ms = 86400000;      // journal and idempotency keys kept
+  std::size_t idempotency_cache_entries = 16384;  // per partition
+  std::uint64_t epoch = 1;                   // this writer's fencing epoch
+  std::uint64_t seq_lease_step = 1 << 20;    // seqs leased per durable lease write
+};
+
+class journal_writer {
+ public:
+  // Runs on the writer thread once an append (with the entry as committed) or a
+  // barrier (with null) is durable, or with the error that stopped the
+  // partition.
+  using completion = std::function<void(const status&, const journal_entry*)>;
+  using lookup_done = std::function<void(const status&, std::optional<journal_entry>)>;
+  using job = std::function<void(partition_store&)>;
+
+  // Takes the stores of partitions 0..n-1, recovers them in parallel on the
+  // writer threads and starts. On error (a corrupt file), `st` says which file
+  // and row and the writer must not be used.
+  journal_writer(std::vector<std::unique_ptr<partition_store>> stores,
+                 journal_writer_options options, status* st,
+                 std::vector<recovery_report>* reports);
+  ~journal_writer();
+  journal_writer(const journal_writer&) = delete;
+  journal_writer& operator=(const journal_writer&) = delete;
+
+  // Queues `e` for partition p, gives it the partition's next seq (a reserve's
+  // hold_seq too) and returns that seq. `done` (may be empty) runs once the
+  // entry is durable as the mode promises, or with the error that stopped the
+  // partition. Returns 0 and queues nothing when the partition has failed or
+  // the writer is stopping.
+  std::uint64_t append(std::uint32_t p, journal_entry&& e, completion done);
+
+  // Runs `done` once every entry appended to p before this call is durable.
+  void barrier(std::uint32_t p, completion done);
+
+  // Finds the entry that carried `idem` for this record (or, when hold_seq is
+  // set, for this tenant's hold) within the retention window: first in the
+  // cache of recent keys, else in the store. Sees every earlier append.
+  void lookup_idempotent(std::uint32_t p, record_key key, std::uint64_t hold_seq,
+                         std::string idem, lookup_done done);
+
+  // Runs `fn` on p's writer thread after every earlier append has committed.
+  void run(std::uint32_t p, job fn);
+
+  // Highest seq of p known durable (entries up to it are acknowledged).
+  std::uint64_t durable_seq(std::uint32_t p) const;
+  std::uint32_t partitions() const { return static_cast<std::uint32_t>(parts_.size()); }
+  // Entries and jobs queued but not yet processed, over all partitions.
+  std::size_t queued() const { return queued_.load(std::memory_order_relaxed); }
+
+  // Processes everything queued, commits and fsyncs it, and joins the threads.
+  // Later calls fail their completions with `unavailable`-like io errors.
+  void stop();
+
+ private:
+  struct partition;
+  struct worker;
+  void run_worker(worker& w);
+
+  journal_writer_options opt_;
+  std::vector<std::unique_ptr<partition>> parts_;
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::atomic<std::size_t> queued_{0};
+};
+
+}  // namespace stockgrid::persistence

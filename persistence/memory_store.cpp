@@ -1,0 +1,213 @@
+#include "persistence/memory_store.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+
+#include "config/limits.hpp"
+
+namespace stockgrid::persistence {
+
+std::unique_ptr<partition_store> make_memory_store() { return std::make_unique<memory_store>(); }
+
+void memory_store::fail_writes(int count, status error) {
+  failures_left_ = count;
+  failure_ = std::move(error);
+}
+
+bool memory_store::injected_failure(status* st) {
+  if (failures_left_ <= 0) return false;
+  --failures_left_;
+  *st = failure_;
+  return true;
+}
+
+void memory_store::lose_unsynced() {
+  while (!journal_.empty() && journal_.rbegin()->first > synced_seq_)
+    erase_entry(std::prev(journal_.end()));
+  last_seq_ = std::max(snapshot_seq_, journal_.empty() ? 0 : journal_.rbegin()->first);
+  since_snapshot_ = static_cast<std::uint64_t>(
+      std::distance(journal_.upper_bound(snapshot_seq_), journal_.end()));
+}
+
+status memory_store::set_epoch(std::uint64_t epoch) {
+  if (epoch < epoch_)
+    return status::invalid(name_ + ": epoch " + std::to_string(epoch) + " is below " + std::to_string(epoch_));
+  if (status st; injected_failure(&st)) return st;
+  epoch_ = epoch;
+  synced_seq_ = last_seq_;  // like the store's FULL commit, which fsyncs the WAL
+  return status::ok();
+}
+
+status memory_store::extend_seq_lease(std::uint64_t new_lease) {
+  if (new_lease < seq_lease_)
+    return status::invalid(name_ + ": seq lease " + std::to_string(new_lease) + " is below " +
+                           std::to_string(seq_lease_));
+  if (status st; injected_failure(&st)) return st;
+  seq_lease_ = new_lease;
+  synced_seq_ = last_seq_;
+  return status::ok();
+}
+
+status memory_store::append(const std::vector<journal_entry>& entries, bool sync) {
+  if (entries.empty()) return sync ? this->sync() : status::ok();
+  if (status st = check_append_batch(entries, last_seq_, seq_lease_, name_); !st) return st;
+  if (status st = check_fencing(entries, epoch_, name_); !st) return st;
+  if (status st; injected_failure(&st)) return st;
+  for (const journal_entry& e : entries) {
+    journal_.emplace(e.seq, e);
+    by_record_[e.key].insert(e.seq);
+    if (!e.idem.empty()) by_idem_[e.idem].insert(e.seq);
+  }
+  last_seq_ = entries.back().seq;
+  since_snapshot_ += entries.size();
+  if (sync) synced_seq_ = last_seq_;
+  return status::ok();
+}
+
+status memory_store::sync() {
+  if (status st; injected_failure(&st)) return st;
+  synced_seq_ = last_seq_;
+  return status::ok();
+}
+
+status memory_store::load_record(const record_key& key, record_image* out, bool* found) {
+  auto image = snapshot_.find(key);
+  folded_record r = image != snapshot_.end() ? restore_image(image->second) : folded_record{};
+  if (auto seqs = by_record_.find(key); seqs != by_record_.end()) {
+    for (auto it = seqs->second.upper_bound(snapshot_seq_); it != seqs->second.end(); ++it)
+      if (status st = fold_entry(journal_.at(*it), name_, &r); !st) return st;
+  }
+  *out = make_image(key, r);
+  *found = r.rec.exists();
+  return status::ok();
+}
+
+status memory_store::history(const record_key& key, std::int64_t before_version, int limit,
+                             std::vector<journal_entry>* out) {
+  out->clear();
+  const auto seqs = by_record_.find(key);
+  if (limit <= 0 || seqs == by_record_.end()) return status::ok();
+  const auto wanted = static_cast<std::size_t>(std::min(limit, limits::history_limit_max));
+  const std::int64_t bound = before_version > 0 ? before_version : INT64_MAX;
+  for (auto it = seqs->second.rbegin(); it != seqs->second.rend() && out->size() < wanted; ++it) {
+    const journal_entry& e = journal_.at(*it);
+    if (e.c.kind != change_kind::refusal && e.c.version < bound) out->push_back(e);
+  }
+  return status::ok();
+}
+
+std::optional<journal_entry> memory_store::newest_with_idem(
+    std::string_view idem, epoch_ms since_ms,
+    const std::function<bool(const journal_entry&)>& match) const {
+  const auto seqs = by_idem_.find(std::string(idem));
+  if (seqs == by_idem_.end()) return std::nullopt;
+  for (auto it = seqs->second.rbegin(); it != seqs->second.rend(); ++it) {
+    const journal_entry& e = journal_.at(*it);
+    if (e.at_ms >= since_ms && match(e)) return e;
+  }
+  return std::nullopt;
+}
+
+status memory_store::find_idempotent(const record_key& key, std::string_view idem, epoch_ms since_ms,
+                                     std::optional<journal_entry>* out) {
+  *out = newest_with_idem(idem, since_ms, [&](const journal_entry& e) { return e.key == key; });
+  return status::ok();
+}
+
+status memory_store::find_idempotent_hold(std::string_view tenant, std::uint64_t hold_seq,
+                                          std::string_view idem, epoch_ms since_ms,
+                                          std::optional<journal_entry>* out) {
+  *out = newest_with_idem(idem, since_ms, [&](const journal_entry& e) {
+    return e.key.tenant == tenant && e.c.hold_seq == hold_seq;
+  });
+  return status::ok();
+}
+
+status memory_store::fold_tail(folded_map* touched, std::uint64_t* entries, std::uint64_t* last) {
+  *last = snapshot_seq_;
+  for (auto it = journal_.upper_bound(snapshot_seq_); it != journal_.end(); ++it) {
+    const journal_entry& e = it->second;
+    auto r = touched->find(e.key);
+    if (r == touched->end()) {
+      auto image = snapshot_.find(e.key);
+      r = touched->emplace(e.key, image != snapshot_.end() ? restore_image(image->second) : folded_record{})
+              .first;
+    }
+    if (status st = fold_entry(e, name_, &r->second); !st) return st;
+    *last = e.seq;
+    ++*entries;
+  }
+  return check_folded(*touched, name_);
+}
+
+void memory_store::save(const folded_map& touched, std::uint64_t last, std::uint64_t* written) {
+  for (const auto& [key, r] : touched) {
+    if (!r.rec.exists()) continue;
+    snapshot_.insert_or_assign(key, make_image(key, r));
+    ++*written;
+  }
+  snapshot_seq_ = last;
+  last_seq_ = std::max(last_seq_, last);
+  since_snapshot_ = 0;
+  synced_seq_ = last_seq_;
+}
+
+void memory_store::erase_entry(std::map<std::uint64_t, journal_entry>::iterator it) {
+  const journal_entry& e = it->second;
+  if (auto seqs = by_record_.find(e.key); seqs != by_record_.end()) {
+    seqs->second.erase(e.seq);
+    if (seqs->second.empty()) by_record_.erase(seqs);
+  }
+  if (auto seqs = by_idem_.find(e.idem); !e.idem.empty() && seqs != by_idem_.end()) {
+    seqs->second.erase(e.seq);
+    if (seqs->second.empty()) by_idem_.erase(seqs);
+  }
+  journal_.erase(it);
+}
+
+// The same rule as the SQLite store: the oldest entries, up to the first one
+// in the snapshot range appended at or after retain_since_ms.
+std::uint64_t memory_store::compact(epoch_ms retain_since_ms) {
+  std::uint64_t deleted = 0;
+  while (!journal_.empty() && journal_.begin()->first <= snapshot_seq_ &&
+         journal_.begin()->second.at_ms < retain_since_ms) {
+    erase_entry(journal_.begin());
+    ++deleted;
+  }
+  return deleted;
+}
+
+status memory_store::snapshot(epoch_ms retain_since_ms, snapshot_report* report) {
+  const auto start = std::chrono::steady_clock::now();
+  *report = snapshot_report{};
+  if (status st; injected_failure(&st)) return st;
+  folded_map touched;
+  std::uint64_t last = 0;
+  if (status st = fold_tail(&touched, &report->folded_entries, &last); !st) return st;
+  save(touched, last, &report->records_written);
+  report->compacted_entries = compact(retain_since_ms);
+  report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return status::ok();
+}
+
+status memory_store::recover(recovery_report* report) {
+  const auto start = std::chrono::steady_clock::now();
+  *report = recovery_report{};
+  for (const auto& [key, image] : snapshot_)
+    if (std::string bad = restore_image(image).rec.check_invariants(); !bad.empty())
+      return status::corruption(name_ + ": snapshot record " + key.tenant + "/" + key.warehouse +
+                                "/" + key.sku + ": " + bad);
+  report->snapshot_records = snapshot_.size();
+  folded_map touched;
+  std::uint64_t last = 0, written = 0;
+  if (status st = fold_tail(&touched, &report->replayed_entries, &last); !st) return st;
+  save(touched, last, &written);
+  report->last_seq = last_seq_;
+  for (const auto& [key, image] : snapshot_)
+    if (!image.holds.empty()) report->with_holds.push_back(image);
+  report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return status::ok();
+}
+
+}  // namespace stockgrid::persistence

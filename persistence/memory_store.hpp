@@ -1,0 +1,79 @@
+// The in-memory twin of the SQLite partition store, for fast unit tests of
+// the layers above. Same semantics (fencing, seq lease, snapshot and
+// compaction, history, idempotency lookups, the checks of fold.hpp), no
+// files. Two test hooks simulate what a disk can do to a journal writer.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "persistence/fold.hpp"
+#include "persistence/partition_store.hpp"
+
+namespace stockgrid::persistence {
+
+class memory_store final : public partition_store {
+ public:
+  status recover(recovery_report* report) override;
+  std::uint64_t epoch() const override { return epoch_; }
+  status set_epoch(std::uint64_t epoch) override;
+  std::uint64_t seq_lease() const override { return seq_lease_; }
+  status extend_seq_lease(std::uint64_t new_lease) override;
+  status append(const std::vector<journal_entry>& entries, bool sync) override;
+  status sync() override;
+  status load_record(const record_key& key, record_image* out, bool* found) override;
+  status history(const record_key& key, std::int64_t before_version, int limit,
+                 std::vector<journal_entry>* out) override;
+  status find_idempotent(const record_key& key, std::string_view idem, epoch_ms since_ms,
+                         std::optional<journal_entry>* out) override;
+  status find_idempotent_hold(std::string_view tenant, std::uint64_t hold_seq,
+                              std::string_view idem, epoch_ms since_ms,
+                              std::optional<journal_entry>* out) override;
+  std::uint64_t entries_since_snapshot() const override { return since_snapshot_; }
+  status snapshot(epoch_ms retain_since_ms, snapshot_report* report) override;
+  const std::string& name() const override { return name_; }
+
+  // Test hook: the next `count` writes (append, sync, set_epoch,
+  // extend_seq_lease, snapshot) fail with `error` and change nothing.
+  void fail_writes(int count, status error);
+  // Test hook: a power cut. Entries appended without sync since the last
+  // durable write are lost, as they may be on disk.
+  void lose_unsynced();
+  // Journal rows currently held (after compaction).
+  std::size_t journal_rows() const { return journal_.size(); }
+
+ private:
+  using image_map = std::unordered_map<record_key, record_image, record_key_hash>;
+  using folded_map = std::unordered_map<record_key, folded_record, record_key_hash>;
+
+  bool injected_failure(status* st);
+  status fold_tail(folded_map* touched, std::uint64_t* entries, std::uint64_t* last);
+  void save(const folded_map& touched, std::uint64_t last, std::uint64_t* written);
+  std::uint64_t compact(epoch_ms retain_since_ms);
+  void erase_entry(std::map<std::uint64_t, journal_entry>::iterator it);
+  std::optional<journal_entry> newest_with_idem(
+      std::string_view idem, epoch_ms since_ms,
+      const std::function<bool(const journal_entry&)>& match) const;
+
+  std::string name_ = "memory";
+  std::map<std::uint64_t, journal_entry> journal_;
+  image_map snapshot_;
+  std::unordered_map<record_key, std::set<std::uint64_t>, record_key_hash> by_record_;
+  std::unordered_map<std::string, std::set<std::uint64_t>> by_idem_;
+  std::uint64_t epoch_ = 0;
+  std::uint64_t seq_lease_ = 1;
+  std::uint64_t snapshot_seq_ = 0;
+  std::uint64_t last_seq_ = 0;
+  std::uint64_t synced_seq_ = 0;  // entries up to here survive lose_unsynced()
+  std::uint64_t since_snapshot_ = 0;
+  int failures_left_ = 0;
+  status failure_;
+};
+
+std::unique_ptr<partition_store> make_memory_store();
+
+}  // namespace stockgrid::persistence

@@ -1,0 +1,126 @@
+// The seam between the grid and storage: one partition's journal and snapshot.
+//
+// Every method blocks on I/O; callers run them only on the partition's journal
+// thread (persistence/journal_writer.hpp), never on an actor scheduler thread.
+// A store is used by one thread at a time. Two implementations: SQLite
+// (sqlite_store.hpp, what nodes run) and an in-memory twin (memory_store.hpp,
+// for unit tests of the layers above).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/change.hpp"
+#include "domain/outcome.hpp"
+#include "domain/stock_record.hpp"
+#include "domain/types.hpp"
+#include "persistence/status.hpp"
+
+namespace stockgrid::persistence {
+
+// One journal row. The row layout on disk is described in format.hpp.
+struct journal_entry {
+  std::uint64_t seq = 0;    // partition sequence number: increasing, never reused
+  std::uint64_t epoch = 0;  // the writer's epoch (fencing)
+  epoch_ms at_ms = 0;       // server time of the append
+  record_key key;
+  change c;
+  std::string idem;               // idempotency key, empty = none
+  std::uint64_t fingerprint = 0;  // request_fingerprint() of the request when idem is set
+  outcome result = outcome::ok;   // ok, or the remembered refusal (c.kind == refusal)
+  std::int64_t detail = 0;        // INSUFFICIENT_STOCK: available; LIMIT_EXCEEDED: the limit
+  std::string key_id;             // the API key that made the change, may be empty
+};
+
+// A record's state as stored.
+struct record_image {
+  record_key key;
+  std::int64_t on_hand = 0;
+  std::int64_t reserved = 0;
+  std::int64_t version = 0;
+  std::vector<hold> holds;
+  std::uint64_t last_seq = 0;  // seq of the last journal entry that changed it
+};
+
+struct recovery_report {
+  std::uint64_t snapshot_records = 0;  // rows read (and CRC-checked) from the snapshot
+  std::uint64_t replayed_entries = 0;  // journal entries after the snapshot, folded in
+  std::uint64_t last_seq = 0;          // highest seq in the journal (0 if empty)
+  double seconds = 0;
+  std::vector<record_image> with_holds;  // every record that has active holds
+};
+
+struct snapshot_report {
+  std::uint64_t folded_entries = 0;   // journal entries folded into the snapshot
+  std::uint64_t records_written = 0;  // snapshot rows written
+  std::uint64_t compacted_entries = 0;  // journal rows deleted
+  double seconds = 0;
+};
+
+class partition_store {
+ public:
+  virtual ~partition_store() = default;
+
+  // Verifies the partition and brings its snapshot up to date: reads every
+  // snapshot row and every journal entry after the snapshot, checking each
+  // row's CRC, that seqs increase (gaps are normal: a restart skips to the
+  // seq lease) and each record's version chain; folds the
+  // tail into the snapshot (as snapshot() does). A damaged file or row returns
+  // corruption naming the file and the row; nothing is changed then.
+  virtual status recover(recovery_report* report) = 0;
+
+  // The journal's fencing epoch (0 for a new journal).
+  virtual std::uint64_t epoch() const = 0;
+  // Durably raises the epoch. Lower values are refused with `invalid`.
+  virtual status set_epoch(std::uint64_t epoch) = 0;
+
+  // Sequence lease: the journal writer hands out seqs only below the lease.
+  // Raising it is durable when this returns, so seqs handed out before a crash
+  // (even ones whose entries were lost in `batched` mode) are never reused.
+  virtual std::uint64_t seq_lease() const = 0;
+  virtual status extend_seq_lease(std::uint64_t new_lease) = 0;
+
+  // Appends entries (increasing seqs, each above every seq already in the
+  // journal) in one transaction. With `sync`, the transaction is on stable
+  // storage when this returns ok; without, it has reached the OS. An entry with
+  // an epoch below the journal's makes the whole call fail with `fenced` and
+  // write nothing.
+  virtual status append(const std::vector<journal_entry>& entries, bool sync) = 0;
+
+  // Forces everything appended so far to stable storage.
+  virtual status sync() = 0;
+
+  // A record's current state: its snapshot row with the journal entries after
+  // the snapshot applied. `found` is false for a record never stocked.
+  virtual status load_record(const record_key& key, record_image* out, bool* found) = 0;
+
+  // The record's movements, newest first: entries with version < before_version
+  // (0 = no bound), refusals excluded, at most `limit`.
+  virtual status history(const record_key& key, std::int64_t before_version, int limit,
+                         std::vector<journal_entry>* out) = 0;
+
+  // The entry that carried idempotency key `idem` for this record, appended at
+  // or after `since_ms`; nullopt if none.
+  virtual status find_idempotent(const record_key& key, std::string_view idem,
+                                 epoch_ms since_ms, std::optional<journal_entry>* out) = 0;
+  // The same for an operation on a hold of `tenant` (commit, release, extend),
+  // which a client may retry after the hold is gone.
+  virtual status find_idempotent_hold(std::string_view tenant, std::uint64_t hold_seq,
+                                      std::string_view idem, epoch_ms since_ms,
+                                      std::optional<journal_entry>* out) = 0;
+
+  // Journal entries appended since the last snapshot.
+  virtual std::uint64_t entries_since_snapshot() const = 0;
+  // Folds the entries appended since the last snapshot into the snapshot in one
+  // transaction (the old snapshot stays current until it commits), then deletes
+  // journal entries that are in the snapshot and older than `retain_since_ms`.
+  virtual status snapshot(epoch_ms retain_since_ms, snapshot_report* report) = 0;
+
+  // Where the data lives, for messages ("data/p-0007.db", or "memory").
+  virtual const std::string& name() const = 0;
+};
+
+}  // namespace stockgrid::persistence

@@ -1,0 +1,336 @@
+#include "persistence/sqlite_store.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "config/limits.hpp"
+#include "persistence/format.hpp"
+#include "persistence/sqlite_rows.hpp"
+#include "persistence/sqlite_store_impl.hpp"
+
+namespace stockgrid::persistence {
+
+using sqlite::reset_on_exit;
+
+namespace {
+
+std::string params(int n) {
+  std::string p;
+  for (int i = 1; i <= n; ++i) p += (i > 1 ? ", ?" : "?") + std::to_string(i);
+  return p;
+}
+
+std::string journal_select(const std::string& rest) {
+  return std::string("SELECT ") + format::journal_columns + " FROM journal " + rest;
+}
+
+const std::string refusal_kind = std::to_string(static_cast<int>(change_kind::refusal));
+
+}  // namespace
+
+std::unique_ptr<partition_store> open_sqlite_store(const sqlite_options& options, status* st) {
+  auto store = std::make_unique<sqlite_store>(options);
+  *st = store->open();
+  if (!st->is_ok()) return nullptr;
+  return store;
+}
+
+sqlite_store::~sqlite_store() {
+  // Closing checkpoints the WAL into the database and deletes it; with
+  // synchronous=OFF that checkpoint would not fsync, and a power cut after
+  // the WAL is gone could lose or tear committed pages.
+  if (db_.get()) (void)set_synchronous(true);
+  q_ = statements{};
+  db_.close();
+}
+
+status sqlite_store::open() {
+  const std::string& path = options_.path;
+  if (status st = sqlite::check_database_header(path); !st) return st;
+  if (status st = sqlite::check_wal_file(path); !st) return st;
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (status st = db_.open(path, options_.vfs, flags); !st) return st;
+  if (status st = db_.exec("PRAGMA journal_mode=WAL"); !st) return st;
+  // Replaces SQLite's automatic checkpoint (see the header comment).
+  sqlite3_wal_hook(db_.get(), &sqlite_store::on_wal_commit, this);
+  if (status st = db_.exec("PRAGMA synchronous=FULL; PRAGMA cache_size=-16384"); !st) return st;
+  synchronous_full_ = true;
+  if (status st = create_schema(); !st) return st;
+  if (status st = prepare_statements(); !st) return st;
+  return load_meta();
+}
+
+int sqlite_store::on_wal_commit(void* self, sqlite3*, const char*, int frames) {
+  static_cast<sqlite_store*>(self)->wal_frames_ = frames;
+  return SQLITE_OK;
+}
+
+status sqlite_store::create_schema() {
+  sqlite::statement probe;
+  const char* sql = "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'";
+  if (status st = db_.prepare(sql, &probe); !st) return st;
+  const int rc = probe.step();
+  if (rc != SQLITE_ROW) return db_.error(rc, "reading the schema");
+  if (sqlite3_column_int(probe.get(), 0) > 0) return status::ok();
+  probe = {};
+  const std::string create = std::string("BEGIN IMMEDIATE;") + format::schema_sql +
+                             "INSERT INTO meta VALUES ('" + format::meta_format_version + "', " +
+                             std::to_string(format::format_version) + "), ('" +
+                             format::meta_epoch + "', 0), ('" + format::meta_seq_lease +
+                             "', 1), ('" + format::meta_snapshot_seq + "', 0); COMMIT;";
+  if (status st = db_.exec(create.c_str()); !st) {
+    (void)db_.exec("ROLLBACK");
+    return st;
+  }
+  return status::ok();
+}
+
+status sqlite_store::prepare_statements() {
+  const std::string by_record = "INDEXED BY journal_by_record WHERE tenant=?1 AND warehouse=?2 AND sku=?3 ";
+  const std::string by_idem = "INDEXED BY journal_by_idem WHERE idem=?1 AND tenant=?2 AND ";
+  const std::string snapshot_select = std::string("SELECT ") + format::snapshot_columns + " FROM snapshot";
+  const std::pair<sqlite::statement*, std::string> all[] = {
+      {&q_.begin, "BEGIN IMMEDIATE"},
+      {&q_.commit, "COMMIT"},
+      {&q_.rollback, "ROLLBACK"},
+      {&q_.meta_get, "SELECT value FROM meta WHERE key=?1"},
+      {&q_.meta_put, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)"},
+      {&q_.max_seq, "SELECT max(seq) FROM journal"},
+      {&q_.count_after, "SELECT count(*) FROM journal WHERE seq > ?1"},
+      {&q_.insert_entry, std::string("INSERT INTO journal(") + format::journal_columns +
+                             ") VALUES (" + params(format::journal_column_count) + ")"},
+      {&q_.tail, journal_select("WHERE seq > ?1 ORDER BY seq")},
+      {&q_.record_tail, journal_select(by_record + "AND version >= ?4 AND seq > ?5 ORDER BY version, seq")},
+      {&q_.history, journal_select(by_record + "AND version < ?4 AND kind <> " + refusal_kind +
+                                   " ORDER BY version DESC, seq DESC LIMIT ?5")},
+      {&q_.find_idem, journal_select(by_idem + "warehouse=?3 AND sku=?4 AND at_ms >= ?5 ORDER BY seq DESC LIMIT 1")},
+      {&q_.find_idem_hold, journal_select(by_idem + "hold_seq=?3 AND at_ms >= ?4 ORDER BY seq DESC LIMIT 1")},
+      {&q_.compact_boundary, "SELECT seq FROM journal WHERE seq <= ?1 AND at_ms >= ?2 ORDER BY seq LIMIT 1"},
+      {&q_.compact, "DELETE FROM journal WHERE seq < ?1"},
+      {&q_.snapshot_all, snapshot_select},
+      {&q_.snapshot_get, snapshot_select + " WHERE tenant=?1 AND warehouse=?2 AND sku=?3"},
+      {&q_.snapshot_put, std::string("INSERT OR REPLACE INTO snapshot(") + format::snapshot_columns +
+                             ") VALUES (" + params(format::snapshot_column_count) + ")"},
+  };
+  for (const auto& [stmt, sql] : all)
+    if (status st = db_.prepare(sql.c_str(), stmt); !st) return st;
+  return status::ok();
+}
+
+status sqlite_store::read_meta(const char* key, std::int64_t* out) {
+  reset_on_exit guard(q_.meta_get);
+  q_.meta_get.bind_text(1, key);
+  const int rc = q_.meta_get.step();
+  if (rc == SQLITE_DONE) return status::corruption(name() + ": meta row " + key + " is missing");
+  if (rc != SQLITE_ROW) return db_.error(rc, "reading meta");
+  *out = sqlite3_column_int64(q_.meta_get.get(), 0);
+  return status::ok();
+}
+
+status sqlite_store::write_meta(const char* key, std::int64_t value) {
+  q_.meta_put.bind_text(1, key);
+  q_.meta_put.bind(2, value);
+  return db_.run(q_.meta_put, "writing meta");
+}
+
+status sqlite_store::load_meta() {
+  std::int64_t version = 0, epoch = 0, lease = 0, snapshot_seq = 0;
+  for (auto [key, out] : {std::pair{format::meta_format_version, &version},
+                          {format::meta_epoch, &epoch},
+                          {format::meta_seq_lease, &lease},
+                          {format::meta_snapshot_seq, &snapshot_seq}})
+    if (status st = read_meta(key, out); !st) return st;
+  if (version != format::format_version)
+    return status::invalid(name() + ": format version " + std::to_string(version) +
+                           ", this build reads " + std::to_string(format::format_version));
+  epoch_ = static_cast<std::uint64_t>(epoch);
+  seq_lease_ = static_cast<std::uint64_t>(lease);
+  snapshot_seq_ = static_cast<std::uint64_t>(snapshot_seq);
+  {
+    reset_on_exit guard(q_.max_seq);
+    if (const int rc = q_.max_seq.step(); rc != SQLITE_ROW) return db_.error(rc, "reading max seq");
+    last_seq_ = std::max(snapshot_seq_, sqlite::column_u64(q_.max_seq.get(), 0));
+  }
+  reset_on_exit guard(q_.count_after);
+  q_.count_after.bind_u64(1, snapshot_seq_);
+  if (const int rc = q_.count_after.step(); rc != SQLITE_ROW) return db_.error(rc, "counting the journal");
+  since_snapshot_ = sqlite::column_u64(q_.count_after.get(), 0);
+  return status::ok();
+}
+
+// Not a cached statement: SQLite applies PRAGMA synchronous when the pragma
+// is prepared, and stepping a prepared one again does nothing. It may not be
+// changed inside a transaction.
+status sqlite_store::set_synchronous(bool full) {
+  if (full == synchronous_full_) return status::ok();
+  if (status st = db_.exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF"); !st) return st;
+  synchronous_full_ = full;
+  return status::ok();
+}
+
+status sqlite_store::begin() { return db_.run(q_.begin, "BEGIN"); }
+
+status sqlite_store::commit() {
+  status st = db_.run(q_.commit, "COMMIT");
+  if (!st) rollback();
+  return st;
+}
+
+void sqlite_store::rollback() {
+  if (!sqlite3_get_autocommit(db_.get())) (void)db_.run(q_.rollback, "ROLLBACK");
+}
+
+// Raises a meta value durably (epoch, seq lease). Reads the stored value in
+// the write transaction, so a value raised by another process is seen.
+status sqlite_store::durable_meta_raise(const char* key, std::uint64_t value, std::uint64_t* cached) {
+  if (status st = set_synchronous(true); !st) return st;
+  if (status st = begin(); !st) return st;
+  std::int64_t stored = 0;
+  status st = read_meta(key, &stored);
+  if (st && value < static_cast<std::uint64_t>(stored)) {
+    *cached = static_cast<std::uint64_t>(stored);
+    st = status::invalid(name() + ": " + key + " " + std::to_string(value) + " is below the stored " +
+                         std::to_string(stored));
+  }
+  if (st) st = write_meta(key, static_cast<std::int64_t>(value));
+  if (st) st = commit();
+  if (!st) {
+    rollback();
+    return st;
+  }
+  *cached = value;
+  unsynced_ = false;  // the FULL commit fsynced the whole WAL
+  return status::ok();
+}
+
+status sqlite_store::set_epoch(std::uint64_t epoch) {
+  if (epoch < epoch_)
+    return status::invalid(name() + ": epoch " + std::to_string(epoch) + " is below " + std::to_string(epoch_));
+  if (epoch == epoch_) return status::ok();
+  return durable_meta_raise(format::meta_epoch, epoch, &epoch_);
+}
+
+status sqlite_store::extend_seq_lease(std::uint64_t new_lease) {
+  if (new_lease < seq_lease_)
+    return status::invalid(name() + ": seq lease " + std::to_string(new_lease) + " is below " +
+                           std::to_string(seq_lease_));
+  if (new_lease == seq_lease_) return status::ok();
+  return durable_meta_raise(format::meta_seq_lease, new_lease, &seq_lease_);
+}
+
+status sqlite_store::insert_entries(const std::vector<journal_entry>& entries) {
+  std::int64_t stored_epoch = 0;
+  if (status st = read_meta(format::meta_epoch, &stored_epoch); !st) return st;
+  epoch_ = std::max(epoch_, static_cast<std::uint64_t>(stored_epoch));
+  if (status st = check_fencing(entries, epoch_, name()); !st) return st;
+  for (const journal_entry& e : entries) {
+    sqlite::bind_journal_row(q_.insert_entry, e);
+    if (status st = db_.run(q_.insert_entry, "appending to the journal"); !st) return st;
+  }
+  return status::ok();
+}
+
+status sqlite_store::append(const std::vector<journal_entry>& entries, bool sync) {
+  if (entries.empty()) return sync ? this->sync() : status::ok();
+  if (status st = check_append_batch(entries, last_seq_, seq_lease_, name()); !st) return st;
+  if (status st = set_synchronous(sync); !st) return st;
+  if (status st = begin(); !st) return st;
+  status st = insert_entries(entries);
+  if (st) st = commit();
+  if (!st) {
+    rollback();
+    return st;
+  }
+  last_seq_ = entries.back().seq;
+  since_snapshot_ += entries.size();
+  // A FULL commit fsyncs the whole WAL, so earlier unsynced frames too.
+  unsynced_ = !sync;
+  return checkpoint_if_due();
+}
+
+// fsyncs the WAL file itself, through the VFS: every committed transaction is
+// in the WAL or, after one of our checkpoints (which fsync), in the database
+// file, so this makes all appends so far durable with one fsync and without
+// writing anything. (An empty write transaction would not do: with no dirty
+// page SQLite writes no frame and skips the sync.)
+status sqlite_store::sync() {
+  if (!unsynced_) return status::ok();
+  sqlite3_file* wal = nullptr;
+  int rc = sqlite3_file_control(db_.get(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+  if (rc == SQLITE_OK && wal && wal->pMethods) {
+    rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+    if (rc != SQLITE_OK) return db_.error(rc, "fsync of the WAL");
+  } else {
+    if (status st = set_synchronous(true); !st) return st;
+    rc = sqlite3_wal_checkpoint_v2(db_.get(), "main", SQLITE_CHECKPOINT_FULL, nullptr, nullptr);
+    if (rc != SQLITE_OK) return db_.error(rc, "checkpoint");
+  }
+  unsynced_ = false;
+  return status::ok();
+}
+
+status sqlite_store::checkpoint_if_due() {
+  if (wal_frames_ < checkpoint_frames) return status::ok();
+  // FULL: the checkpoint fsyncs the WAL before copying it and the database
+  // after, so restarting the WAL later cannot lose checkpointed pages.
+  if (status st = set_synchronous(true); !st) return st;
+  const int rc = sqlite3_wal_checkpoint_v2(db_.get(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc != SQLITE_OK) return db_.error(rc, "checkpoint");
+  wal_frames_ = 0;
+  return status::ok();
+}
+
+status sqlite_store::fetch_one(sqlite::statement& s, std::optional<journal_entry>* out) {
+  reset_on_exit guard(s);
+  out->reset();
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) return status::ok();
+  if (rc != SQLITE_ROW) return db_.error(rc, "reading the journal");
+  journal_entry e;
+  if (status st = sqlite::read_journal_row(s.get(), name(), &e); !st) return st;
+  *out = std::move(e);
+  return status::ok();
+}
+
+status sqlite_store::find_idempotent(const record_key& key, std::string_view idem, epoch_ms since_ms,
+                                     std::optional<journal_entry>* out) {
+  auto& s = q_.find_idem;
+  s.bind_text(1, idem);
+  s.bind_text(2, key.tenant);
+  s.bind_text(3, key.warehouse);
+  s.bind_text(4, key.sku);
+  s.bind(5, since_ms);
+  return fetch_one(s, out);
+}
+
+status sqlite_store::find_idempotent_hold(std::string_view tenant, std::uint64_t hold_seq,
+                                          std::string_view idem, epoch_ms since_ms,
+                                          std::optional<journal_entry>* out) {
+  auto& s = q_.find_idem_hold;
+  s.bind_text(1, idem);
+  s.bind_text(2, tenant);
+  s.bind_u64(3, hold_seq);
+  s.bind(4, since_ms);
+  return fetch_one(s, out);
+}
+
+status sqlite_store::history(const record_key& key, std::int64_t before_version, int limit,
+                             std::vector<journal_entry>* out) {
+  out->clear();
+  if (limit <= 0) return status::ok();
+  auto& s = q_.history;
+  reset_on_exit guard(s);
+  s.bind_text(1, key.tenant);
+  s.bind_text(2, key.warehouse);
+  s.bind_text(3, key.sku);
+  s.bind(4, before_version > 0 ? before_version : INT64_MAX);
+  s.bind(5, std::min(limit, limits::history_limit_max));
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    out->emplace_back();
+    if (status st = sqlite::read_journal_row(s.get(), name(), &out->back()); !st) return st;
+  }
+  return rc == SQLITE_DONE ? status::ok() : db_.error(rc, "reading history");
+}
+
+}  // namespace stockgrid::persistence

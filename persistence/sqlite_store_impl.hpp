@@ -1,0 +1,93 @@
+// The SQLite partition store's class, shared by its two source files:
+// sqlite_store.cpp (opening, meta, appends, lookups) and sqlite_fold.cpp
+// (recovery, snapshots, record loads). Internal to persistence/.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+
+#include "persistence/fold.hpp"
+#include "persistence/sqlite_store.hpp"
+#include "persistence/sqlite_util.hpp"
+
+namespace stockgrid::persistence {
+
+using folded_map = std::unordered_map<record_key, folded_record, record_key_hash>;
+using image_map = std::unordered_map<record_key, record_image, record_key_hash>;
+
+class sqlite_store final : public partition_store {
+ public:
+  explicit sqlite_store(sqlite_options options) : options_(std::move(options)) {}
+  ~sqlite_store() override;
+  status open();
+
+  status recover(recovery_report* report) override;
+  std::uint64_t epoch() const override { return epoch_; }
+  status set_epoch(std::uint64_t epoch) override;
+  std::uint64_t seq_lease() const override { return seq_lease_; }
+  status extend_seq_lease(std::uint64_t new_lease) override;
+  status append(const std::vector<journal_entry>& entries, bool sync) override;
+  status sync() override;
+  status load_record(const record_key& key, record_image* out, bool* found) override;
+  status history(const record_key& key, std::int64_t before_version, int limit,
+                 std::vector<journal_entry>* out) override;
+  status find_idempotent(const record_key& key, std::string_view idem, epoch_ms since_ms,
+                         std::optional<journal_entry>* out) override;
+  status find_idempotent_hold(std::string_view tenant, std::uint64_t hold_seq,
+                              std::string_view idem, epoch_ms since_ms,
+                              std::optional<journal_entry>* out) override;
+  std::uint64_t entries_since_snapshot() const override { return since_snapshot_; }
+  status snapshot(epoch_ms retain_since_ms, snapshot_report* report) override;
+  const std::string& name() const override { return options_.path; }
+
+ private:
+  struct statements {
+    sqlite::statement begin, commit, rollback;
+    sqlite::statement meta_get, meta_put, max_seq, count_after;
+    sqlite::statement insert_entry, tail, record_tail, history, find_idem, find_idem_hold;
+    sqlite::statement compact_boundary, compact;
+    sqlite::statement snapshot_all, snapshot_get, snapshot_put;
+  };
+
+  // sqlite_store.cpp
+  status create_schema();
+  status prepare_statements();
+  status load_meta();
+  status read_meta(const char* key, std::int64_t* out);
+  status write_meta(const char* key, std::int64_t value);
+  status set_synchronous(bool full);
+  status begin();
+  status commit();
+  void rollback();
+  status durable_meta_raise(const char* key, std::uint64_t value, std::uint64_t* cached);
+  status insert_entries(const std::vector<journal_entry>& entries);
+  status checkpoint_if_due();
+  status fetch_one(sqlite::statement& s, std::optional<journal_entry>* out);
+  static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
+
+  // sqlite_fold.cpp
+  status scan_snapshot(std::uint64_t* rows, image_map* with_holds);
+  status read_snapshot_row(const record_key& key, record_image* out, bool* found);
+  status fold_tail(folded_map* touched, std::uint64_t* entries, std::uint64_t* last_seq);
+  status write_back(const folded_map& touched, std::uint64_t* written);
+  status fold_and_save(folded_map* touched, std::uint64_t* entries, std::uint64_t* written,
+                       std::uint64_t* last);
+  void snapshot_committed(std::uint64_t last);
+  status compact(std::uint64_t snapshot_seq, epoch_ms retain_since_ms, std::uint64_t* deleted);
+
+  sqlite_options options_;
+  sqlite::connection db_;
+  statements q_;
+  std::uint64_t epoch_ = 0;
+  std::uint64_t seq_lease_ = 1;
+  std::uint64_t snapshot_seq_ = 0;
+  std::uint64_t last_seq_ = 0;  // highest seq appended or folded
+  std::uint64_t since_snapshot_ = 0;
+  bool synchronous_full_ = false;  // the connection's current synchronous level
+  bool unsynced_ = false;          // appends since the WAL was last fsynced
+  int wal_frames_ = 0;             // frames in the WAL after the last commit
+  std::string holds_scratch_;      // reused when writing snapshot rows
+  journal_entry row_;              // reused when reading journal rows
+};
+
+}  // namespace stockgrid::persistence

@@ -1,0 +1,122 @@
+#include "persistence/sqlite_util.hpp"
+
+#include <sys/stat.h>
+
+#include <cstring>
+#include <fstream>
+
+namespace stockgrid::persistence::sqlite {
+
+statement& statement::operator=(statement&& o) noexcept {
+  if (this != &o) {
+    sqlite3_finalize(stmt_);
+    stmt_ = o.stmt_;
+    o.stmt_ = nullptr;
+  }
+  return *this;
+}
+
+status connection::open(const std::string& path, const std::string& vfs, int flags) {
+  close();
+  path_ = path;
+  const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, vfs.empty() ? nullptr : vfs.c_str());
+  if (rc != SQLITE_OK) {
+    status st = error(rc, "open");
+    close();
+    return st;
+  }
+  sqlite3_extended_result_codes(db_, 1);
+  return status::ok();
+}
+
+void connection::close() {
+  if (db_) sqlite3_close_v2(db_);
+  db_ = nullptr;
+}
+
+status connection::exec(const char* sql) {
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+  sqlite3_free(err);
+  return rc == SQLITE_OK ? status::ok() : error(rc, sql);
+}
+
+status connection::prepare(const char* sql, statement* out) {
+  sqlite3_stmt* s = nullptr;
+  const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+  if (rc != SQLITE_OK) return error(rc, sql);
+  *out = statement(s);
+  return status::ok();
+}
+
+status connection::run(statement& s, std::string_view what) {
+  reset_on_exit guard(s);
+  const int rc = s.step();
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? status::ok() : error(rc, what);
+}
+
+status connection::error(int rc, std::string_view what) const {
+  std::string m = path_ + ": " + std::string(what) + ": ";
+  m += db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+  const int primary = rc & 0xFF;
+  if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) return status::corruption(m);
+  return status::io_error(m);
+}
+
+namespace {
+
+// Size of `path`, or -1 if it does not exist.
+long long file_size(const std::string& path) {
+  struct stat sb;
+  if (::stat(path.c_str(), &sb) != 0) return -1;
+  return static_cast<long long>(sb.st_size);
+}
+
+bool read_prefix(const std::string& path, unsigned char* buf, std::size_t n) {
+  std::ifstream in(path, std::ios::binary);
+  in.read(reinterpret_cast<char*>(buf), static_cast<std::streamsize>(n));
+  return static_cast<std::size_t>(in.gcount()) == n;
+}
+
+std::uint32_t load_be32(const unsigned char* p) {
+  return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 |
+         std::uint32_t(p[3]);
+}
+
+constexpr std::size_t wal_header_bytes = 32;
+constexpr std::size_t wal_frame_header_bytes = 24;
+
+}  // namespace
+
+status check_database_header(const std::string& path) {
+  // SQLite creates the header on the first write, so an empty file is new.
+  if (file_size(path) <= 0) return status::ok();
+  static const char magic[16] = "SQLite format 3";  // includes the trailing NUL
+  unsigned char head[16] = {};
+  if (!read_prefix(path, head, sizeof head) || std::memcmp(head, magic, sizeof head) != 0)
+    return status::corruption(path + ": not an SQLite database (bad file header)");
+  return status::ok();
+}
+
+status check_wal_file(const std::string& path) {
+  const std::string wal = path + "-wal";
+  const long long size = file_size(wal);
+  if (size <= 0) return status::ok();
+  unsigned char head[wal_header_bytes] = {};
+  if (static_cast<std::size_t>(size) < wal_header_bytes || !read_prefix(wal, head, sizeof head))
+    return status::corruption("truncated WAL: " + wal + " has " + std::to_string(size) +
+                              " bytes, less than its 32-byte header");
+  const std::uint32_t magic = load_be32(head);
+  const std::uint32_t page_size = load_be32(head + 8);
+  if ((magic & 0xFFFFFFFEu) != 0x377F0682u)
+    return status::corruption(wal + ": bad WAL header magic");
+  if (page_size < 512 || page_size > 65536 || (page_size & (page_size - 1)) != 0)
+    return status::corruption(wal + ": bad WAL page size " + std::to_string(page_size));
+  const auto frames_bytes = static_cast<std::uint64_t>(size) - wal_header_bytes;
+  if (frames_bytes % (wal_frame_header_bytes + page_size) != 0)
+    return status::corruption("truncated WAL: " + wal + " has " + std::to_string(size) +
+                              " bytes, not a whole number of frames");
+  return status::ok();
+}
+
+}  // namespace stockgrid::persistence::sqlite

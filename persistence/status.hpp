@@ -1,0 +1,36 @@
+// Operating errors of the storage layer, returned rather than thrown (like
+// LevelDB's Status). Outcomes a client can see are not statuses: they are
+// domain `outcome`s. Programmer errors are assertions.
+#pragma once
+
+#include <string>
+#include <utility>
+
+namespace stockgrid::persistence {
+
+class status {
+ public:
+  enum class code : unsigned char { ok = 0, io_error, corruption, fenced, invalid };
+
+  status() = default;
+  static status ok() { return {}; }
+  static status io_error(std::string m) { return {code::io_error, std::move(m)}; }
+  // The data on disk is not what was written: names the file and the row.
+  static status corruption(std::string m) { return {code::corruption, std::move(m)}; }
+  // An append from a writer whose epoch is older than the journal's.
+  static status fenced(std::string m) { return {code::fenced, std::move(m)}; }
+  static status invalid(std::string m) { return {code::invalid, std::move(m)}; }
+
+  bool is_ok() const { return code_ == code::ok; }
+  explicit operator bool() const { return is_ok(); }
+  code kind() const { return code_; }
+  const std::string& message() const { return message_; }
+  std::string to_string() const;
+
+ private:
+  status(code c, std::string m) : code_(c), message_(std::move(m)) {}
+  code code_ = code::ok;
+  std::string message_;
+};
+
+}  // namespace stockgrid::persistence

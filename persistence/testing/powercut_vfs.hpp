@@ -1,0 +1,44 @@
+// Test-only SQLite VFS that simulates a power cut (like LevelDB's
+// fault_injection_test.cc). It wraps the default VFS and remembers, for every
+// file opened through it, what was written since that file's last xSync: the
+// old bytes of each overwritten region and the size at the last sync. After
+// cut(), writes are discarded; restore_unsynced() then rolls every file back
+// to what a disk would hold after losing power.
+//
+// Simplifications, all on the side of the disk keeping less:
+//  - A file created through the VFS exists after a cut only if it was synced
+//    at least once (SQLite syncs the directory when it first syncs a new
+//    WAL); a file that existed before it was opened counts as synced.
+//  - Deleting a file is durable at once (directory fsyncs are not modelled).
+//  - The -shm file is shared memory, never persisted: restore deletes it, so
+//    SQLite rebuilds its index from the WAL, as after a real power cut.
+//  - Unsynced data is lost whole; writes are never torn within a call.
+// A node never links this library.
+#pragma once
+
+#include "persistence/status.hpp"
+
+namespace stockgrid::persistence::powercut {
+
+inline constexpr const char* vfs_name = "powercut";
+
+// Registers the VFS under `vfs_name` (once; later calls do nothing). It is not
+// made the default: open databases with it by name (sqlite_options::vfs).
+void install();
+
+// The power goes: from now on every write, truncate, sync and delete through
+// the VFS is discarded (and reported as done, like a dying process sees).
+void cut();
+bool is_cut();
+
+// Call after every connection through the VFS is closed. Rolls each tracked
+// file back to its content at its last sync (undoing writes newest first,
+// then truncating to the synced size), deletes files never synced and the
+// -shm files, ends the cut and starts tracking afresh.
+status restore_unsynced();
+
+// Treats every tracked file's current content as synced and ends the cut;
+// for tests that start over. Safe with connections open.
+void reset();
+
+}  // namespace stockgrid::persistence::powercut

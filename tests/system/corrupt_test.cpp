@@ -1,0 +1,137 @@
+// A corrupt or unreadable data file stops the node with an error naming the
+// file (and the row where there is one), never a silent start.
+#include <sqlite3.h>
+
+#include <fstream>
+#include <iterator>
+
+#include "tests/support/grid_harness.hpp"
+#include "tests/support/process.hpp"
+
+using namespace stockgrid;
+using namespace stockgrid::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Starts the real node on `dir`; returns its exit code and stderr.
+std::pair<int, std::string> start_node(const std::string& dir, const std::vector<std::string>& extra = {}) {
+  const auto err_path = dir + "/../stderr.txt";
+  std::vector<std::string> argv{built_program("app/stockgrid"), "--data-dir", dir, "--partitions", "4"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  child_process node(argv, err_path);
+  auto code = node.wait_exit(std::chrono::seconds(20));
+  if (!code) {  // it started: a sound data dir
+    node.kill(SIGTERM);
+    code = node.wait_exit(std::chrono::seconds(20));
+  }
+  std::ifstream in(err_path);
+  std::string err((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return {code.value_or(-1), err};
+}
+
+// Stocks one record with a reason we can find in the file, and stops.
+std::string make_data(const std::string& dir, const std::string& marker) {
+  auto s = test_settings(dir);
+  auto g = open_grid(s);
+  auto a = adjust("wh", "sku", 10);
+  a.reason = marker;
+  REQUIRE(call(*g, a).code == outcome::ok);
+  g->stop();
+  return partition_path(dir, partition_of({"t1", "wh", "sku"}, 4));
+}
+
+void flip_first(const std::string& file, const std::string& needle) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto pos = bytes.find(needle);
+  REQUIRE(pos != std::string::npos);
+  f.seekp(static_cast<std::streamoff>(pos));
+  f.put(static_cast<char>(bytes[pos] ^ 0x01));
+}
+
+void exec_sql(const std::string& file, const char* sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+  char* msg = nullptr;
+  auto rc = sqlite3_exec(db, sql, nullptr, nullptr, &msg);
+  INFO((msg ? msg : ""));
+  sqlite3_free(msg);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+}  // namespace
+
+TEST_CASE("a sound data dir starts and passes check", "[corrupt][system]") {
+  temp_dir root;
+  const auto dir = root.path() + "/data";
+  make_data(dir, "fine");
+  auto [code, err] = start_node(dir);
+  INFO(err);
+  CHECK(code == 0);
+  child_process check({built_program("app/stockgrid"), "check", "--data-dir", dir, "--partitions", "4"});
+  CHECK(check.wait_exit(std::chrono::seconds(20)) == 0);
+}
+
+TEST_CASE("a flipped byte inside a journal row stops the node naming file and row", "[corrupt][system]") {
+  temp_dir root;
+  const auto dir = root.path() + "/data";
+  auto file = make_data(dir, "MARKER-RECEIVING-ROW");
+  flip_first(file, "MARKER-RECEIVING-ROW");
+  auto [code, err] = start_node(dir);
+  INFO(err);
+  CHECK(code == 3);
+  CHECK_THAT(err, Catch::Contains(fs::path(file).filename().string()));
+  CHECK_THAT(err, Catch::Contains("seq"));
+  child_process check({built_program("app/stockgrid"), "check", "--data-dir", dir, "--partitions", "4"});
+  CHECK(check.wait_exit(std::chrono::seconds(20)) == 3);
+}
+
+TEST_CASE("a damaged snapshot row stops the node naming the file", "[corrupt][system]") {
+  temp_dir root;
+  const auto dir = root.path() + "/data";
+  auto file = make_data(dir, "snap");
+  { auto g = open_grid(test_settings(dir)); }  // recovery folds the journal into the snapshot
+  exec_sql(file, "UPDATE snapshot SET on_hand = on_hand + 5");
+  auto [code, err] = start_node(dir);
+  INFO(err);
+  CHECK(code == 3);
+  CHECK_THAT(err, Catch::Contains(fs::path(file).filename().string()));
+  CHECK_THAT(err, Catch::Contains("snapshot"));
+}
+
+TEST_CASE("a bad database header stops the node naming the file", "[corrupt][system]") {
+  temp_dir root;
+  const auto dir = root.path() + "/data";
+  auto file = make_data(dir, "hdr");
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.write("garbage-garbage-", 16);
+  }
+  auto [code, err] = start_node(dir);
+  INFO(err);
+  CHECK(code == 3);
+  CHECK_THAT(err, Catch::Contains(fs::path(file).filename().string()));
+}
+
+TEST_CASE("a truncated WAL stops the node naming the WAL", "[corrupt][system]") {
+  temp_dir root;
+  const auto dir = root.path() + "/data";
+  {
+    // A worker killed mid-load leaves its WAL un-checkpointed.
+    child_process worker({built_program("tests/system/crash_worker"), dir, "sync", "0", "1000000"});
+    for (int i = 0; i < 300; ++i) REQUIRE(worker.read_line());
+    worker.kill(SIGKILL);
+    worker.wait_exit(std::chrono::seconds(10));
+  }
+  std::string wal;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().string().ends_with("-wal") && fs::file_size(e.path()) > 4096) wal = e.path().string();
+  REQUIRE_FALSE(wal.empty());
+  fs::resize_file(wal, fs::file_size(wal) - 100);
+  auto [code, err] = start_node(dir);
+  INFO(err);
+  CHECK(code == 3);
+  CHECK_THAT(err, Catch::Contains(fs::path(wal).filename().string()));
+}
