@@ -2,7 +2,10 @@
 // node every partition is local; nothing outside this file assumes it.
 #include "actors/grid.hpp"
 
+#include <algorithm>
 #include <filesystem>
+#include <mutex>
+#include <tuple>
 #include <fstream>
 #include <thread>
 
@@ -11,6 +14,7 @@
 
 #include "actors/actors.hpp"
 #include "actors/clock.hpp"
+#include "config/limits.hpp"
 #include "domain/validate.hpp"
 #include "persistence/sqlite_store.hpp"
 
@@ -217,6 +221,104 @@ void grid::submit(request req, reply_fn done) {
     return done(std::move(r));
   }
   caf::anon_send(im.partitions[p], envelope{std::move(req), reply_sink{std::move(done), &im.ctx.in_flight}});
+}
+
+namespace {
+
+// Cursors are opaque to clients: the hex of "warehouse\x1fsku" of the last
+// record returned.
+std::string encode_cursor(const record_view& r) {
+  static constexpr char digits[] = "0123456789abcdef";
+  const auto raw = r.key.warehouse + '\x1f' + r.key.sku;
+  std::string out;
+  for (unsigned char c : raw) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+bool decode_cursor(std::string_view hex, std::string* warehouse, std::string* sku) {
+  if (hex.size() % 2 != 0 || hex.size() > 4 * limits::id_bytes_max) return false;
+  std::string raw;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    auto nibble = [](char c) {
+      return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    };
+    const int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    raw += static_cast<char>(hi * 16 + lo);
+  }
+  const auto sep = raw.find('\x1f');
+  if (sep == std::string::npos) return false;
+  *warehouse = raw.substr(0, sep);
+  *sku = raw.substr(sep + 1);
+  return true;
+}
+
+}  // namespace
+
+void grid::list(list_query q, list_fn done) {
+  auto& im = *impl_;
+  persistence::list_filter f;
+  f.tenant = q.tenant;
+  f.warehouse = q.warehouse;
+  f.sku_prefix = q.sku_prefix;
+  if (q.limit < 0 || q.limit > limits::history_limit_max)
+    return done({outcome::bad_request, "limit: must be between 1 and 1000 (0 or absent = 100)", {}, {}});
+  f.limit = q.limit == 0 ? limits::history_limit_default : static_cast<std::size_t>(q.limit);
+  if (!q.cursor.empty() && !decode_cursor(q.cursor, &f.after_warehouse, &f.after_sku))
+    return done({outcome::bad_request, "cursor: not a cursor this server issued", {}, {}});
+  if (q.tenant.empty() || q.tenant.size() > limits::id_bytes_max || q.warehouse.size() > limits::id_bytes_max ||
+      q.sku_prefix.size() > limits::id_bytes_max)
+    return done({outcome::bad_request, "warehouse, sku_prefix: at most 128 bytes", {}, {}});
+  if (!im.accepting.load()) return done({outcome::unavailable, "node is stopping", {}, {}});
+
+  // Every partition contributes its first `limit` matches; the page is the
+  // first `limit` of their union.
+  struct gather {
+    std::mutex mu;
+    std::vector<record_view> found;
+    std::uint32_t left = 0;
+    persistence::status failure;
+    list_query query;
+    std::size_t limit = 0;
+    list_fn done;
+  };
+  auto g = std::make_shared<gather>();
+  g->left = static_cast<std::uint32_t>(im.partitions.size());
+  g->query = std::move(q);
+  g->limit = f.limit;
+  g->done = std::move(done);
+  for (std::uint32_t p = 0; p < im.partitions.size(); ++p) {
+    im.journal->run(p, [g, f](persistence::partition_store& store) {
+      std::vector<persistence::record_image> images;
+      auto st = store.list_records(f, &images);
+      std::unique_lock lk(g->mu);
+      if (!st) g->failure = st;
+      for (auto& i : images) g->found.push_back({std::move(i.key), i.on_hand, i.reserved, i.version});
+      if (--g->left > 0) return;
+      lk.unlock();
+      list_page page;
+      if (!g->failure) {
+        g->done({outcome::internal, g->failure.message(), {}, {}});
+        return;
+      }
+      auto& rows = g->found;
+      std::sort(rows.begin(), rows.end(), [](const record_view& a, const record_view& b) {
+        return std::tie(a.key.warehouse, a.key.sku) < std::tie(b.key.warehouse, b.key.sku);
+      });
+      const bool more = rows.size() > g->limit;
+      if (more) rows.resize(g->limit);
+      if (more && !rows.empty()) page.next_cursor = encode_cursor(rows.back());
+      if (const auto& allowed = g->query.warehouses_allowed)
+        std::erase_if(rows, [&](const record_view& r) {
+          return std::find(allowed->begin(), allowed->end(), r.key.warehouse) == allowed->end();
+        });
+      page.records = std::move(rows);
+      g->done(std::move(page));
+    });
+  }
 }
 
 void grid::stop() {

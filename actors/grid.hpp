@@ -45,6 +45,23 @@ struct recovery_summary {
   double seconds = 0;
 };
 
+// stock.list: one page of a tenant's records in (warehouse, sku) order.
+struct list_query {
+  std::string tenant;
+  std::string warehouse;   // empty = every warehouse
+  std::string sku_prefix;  // empty = every SKU
+  std::string cursor;      // from the previous page; empty = from the start
+  int limit = 0;           // 0 = default (100); at most 1000
+  std::shared_ptr<const std::vector<std::string>> warehouses_allowed;  // null = all
+};
+struct list_page {
+  outcome code = outcome::ok;
+  std::string message;
+  std::vector<record_view> records;
+  std::string next_cursor;  // empty on the last page
+};
+using list_fn = std::function<void(list_page&&)>;
+
 class grid {
  public:
   // Opens (or creates) the node's data directory, recovers every partition
@@ -56,6 +73,10 @@ class grid {
   // Asynchronous: never blocks on I/O or on other requests. Requests for one
   // record from one caller thread are applied in the order submitted.
   void submit(request req, reply_fn done);
+
+  // Asynchronous; reads every partition (after its earlier appends commit)
+  // and merges. A page reflects each partition at the moment it was read.
+  void list(list_query query, list_fn done);
 
   // Stops taking requests (new ones get UNAVAILABLE), waits up to the drain
   // time for in-flight ones, stops the actors and flushes and fsyncs the

@@ -1,5 +1,6 @@
 // The record actor: routes a request to the record's rules, journals the
 // change, applies it, and replies once the journal entry is durable.
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -180,6 +181,12 @@ void execute(self_ptr self, envelope& env) {
     reply_now(self, env.done, reply::error(outcome::hold_not_found, "no such hold"));
     return;
   }
+  if (const auto& allowed = req.warehouses_allowed;
+      allowed && std::find(allowed->begin(), allowed->end(), st.key.warehouse) == allowed->end()) {
+    reply_now(self, env.done,
+              reply::error(outcome::forbidden, "this key may not use warehouse " + st.key.warehouse));
+    return;
+  }
   if (!rec.exists() && req.kind != op::adjust && req.kind != op::set) {
     reply_now(self, env.done, reply::error(outcome::not_found, "record never stocked"));
     return;
@@ -300,7 +307,7 @@ void on_tick(self_ptr self) {
   auto& st = self->state;
   const auto idle_ms = static_cast<epoch_ms>(st.ctx->settings.node.passivate_idle_ms);
   const auto idle_for = now_ms() - st.last_active_ms;
-  if (idle_for >= idle_ms && st.rec.holds().empty() && !st.awaited)
+  if (idle_for >= idle_ms && st.rec.hold_count() == 0 && !st.awaited)
     self->send(st.parent, passivate_atom::value, st.key, st.handled);
   const auto wait = idle_for >= idle_ms ? idle_ms : idle_ms - idle_for;
   self->delayed_send(self, std::chrono::milliseconds(wait), tick_atom::value);

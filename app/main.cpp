@@ -1,27 +1,31 @@
 // stockgrid: one node of the stock grid.
 //
-//   stockgrid [--data-dir D] [--config FILE] [--durability sync|batched] ...
-//       start a node (the embedded default: one node, data in ./data)
+//   stockgrid [--data-dir D] [--port P] [--bind ADDR] [--config FILE] ...
+//       start a node (the embedded default: one node, 127.0.0.1:7400, data in ./data)
 //   stockgrid --demo
-//       the same, and stock a `demo` tenant with a few warehouses and SKUs
+//       the same, and create a `demo` tenant with stock, printing its tokens
 //   stockgrid check --data-dir D
 //       verify every partition file and the stock invariants; exit 0 if sound
 //
-// Exit codes: 0 clean stop or sound data, 1 bad usage or settings, 3 the data
-// dir is corrupt or unreadable (the message names the file and the row).
+// Exit codes: 0 clean stop or sound data, 1 bad usage or settings, 2 cannot
+// listen or open the key store, 3 the data dir is corrupt or unreadable (the
+// message names the file and the row).
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <future>
 
 #include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
-
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "actors/grid.hpp"
+#include "app/node_dispatcher.hpp"
+#include "auth/authenticator.hpp"
+#include "auth/bootstrap.hpp"
+#include "auth/sqlite_key_store.hpp"
 #include "config/load.hpp"
+#include "gateway/server.hpp"
 #include "persistence/check.hpp"
 
 namespace {
@@ -29,7 +33,9 @@ namespace {
 using namespace stockgrid;
 
 constexpr int exit_usage = 1;
+constexpr int exit_start = 2;
 constexpr int exit_corrupt = 3;
+constexpr const char* server_version = "0.1.0";
 
 int run_check(const config::settings& s) {
   namespace fs = std::filesystem;
@@ -37,35 +43,40 @@ int run_check(const config::settings& s) {
     std::fprintf(stderr, "check: %s is not a directory\n", s.node.data_dir.c_str());
     return exit_usage;
   }
-  int files = 0;
-  int bad = 0;
   std::vector<fs::path> paths;
   for (const auto& entry : fs::directory_iterator(s.node.data_dir)) {
     const auto name = entry.path().filename().string();
     if (name.starts_with("p-") && name.ends_with(".db")) paths.push_back(entry.path());
   }
   std::sort(paths.begin(), paths.end());
+  int bad = 0;
   for (const auto& path : paths) {
     persistence::check_report report;
     auto st = persistence::check_partition(path.string(), &report);
-    ++files;
     if (!st) {
       ++bad;
       std::fprintf(stderr, "FAIL %s\n", st.to_string().c_str());
-    } else {
-      std::printf("ok   %s: %llu records, %llu holds, %llu journal entries (%llu after the snapshot)\n",
-                  path.string().c_str(), static_cast<unsigned long long>(report.snapshot_records),
-                  static_cast<unsigned long long>(report.snapshot_holds),
-                  static_cast<unsigned long long>(report.journal_entries),
-                  static_cast<unsigned long long>(report.tail_entries));
+      continue;
     }
+    std::printf("ok   %s: %llu records, %llu holds, %llu journal entries (%llu after the snapshot)\n",
+                path.string().c_str(), static_cast<unsigned long long>(report.snapshot_records),
+                static_cast<unsigned long long>(report.snapshot_holds),
+                static_cast<unsigned long long>(report.journal_entries),
+                static_cast<unsigned long long>(report.tail_entries));
   }
-  std::printf("%d files checked, %d failed\n", files, bad);
+  std::printf("%zu files checked, %d failed\n", paths.size(), bad);
   return bad == 0 ? 0 : exit_corrupt;
 }
 
-// Stocks the demo tenant through the grid, like any client would.
-void stock_demo(grid& g) {
+// Creates the demo tenant (once) and stocks it through the grid, like a
+// client would; prints a writer and a reader token and how to try them.
+void run_demo(grid& g, auth::key_admin& admin, std::uint16_t port) {
+  gateway::principal system{{}, "system", protocol::role::system, {}, {}};
+  if (auto t = admin.tenant_create(system, "demo"); !t.ok() && t.code != outcome::bad_request)
+    spdlog::warn("demo tenant: {}", t.message);
+  gateway::principal demo_admin{"demo", "demo-setup", protocol::role::admin, {}, {}};
+  auto writer = admin.key_create(demo_admin, {protocol::role::writer, {}, {}});
+  auto reader = admin.key_create(demo_admin, {protocol::role::reader, {}, {}});
   const char* warehouses[] = {"berlin", "paris", "warsaw"};
   const char* skus[] = {"tshirt-s", "tshirt-m", "tshirt-l", "mug", "poster"};
   std::vector<std::future<reply>> pending;
@@ -84,8 +95,18 @@ void stock_demo(grid& g) {
   }
   int ok = 0;
   for (auto& f : pending) ok += f.get().code == outcome::ok;
-  spdlog::info("demo tenant `demo`: {} records stocked in {} warehouses", ok,
-               std::size(warehouses));
+  std::printf(
+      "\nDemo tenant `demo`: %d records in 3 warehouses (berlin, paris, warsaw).\n"
+      "  writer token: %s\n  reader token: %s\n\n"
+      "Try it:\n"
+      "  build/client/stockctl --url ws://127.0.0.1:%u/v1/ws --token <writer> get berlin mug\n"
+      "  build/client/stockctl --url ws://127.0.0.1:%u/v1/ws --token <writer> reserve berlin mug 2 --ttl 30s\n"
+      "or with any WebSocket tool, a text frame after connecting:\n"
+      "  {\"op\":\"auth\",\"id\":1,\"token\":\"<writer>\"}\n"
+      "  {\"op\":\"stock.reserve\",\"id\":2,\"warehouse\":\"berlin\",\"sku\":\"mug\",\"qty\":2}\n\n",
+      ok, writer.ok() ? writer.value.token.c_str() : writer.message.c_str(),
+      reader.ok() ? reader.value.token.c_str() : reader.message.c_str(), port, port);
+  std::fflush(stdout);
 }
 
 int wait_for_signal() {
@@ -96,6 +117,18 @@ int wait_for_signal() {
   int sig = 0;
   sigwait(&set, &sig);
   return sig;
+}
+
+void add_gateway_options(CLI::App& app, gateway::gateway_settings& g) {
+  app.add_option("--bind", g.bind, "address the gateway listens on")->capture_default_str();
+  app.add_option("--port", g.port, "gateway port (0 = any free port)")->capture_default_str();
+  app.add_option("--io-threads", g.io_threads, "gateway I/O threads (0 = one per core)")
+      ->capture_default_str();
+  app.add_option("--tls-cert-file", g.tls_cert_file, "PEM certificate: serve wss:// and https://");
+  app.add_option("--tls-key-file", g.tls_key_file, "PEM private key for --tls-cert-file");
+  app.add_option("--origin-allow", g.origin_allow, "allowed Origin values (default: any)");
+  app.add_option("--auth-timeout-ms", g.auth_timeout_ms, "close unauthenticated connections after this")
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -111,11 +144,13 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   config::settings s;
+  gateway::gateway_settings gs;
   CLI::App app{"stockgrid: a real-time inventory grid node"};
   app.fallthrough();
   config::add_options(app, s);
+  add_gateway_options(app, gs);
   bool demo = false;
-  app.add_flag("--demo", demo, "also stock a `demo` tenant with sample records");
+  app.add_flag("--demo", demo, "also create a `demo` tenant with stock and print its tokens");
   auto* check = app.add_subcommand("check", "verify the data dir's files and invariants");
   CLI11_PARSE(app, argc, argv);
   if (auto problem = s.validate(); !problem.empty()) {
@@ -124,18 +159,52 @@ int main(int argc, char** argv) {
   }
   if (check->parsed()) return run_check(s);
 
-  spdlog::info("stockgrid starting with settings:\n{}", config::to_string(s));
+  spdlog::info("stockgrid {} starting with settings:\n{}", server_version, config::to_string(s));
   std::string error;
   auto g = grid::open(grid_options{s, {}}, &error);
   if (!g) {
     std::fprintf(stderr, "stockgrid: cannot start: %s\n", error.c_str());
     return exit_corrupt;
   }
-  if (demo) stock_demo(*g);
-  spdlog::info("stockgrid ready: data in {}, {} partitions, durability {}", s.node.data_dir,
-               s.node.partitions, config::to_string(s.journal.durability));
+
+  std::unique_ptr<auth::sqlite_key_store> keys;
+  if (auto st = auth::sqlite_key_store::open(auth::system_db_path(s.node.data_dir), &keys); !st) {
+    std::fprintf(stderr, "stockgrid: cannot open the key store: %s\n", st.message().c_str());
+    return exit_start;
+  }
+  auto boot = auth::bootstrap_system_key(*keys, std::getenv("STOCKGRID_ADMIN_TOKEN"));
+  if (!boot.status) {
+    std::fprintf(stderr, "stockgrid: system key: %s\n", boot.status.message().c_str());
+    return exit_start;
+  }
+  if (boot.generated_token)
+    std::printf("System token (shown once, only its hash is kept): %s\n",
+                boot.generated_token->c_str());
+  if (boot.env_token_ignored)
+    spdlog::warn("STOCKGRID_ADMIN_TOKEN ignored: the data dir already has a system key");
+  auth::key_authenticator authn(*keys);
+  auth::key_admin admin(*keys, &authn);
+  app::node_dispatcher dispatcher(*g, admin);
+
+  std::atomic<bool> draining{false};
+  gateway::server gateway(gs, dispatcher, authn, [&] { return !draining.load(); });
+  if (!gateway.start(&error)) {
+    std::fprintf(stderr, "stockgrid: cannot listen on %s:%u: %s\n", gs.bind.c_str(), gs.port,
+                 error.c_str());
+    return exit_start;
+  }
+  if (demo) run_demo(*g, admin, gateway.port());
+  spdlog::info("stockgrid ready on ws://{}:{}/v1/ws: data in {}, {} partitions, durability {}",
+               gs.bind, gateway.port(), s.node.data_dir, s.node.partitions,
+               config::to_string(s.journal.durability));
+  std::printf("listening on %s:%u\n", gs.bind.c_str(), gateway.port());
+  std::fflush(stdout);
+
   const int sig = wait_for_signal();
-  spdlog::info("signal {}: draining and stopping", sig);
+  spdlog::info("signal {}: draining", sig);
+  draining = true;
+  gateway.begin_drain();
+  gateway.stop();
   g->stop();
   spdlog::info("stopped cleanly");
   return 0;

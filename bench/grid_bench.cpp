@@ -32,6 +32,8 @@ struct options {
   int in_flight = 4096;
   std::string dir = "/tmp/stockgrid-bench";
   std::string only;
+  std::uint32_t partitions = 64;
+  std::uint32_t journal_threads = 2;
 };
 
 long rss_bytes() {
@@ -44,6 +46,8 @@ long rss_bytes() {
 config::settings bench_settings(const options& o, config::durability_mode mode) {
   config::settings s;
   s.node.data_dir = o.dir;
+  s.node.partitions = o.partitions;
+  s.node.journal_threads = o.journal_threads;
   s.node.max_in_flight = static_cast<std::uint32_t>(o.in_flight * 2);
   s.journal.durability = mode;
   s.journal.snapshot_every_entries = 5'000'000;
@@ -85,8 +89,8 @@ void drive(grid& g, long total, int window, Build build, Check check) {
                      std::string(to_code(r.code)).c_str(), r.message.c_str());
         std::exit(1);
       }
+      issue();  // first: once `finished` is set, drive() returns and `issue` is gone
       if (done.fetch_add(1) + 1 == total) finished.set_value();
-      issue();
     });
   };
   for (int k = 0; k < window && k < total; ++k) issue();
@@ -131,12 +135,12 @@ double reserve_rate(const options& o, config::durability_mode mode, bool hot) {
         rel.key.tenant = "bench";
         rel.hold = rep.hold;
         g->submit(std::move(rel), [&, i](reply&&) {
+          issue(i + o.in_flight);  // before the decrement: main waits for zero
           outstanding.fetch_sub(1);
-          issue(i + o.in_flight);
         });
       } else {
-        outstanding.fetch_sub(1);
         issue(i + o.in_flight);
+        outstanding.fetch_sub(1);
       }
     });
   };
@@ -200,6 +204,8 @@ int main(int argc, char** argv) {
   app.add_option("--in-flight", o.in_flight, "requests kept in flight");
   app.add_option("--dir", o.dir, "scratch data dir (deleted)");
   app.add_option("--only", o.only, "throughput|memory|recovery");
+  app.add_option("--partitions", o.partitions, "partitions of the grid");
+  app.add_option("--journal-threads", o.journal_threads, "journal writer threads");
   CLI11_PARSE(app, argc, argv);
 
   std::string json = "{";

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,9 @@ struct request {
   std::string reason;
   std::string idem;    // idempotency key, empty = none
   std::string key_id;  // the API key that sent the request (journaled)
+  // The warehouses the API key may touch; null = all of its tenant's. Checked
+  // by the record (a hold op's warehouse is known only there): FORBIDDEN.
+  std::shared_ptr<const std::vector<std::string>> warehouses_allowed;
   int limit = 0;       // history: 0 = default
   std::int64_t before_version = 0;  // history: 0 = newest
 };

@@ -24,13 +24,34 @@ decision refuse(outcome code, std::string message) {
 const hold* stock_record::find_hold(std::uint64_t seq) const {
   auto it = std::lower_bound(holds_.begin(), holds_.end(), seq,
                              [](const hold& h, std::uint64_t s) { return h.seq < s; });
-  return it != holds_.end() && it->seq == seq ? &*it : nullptr;
+  return it != holds_.end() && it->seq == seq && it->qty > 0 ? &*it : nullptr;
 }
 
 std::vector<hold>::iterator stock_record::find(std::uint64_t seq) {
   auto it = std::lower_bound(holds_.begin(), holds_.end(), seq,
                              [](const hold& h, std::uint64_t s) { return h.seq < s; });
-  return it != holds_.end() && it->seq == seq ? it : holds_.end();
+  return it != holds_.end() && it->seq == seq && it->qty > 0 ? it : holds_.end();
+}
+
+std::vector<hold> stock_record::holds() const {
+  std::vector<hold> live;
+  live.reserve(hold_count());
+  for (const auto& h : holds_)
+    if (h.qty > 0) live.push_back(h);
+  return live;
+}
+
+void stock_record::end_hold(std::vector<hold>::iterator it) {
+  it->qty = 0;
+  it->ref.clear();
+  ++ended_;
+  if (ended_ == holds_.size()) {
+    holds_.clear();
+    ended_ = 0;
+  } else if (ended_ > 16 && ended_ * 2 > holds_.size()) {
+    std::erase_if(holds_, [](const hold& h) { return h.qty == 0; });
+    ended_ = 0;
+  }
 }
 
 change stock_record::next_change(change_kind kind) const {
@@ -93,7 +114,7 @@ decision stock_record::decide_reserve(std::int64_t qty, epoch_ms now, std::int64
     d.available = available();
     return d;
   }
-  if (holds_.size() >= holds_max) {
+  if (hold_count() >= holds_max) {
     auto d = refuse(outcome::limit_exceeded, "too many active holds on this record");
     d.limit = static_cast<std::int64_t>(holds_max);
     return d;
@@ -205,9 +226,10 @@ std::vector<std::uint64_t> stock_record::due_holds(epoch_ms now) {
 void stock_record::index_deadline(const hold& h) {
   deadlines_.emplace_back(h.expires_at_ms, h.seq);
   std::push_heap(deadlines_.begin(), deadlines_.end(), later);
-  if (deadlines_.size() > 2 * holds_.size() + 16) {
+  if (deadlines_.size() > 2 * hold_count() + 16) {
     deadlines_.clear();
-    for (const auto& x : holds_) deadlines_.emplace_back(x.expires_at_ms, x.seq);
+    for (const auto& x : holds_)
+      if (x.qty > 0) deadlines_.emplace_back(x.expires_at_ms, x.seq);
     std::make_heap(deadlines_.begin(), deadlines_.end(), later);
   }
 }
@@ -231,14 +253,16 @@ void stock_record::apply(const change& c) {
     case change_kind::release: {
       auto it = find(c.hold_seq);
       if (it == holds_.end()) break;
-      it->qty -= c.qty;
-      if (it->qty <= 0) holds_.erase(it);
+      if (c.qty < it->qty)
+        it->qty -= c.qty;
+      else
+        end_hold(it);
       break;
     }
     case change_kind::commit:
     case change_kind::expire: {
       auto it = find(c.hold_seq);
-      if (it != holds_.end()) holds_.erase(it);
+      if (it != holds_.end()) end_hold(it);
       break;
     }
     case change_kind::extend: {
@@ -251,7 +275,7 @@ void stock_record::apply(const change& c) {
     default:
       break;
   }
-  if (holds_.empty()) deadlines_.clear();
+  if (hold_count() == 0) deadlines_.clear();
 }
 
 void stock_record::restore(std::int64_t on_hand, std::int64_t reserved, std::int64_t version,
@@ -260,6 +284,7 @@ void stock_record::restore(std::int64_t on_hand, std::int64_t reserved, std::int
   reserved_ = reserved;
   version_ = version;
   holds_ = std::move(holds);
+  ended_ = 0;
   std::sort(holds_.begin(), holds_.end(),
             [](const hold& a, const hold& b) { return a.seq < b.seq; });
   deadlines_.clear();
@@ -269,8 +294,10 @@ void stock_record::restore(std::int64_t on_hand, std::int64_t reserved, std::int
 
 std::string stock_record::check_invariants() const {
   std::int64_t held = 0;
+  std::size_t tombstones = 0;
   for (const auto& h : holds_) {
-    if (h.qty <= 0) return "hold " + std::to_string(h.seq) + " has qty " + std::to_string(h.qty);
+    if (h.qty < 0 || (h.qty == 0 && ++tombstones > ended_))
+      return "hold " + std::to_string(h.seq) + " has qty " + std::to_string(h.qty);
     held += h.qty;
   }
   if (held != reserved_)

@@ -44,8 +44,9 @@ class stock_record {
   std::int64_t reserved() const { return reserved_; }
   std::int64_t available() const { return on_hand_ - reserved_; }
   std::int64_t version() const { return version_; }
-  // Active holds in the order they were created (increasing seq).
-  const std::vector<hold>& holds() const { return holds_; }
+  // Active holds in the order they were created (increasing seq), as a copy.
+  std::vector<hold> holds() const;
+  std::size_t hold_count() const { return holds_.size() - ended_; }
   const hold* find_hold(std::uint64_t seq) const;
 
   // Decisions. Inputs are assumed validated (domain/validate.hpp): quantities
@@ -85,12 +86,17 @@ class stock_record {
   change next_change(change_kind kind) const;
   decision refuse_missing_hold() const;
   std::vector<hold>::iterator find(std::uint64_t seq);
+  void end_hold(std::vector<hold>::iterator it);
   void index_deadline(const hold& h);
 
   std::int64_t on_hand_ = 0;
   std::int64_t reserved_ = 0;
   std::int64_t version_ = 0;
+  // Sorted by seq. An ended hold stays as a tombstone (qty 0) until
+  // tombstones outnumber live holds, so ending the oldest of thousands of
+  // holds on a hot record costs O(1) amortized instead of a memmove.
   std::vector<hold> holds_;
+  std::size_t ended_ = 0;
   // Min-heap of (deadline, seq) with lazy deletion: an extend pushes a new
   // entry and the old one is skipped when it surfaces. Rebuilt when stale
   // entries outnumber live ones, so it stays O(holds).

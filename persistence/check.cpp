@@ -19,8 +19,8 @@ std::string after_state(std::int64_t on_hand, std::int64_t reserved, std::int64_
          " version=" + std::to_string(version);
 }
 
-// One pass over a partition; the journal is read in journal_by_record order,
-// so each record's retained entries arrive together, oldest version first.
+// One pass over a partition; the journal is read sorted by record, so each
+// record's retained entries arrive together, oldest version first.
 class checker {
  public:
   checker(const std::string& path, check_report* out) : path_(path), out_(*out) {}
@@ -30,6 +30,10 @@ class checker {
   status read_meta();
   status check_snapshot();
   status check_journal();
+  status check_index_tables();
+  status check_record_index(std::uint64_t* rows);
+  status check_idem_index(std::uint64_t* rows);
+  status count(const std::string& sql, std::int64_t* out);
   status check_entry(const journal_entry& e);
   status check_chain(const journal_entry& e);
   status start_record(const record_key& key);
@@ -70,6 +74,7 @@ status checker::run() {
   if (status st = read_meta(); !st) return st;
   if (status st = check_snapshot(); !st) return st;
   if (status st = check_journal(); !st) return st;
+  if (status st = check_index_tables(); !st) return st;
   (void)db_.exec("COMMIT");
   out_.last_seq = std::max(out_.last_seq, out_.snapshot_seq);
   return status::ok();
@@ -108,12 +113,12 @@ status checker::check_snapshot() {
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
     if (status st = sqlite::read_snapshot_row(s.get(), path_, &image); !st) return st;
-    const std::string where = path_ + ": snapshot row " + sqlite::describe(image.key) + ": ";
+    const auto where = [&] { return path_ + ": snapshot row " + sqlite::describe(image.key) + ": "; };
     if (image.version <= 0 || image.last_seq > out_.snapshot_seq)
-      return status::corruption(where + "version " + std::to_string(image.version) + ", last_seq " +
+      return status::corruption(where() + "version " + std::to_string(image.version) + ", last_seq " +
                                 std::to_string(image.last_seq) + " past snapshot_seq");
     if (std::string bad = restore_image(image).rec.check_invariants(); !bad.empty())
-      return status::corruption(where + bad);
+      return status::corruption(where() + bad);
     ++out_.snapshot_records;
     out_.snapshot_holds += image.holds.size();
   }
@@ -122,9 +127,9 @@ status checker::check_snapshot() {
 
 status checker::check_journal() {
   sqlite::statement s;
+  // The journal has no index by record: SQLite sorts it (a check may be slow).
   const std::string sql = std::string("SELECT ") + format::journal_columns +
-                          " FROM journal INDEXED BY journal_by_record"
-                          " ORDER BY tenant, warehouse, sku, version, seq";
+                          " FROM journal ORDER BY tenant, warehouse, sku, version, seq";
   if (status st = db_.prepare(sql.c_str(), &s); !st) return st;
   journal_entry e;
   int rc;
@@ -134,6 +139,77 @@ status checker::check_journal() {
   }
   if (rc != SQLITE_DONE) return db_.error(rc, "reading the journal");
   return in_record_ ? finish_record() : status::ok();
+}
+
+status checker::count(const std::string& sql, std::int64_t* out) {
+  sqlite::statement s;
+  if (status st = db_.prepare(sql.c_str(), &s); !st) return st;
+  s.bind_u64(1, out_.snapshot_seq);
+  const int rc = s.step();
+  if (rc != SQLITE_ROW) return db_.error(rc, "counting rows");
+  *out = sqlite::column_i64(s.get(), 0);
+  return status::ok();
+}
+
+// Each index table maps one to one onto the journal rows it covers (those
+// with seq <= snapshot_seq): every index row points at a matching journal
+// row, and the counts agree (the primary keys make the rows distinct).
+status checker::check_index_tables() {
+  const std::string refusal = std::to_string(static_cast<int>(change_kind::refusal));
+  std::uint64_t indexed = 0;
+  if (status st = check_record_index(&indexed); !st) return st;
+  std::int64_t covered = 0;
+  if (status st = count("SELECT count(*) FROM journal WHERE seq <= ?1 AND kind <> " + refusal, &covered); !st)
+    return st;
+  if (indexed != static_cast<std::uint64_t>(covered))
+    return status::corruption(path_ + ": record_index has " + std::to_string(indexed) + " rows for " +
+                              std::to_string(covered) + " journal changes");
+  if (status st = check_idem_index(&indexed); !st) return st;
+  if (status st = count("SELECT count(*) FROM journal WHERE seq <= ?1 AND idem IS NOT NULL", &covered); !st)
+    return st;
+  if (indexed != static_cast<std::uint64_t>(covered))
+    return status::corruption(path_ + ": idem_index has " + std::to_string(indexed) + " rows for " +
+                              std::to_string(covered) + " journal entries with a key");
+  return status::ok();
+}
+
+status checker::check_record_index(std::uint64_t* rows) {
+  sqlite::statement s;
+  const char* sql =
+      "SELECT r.record_hash, r.version, r.seq, j.seq, j.tenant, j.warehouse, j.sku, j.version, j.kind"
+      " FROM record_index r LEFT JOIN journal j ON j.seq = r.seq";
+  if (status st = db_.prepare(sql, &s); !st) return st;
+  record_key key;
+  int rc;
+  for (*rows = 0; (rc = s.step()) == SQLITE_ROW; ++*rows) {
+    sqlite3_stmt* r = s.get();
+    key.tenant.assign(sqlite::column_bytes(r, 4));
+    key.warehouse.assign(sqlite::column_bytes(r, 5));
+    key.sku.assign(sqlite::column_bytes(r, 6));
+    const std::uint64_t seq = sqlite::column_u64(r, 2);
+    if (sqlite3_column_type(r, 3) == SQLITE_NULL || seq > out_.snapshot_seq ||
+        sqlite::column_i64(r, 8) == static_cast<std::int64_t>(change_kind::refusal) ||
+        sqlite::column_i64(r, 7) != sqlite::column_i64(r, 1) || stable_hash(key) != sqlite::column_u64(r, 0))
+      return status::corruption(path_ + ": record_index row seq=" + std::to_string(seq) +
+                                ": no matching journal change in the snapshot range");
+  }
+  return rc == SQLITE_DONE ? status::ok() : db_.error(rc, "reading record_index");
+}
+
+status checker::check_idem_index(std::uint64_t* rows) {
+  sqlite::statement s;
+  const char* sql = "SELECT i.idem_hash, i.seq, j.idem FROM idem_index i LEFT JOIN journal j ON j.seq = i.seq";
+  if (status st = db_.prepare(sql, &s); !st) return st;
+  int rc;
+  for (*rows = 0; (rc = s.step()) == SQLITE_ROW; ++*rows) {
+    sqlite3_stmt* r = s.get();
+    const std::uint64_t seq = sqlite::column_u64(r, 1);
+    if (sqlite3_column_type(r, 2) == SQLITE_NULL || seq > out_.snapshot_seq ||
+        format::idem_hash(sqlite::column_bytes(r, 2)) != sqlite::column_u64(r, 0))
+      return status::corruption(path_ + ": idem_index row seq=" + std::to_string(seq) +
+                                ": no matching journal entry in the snapshot range");
+  }
+  return rc == SQLITE_DONE ? status::ok() : db_.error(rc, "reading idem_index");
 }
 
 status checker::check_entry(const journal_entry& e) {

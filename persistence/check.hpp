@@ -31,7 +31,9 @@ struct check_report {
 // equals the state after the record's last retained entry in the snapshot
 // range; that folding the entries after the snapshot onto the snapshot row
 // replays (fold.hpp); and the record invariants (reserved == sum of holds,
-// 0 <= reserved <= on_hand) on every snapshot row and every folded state.
+// 0 <= reserved <= on_hand) on every snapshot row and every folded state;
+// that record_index and idem_index hold exactly one row per journal row they
+// cover.
 // The first problem found is returned, naming the file and the row.
 status check_partition(const std::string& path, check_report* out);
 

@@ -64,13 +64,14 @@ status fold_entry(const journal_entry& e, const std::string& file, folded_record
 status check_append_batch(const std::vector<journal_entry>& entries, std::uint64_t last_seq,
                           std::uint64_t seq_lease, const std::string& file) {
   std::uint64_t previous = last_seq;
+  const auto refuse = [&](const journal_entry& e, const std::string& why) {
+    return status::invalid(file + ": append of seq=" + std::to_string(e.seq) + ": " + why);
+  };
   for (const journal_entry& e : entries) {
-    const std::string where = file + ": append of seq=" + std::to_string(e.seq) + ": ";
-    if (e.seq <= previous) return status::invalid(where + "not above seq " + std::to_string(previous));
-    if (e.seq >= seq_lease)
-      return status::invalid(where + "not below the seq lease " + std::to_string(seq_lease));
+    if (e.seq <= previous) return refuse(e, "not above seq " + std::to_string(previous));
+    if (e.seq >= seq_lease) return refuse(e, "not below the seq lease " + std::to_string(seq_lease));
     if (e.c.kind == change_kind::reserve && e.c.hold_seq != e.seq)
-      return status::invalid(where + "a reserve must name its own seq as hold_seq");
+      return refuse(e, "a reserve must name its own seq as hold_seq");
     previous = e.seq;
   }
   return status::ok();

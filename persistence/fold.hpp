@@ -22,7 +22,9 @@ struct folded_record {
 //  - a refusal must carry the record's current version and changes nothing;
 //  - any other entry must have version == current + 1, before-values equal to
 //    the current ones, name an active hold (or, for a reserve, a new hold with
-//    hold_seq == seq), and leave the record in its after-values.
+//    hold_seq == seq), and leave the record in its after-values. Whether the
+//    after-values agree with the holds is checked once a whole tail is
+//    folded (check_folded: reserved == sum of holds).
 // On failure returns corruption "<file>: journal row seq=N: ..."; the record
 // may then be half-changed and must be discarded.
 status fold_entry(const journal_entry& e, const std::string& file, folded_record* r);

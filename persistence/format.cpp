@@ -1,5 +1,8 @@
 #include "persistence/format.hpp"
 
+#include <bit>
+#include <cstring>
+
 
 #include "persistence/crc32c.hpp"
 
@@ -35,8 +38,17 @@ CREATE TABLE journal (
   key_id TEXT NOT NULL,
   crc INTEGER NOT NULL
 );
-CREATE INDEX journal_by_record ON journal(tenant, warehouse, sku, version);
-CREATE INDEX journal_by_idem ON journal(idem) WHERE idem IS NOT NULL;
+CREATE TABLE record_index (
+  record_hash INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (record_hash, version, seq)
+) WITHOUT ROWID;
+CREATE TABLE idem_index (
+  idem_hash INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (idem_hash, seq)
+) WITHOUT ROWID;
 CREATE TABLE snapshot (
   tenant TEXT NOT NULL,
   warehouse TEXT NOT NULL,
@@ -61,17 +73,21 @@ const char* const snapshot_columns =
 
 namespace {
 
-void put_u64(std::uint64_t v, std::string* out) {
-  char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out->append(b, 8);
+// Fixed-width little-endian integers; on little-endian hosts a plain copy.
+template <typename T>
+void put_le(T v, std::string* out) {
+  if constexpr (std::endian::native != std::endian::little) {
+    T swapped = 0;
+    for (std::size_t i = 0; i < sizeof(T); ++i) swapped = (swapped << 8) | ((v >> (8 * i)) & 0xFF);
+    v = swapped;
+  }
+  char b[sizeof(T)];
+  std::memcpy(b, &v, sizeof(T));
+  out->append(b, sizeof(T));
 }
+void put_u64(std::uint64_t v, std::string* out) { put_le(v, out); }
 void put_i64(std::int64_t v, std::string* out) { put_u64(static_cast<std::uint64_t>(v), out); }
-void put_u32(std::uint32_t v, std::string* out) {
-  char b[4];
-  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out->append(b, 4);
-}
+void put_u32(std::uint32_t v, std::string* out) { put_le(v, out); }
 void put_text(std::string_view s, std::string* out) {
   put_u32(static_cast<std::uint32_t>(s.size()), out);
   out->append(s);
@@ -192,6 +208,15 @@ std::uint32_t snapshot_row_crc(const record_image& r, std::string_view holds_blo
   std::string& b = scratch();
   encode_snapshot_row(r, holds_blob, &b);
   return crc32c(b.data(), b.size());
+}
+
+std::uint64_t idem_hash(std::string_view idem) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : idem) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
 }
 
 bool valid_change_kind(std::int64_t v) {

@@ -141,7 +141,7 @@ journal_writer::journal_writer(std::vector<std::unique_ptr<partition_store>> sto
     part->id = p;
     part->store = std::move(stores[p]);
     part->owner = workers_[p % threads].get();
-    part->cache = std::make_unique<idempotency_cache>(std::max<std::size_t>(cache_per_partition, 64));
+    part->cache = std::make_unique<idempotency_cache>(std::max<std::size_t>(cache_per_partition, 1));
     part->owner->parts.push_back(part.get());
     parts_.push_back(std::move(part));
   }

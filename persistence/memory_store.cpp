@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "config/limits.hpp"
+#include "persistence/listing.hpp"
 
 namespace stockgrid::persistence {
 
@@ -121,6 +122,23 @@ status memory_store::find_idempotent_hold(std::string_view tenant, std::uint64_t
   *out = newest_with_idem(idem, since_ms, [&](const journal_entry& e) {
     return e.key.tenant == tenant && e.c.hold_seq == hold_seq;
   });
+  return status::ok();
+}
+
+status memory_store::list_records(const list_filter& f, std::vector<record_image>* out) {
+  out->clear();
+  std::set<record_key, listing_order> keys;
+  for (const auto& [key, image] : snapshot_)
+    if (in_listing(f, key)) keys.insert(key);
+  for (const auto& [key, seqs] : by_record_)
+    if (in_listing(f, key)) keys.insert(key);
+  for (const record_key& key : keys) {
+    if (out->size() >= f.limit) break;
+    record_image image;
+    bool found = false;
+    if (status st = load_record(key, &image, &found); !st) return st;
+    if (found) out->push_back(std::move(image));
+  }
   return status::ok();
 }
 

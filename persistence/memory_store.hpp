@@ -33,6 +33,7 @@ class memory_store final : public partition_store {
   status find_idempotent_hold(std::string_view tenant, std::uint64_t hold_seq,
                               std::string_view idem, epoch_ms since_ms,
                               std::optional<journal_entry>* out) override;
+  status list_records(const list_filter& filter, std::vector<record_image>* out) override;
   std::uint64_t entries_since_snapshot() const override { return since_snapshot_; }
   status snapshot(epoch_ms retain_since_ms, snapshot_report* report) override;
   const std::string& name() const override { return name_; }

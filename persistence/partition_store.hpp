@@ -53,6 +53,16 @@ struct recovery_report {
   std::vector<record_image> with_holds;  // every record that has active holds
 };
 
+// Which records list_records() returns.
+struct list_filter {
+  std::string tenant;
+  std::string warehouse;        // empty = every warehouse
+  std::string sku_prefix;       // empty = every SKU
+  std::string after_warehouse;  // start after this (warehouse, sku); both empty = from the start
+  std::string after_sku;
+  std::size_t limit = 100;
+};
+
 struct snapshot_report {
   std::uint64_t folded_entries = 0;   // journal entries folded into the snapshot
   std::uint64_t records_written = 0;  // snapshot rows written
@@ -111,6 +121,10 @@ class partition_store {
   virtual status find_idempotent_hold(std::string_view tenant, std::uint64_t hold_seq,
                                       std::string_view idem, epoch_ms since_ms,
                                       std::optional<journal_entry>* out) = 0;
+
+  // Up to `limit` records matching the filter, in (warehouse, sku) order, in
+  // their current state (as load_record gives them).
+  virtual status list_records(const list_filter& filter, std::vector<record_image>* out) = 0;
 
   // Journal entries appended since the last snapshot.
   virtual std::uint64_t entries_since_snapshot() const = 0;

@@ -1,5 +1,5 @@
-// Recovery, snapshots and record loads of the SQLite store: everything that
-// folds journal entries into records (see fold.hpp for the checks).
+// Recovery, snapshots and compaction of the SQLite store: everything that
+// folds the journal tail into the snapshot (see fold.hpp for the checks).
 #include <algorithm>
 #include <chrono>
 
@@ -17,18 +17,14 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-void bind_key(sqlite::statement& s, const record_key& key) {
-  s.bind_text(1, key.tenant);
-  s.bind_text(2, key.warehouse);
-  s.bind_text(3, key.sku);
-}
-
 }  // namespace
 
 status sqlite_store::read_snapshot_row(const record_key& key, record_image* out, bool* found) {
   auto& s = q_.snapshot_get;
   reset_on_exit guard(s);
-  bind_key(s, key);
+  s.bind_text(1, key.tenant);
+  s.bind_text(2, key.warehouse);
+  s.bind_text(3, key.sku);
   const int rc = s.step();
   *found = rc == SQLITE_ROW;
   if (rc == SQLITE_DONE) return status::ok();
@@ -37,79 +33,109 @@ status sqlite_store::read_snapshot_row(const record_key& key, record_image* out,
 }
 
 // Reads and checks every snapshot row, keeping those with holds.
-status sqlite_store::scan_snapshot(std::uint64_t* rows, image_map* with_holds) {
+status sqlite_store::scan_snapshot(std::uint64_t* rows,
+                                   std::unordered_map<record_key, record_image, record_key_hash>* with_holds) {
   auto& s = q_.snapshot_all;
   reset_on_exit guard(s);
   record_image image;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
     if (status st = sqlite::read_snapshot_row(s.get(), name(), &image); !st) return st;
-    const std::string where = name() + ": snapshot row " + sqlite::describe(image.key) + ": ";
+    const auto where = [&] { return name() + ": snapshot row " + sqlite::describe(image.key) + ": "; };
     if (image.version <= 0 || image.last_seq > snapshot_seq_)
-      return status::corruption(where + "version " + std::to_string(image.version) + ", last_seq " +
+      return status::corruption(where() + "version " + std::to_string(image.version) + ", last_seq " +
                                 std::to_string(image.last_seq) + " past snapshot_seq " +
                                 std::to_string(snapshot_seq_));
-    folded_record r = restore_image(image);
-    if (std::string bad = r.rec.check_invariants(); !bad.empty())
-      return status::corruption(where + bad);
+    if (std::string bad = restore_image(image).rec.check_invariants(); !bad.empty())
+      return status::corruption(where() + bad);
     ++*rows;
     if (!image.holds.empty()) with_holds->insert_or_assign(image.key, image);
   }
   return rc == SQLITE_DONE ? status::ok() : db_.error(rc, "reading the snapshot");
 }
 
-// Folds every journal entry after the snapshot into `touched`, which starts
-// each record from its snapshot row.
-status sqlite_store::fold_tail(folded_map* touched, std::uint64_t* entries, std::uint64_t* last_seq) {
+// Folds every journal entry after the snapshot into tail->records, each
+// record starting from its snapshot row, and collects the index rows.
+status sqlite_store::fold_tail(folded_tail* tail) {
   auto& s = q_.tail;
   reset_on_exit guard(s);
   s.bind_u64(1, snapshot_seq_);
-  *last_seq = snapshot_seq_;
+  tail->last_seq = snapshot_seq_;
+  // Sized for the tail up front: rehashing a map of large values is slow.
+  tail->records.reserve(std::min<std::uint64_t>(since_snapshot_, 1u << 20));
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
     if (status st = sqlite::read_journal_row(s.get(), name(), &row_); !st) return st;
-    if (row_.seq <= *last_seq || row_.seq >= seq_lease_)
+    if (row_.seq <= tail->last_seq || row_.seq >= seq_lease_)
       return status::corruption(name() + ": journal row seq=" + std::to_string(row_.seq) +
                                 ": out of order or not below the seq lease " + std::to_string(seq_lease_));
-    auto it = touched->find(row_.key);
-    if (it == touched->end()) {
+    auto it = tail->records.find(row_.key);
+    if (it == tail->records.end()) {
       record_image image;
       bool found = false;
       if (status st = read_snapshot_row(row_.key, &image, &found); !st) return st;
-      it = touched->emplace(row_.key, found ? restore_image(image) : folded_record{}).first;
+      it = tail->records.emplace(row_.key, folding{}).first;
+      if (found) static_cast<folded_record&>(it->second) = restore_image(image);
     }
     if (status st = fold_entry(row_, name(), &it->second); !st) return st;
-    *last_seq = row_.seq;
-    ++*entries;
+    if (row_.c.kind != change_kind::refusal) it->second.changes.emplace_back(row_.c.version, row_.seq);
+    if (!row_.idem.empty()) tail->idems.emplace_back(format::idem_hash(row_.idem), row_.seq);
+    tail->last_seq = row_.seq;
+    ++tail->entries;
   }
-  return rc == SQLITE_DONE ? status::ok() : db_.error(rc, "reading the journal");
+  if (rc != SQLITE_DONE) return db_.error(rc, "reading the journal");
+  return check_folded(tail->records, name());
 }
 
-status sqlite_store::write_back(const folded_map& touched, std::uint64_t* written) {
-  for (const auto& [key, r] : touched) {
+status sqlite_store::save_records(const folding_map& records, std::uint64_t* written) {
+  for (const auto& [key, r] : records) {
     if (!r.rec.exists()) continue;  // touched by refusals only
-    sqlite::bind_snapshot_row(q_.snapshot_put, make_image(key, r), &holds_scratch_);
+    const record_image image = make_image(key, r);  // bound without copying: must outlive the step
+    sqlite::bind_snapshot_row(q_.snapshot_put, image, &holds_scratch_);
     if (status st = db_.run(q_.snapshot_put, "writing the snapshot"); !st) return st;
     ++*written;
   }
   return status::ok();
 }
 
-// Inside a write transaction: folds the tail and saves the touched records
-// and the new snapshot_seq (*last). Nothing is written unless the whole tail
-// folds.
-status sqlite_store::fold_and_save(folded_map* touched, std::uint64_t* entries, std::uint64_t* written,
-                                   std::uint64_t* last) {
-  if (status st = fold_tail(touched, entries, last); !st) return st;
-  if (status st = check_folded(*touched, name()); !st) return st;
-  if (status st = write_back(*touched, written); !st) return st;
-  return write_meta(format::meta_snapshot_seq, static_cast<std::int64_t>(*last));
+// Index rows are inserted in key order, so each index page is visited once.
+status sqlite_store::save_index_rows(folded_tail* tail) {
+  std::vector<std::pair<std::uint64_t, const folding*>> order;
+  order.reserve(tail->records.size());
+  for (const auto& [key, r] : tail->records) order.emplace_back(stable_hash(key), &r);
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  auto& put = q_.record_index_put;
+  for (const auto& [hash, r] : order) {
+    for (const auto& [version, seq] : r->changes) {
+      put.bind_u64(1, hash);
+      put.bind(2, version);
+      put.bind_u64(3, seq);
+      if (status st = db_.run(put, "writing record_index"); !st) return st;
+    }
+  }
+  std::sort(tail->idems.begin(), tail->idems.end());
+  for (const auto& [hash, seq] : tail->idems) {
+    q_.idem_index_put.bind_u64(1, hash);
+    q_.idem_index_put.bind_u64(2, seq);
+    if (status st = db_.run(q_.idem_index_put, "writing idem_index"); !st) return st;
+  }
+  return status::ok();
+}
+
+// Inside a write transaction: saves the folded records, their index rows and
+// the new snapshot_seq.
+status sqlite_store::save_fold(folded_tail* tail, std::uint64_t* written) {
+  if (status st = save_records(tail->records, written); !st) return st;
+  if (status st = save_index_rows(tail); !st) return st;
+  return write_meta(format::meta_snapshot_seq, static_cast<std::int64_t>(tail->last_seq));
 }
 
 void sqlite_store::snapshot_committed(std::uint64_t last) {
   snapshot_seq_ = last;
   last_seq_ = std::max(last_seq_, last);
   since_snapshot_ = 0;
+  tail_.clear();
+  tail_indexed_ = true;
 }
 
 status sqlite_store::recover(recovery_report* report) {
@@ -117,18 +143,20 @@ status sqlite_store::recover(recovery_report* report) {
   *report = recovery_report{};
   if (status st = set_synchronous(true); !st) return st;
   if (status st = begin(); !st) return st;
-  image_map with_holds;
-  folded_map touched;
-  std::uint64_t written = 0, last = 0;
+  std::unordered_map<record_key, record_image, record_key_hash> with_holds;
+  folded_tail tail;
+  std::uint64_t written = 0;
   status st = scan_snapshot(&report->snapshot_records, &with_holds);
-  if (st) st = fold_and_save(&touched, &report->replayed_entries, &written, &last);
+  if (st) st = fold_tail(&tail);
+  if (st) st = save_fold(&tail, &written);
   if (st) st = commit();
   if (!st) {
     rollback();
     return st;
   }
-  snapshot_committed(last);
-  for (const auto& [key, r] : touched) {
+  snapshot_committed(tail.last_seq);
+  report->replayed_entries = tail.entries;
+  for (const auto& [key, r] : tail.records) {
     if (r.rec.holds().empty())
       with_holds.erase(key);
     else
@@ -141,8 +169,8 @@ status sqlite_store::recover(recovery_report* report) {
   return status::ok();
 }
 
-// Deletes the oldest journal entries up to the first one that must stay: in
-// the snapshot range (seq <= snapshot_seq) and at or after retain_since_ms.
+// Deletes the oldest journal entries (and their index rows) up to the first
+// one that must stay: in the snapshot range and at or after retain_since_ms.
 status sqlite_store::compact(std::uint64_t snapshot_seq, epoch_ms retain_since_ms, std::uint64_t* deleted) {
   std::uint64_t boundary = snapshot_seq + 1;
   {
@@ -154,6 +182,30 @@ status sqlite_store::compact(std::uint64_t snapshot_seq, epoch_ms retain_since_m
     if (rc == SQLITE_ROW) boundary = sqlite::column_u64(s.get(), 0);
     else if (rc != SQLITE_DONE) return db_.error(rc, "finding the compaction boundary");
   }
+  auto& rows = q_.compact_rows;
+  reset_on_exit guard(rows);
+  rows.bind_u64(1, boundary);
+  record_key key;
+  int rc;
+  while ((rc = rows.step()) == SQLITE_ROW) {
+    sqlite3_stmt* r = rows.get();
+    const std::int64_t seq = sqlite::column_i64(r, 6);
+    if (sqlite::column_i64(r, 4) != static_cast<std::int64_t>(change_kind::refusal)) {
+      key.tenant.assign(sqlite::column_bytes(r, 0));
+      key.warehouse.assign(sqlite::column_bytes(r, 1));
+      key.sku.assign(sqlite::column_bytes(r, 2));
+      q_.record_index_del.bind_u64(1, stable_hash(key));
+      q_.record_index_del.bind(2, sqlite::column_i64(r, 3));
+      q_.record_index_del.bind(3, seq);
+      if (status st = db_.run(q_.record_index_del, "compacting record_index"); !st) return st;
+    }
+    if (sqlite3_column_type(r, 5) != SQLITE_NULL) {
+      q_.idem_index_del.bind_u64(1, format::idem_hash(sqlite::column_bytes(r, 5)));
+      q_.idem_index_del.bind(2, seq);
+      if (status st = db_.run(q_.idem_index_del, "compacting idem_index"); !st) return st;
+    }
+  }
+  if (rc != SQLITE_DONE) return db_.error(rc, "reading the journal");
   q_.compact.bind_u64(1, boundary);
   if (status st = db_.run(q_.compact, "compacting the journal"); !st) return st;
   *deleted = static_cast<std::uint64_t>(sqlite3_changes64(db_.get()));
@@ -165,38 +217,18 @@ status sqlite_store::snapshot(epoch_ms retain_since_ms, snapshot_report* report)
   *report = snapshot_report{};
   if (status st = set_synchronous(true); !st) return st;
   if (status st = begin(); !st) return st;
-  folded_map touched;
-  std::uint64_t last = 0;
-  status st = fold_and_save(&touched, &report->folded_entries, &report->records_written, &last);
-  if (st) st = compact(last, retain_since_ms, &report->compacted_entries);
+  folded_tail tail;
+  status st = fold_tail(&tail);
+  if (st) st = save_fold(&tail, &report->records_written);
+  if (st) st = compact(tail.last_seq, retain_since_ms, &report->compacted_entries);
   if (st) st = commit();
   if (!st) {
     rollback();
     return st;
   }
-  snapshot_committed(last);
+  snapshot_committed(tail.last_seq);
+  report->folded_entries = tail.entries;
   report->seconds = seconds_since(start);
-  return status::ok();
-}
-
-status sqlite_store::load_record(const record_key& key, record_image* out, bool* found) {
-  record_image image;
-  bool in_snapshot = false;
-  if (status st = read_snapshot_row(key, &image, &in_snapshot); !st) return st;
-  folded_record r = in_snapshot ? restore_image(image) : folded_record{};
-  auto& s = q_.record_tail;
-  reset_on_exit guard(s);
-  bind_key(s, key);
-  s.bind(4, r.rec.version());
-  s.bind_u64(5, snapshot_seq_);
-  int rc;
-  while ((rc = s.step()) == SQLITE_ROW) {
-    if (status st = sqlite::read_journal_row(s.get(), name(), &row_); !st) return st;
-    if (status st = fold_entry(row_, name(), &r); !st) return st;
-  }
-  if (rc != SQLITE_DONE) return db_.error(rc, "reading the journal");
-  *out = make_image(key, r);
-  *found = r.rec.exists();
   return status::ok();
 }
 

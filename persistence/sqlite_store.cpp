@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "config/limits.hpp"
 #include "persistence/format.hpp"
 #include "persistence/sqlite_rows.hpp"
 #include "persistence/sqlite_store_impl.hpp"
@@ -24,7 +23,19 @@ std::string journal_select(const std::string& rest) {
   return std::string("SELECT ") + format::journal_columns + " FROM journal " + rest;
 }
 
-const std::string refusal_kind = std::to_string(static_cast<int>(change_kind::refusal));
+constexpr int busy_timeout_ms = 2000;
+
+// "j.seq, j.epoch, ..." for a join.
+std::string prefixed_journal_columns(const std::string& prefix) {
+  std::string out;
+  std::string_view rest = format::journal_columns;
+  while (!rest.empty()) {
+    const auto comma = rest.find(", ");
+    out += (out.empty() ? "" : ", ") + prefix + std::string(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 2);
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -50,7 +61,9 @@ status sqlite_store::open() {
   if (status st = sqlite::check_wal_file(path); !st) return st;
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (status st = db_.open(path, options_.vfs, flags); !st) return st;
-  if (status st = db_.exec("PRAGMA journal_mode=WAL"); !st) return st;
+  // Another process (a fenced writer, the checker) may hold a lock briefly.
+  sqlite3_busy_timeout(db_.get(), busy_timeout_ms);
+  if (status st = use_wal(); !st) return st;
   // Replaces SQLite's automatic checkpoint (see the header comment).
   sqlite3_wal_hook(db_.get(), &sqlite_store::on_wal_commit, this);
   if (status st = db_.exec("PRAGMA synchronous=FULL; PRAGMA cache_size=-16384"); !st) return st;
@@ -58,6 +71,17 @@ status sqlite_store::open() {
   if (status st = create_schema(); !st) return st;
   if (status st = prepare_statements(); !st) return st;
   return load_meta();
+}
+
+// The store's durability argument needs WAL mode; SQLite silently keeps the
+// old mode if it cannot switch (a VFS without shared memory, say).
+status sqlite_store::use_wal() {
+  sqlite::statement s;
+  if (status st = db_.prepare("PRAGMA journal_mode=WAL", &s); !st) return st;
+  const int rc = s.step();
+  if (rc != SQLITE_ROW) return db_.error(rc, "PRAGMA journal_mode=WAL");
+  if (sqlite::column_bytes(s.get(), 0) != "wal") return status::io_error(name() + ": cannot use WAL mode");
+  return status::ok();
 }
 
 int sqlite_store::on_wal_commit(void* self, sqlite3*, const char*, int frames) {
@@ -86,9 +110,8 @@ status sqlite_store::create_schema() {
 }
 
 status sqlite_store::prepare_statements() {
-  const std::string by_record = "INDEXED BY journal_by_record WHERE tenant=?1 AND warehouse=?2 AND sku=?3 ";
-  const std::string by_idem = "INDEXED BY journal_by_idem WHERE idem=?1 AND tenant=?2 AND ";
   const std::string snapshot_select = std::string("SELECT ") + format::snapshot_columns + " FROM snapshot";
+  const std::string joined = "SELECT " + prefixed_journal_columns("j.");
   const std::pair<sqlite::statement*, std::string> all[] = {
       {&q_.begin, "BEGIN IMMEDIATE"},
       {&q_.commit, "COMMIT"},
@@ -97,18 +120,31 @@ status sqlite_store::prepare_statements() {
       {&q_.meta_put, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)"},
       {&q_.max_seq, "SELECT max(seq) FROM journal"},
       {&q_.count_after, "SELECT count(*) FROM journal WHERE seq > ?1"},
-      {&q_.insert_entry, std::string("INSERT INTO journal(") + format::journal_columns +
-                             ") VALUES (" + params(format::journal_column_count) + ")"},
+      {&q_.insert_entry, std::string("INSERT INTO journal(") + format::journal_columns + ") VALUES (" +
+                             params(format::journal_column_count) + ")"},
       {&q_.tail, journal_select("WHERE seq > ?1 ORDER BY seq")},
-      {&q_.record_tail, journal_select(by_record + "AND version >= ?4 AND seq > ?5 ORDER BY version, seq")},
-      {&q_.history, journal_select(by_record + "AND version < ?4 AND kind <> " + refusal_kind +
-                                   " ORDER BY version DESC, seq DESC LIMIT ?5")},
-      {&q_.find_idem, journal_select(by_idem + "warehouse=?3 AND sku=?4 AND at_ms >= ?5 ORDER BY seq DESC LIMIT 1")},
-      {&q_.find_idem_hold, journal_select(by_idem + "hold_seq=?3 AND at_ms >= ?4 ORDER BY seq DESC LIMIT 1")},
+      {&q_.tail_keys, "SELECT seq, tenant, warehouse, sku, idem FROM journal WHERE seq > ?1 ORDER BY seq"},
+      {&q_.entry_at, journal_select("WHERE seq = ?1")},
+      // Hash matches of other records or keys are filtered on the journal row.
+      {&q_.history, joined + " FROM record_index r JOIN journal j ON j.seq = r.seq"
+                             " WHERE r.record_hash=?1 AND r.version < ?2 AND j.tenant=?3 AND j.warehouse=?4"
+                             " AND j.sku=?5 ORDER BY r.version DESC LIMIT ?6"},
+      {&q_.find_idem, joined + " FROM idem_index i JOIN journal j ON j.seq = i.seq WHERE i.idem_hash=?1"
+                               " AND j.idem=?2 AND j.tenant=?3 AND j.warehouse=?4 AND j.sku=?5"
+                               " AND j.at_ms >= ?6 ORDER BY i.seq DESC LIMIT 1"},
+      {&q_.find_idem_hold, joined + " FROM idem_index i JOIN journal j ON j.seq = i.seq WHERE i.idem_hash=?1"
+                                    " AND j.idem=?2 AND j.tenant=?3 AND j.hold_seq=?4 AND j.at_ms >= ?5"
+                                    " ORDER BY i.seq DESC LIMIT 1"},
+      {&q_.record_index_put, "INSERT INTO record_index(record_hash, version, seq) VALUES (?1, ?2, ?3)"},
+      {&q_.idem_index_put, "INSERT INTO idem_index(idem_hash, seq) VALUES (?1, ?2)"},
+      {&q_.record_index_del, "DELETE FROM record_index WHERE record_hash=?1 AND version=?2 AND seq=?3"},
+      {&q_.idem_index_del, "DELETE FROM idem_index WHERE idem_hash=?1 AND seq=?2"},
       {&q_.compact_boundary, "SELECT seq FROM journal WHERE seq <= ?1 AND at_ms >= ?2 ORDER BY seq LIMIT 1"},
+      {&q_.compact_rows, "SELECT tenant, warehouse, sku, version, kind, idem, seq FROM journal WHERE seq < ?1"},
       {&q_.compact, "DELETE FROM journal WHERE seq < ?1"},
       {&q_.snapshot_all, snapshot_select},
       {&q_.snapshot_get, snapshot_select + " WHERE tenant=?1 AND warehouse=?2 AND sku=?3"},
+      {&q_.list_snapshot, snapshot_select + " WHERE tenant=?1 AND (warehouse, sku) > (?2, ?3) ORDER BY warehouse, sku"},
       {&q_.snapshot_put, std::string("INSERT OR REPLACE INTO snapshot(") + format::snapshot_columns +
                              ") VALUES (" + params(format::snapshot_column_count) + ")"},
   };
@@ -243,6 +279,8 @@ status sqlite_store::append(const std::vector<journal_entry>& entries, bool sync
   }
   last_seq_ = entries.back().seq;
   since_snapshot_ += entries.size();
+  if (tail_indexed_)
+    for (const journal_entry& e : entries) tail_.add(e.seq, e.key, e.idem);
   // A FULL commit fsyncs the whole WAL, so earlier unsynced frames too.
   unsynced_ = !sync;
   return checkpoint_if_due();
@@ -270,7 +308,7 @@ status sqlite_store::sync() {
 }
 
 status sqlite_store::checkpoint_if_due() {
-  if (wal_frames_ < checkpoint_frames) return status::ok();
+  if (wal_frames_ < options_.checkpoint_frames) return status::ok();
   // FULL: the checkpoint fsyncs the WAL before copying it and the database
   // after, so restarting the WAL later cannot lose checkpointed pages.
   if (status st = set_synchronous(true); !st) return st;
@@ -278,59 +316,6 @@ status sqlite_store::checkpoint_if_due() {
   if (rc != SQLITE_OK) return db_.error(rc, "checkpoint");
   wal_frames_ = 0;
   return status::ok();
-}
-
-status sqlite_store::fetch_one(sqlite::statement& s, std::optional<journal_entry>* out) {
-  reset_on_exit guard(s);
-  out->reset();
-  const int rc = s.step();
-  if (rc == SQLITE_DONE) return status::ok();
-  if (rc != SQLITE_ROW) return db_.error(rc, "reading the journal");
-  journal_entry e;
-  if (status st = sqlite::read_journal_row(s.get(), name(), &e); !st) return st;
-  *out = std::move(e);
-  return status::ok();
-}
-
-status sqlite_store::find_idempotent(const record_key& key, std::string_view idem, epoch_ms since_ms,
-                                     std::optional<journal_entry>* out) {
-  auto& s = q_.find_idem;
-  s.bind_text(1, idem);
-  s.bind_text(2, key.tenant);
-  s.bind_text(3, key.warehouse);
-  s.bind_text(4, key.sku);
-  s.bind(5, since_ms);
-  return fetch_one(s, out);
-}
-
-status sqlite_store::find_idempotent_hold(std::string_view tenant, std::uint64_t hold_seq,
-                                          std::string_view idem, epoch_ms since_ms,
-                                          std::optional<journal_entry>* out) {
-  auto& s = q_.find_idem_hold;
-  s.bind_text(1, idem);
-  s.bind_text(2, tenant);
-  s.bind_u64(3, hold_seq);
-  s.bind(4, since_ms);
-  return fetch_one(s, out);
-}
-
-status sqlite_store::history(const record_key& key, std::int64_t before_version, int limit,
-                             std::vector<journal_entry>* out) {
-  out->clear();
-  if (limit <= 0) return status::ok();
-  auto& s = q_.history;
-  reset_on_exit guard(s);
-  s.bind_text(1, key.tenant);
-  s.bind_text(2, key.warehouse);
-  s.bind_text(3, key.sku);
-  s.bind(4, before_version > 0 ? before_version : INT64_MAX);
-  s.bind(5, std::min(limit, limits::history_limit_max));
-  int rc;
-  while ((rc = s.step()) == SQLITE_ROW) {
-    out->emplace_back();
-    if (status st = sqlite::read_journal_row(s.get(), name(), &out->back()); !st) return st;
-  }
-  return rc == SQLITE_DONE ? status::ok() : db_.error(rc, "reading history");
 }
 
 }  // namespace stockgrid::persistence

@@ -10,6 +10,13 @@
 // the store disables SQLite's automatic checkpoint and checkpoints itself with
 // synchronous=FULL once the WAL passes `checkpoint_frames` (and on close).
 //
+// Lookups. Appends write only the journal table. Entries after the snapshot
+// (the tail) are indexed in memory (built by scanning the tail on first use
+// after opening); older entries through the record_index and idem_index
+// tables, written when the tail is folded by snapshot() or recover(). So a
+// store's memory grows with entries_since_snapshot(): call snapshot() every
+// so many entries.
+//
 // Compaction (snapshot()) deletes the oldest journal entries up to the first
 // one that must stay (in the snapshot range and appended at or after
 // retain_since_ms), so the journal is always a contiguous suffix and each
@@ -27,11 +34,10 @@ namespace stockgrid::persistence {
 struct sqlite_options {
   std::string path;  // the database file; created if missing
   std::string vfs;   // SQLite VFS name; empty = the default one
+  // WAL frames (pages) after which the store checkpoints: 4096 pages of
+  // 4 KiB is 16 MiB of WAL between checkpoints. Tests lower it.
+  int checkpoint_frames = 4096;
 };
-
-// WAL frames (pages) after which the store checkpoints: 4096 pages of 4 KiB
-// is 16 MiB of WAL between checkpoints.
-inline constexpr int checkpoint_frames = 4096;
 
 // Opens (creating if missing) a partition database. Before SQLite reads an
 // existing file, its header and its -wal file are checked: a damaged header

@@ -1,19 +1,35 @@
-// The SQLite partition store's class, shared by its two source files:
-// sqlite_store.cpp (opening, meta, appends, lookups) and sqlite_fold.cpp
-// (recovery, snapshots, record loads). Internal to persistence/.
+// The SQLite partition store's class, shared by its source files:
+// sqlite_store.cpp (opening, meta, appends, durability), sqlite_lookup.cpp
+// (loads, history, idempotency lookups), sqlite_list.cpp (listing) and
+// sqlite_fold.cpp (recovery, snapshots, compaction). Internal to persistence/.
 #pragma once
 
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "persistence/fold.hpp"
 #include "persistence/sqlite_store.hpp"
 #include "persistence/sqlite_util.hpp"
+#include "persistence/tail_index.hpp"
 
 namespace stockgrid::persistence {
 
-using folded_map = std::unordered_map<record_key, folded_record, record_key_hash>;
-using image_map = std::unordered_map<record_key, record_image, record_key_hash>;
+// A record being folded, and the (version, seq) of each change folded into
+// it, which become its record_index rows.
+struct folding : folded_record {
+  std::vector<std::pair<std::int64_t, std::uint64_t>> changes;
+};
+using folding_map = std::unordered_map<record_key, folding, record_key_hash>;
+
+// What folding the tail produced, before it is written.
+struct folded_tail {
+  folding_map records;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> idems;  // (idem_hash, seq)
+  std::uint64_t entries = 0;
+  std::uint64_t last_seq = 0;
+};
 
 class sqlite_store final : public partition_store {
  public:
@@ -36,6 +52,7 @@ class sqlite_store final : public partition_store {
   status find_idempotent_hold(std::string_view tenant, std::uint64_t hold_seq,
                               std::string_view idem, epoch_ms since_ms,
                               std::optional<journal_entry>* out) override;
+  status list_records(const list_filter& filter, std::vector<record_image>* out) override;
   std::uint64_t entries_since_snapshot() const override { return since_snapshot_; }
   status snapshot(epoch_ms retain_since_ms, snapshot_report* report) override;
   const std::string& name() const override { return options_.path; }
@@ -44,12 +61,15 @@ class sqlite_store final : public partition_store {
   struct statements {
     sqlite::statement begin, commit, rollback;
     sqlite::statement meta_get, meta_put, max_seq, count_after;
-    sqlite::statement insert_entry, tail, record_tail, history, find_idem, find_idem_hold;
-    sqlite::statement compact_boundary, compact;
-    sqlite::statement snapshot_all, snapshot_get, snapshot_put;
+    sqlite::statement insert_entry, tail, tail_keys, entry_at;
+    sqlite::statement history, find_idem, find_idem_hold;
+    sqlite::statement record_index_put, idem_index_put, record_index_del, idem_index_del;
+    sqlite::statement compact_boundary, compact_rows, compact;
+    sqlite::statement snapshot_all, snapshot_get, snapshot_put, list_snapshot;
   };
 
   // sqlite_store.cpp
+  status use_wal();
   status create_schema();
   status prepare_statements();
   status load_meta();
@@ -62,18 +82,31 @@ class sqlite_store final : public partition_store {
   status durable_meta_raise(const char* key, std::uint64_t value, std::uint64_t* cached);
   status insert_entries(const std::vector<journal_entry>& entries);
   status checkpoint_if_due();
-  status fetch_one(sqlite::statement& s, std::optional<journal_entry>* out);
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
 
+  // sqlite_lookup.cpp
+  status ensure_tail_index();
+  // Reads the tail entry at `seq` into row_; *found is false if it is gone.
+  status read_entry(std::uint64_t seq, bool* found);
+  status fetch_one(sqlite::statement& s, std::optional<journal_entry>* out);
+  template <typename Match>
+  status find_in_tail(std::string_view idem, epoch_ms since_ms, Match match,
+                      std::optional<journal_entry>* out);
+  status tail_history(const record_key& key, std::int64_t before_version, std::size_t limit,
+                      std::vector<journal_entry>* out);
+
+  // sqlite_list.cpp
+  status next_listed_snapshot_row(const list_filter& f, record_image* out, bool* found);
+
   // sqlite_fold.cpp
-  status scan_snapshot(std::uint64_t* rows, image_map* with_holds);
+  status scan_snapshot(std::uint64_t* rows, std::unordered_map<record_key, record_image, record_key_hash>* with_holds);
   status read_snapshot_row(const record_key& key, record_image* out, bool* found);
-  status fold_tail(folded_map* touched, std::uint64_t* entries, std::uint64_t* last_seq);
-  status write_back(const folded_map& touched, std::uint64_t* written);
-  status fold_and_save(folded_map* touched, std::uint64_t* entries, std::uint64_t* written,
-                       std::uint64_t* last);
-  void snapshot_committed(std::uint64_t last);
+  status fold_tail(folded_tail* tail);
+  status save_records(const folding_map& records, std::uint64_t* written);
+  status save_index_rows(folded_tail* tail);
+  status save_fold(folded_tail* tail, std::uint64_t* written);
   status compact(std::uint64_t snapshot_seq, epoch_ms retain_since_ms, std::uint64_t* deleted);
+  void snapshot_committed(std::uint64_t last);
 
   sqlite_options options_;
   sqlite::connection db_;
@@ -86,8 +119,10 @@ class sqlite_store final : public partition_store {
   bool synchronous_full_ = false;  // the connection's current synchronous level
   bool unsynced_ = false;          // appends since the WAL was last fsynced
   int wal_frames_ = 0;             // frames in the WAL after the last commit
-  std::string holds_scratch_;      // reused when writing snapshot rows
-  journal_entry row_;              // reused when reading journal rows
+  bool tail_indexed_ = false;      // tail_ covers every entry after snapshot_seq_
+  tail_index tail_;
+  std::string holds_scratch_;  // reused when writing snapshot rows
+  journal_entry row_;          // reused when reading journal rows
 };
 
 }  // namespace stockgrid::persistence

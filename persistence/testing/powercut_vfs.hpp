@@ -5,14 +5,17 @@
 // cut(), writes are discarded; restore_unsynced() then rolls every file back
 // to what a disk would hold after losing power.
 //
-// Simplifications, all on the side of the disk keeping less:
+// Simplifications:
+//  - Unsynced writes are lost whole. A real disk may keep any subset of them
+//    (SQLite's WAL checksums are what copes with that); this VFS tests the
+//    ordering of syncs, not torn writes.
 //  - A file created through the VFS exists after a cut only if it was synced
-//    at least once (SQLite syncs the directory when it first syncs a new
-//    WAL); a file that existed before it was opened counts as synced.
+//    at least once (SQLite fsyncs the directory when it first syncs a new
+//    WAL); a file that existed before it was first opened counts as synced.
 //  - Deleting a file is durable at once (directory fsyncs are not modelled).
 //  - The -shm file is shared memory, never persisted: restore deletes it, so
 //    SQLite rebuilds its index from the WAL, as after a real power cut.
-//  - Unsynced data is lost whole; writes are never torn within a call.
+//  - A tracked file removed outside SQLite (a test's temp dir) is skipped.
 // A node never links this library.
 #pragma once
 

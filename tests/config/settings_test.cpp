@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -23,7 +24,12 @@ namespace {
 using namespace stockgrid::config;
 namespace fs = std::filesystem;
 
-const fs::path example_file = fs::path{STOCKGRID_SOURCE_DIR} / "config" / "stockgrid.conf.example";
+// ctest sets STOCKGRID_SOURCE_DIR (tests/config/CMakeLists.txt); when the test
+// runs by hand from the repository root, the relative path works too.
+fs::path example_file() {
+  const char* source_dir = std::getenv("STOCKGRID_SOURCE_DIR");
+  return fs::path{source_dir ? source_dir : "."} / "config" / "stockgrid.conf.example";
+}
 
 // Parses `args` as the command line of a program with only the settings
 // options, starting from `start`, and returns the settings it leaves.
@@ -106,7 +112,7 @@ TEST_CASE("default settings are the documented ones and valid") {
   CHECK(s.holds.default_ttl_ms == 600'000);
   CHECK(s.holds.max_ttl_ms == 86'400'000);
   CHECK(s.holds.holds_per_record_max == stockgrid::limits::holds_per_record_max);
-  CHECK(s.idempotency.cache_entries == 16'384);
+  CHECK(s.idempotency.cache_entries == 2'048);
   CHECK(s.validate() == "");
 }
 
@@ -129,7 +135,7 @@ TEST_CASE("flags override the defaults") {
   CHECK(s.journal.retention_ms == 60'000);
   // Untouched keys keep their defaults.
   CHECK(s.node.journal_threads == 2);
-  CHECK(s.idempotency.cache_entries == 16'384);
+  CHECK(s.idempotency.cache_entries == 2'048);
   CHECK(s.validate() == "");
 }
 
@@ -150,15 +156,18 @@ TEST_CASE("every key is a flag that sets its own field") {
 }
 
 TEST_CASE("the example config file loads and yields the defaults") {
-  REQUIRE(fs::exists(example_file));
+  INFO("example file " << example_file());
+  REQUIRE(fs::exists(example_file()));
   // Start from other values so that every key the file sets is visible.
   const settings start = every_setting_changed();
   REQUIRE(start != settings{});
-  CHECK(parse({"--config", example_file.string()}, start) == settings{});
+  CHECK(parse({"--config", example_file().string()}, start) == settings{});
 }
 
 TEST_CASE("the example config file lists every key once") {
-  std::ifstream in{example_file};
+  INFO("example file " << example_file());
+  REQUIRE(fs::exists(example_file()));
+  std::ifstream in{example_file()};
   std::map<std::string, int> seen;
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line.front() == '#') continue;

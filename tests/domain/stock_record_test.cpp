@@ -242,7 +242,8 @@ TEST_CASE("a reserve holds units until now + ttl", "[record][reserve]") {
   CHECK(s.record.available() == 6);
   CHECK(s.record.on_hand() == 10);
   REQUIRE(s.record.holds().size() == 1);
-  const auto& h = s.record.holds().front();
+  const auto holds = s.record.holds();
+  const auto& h = holds.front();
   CHECK(h.seq == d.c.hold_seq);
   CHECK(h.qty == 4);
   CHECK(h.expires_at_ms == s.now + 30'000);

@@ -94,6 +94,36 @@ TEST_CASE("history is newest first, without refusals, bounded by version and lim
   CHECK(events.empty());
 }
 
+TEST_CASE("history and lookups span the snapshot and the tail, before and after reopening") {
+  temp_dir dir;
+  const auto path = dir.file("p.db");
+  auto store = open_store(path);
+  journal_sim sim;
+  const auto plum = key_of("plum");
+  for (int i = 0; i < 4; ++i) sim.adjust(plum, 1, "old-" + std::to_string(i));
+  REQUIRE(sim.flush(*store));
+  snapshot_report snap;
+  REQUIRE(store->snapshot(0, &snap));
+  for (int i = 0; i < 3; ++i) sim.adjust(plum, 1, "new-" + std::to_string(i));
+  REQUIRE(sim.flush(*store));
+  for (int reopen = 0; reopen < 2; ++reopen) {
+    std::vector<journal_entry> events;
+    REQUIRE(store->history(plum, 0, 5, &events));
+    REQUIRE(events.size() == 5);
+    for (std::size_t i = 0; i < events.size(); ++i) CHECK(events[i].c.version == 7 - static_cast<int>(i));
+    REQUIRE(store->history(plum, 6, 100, &events));
+    CHECK(events.size() == 5);
+    std::optional<journal_entry> found;
+    REQUIRE(store->find_idempotent(plum, "old-1", 0, &found));
+    CHECK((found && found->seq == 2));
+    REQUIRE(store->find_idempotent(plum, "new-2", 0, &found));
+    CHECK((found && found->seq == 7));
+    CHECK(testing::same_state(load(*store, plum), sim.records[plum]));
+    store.reset();
+    store = open_store(path);  // the tail index is rebuilt from the file
+  }
+}
+
 TEST_CASE("idempotency lookups find the entry that carried the key") {
   temp_dir dir;
   auto store = open_store(dir.file("p.db"));

@@ -82,8 +82,9 @@ class journal_sim {
   bool adjust(const record_key& k, std::int64_t delta, const std::string& idem = "") {
     return push(k, records[k].decide_adjust(delta, "count"), idem);
   }
-  bool set(const record_key& k, std::int64_t on_hand, const std::string& idem = "") {
-    return push(k, records[k].decide_set(on_hand, std::nullopt, "cycle count"), idem);
+  bool set(const record_key& k, std::int64_t on_hand, const std::string& idem = "",
+           std::optional<std::int64_t> expected_version = std::nullopt) {
+    return push(k, records[k].decide_set(on_hand, expected_version, "cycle count"), idem);
   }
   // The new hold's seq, or 0 if refused.
   std::uint64_t reserve(const record_key& k, std::int64_t qty, std::int64_t ttl_ms = 60'000,

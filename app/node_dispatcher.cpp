@@ -1,0 +1,196 @@
+#include "app/node_dispatcher.hpp"
+
+#include <atomic>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+namespace stockgrid::app {
+
+namespace {
+
+using protocol::error_response;
+using protocol::ok_response;
+
+constexpr std::size_t admin_queue_max = 256;
+
+std::shared_ptr<const std::vector<std::string>> allowed(const gateway::principal& who) {
+  if (who.warehouses.empty()) return nullptr;
+  return std::make_shared<const std::vector<std::string>>(who.warehouses);
+}
+
+bool may_use(const gateway::principal& who, const std::string& warehouse) {
+  return who.warehouses.empty() ||
+         std::find(who.warehouses.begin(), who.warehouses.end(), warehouse) != who.warehouses.end();
+}
+
+// The request as the grid sees it: tenant and key from the token.
+void stamp(const gateway::principal& who, request& r,
+           const std::shared_ptr<const std::vector<std::string>>& warehouses) {
+  r.key.tenant = who.tenant;
+  r.key_id = who.key_id;
+  r.warehouses_allowed = warehouses;
+}
+
+template <class T>
+protocol::value admin_failure(std::optional<std::int64_t> id, const auth::admin_result<T>& r) {
+  if (!r.log_detail.empty()) spdlog::error("key store: {}", r.log_detail);
+  return error_response(id, r.code, r.message);
+}
+
+}  // namespace
+
+node_dispatcher::node_dispatcher(grid& g, auth::key_admin& admin)
+    : grid_(g), admin_(admin), admin_thread_([this] { admin_loop(); }) {}
+
+node_dispatcher::~node_dispatcher() {
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  admin_thread_.join();
+}
+
+void node_dispatcher::dispatch(const gateway::principal& who, protocol::op_request&& req,
+                               response_fn done) {
+  const auto& op = req.op;
+  if (op == "ping") return done(ok_response(req.id, {}));
+  if (op == "stock.bulk") return bulk(who, std::move(req), std::move(done));
+  if (op == "stock.list") return list(who, std::move(req), std::move(done));
+  if (protocol::grid_op_of(op)) return stock_op(who, std::move(req), std::move(done));
+  if (op.starts_with("key.") || op.starts_with("tenant."))
+    return admin_op(who, std::move(req), std::move(done));
+  done(error_response(req.id, outcome::unknown_op, "op: unknown op " + op));
+}
+
+void node_dispatcher::stock_op(const gateway::principal& who, protocol::op_request&& req,
+                               response_fn done) {
+  auto& r = req.grid;
+  if (!targets_hold(r.kind) && !may_use(who, r.key.warehouse))
+    return done(error_response(req.id, outcome::forbidden,
+                               "this key may not use warehouse " + r.key.warehouse));
+  stamp(who, r, allowed(who));
+  grid_.submit(std::move(r), [id = req.id, op = std::move(req.op), done = std::move(done)](
+                                 reply&& rep) { done(protocol::grid_response(id, op, rep)); });
+}
+
+// Each item is applied on its own; the response lists the outcomes in item
+// order. An item without its own idem gets "<bulk idem>:<index>", so retrying
+// the whole bulk with the same idem applies nothing twice.
+void node_dispatcher::bulk(const gateway::principal& who, protocol::op_request&& req,
+                           response_fn done) {
+  struct gather {
+    std::vector<reply> replies;
+    std::atomic<std::size_t> left;
+    std::optional<std::int64_t> id;
+    response_fn done;
+  };
+  auto items = std::move(req.items);
+  if (items.empty()) return done(protocol::bulk_response(req.id, {}));
+  auto g = std::make_shared<gather>();
+  g->replies.resize(items.size());
+  g->left = items.size();
+  g->id = req.id;
+  g->done = std::move(done);
+  const auto warehouses = allowed(who);
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    auto& item = items[i];
+    if (item.idem.empty() && !req.idem.empty()) item.idem = req.idem + ":" + std::to_string(i);
+    auto finish = [g, i](reply&& rep) {
+      g->replies[i] = std::move(rep);
+      if (g->left.fetch_sub(1) == 1) g->done(protocol::bulk_response(g->id, g->replies));
+    };
+    if (!may_use(who, item.key.warehouse)) {
+      finish(reply::error(outcome::forbidden, "this key may not use warehouse " + item.key.warehouse));
+      continue;
+    }
+    stamp(who, item, warehouses);
+    grid_.submit(std::move(item), std::move(finish));
+  }
+}
+
+void node_dispatcher::list(const gateway::principal& who, protocol::op_request&& req,
+                           response_fn done) {
+  if (!req.warehouse.empty() && !may_use(who, req.warehouse))
+    return done(error_response(req.id, outcome::forbidden,
+                               "this key may not use warehouse " + req.warehouse));
+  list_query q;
+  q.tenant = who.tenant;
+  q.warehouse = std::move(req.warehouse);
+  q.sku_prefix = std::move(req.sku_prefix);
+  q.cursor = std::move(req.cursor);
+  q.limit = req.limit;
+  q.warehouses_allowed = allowed(who);
+  grid_.list(std::move(q), [id = req.id, done = std::move(done)](list_page&& page) {
+    if (page.code != outcome::ok) return done(error_response(id, page.code, page.message));
+    done(ok_response(id, protocol::list_result(page.records, page.next_cursor)));
+  });
+}
+
+void node_dispatcher::admin_op(const gateway::principal& who, protocol::op_request&& req,
+                               response_fn done) {
+  const auto request_id = req.id;
+  auto job = [this, who, req = std::move(req), done]() mutable {
+    const auto id = req.id;
+    const auto& op = req.op;
+    if (op == "tenant.create") {
+      auto r = admin_.tenant_create(who, req.tenant);
+      if (!r.ok()) return done(admin_failure(id, r));
+      return done(ok_response(id, {{"tenant", r.value.tenant}, {"key_id", r.value.key_id},
+                                   {"token", r.value.token}}));
+    }
+    if (op == "tenant.list") {
+      auto r = admin_.tenant_list(who);
+      if (!r.ok()) return done(admin_failure(id, r));
+      std::vector<std::string> names;
+      for (auto& t : r.value) names.push_back(t.name);
+      return done(ok_response(id, protocol::tenant_list_result(names)));
+    }
+    if (op == "key.create") {
+      auto r = admin_.key_create(who, {req.key_role, req.warehouses, req.expires_at_ms});
+      if (!r.ok()) return done(admin_failure(id, r));
+      return done(ok_response(id, {{"key_id", r.value.key_id}, {"token", r.value.token}}));
+    }
+    if (op == "key.list") {
+      auto r = admin_.key_list(who);
+      if (!r.ok()) return done(admin_failure(id, r));
+      std::vector<protocol::key_info> keys;
+      for (auto& k : r.value)
+        if (!k.revoked_ms) keys.push_back({k.key_id, k.role, k.warehouses, k.expires_at_ms});
+      return done(ok_response(id, protocol::key_list_result(keys)));
+    }
+    if (op == "key.revoke") {
+      auto r = admin_.key_revoke(who, req.key_id);
+      if (!r.ok()) return done(admin_failure(id, r));
+      return done(ok_response(id, {{"key_id", req.key_id}}));
+    }
+    done(error_response(id, outcome::unknown_op, "op: unknown op " + op));
+  };
+  std::unique_lock lk(mu_);
+  if (admin_queue_.size() >= admin_queue_max || stopping_) {
+    lk.unlock();
+    auto r = error_response(request_id, outcome::overloaded, "too many admin requests queued",
+                            {{"retry_after_ms", 100}});
+    return done(std::move(r));
+  }
+  admin_queue_.push_back(std::move(job));
+  lk.unlock();
+  cv_.notify_one();
+}
+
+void node_dispatcher::admin_loop() {
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return stopping_ || !admin_queue_.empty(); });
+      if (admin_queue_.empty()) return;
+      job = std::move(admin_queue_.front());
+      admin_queue_.pop_front();
+    }
+    job();
+  }
+}
+
+}  // namespace stockgrid::app

@@ -1,0 +1,45 @@
+// The node's dispatcher: what the gateway calls for every authenticated,
+// decoded request. Stock ops go to the grid, key and tenant ops to the key
+// store (on a thread of their own: they fsync). Knows the protocol and the
+// grid facade, no Beast, no CAF.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "actors/grid.hpp"
+#include "auth/admin.hpp"
+#include "gateway/dispatcher.hpp"
+
+namespace stockgrid::app {
+
+class node_dispatcher final : public gateway::dispatcher {
+ public:
+  node_dispatcher(grid& g, auth::key_admin& admin);
+  ~node_dispatcher() override;
+
+  void dispatch(const gateway::principal& who, protocol::op_request&& req,
+                std::function<void(protocol::value)> done) override;
+
+ private:
+  using response_fn = std::function<void(protocol::value)>;
+  void stock_op(const gateway::principal& who, protocol::op_request&& req, response_fn done);
+  void bulk(const gateway::principal& who, protocol::op_request&& req, response_fn done);
+  void list(const gateway::principal& who, protocol::op_request&& req, response_fn done);
+  void admin_op(const gateway::principal& who, protocol::op_request&& req, response_fn done);
+  void admin_loop();
+
+  grid& grid_;
+  auth::key_admin& admin_;
+  // Admin ops wait here for the admin thread; bounded.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> admin_queue_;
+  bool stopping_ = false;
+  std::thread admin_thread_;
+};
+
+}  // namespace stockgrid::app

@@ -1,0 +1,82 @@
+// The admin ops of protocol v1 over the key store, for the node's dispatcher:
+//   system: tenant.create {tenant} -> {tenant, token}, tenant.list
+//   admin:  key.create {role, warehouses?, expires_at_ms?} -> {key_id, token},
+//           key.list, key.revoke {key_id}
+// Results are plain structs; the dispatcher turns them into protocol values
+// (role names via protocol::to_string). The gateway checks roles before it
+// dispatches; these functions check again (FORBIDDEN), so a wiring mistake
+// cannot hand out another tenant's keys. The tenant always comes from the
+// principal, never from a request field.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "auth/authenticator.hpp"
+#include "auth/key_store.hpp"
+#include "domain/outcome.hpp"
+#include "gateway/dispatcher.hpp"
+
+namespace stockgrid::auth {
+
+template <class T>
+struct admin_result {
+  outcome code = outcome::ok;  // ok, bad_request, forbidden, not_found or internal
+  std::string message;         // for the client; names the field
+  std::string log_detail;      // internal: the store's error (file, row), for the server log
+  T value{};
+  bool ok() const { return code == outcome::ok; }
+};
+
+struct created_tenant {
+  std::string tenant;
+  std::string key_id;  // of its first admin key
+  std::string token;   // shown once
+};
+
+struct created_key {
+  std::string key_id;
+  std::string token;  // shown once
+};
+
+struct key_create_args {
+  std::optional<protocol::role> role;   // required: admin, writer or reader
+  std::vector<std::string> warehouses;  // empty = every warehouse of the tenant
+  std::optional<epoch_ms> expires_at_ms;
+};
+
+class key_admin {
+ public:
+  // `cache`, if not null, learns of revocations at once. `clock` is the
+  // wall clock when empty (creation times, "expires_at_ms in the future").
+  key_admin(key_store& store, key_authenticator* cache, clock_fn clock = {});
+
+  // system. BAD_REQUEST for a bad name or an existing tenant.
+  admin_result<created_tenant> tenant_create(const gateway::principal& who,
+                                             std::string_view tenant);
+  admin_result<std::vector<tenant_record>> tenant_list(const gateway::principal& who);
+
+  // admin, in its own tenant. BAD_REQUEST for role system or a missing role,
+  // more than 100 warehouses, an empty, duplicate or over-128-byte warehouse,
+  // or an expiry not in the future. A key limited to some warehouses may only
+  // create keys limited to some of those (FORBIDDEN otherwise).
+  admin_result<created_key> key_create(const gateway::principal& who, const key_create_args& args);
+  // The tenant's keys, revoked and expired ones included, without secrets.
+  admin_result<std::vector<key_info>> key_list(const gateway::principal& who);
+  // NOT_FOUND for an unknown key and another tenant's key alike.
+  admin_result<std::monostate> key_revoke(const gateway::principal& who, std::string_view key_id);
+
+ private:
+  key_store& store_;
+  key_authenticator* cache_;
+  clock_fn clock_;
+};
+
+// Empty if `warehouses` is a valid key.create list, else the BAD_REQUEST
+// message naming the entry ("warehouses[2]: must not be empty").
+std::string check_key_warehouses(const std::vector<std::string>& warehouses);
+
+}  // namespace stockgrid::auth

@@ -1,0 +1,108 @@
+#include "auth/authenticator.hpp"
+
+#include <chrono>
+
+#include "auth/limits.hpp"
+#include "auth/tokens.hpp"
+
+namespace stockgrid::auth {
+
+key_authenticator::key_authenticator(key_store& store, authenticator_settings settings)
+    : store_(store),
+      clock_(settings.clock ? std::move(settings.clock) : clock_fn(wall_clock_ms)),
+      reload_interval_ms_(settings.reload_interval_ms) {
+  initial_status_ = reload();
+  if (reload_interval_ms_ > 0)
+    reloader_ = std::jthread([this](std::stop_token stop) { reload_loop(std::move(stop)); });
+}
+
+key_authenticator::~key_authenticator() {
+  if (reloader_.joinable()) {
+    reloader_.request_stop();
+    reloader_.join();
+  }
+}
+
+void key_authenticator::reload_loop(std::stop_token stop) {
+  std::unique_lock lock(wake_mutex_);
+  while (!stop.stop_requested()) {
+    // Returns early only when stop is requested.
+    wake_.wait_for(lock, stop, std::chrono::milliseconds(reload_interval_ms_),
+                   [] { return false; });
+    if (stop.stop_requested()) break;
+    lock.unlock();
+    reload();  // on error the old cache stays; the next round retries
+    lock.lock();
+  }
+}
+
+store_status key_authenticator::reload() {
+  std::vector<key_record> keys;
+  if (store_status st = store_.load_keys(&keys); !st) return st;
+  std::lock_guard lock(mutex_);
+  for (auto& k : keys) {
+    auto [it, inserted] = cache_.try_emplace(k.key_id);
+    // Keep a revocation already known here: the snapshot may predate it.
+    if (!inserted && it->second.revoked_ms && !k.revoked_ms) k.revoked_ms = it->second.revoked_ms;
+    it->second = std::move(k);
+  }
+  // Keys are never deleted from the store, so a cached key missing from the
+  // snapshot was added after it was read: keep it.
+  return store_status::ok();
+}
+
+void key_authenticator::note_revoked(std::string_view key_id, epoch_ms when) {
+  std::lock_guard lock(mutex_);
+  auto it = cache_.find(key_id);
+  if (it != cache_.end() && !it->second.revoked_ms) it->second.revoked_ms = when;
+}
+
+std::optional<key_record> key_authenticator::lookup(std::string_view key_id) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = cache_.find(key_id); it != cache_.end()) return it->second;
+  }
+  key_record key;
+  if (!store_.find_key(key_id, &key)) return std::nullopt;  // unknown, or the store failed
+  std::lock_guard lock(mutex_);
+  auto [it, inserted] = cache_.try_emplace(key.key_id, std::move(key));
+  return it->second;  // if another thread cached it meanwhile, theirs is as good
+}
+
+bool key_authenticator::usable(const key_record& key) const {
+  if (key.revoked_ms) return false;
+  if (key.expires_at_ms && clock_() >= *key.expires_at_ms) return false;
+  return true;
+}
+
+std::optional<gateway::principal> key_authenticator::admit(const key_record& key,
+                                                           std::string_view secret) const {
+  if (!verify_secret(key.scheme, key.salt, secret, key.hash)) return std::nullopt;
+  if (!usable(key)) return std::nullopt;
+  gateway::principal who;
+  who.tenant = key.tenant;
+  who.key_id = key.key_id;
+  who.role = key.role;
+  who.warehouses = key.warehouses;
+  who.expires_at_ms = key.expires_at_ms;
+  return who;
+}
+
+std::optional<gateway::principal> key_authenticator::authenticate(std::string_view token) {
+  if (token.empty() || token.size() > limits::token_bytes_max) return std::nullopt;
+  if (auto parts = parse_token(token)) {
+    if (auto key = lookup(parts->key_id)) return admit(*key, parts->secret);
+  }
+  // Not a key token, or a key id no key has: it can only be the system token,
+  // which is hashed as a whole string.
+  if (auto system = lookup(system_key_id)) return admit(*system, token);
+  return std::nullopt;
+}
+
+bool key_authenticator::still_valid(const gateway::principal& who) {
+  std::lock_guard lock(mutex_);
+  auto it = cache_.find(who.key_id);
+  return it != cache_.end() && usable(it->second);
+}
+
+}  // namespace stockgrid::auth

@@ -1,0 +1,83 @@
+#include "auth/memory_key_store.hpp"
+
+#include <algorithm>
+
+namespace stockgrid::auth {
+
+store_status memory_key_store::check_new_key(const key_record& key) const {
+  if (store_status st = check_key_row(key); !st) return st;
+  if (keys_.contains(key.key_id)) return store_status::already_exists("key " + key.key_id);
+  return store_status::ok();
+}
+
+store_status memory_key_store::add_tenant(const tenant_record& tenant,
+                                          const key_record* first_key) {
+  std::lock_guard lock(mutex_);
+  if (tenants_.contains(tenant.name)) return store_status::already_exists("tenant " + tenant.name);
+  if (first_key) {
+    if (first_key->tenant != tenant.name)
+      return store_status::invalid("key " + first_key->key_id + ": not of tenant " + tenant.name);
+    if (store_status st = check_new_key(*first_key); !st) return st;
+  }
+  tenants_.emplace(tenant.name, tenant);
+  if (first_key) {
+    keys_.emplace(first_key->key_id, *first_key);
+    order_.emplace(first_key->key_id, next_order_++);
+  }
+  return store_status::ok();
+}
+
+store_status memory_key_store::list_tenants(std::vector<tenant_record>* out) {
+  std::lock_guard lock(mutex_);
+  out->clear();
+  for (const auto& [name, t] : tenants_) out->push_back(t);
+  return store_status::ok();
+}
+
+store_status memory_key_store::add_key(const key_record& key) {
+  std::lock_guard lock(mutex_);
+  if (store_status st = check_new_key(key); !st) return st;
+  if (!key.tenant.empty() && !tenants_.contains(key.tenant))
+    return store_status::not_found("tenant " + key.tenant);
+  keys_.emplace(key.key_id, key);
+  order_.emplace(key.key_id, next_order_++);
+  return store_status::ok();
+}
+
+store_status memory_key_store::list_keys(std::string_view tenant, std::vector<key_info>* out) {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<std::uint64_t, const key_record*>> found;
+  for (const auto& [id, k] : keys_)
+    if (k.tenant == tenant) found.emplace_back(order_.find(id)->second, &k);
+  std::sort(found.begin(), found.end());
+  out->clear();
+  for (const auto& [order, k] : found) out->push_back(static_cast<const key_info&>(*k));
+  return store_status::ok();
+}
+
+store_status memory_key_store::revoke_key(std::string_view tenant, std::string_view key_id,
+                                          epoch_ms now) {
+  std::lock_guard lock(mutex_);
+  auto it = keys_.find(key_id);
+  if (it == keys_.end() || it->second.tenant != tenant)
+    return store_status::not_found("no such key");
+  if (!it->second.revoked_ms) it->second.revoked_ms = now;
+  return store_status::ok();
+}
+
+store_status memory_key_store::find_key(std::string_view key_id, key_record* out) {
+  std::lock_guard lock(mutex_);
+  auto it = keys_.find(key_id);
+  if (it == keys_.end()) return store_status::not_found("no such key");
+  *out = it->second;
+  return store_status::ok();
+}
+
+store_status memory_key_store::load_keys(std::vector<key_record>* out) {
+  std::lock_guard lock(mutex_);
+  out->clear();
+  for (const auto& [id, k] : keys_) out->push_back(k);
+  return store_status::ok();
+}
+
+}  // namespace stockgrid::auth

@@ -1,0 +1,70 @@
+// The durable key store: one SQLite file, DATA_DIR/system.db, shared by every
+// node process that opens the same data directory. Admin changes are rare and
+// must survive a power cut once acknowledged, so the file runs in WAL mode
+// with synchronous=FULL, and each change is one transaction.
+//
+// File format, version 1 (PRAGMA user_version = 1; a file with a higher
+// version is refused rather than misread):
+//
+//   tenants(name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL)
+//   keys(key_id TEXT PRIMARY KEY,   -- 16 hex digits, or "system"
+//        tenant TEXT NOT NULL,      -- "" for the system key
+//        role INTEGER NOT NULL,     -- protocol::role value (never renumbered)
+//        hash_scheme INTEGER NOT NULL,  -- auth::hash_scheme value
+//        salt BLOB NOT NULL,        -- 16 random bytes
+//        hash BLOB NOT NULL,        -- HMAC-SHA256(salt, secret), 32 bytes
+//        created_ms INTEGER NOT NULL,
+//        expires_at_ms INTEGER,     -- NULL: never expires
+//        revoked_ms INTEGER)        -- NULL: not revoked
+//   key_warehouses(key_id TEXT, position INTEGER, warehouse TEXT,
+//                  PRIMARY KEY(key_id, position))  -- none: every warehouse
+//
+// No column holds a secret or a token. The file is created with mode 0600
+// (SQLite gives its -wal and -shm files the same mode).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "auth/key_store.hpp"
+
+struct sqlite3;
+
+namespace stockgrid::auth {
+
+inline constexpr int system_db_format_version = 1;
+
+// DATA_DIR/system.db
+std::string system_db_path(std::string_view data_dir);
+
+class sqlite_key_store final : public key_store {
+ public:
+  // Opens (or creates) the file at `path`, whose directory must exist.
+  static store_status open(const std::string& path, std::unique_ptr<sqlite_key_store>* out);
+  ~sqlite_key_store() override;
+  sqlite_key_store(const sqlite_key_store&) = delete;
+  sqlite_key_store& operator=(const sqlite_key_store&) = delete;
+
+  store_status add_tenant(const tenant_record& tenant, const key_record* first_key) override;
+  store_status list_tenants(std::vector<tenant_record>* out) override;
+  store_status add_key(const key_record& key) override;
+  store_status list_keys(std::string_view tenant, std::vector<key_info>* out) override;
+  store_status revoke_key(std::string_view tenant, std::string_view key_id, epoch_ms now) override;
+  store_status find_key(std::string_view key_id, key_record* out) override;
+  store_status load_keys(std::vector<key_record>* out) override;
+
+ private:
+  explicit sqlite_key_store(std::string path) : path_(std::move(path)) {}
+  store_status init();
+  store_status insert_key(const key_record& key);  // inside a transaction
+  // Keys matching `where` ("" or a condition on alias k with parameter ?1).
+  store_status select_keys(const char* where, std::string_view arg, std::vector<key_record>* out);
+  store_status error(int rc, std::string_view what) const;
+
+  std::mutex mutex_;  // one connection, one user at a time
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
+}  // namespace stockgrid::auth

@@ -1,0 +1,276 @@
+#include "gateway/detail/websocket_session.hpp"
+
+#include <chrono>
+#include <mutex>
+#include <shared_mutex>
+#include <spdlog/spdlog.h>
+
+#include "protocol/codec.hpp"
+
+namespace stockgrid::gateway::detail {
+
+namespace {
+
+std::chrono::milliseconds ms(std::uint64_t n) { return std::chrono::milliseconds(n); }
+
+}  // namespace
+
+template <class Stream>
+websocket_session<Stream>::websocket_session(Stream&& stream, const context& ctx,
+                                             std::optional<principal> who)
+    : ws_(std::move(stream)),
+      executor_(ws_.get_executor()),
+      ctx_(ctx),
+      conversation_(ctx.settings, ctx.auth,
+                    [this](const principal& p) { return ctx_.connections.admit(id_, p); }),
+      header_principal_(std::move(who)),
+      auth_timer_(executor_),
+      close_timer_(executor_) {}
+
+template <class Stream>
+void websocket_session<Stream>::run(http::request<http::string_body> upgrade) {
+  id_ = ctx_.connections.join(this->shared_from_this());
+
+  websocket::stream_base::timeout timeouts{};
+  timeouts.handshake_timeout = ms(ctx_.settings.handshake_timeout_ms);
+  timeouts.idle_timeout = ms(ctx_.settings.idle_timeout_ms);
+  timeouts.keep_alive_pings = true;  // ping at half the idle time; a live client pongs
+  ws_.set_option(timeouts);
+  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+    res.set(http::field::server, "stockgrid/" + std::string(server_version()));
+  }));
+  // Beast fails a bigger message itself, closing with 1009.
+  ws_.read_message_max(ctx_.settings.frame_bytes_max);
+  ws_.async_accept(upgrade,
+                   beast::bind_front_handler(&websocket_session::on_accept, this->shared_from_this()));
+}
+
+template <class Stream>
+void websocket_session<Stream>::revoke() {
+  net::post(executor_, [self = this->shared_from_this()] {
+    self->begin_close({close_code::policy_violation, "key revoked or expired"},
+                      close_mode::discard_queued);
+  });
+}
+
+template <class Stream>
+void websocket_session<Stream>::shut_down() {
+  net::post(executor_, [self = this->shared_from_this()] {
+    self->begin_close({close_code::going_away, "server shutting down"}, close_mode::after_answers);
+  });
+}
+
+template <class Stream>
+void websocket_session<Stream>::on_accept(beast::error_code ec) {
+  if (ec) {
+    fail(ec, "accept");
+    return finish();
+  }
+  if (stage_ != stage::accepting) return;  // closed meanwhile
+  stage_ = stage::open;
+  if (header_principal_) {
+    auto refused = conversation_.on_header_auth(std::move(*header_principal_));
+    header_principal_.reset();
+    if (refused) return begin_close(std::move(*refused), close_mode::after_queued);
+  } else {
+    auth_timer_.expires_after(ms(ctx_.settings.auth_timeout_ms));
+    auth_timer_.async_wait(
+        beast::bind_front_handler(&websocket_session::on_auth_timeout, this->shared_from_this()));
+  }
+  do_read();
+}
+
+template <class Stream>
+void websocket_session<Stream>::do_read() {
+  if (stage_ != stage::open || reading_) return;
+  // Back-pressure: a connection with its budget spent (requests in flight
+  // plus answers not yet written) is not read until an answer is written
+  // (on_write calls back here). A client that stops reading its answers thus
+  // stops being read, instead of growing the queue.
+  if (conversation_.in_flight() + queue_.size() >= ctx_.settings.in_flight_per_connection_max) {
+    return;
+  }
+  reading_ = true;
+  ws_.async_read(buffer_,
+                 beast::bind_front_handler(&websocket_session::on_read, this->shared_from_this()));
+}
+
+template <class Stream>
+void websocket_session<Stream>::on_read(beast::error_code ec, std::size_t) {
+  reading_ = false;
+  if (ec) {
+    // Includes the frames Beast refuses itself (too big: 1009, text not
+    // UTF-8: 1007, protocol errors), after which it has closed already.
+    fail(ec, "read");
+    return finish();
+  }
+  if (stage_ == stage::open) handle_frame();  // else closing: drop it
+  buffer_.consume(buffer_.size());
+  do_read();
+}
+
+template <class Stream>
+void websocket_session<Stream>::handle_frame() {
+  const bool text = ws_.got_text();
+  const auto data = buffer_.cdata();
+  const std::string_view bytes(static_cast<const char*>(data.data()), data.size());
+  // Beast already checks text frames; this keeps the documented 1007 even if
+  // that ever changes.
+  if (text && !protocol::valid_utf8(bytes)) {
+    return begin_close({close_code::invalid_payload, "text frame is not valid UTF-8"},
+                       close_mode::after_queued);
+  }
+  const auto enc = text ? protocol::encoding::json : protocol::encoding::msgpack;
+  apply(conversation_.on_frame(bytes, enc), enc);
+}
+
+template <class Stream>
+void websocket_session<Stream>::apply(conversation::verdict verdict, protocol::encoding enc) {
+  if (verdict.reply) send(std::move(*verdict.reply), enc);
+  if (verdict.dispatch && stage_ == stage::open) dispatch(std::move(*verdict.dispatch), enc);
+  if (verdict.close) begin_close(std::move(*verdict.close), close_mode::after_queued);
+}
+
+template <class Stream>
+void websocket_session<Stream>::dispatch(protocol::op_request&& req, protocol::encoding enc) {
+  const std::int64_t id = *req.id;
+  // The registry keeps the session alive while it is open; an answer for a
+  // session that is gone, or after the server stopped, is dropped.
+  std::weak_ptr<websocket_session> weak = this->shared_from_this();
+  ctx_.dispatch.dispatch(
+      conversation_.who(), std::move(req),
+      [weak = std::move(weak), gate = ctx_.gate, id, enc](protocol::value answer) {
+        std::shared_lock lock(gate->mutex);
+        if (!gate->open) return;
+        auto self = weak.lock();
+        if (!self) return;
+        net::post(self->executor_, [self, id, enc, answer = std::move(answer)]() mutable {
+          self->on_answer(id, enc, std::move(answer));
+        });
+      });
+}
+
+template <class Stream>
+void websocket_session<Stream>::on_answer(std::int64_t id, protocol::encoding enc,
+                                          protocol::value answer) {
+  conversation_.finished(id);
+  if (stage_ == stage::open || stage_ == stage::draining) send(std::move(answer), enc);
+  if (stage_ == stage::draining && conversation_.in_flight() == 0) {
+    stage_ = stage::flushing;
+    do_write();
+  }
+}
+
+template <class Stream>
+void websocket_session<Stream>::send(protocol::value frame, protocol::encoding enc) {
+  if (queue_.size() >= ctx_.settings.write_queue_max) {
+    return begin_close({close_code::policy_violation, "write queue full: answers are not read"},
+                       close_mode::discard_queued);
+  }
+  queue_.push_back({protocol::serialize(frame, enc), enc == protocol::encoding::json});
+  do_write();
+}
+
+template <class Stream>
+void websocket_session<Stream>::do_write() {
+  if (writing_ || stage_ == stage::closing || stage_ == stage::done) return;
+  if (queue_.empty()) {
+    if (stage_ == stage::flushing) do_close();
+    return;
+  }
+  writing_ = true;
+  ws_.text(queue_.front().text);
+  ws_.async_write(net::buffer(queue_.front().bytes),
+                  beast::bind_front_handler(&websocket_session::on_write, this->shared_from_this()));
+}
+
+template <class Stream>
+void websocket_session<Stream>::on_write(beast::error_code ec, std::size_t) {
+  writing_ = false;
+  if (ec) {
+    fail(ec, "write");
+    return finish();
+  }
+  queue_.pop_front();
+  do_write();
+  do_read();  // resumes a connection paused by back-pressure
+}
+
+template <class Stream>
+void websocket_session<Stream>::begin_close(close_request request, close_mode mode) {
+  if (stage_ == stage::closing || stage_ == stage::done) return;
+  if (stage_ == stage::accepting) {
+    // Nothing to flush yet: drop the socket; on_accept sees the error.
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    return;
+  }
+  const bool first = stage_ == stage::open;
+  if (first || mode == close_mode::discard_queued) close_ = std::move(request);
+  if (mode == close_mode::discard_queued) {
+    // The frame being written stays: a WebSocket message cannot be cut.
+    queue_.erase(queue_.begin() + (writing_ ? 1 : 0), queue_.end());
+    stage_ = stage::flushing;
+  } else if (first) {
+    const bool wait = mode == close_mode::after_answers && conversation_.in_flight() > 0;
+    stage_ = wait ? stage::draining : stage::flushing;
+  }
+  if (first) {
+    auth_timer_.cancel();
+    close_timer_.expires_after(ms(ctx_.settings.close_timeout_ms));
+    close_timer_.async_wait(
+        beast::bind_front_handler(&websocket_session::on_close_timeout, this->shared_from_this()));
+  }
+  do_write();  // closes at once when nothing is queued
+}
+
+template <class Stream>
+void websocket_session<Stream>::do_close() {
+  stage_ = stage::closing;
+  ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(close_.code),
+                                          close_.reason),
+                  beast::bind_front_handler(&websocket_session::on_close, this->shared_from_this()));
+}
+
+template <class Stream>
+void websocket_session<Stream>::on_close(beast::error_code ec) {
+  if (ec) fail(ec, "close");
+  finish();
+}
+
+template <class Stream>
+void websocket_session<Stream>::on_auth_timeout(beast::error_code ec) {
+  if (ec || stage_ != stage::open || conversation_.authenticated()) return;
+  begin_close({close_code::policy_violation, "authentication timeout"}, close_mode::after_queued);
+}
+
+template <class Stream>
+void websocket_session<Stream>::on_close_timeout(beast::error_code ec) {
+  if (ec || stage_ == stage::done) return;
+  // The client neither takes our last frames nor answers the close: drop it.
+  // Pending operations complete with operation_aborted.
+  beast::error_code ignored;
+  beast::get_lowest_layer(ws_).socket().close(ignored);
+  finish();
+}
+
+template <class Stream>
+void websocket_session<Stream>::finish() {
+  if (stage_ == stage::done) return;
+  stage_ = stage::done;
+  auth_timer_.cancel();
+  close_timer_.cancel();
+  ctx_.connections.leave(id_);
+}
+
+template <class Stream>
+void websocket_session<Stream>::fail(beast::error_code ec, const char* what) {
+  if (benign(ec)) return;
+  // Debug only: a misbehaving client must not be able to flood the log.
+  spdlog::debug("gateway: connection {} {}: {}", id_, what, ec.message());
+}
+
+template class websocket_session<plain_stream>;
+template class websocket_session<tls_stream>;
+
+}  // namespace stockgrid::gateway::detail

@@ -1,0 +1,239 @@
+// The key store contract, run against the SQLite store and its in-memory
+// twin; then what only the file can show: no secret on disk, durability,
+// format version and file mode.
+#include "auth/key_store.hpp"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include "tests/auth/test_support.hpp"
+
+namespace stockgrid::auth {
+namespace {
+
+using testing::any_file_contains;
+using testing::memory_fixture;
+using testing::open_store;
+using testing::sqlite_fixture;
+using testing::temp_dir;
+
+constexpr epoch_ms t0 = 1'700'000'000'000;
+
+TEMPLATE_TEST_CASE("a tenant is created once", "[auth][store]", memory_fixture, sqlite_fixture) {
+  TestType f;
+  key_store& store = f.get();
+  const issued_key acme = create_tenant(store, "acme", t0);
+  REQUIRE(acme.status);
+  CHECK(parse_token(acme.token));
+  CHECK(parse_token(acme.token)->key_id == acme.key_id);
+
+  const issued_key again = create_tenant(store, "acme", t0 + 1);
+  CHECK(again.status.kind() == store_status::code::already_exists);
+  CHECK(again.token.empty());
+  CHECK(create_tenant(store, "Acme!", t0).status.kind() == store_status::code::invalid);
+
+  REQUIRE(create_tenant(store, "beta.shop", t0 + 2).status);
+  std::vector<tenant_record> tenants;
+  REQUIRE(store.list_tenants(&tenants));
+  CHECK(tenants == std::vector<tenant_record>{{"acme", t0}, {"beta.shop", t0 + 2}});
+
+  // The duplicate attempt added no key.
+  std::vector<key_info> keys;
+  REQUIRE(store.list_keys("acme", &keys));
+  REQUIRE(keys.size() == 1);
+  CHECK(keys[0].key_id == acme.key_id);
+  CHECK(keys[0].role == protocol::role::admin);
+}
+
+TEMPLATE_TEST_CASE("keys are created, listed without secrets, found and revoked", "[auth][store]",
+                   memory_fixture, sqlite_fixture) {
+  TestType f;
+  key_store& store = f.get();
+  REQUIRE(create_tenant(store, "acme", t0).status);
+  const issued_key pos = create_key(
+      store, {"acme", protocol::role::writer, {"berlin", "hamburg"}, t0 + 60'000}, t0 + 5);
+  REQUIRE(pos.status);
+  const issued_key dash =
+      create_key(store, {"acme", protocol::role::reader, {}, std::nullopt}, t0 + 6);
+  REQUIRE(dash.status);
+  CHECK(pos.key_id != dash.key_id);
+
+  std::vector<key_info> keys;
+  REQUIRE(store.list_keys("acme", &keys));
+  REQUIRE(keys.size() == 3);  // the tenant's admin key first
+  CHECK(keys[1] == key_info{pos.key_id,
+                            "acme",
+                            protocol::role::writer,
+                            {"berlin", "hamburg"},
+                            t0 + 5,
+                            t0 + 60'000,
+                            std::nullopt});
+  CHECK(keys[2].key_id == dash.key_id);
+  CHECK(keys[2].warehouses.empty());
+  CHECK_FALSE(keys[2].expires_at_ms);
+
+  key_record row;
+  REQUIRE(store.find_key(pos.key_id, &row));
+  CHECK(row.salt.size() == 16);
+  CHECK(row.hash.size() == 32);
+  CHECK(row.hash != parse_token(pos.token)->secret);
+  CHECK(verify_secret(row.scheme, row.salt, parse_token(pos.token)->secret, row.hash));
+  CHECK(store.find_key("0000000000000000", &row).kind() == store_status::code::not_found);
+
+  REQUIRE(store.revoke_key("acme", pos.key_id, t0 + 100));
+  REQUIRE(store.revoke_key("acme", pos.key_id, t0 + 200));  // idempotent, keeps the first time
+  REQUIRE(store.find_key(pos.key_id, &row));
+  CHECK(row.revoked_ms == t0 + 100);
+  CHECK(store.revoke_key("acme", "ffffffffffffffff", t0).kind() == store_status::code::not_found);
+}
+
+TEMPLATE_TEST_CASE("a key of tenant A is invisible to tenant B", "[auth][store]", memory_fixture,
+                   sqlite_fixture) {
+  TestType f;
+  key_store& store = f.get();
+  REQUIRE(create_tenant(store, "a", t0).status);
+  REQUIRE(create_tenant(store, "b", t0).status);
+  const issued_key key_a = create_key(store, {"a", protocol::role::writer, {}, std::nullopt}, t0);
+  REQUIRE(key_a.status);
+
+  CHECK(store.revoke_key("b", key_a.key_id, t0).kind() == store_status::code::not_found);
+  key_record row;
+  REQUIRE(store.find_key(key_a.key_id, &row));
+  CHECK_FALSE(row.revoked_ms);
+
+  std::vector<key_info> keys;
+  REQUIRE(store.list_keys("b", &keys));
+  for (const auto& k : keys) CHECK(k.key_id != key_a.key_id);
+}
+
+TEMPLATE_TEST_CASE("the store refuses rows that break its rules", "[auth][store]", memory_fixture,
+                   sqlite_fixture) {
+  TestType f;
+  key_store& store = f.get();
+  // A key needs an existing tenant.
+  CHECK(create_key(store, {"ghost", protocol::role::reader, {}, std::nullopt}, t0).status.kind() ==
+        store_status::code::not_found);
+  // Role system only for the key "system" without a tenant.
+  REQUIRE(create_tenant(store, "acme", t0).status);
+  CHECK(create_key(store, {"acme", protocol::role::system, {}, std::nullopt}, t0).status.kind() ==
+        store_status::code::invalid);
+  key_info system;
+  system.key_id = std::string(system_key_id);
+  system.role = protocol::role::system;
+  key_record row;
+  REQUIRE(make_key_record(system, "a-long-system-token", &row));
+  REQUIRE(store.add_key(row));
+  CHECK(store.add_key(row).kind() == store_status::code::already_exists);
+  row.tenant = "acme";
+  CHECK(store.add_key(row).kind() == store_status::code::invalid);
+
+  std::vector<key_record> all;
+  REQUIRE(store.load_keys(&all));
+  CHECK(all.size() == 2);  // acme's admin key and the system key
+}
+
+TEST_CASE("system.db holds no secret and no token", "[auth][store][sqlite]") {
+  temp_dir dir;
+  std::vector<std::string> tokens;
+  {
+    auto store = open_store(dir.path());
+    const issued_key acme = create_tenant(*store, "acme", t0);
+    REQUIRE(acme.status);
+    tokens.push_back(acme.token);
+    for (int i = 0; i < 5; ++i) {
+      const issued_key k =
+          create_key(*store, {"acme", protocol::role::writer, {"berlin"}, std::nullopt}, t0);
+      REQUIRE(k.status);
+      tokens.push_back(k.token);
+    }
+    // Checked with the WAL still present (store open) ...
+    for (const auto& token : tokens) {
+      CHECK_FALSE(any_file_contains(dir.path(), token));
+      CHECK_FALSE(any_file_contains(dir.path(), std::string(parse_token(token)->secret)));
+      CHECK(any_file_contains(dir.path(), std::string(parse_token(token)->key_id)));  // sanity
+    }
+  }
+  // ... and after the last connection checkpointed it into the main file.
+  for (const auto& token : tokens) {
+    CHECK_FALSE(any_file_contains(dir.path(), token));
+    CHECK_FALSE(any_file_contains(dir.path(), std::string(parse_token(token)->secret)));
+  }
+}
+
+TEST_CASE("keys survive reopening the file", "[auth][store][sqlite]") {
+  temp_dir dir;
+  issued_key key;
+  {
+    auto store = open_store(dir.path());
+    REQUIRE(create_tenant(*store, "acme", t0).status);
+    key = create_key(*store, {"acme", protocol::role::reader, {"berlin", "paris"}, t0 + 9}, t0);
+    REQUIRE(key.status);
+    REQUIRE(store->revoke_key("acme", key.key_id, t0 + 1));
+  }
+  auto store = open_store(dir.path());
+  key_record row;
+  REQUIRE(store->find_key(key.key_id, &row));
+  CHECK(row.warehouses == std::vector<std::string>{"berlin", "paris"});
+  CHECK(row.expires_at_ms == t0 + 9);
+  CHECK(row.revoked_ms == t0 + 1);
+  CHECK(verify_secret(row.scheme, row.salt, parse_token(key.token)->secret, row.hash));
+}
+
+TEST_CASE("system.db is private, in WAL mode, and refuses a newer format",
+          "[auth][store][sqlite]") {
+  temp_dir dir;
+  const std::string path = system_db_path(dir.path());
+  { auto store = open_store(dir.path()); }
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(s) == SQLITE_ROW);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, 0))) == "wal");
+  sqlite3_finalize(s);
+  REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 2", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+
+  std::unique_ptr<sqlite_key_store> store;
+  const store_status opened = sqlite_key_store::open(path, &store);
+  CHECK(opened.kind() == store_status::code::invalid);
+  CHECK_FALSE(store);
+}
+
+TEST_CASE("a damaged key row is reported as corruption", "[auth][store][sqlite]") {
+  temp_dir dir;
+  issued_key key;
+  {
+    auto store = open_store(dir.path());
+    REQUIRE(create_tenant(*store, "acme", t0).status);
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(system_db_path(dir.path()).c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE keys SET role = 9", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto store = open_store(dir.path());
+  std::vector<key_record> keys;
+  CHECK(store->load_keys(&keys).kind() == store_status::code::corruption);
+}
+
+TEST_CASE("tenant names are 1..64 bytes of [a-z0-9._-]", "[auth][store]") {
+  CHECK(check_tenant_name("acme").empty());
+  CHECK(check_tenant_name("a-b_c.9").empty());
+  CHECK(check_tenant_name(std::string(64, 'x')).empty());
+  CHECK_FALSE(check_tenant_name("").empty());
+  CHECK_FALSE(check_tenant_name(std::string(65, 'x')).empty());
+  CHECK_FALSE(check_tenant_name("Acme").empty());
+  CHECK_FALSE(check_tenant_name("a b").empty());
+  CHECK_FALSE(check_tenant_name("a/b").empty());
+  CHECK_FALSE(check_tenant_name("caf\xc3\xa9").empty());
+  CHECK(check_tenant_name("").starts_with("tenant:"));
+}
+
+}  // namespace
+}  // namespace stockgrid::auth
