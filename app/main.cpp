@@ -186,6 +186,8 @@ int main(int argc, char** argv) {
   auth::key_admin admin(*keys, &authn);
   app::node_dispatcher dispatcher(*g, admin);
 
+  gs.announced_ttl_ms_max = static_cast<std::int64_t>(s.holds.max_ttl_ms);
+  gs.announced_ttl_ms_default = static_cast<std::int64_t>(s.holds.default_ttl_ms);
   std::atomic<bool> draining{false};
   gateway::server gateway(gs, dispatcher, authn, [&] { return !draining.load(); });
   if (!gateway.start(&error)) {

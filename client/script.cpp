@@ -152,7 +152,7 @@ line_parse parse_expect(const std::vector<word>& w) {
 
 line_parse parse_repeat(const std::vector<word>& w) {
   constexpr std::string_view form = "expected: repeat N [concurrently]: COMMAND";
-  if (w.size() < 3) return fail(std::string(form));
+  if (w.size() < 2) return fail(std::string(form));
   repeat_step r;
   // The colon ends "repeat N:" or "repeat N concurrently:", attached or not.
   std::size_t command_start = 0;

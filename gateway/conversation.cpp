@@ -57,11 +57,12 @@ conversation::verdict conversation::on_frame(std::string_view bytes, protocol::e
   if (spec == nullptr) return refuse(id, outcome::unknown_op, "op: unknown op " + req.op);
 
   if (req.op == "auth") return on_auth(req);
-  if (req.op == "ping") return reply_with(protocol::ok_response(id, {}));
+  // The contract: until authenticated, every op but auth is UNAUTHENTICATED.
   if (!who_) {
     return refuse(id, outcome::unauthenticated,
                   "authenticate first (auth op or Authorization header)");
   }
+  if (req.op == "ping") return reply_with(protocol::ok_response(id, {}));
   if (!spec->any_role && !protocol::allows(who_->role, *spec)) {
     return refuse(id, outcome::forbidden,
                   req.op + " needs the " + std::string(protocol::to_string(spec->needs)) +

@@ -60,6 +60,9 @@ class server {
   // must not block. Set before start().
   std::function<std::optional<http_response>(const http_request&)> extra_http;
 
+  // start(), begin_drain() and stop() are meant for one controlling thread
+  // (main, or its signal handling); port() and connections() for any.
+
   // Validates the settings, loads the TLS files, binds and starts the
   // threads. False with `error` set when any of that fails.
   bool start(std::string* error);
