@@ -268,10 +268,10 @@ class ws_transport final : public transport,
                      });
   }
 
+  // The queue is kept: a write in progress may still read its frame.
   void end(std::string why) {
     if (ended_) return;
     ended_ = true;
-    queue_.clear();
     events_.closed(std::move(why));
   }
 
@@ -364,6 +364,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       }
     }
     connect_done = std::move(done);
+    failed_code.clear();
     reconnect_attempts = 0;
     start_attempt();
     ensure_ticking();
@@ -443,6 +444,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     // the node starting) may pass on the next attempt.
     if (first || code == "UNAUTHENTICATED" || code == "FORBIDDEN") {
       current = state::failed;
+      failed_code = code;
       last_failure = "authentication failed: " + code + ": " + error_message(answer);
       if (auto c = conn) c->close();
       if (connect_done) std::exchange(connect_done, nullptr)(answer);
@@ -510,7 +512,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       return done(local_error(disconnected_code, "not connected: call connect() first"));
     }
     if (current == state::failed) {
-      return done(local_error(disconnected_code, "not connected: " + last_failure));
+      return done(local_error(failed_code.empty() ? disconnected_code : failed_code,
+                              "not connected: " + last_failure));
     }
     if (pending_count() >= options.pending_max) {
       return done(local_error(queue_full_code,
@@ -712,6 +715,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   std::uint64_t connection_generation = 0;
   std::string abort_reason;  // why we aborted the connection, for on_closed
   std::string last_failure;  // why the last connection ended
+  std::string failed_code;   // the auth error that failed the client; "" = DISCONNECTED
   callback connect_done;     // set until the first auth answer of connect()
   std::uint32_t reconnect_attempts = 0;
   bool ticking = false;

@@ -30,7 +30,8 @@
 //
 // Threads: the client runs on one io thread (its own, or the caller's
 // io_context). Callbacks run on that thread and must not block; they may call
-// the client again. Never wait on a future of this client from a callback.
+// the client again. Never wait on a future of this client from a callback,
+// nor destroy the client there (its destructor waits for the io thread).
 // All public functions are thread-safe.
 #pragma once
 

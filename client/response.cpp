@@ -130,16 +130,17 @@ std::string to_json(const value& v, bool pretty) {
 }
 
 value local_error(std::string_view code, std::string_view message, protocol::object details) {
-  protocol::object error;
-  error.emplace_back("code", code);
-  error.emplace_back("message", message);
-  error.emplace_back("local", true);
-  for (auto& d : details) error.push_back(std::move(d));
-  protocol::object response;
-  response.emplace_back("id", nullptr);
-  response.emplace_back("ok", false);
-  response.emplace_back("error", value(std::move(error)));
-  return value(std::move(response));
+  // The shape is the protocol's own error response; only the code is one the
+  // protocol does not have.
+  details.emplace(details.begin(), "local", true);
+  value response = protocol::error_response(std::nullopt, outcome::internal, message, std::move(details));
+  for (auto& [name, member] : *response.as_object()) {
+    if (name != "error") continue;
+    for (auto& [field, text] : *member.as_object()) {
+      if (field == "code") text = value(code);
+    }
+  }
+  return response;
 }
 
 bool is_mutation_op(std::string_view op) {

@@ -24,6 +24,9 @@ using protocol::value;
 //   QUEUE_FULL    client_options::pending_max requests are already waiting.
 //   DISCONNECTED  not connected: connect() failed, the client was closed, or
 //                 reconnecting gave up (backoff_settings::attempts_max).
+//                 When the server refused the token (at connect() or on a
+//                 reconnect, e.g. after the key was revoked), requests fail
+//                 with its code instead, UNAUTHENTICATED, marked local too.
 //   FRAME_TOO_BIG the encoded request exceeds the server's frame_bytes_max.
 inline constexpr std::string_view queue_full_code = "QUEUE_FULL";
 inline constexpr std::string_view disconnected_code = "DISCONNECTED";

@@ -24,6 +24,10 @@
 //   echo some text $h                       print
 //   login $token                            reconnect with another token
 //
+// A command answered with an error fails the script unless an expect line
+// follows it (`expect error CODE` when the error is the point). Every line
+// runs even after a failure; failures are reported with their line numbers.
+//
 // $run is predefined: a random word fixed for the run, to give each run of a
 // script its own SKUs or tenants.
 #pragma once

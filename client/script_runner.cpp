@@ -64,21 +64,24 @@ script_runner::script_runner(runner_settings settings, std::ostream& out)
 script_runner::~script_runner() = default;
 
 bool script_runner::connect(const std::string& token) {
-  client_.reset();  // closes the previous connection first
-  client_ = std::make_unique<client::client>(settings_.client);
+  // The new connection replaces the current one only once it is up, so a
+  // failed `login` leaves the prompt connected as before.
+  auto fresh = std::make_unique<client::client>(settings_.client);
   const std::string& use = token.empty() ? settings_.token : token;
-  const protocol::value answer = client_->connect(settings_.url, use).get();
-  if (!client::is_ok(answer)) {
+  const protocol::value answer = fresh->connect(settings_.url, use).get();
+  if (client::is_ok(answer)) {
+    client_ = std::move(fresh);
+    return true;
+  }
+  {
     if (client::error_code(answer) == client::disconnected_code) {
       out_ << "stockctl: " << client::error_message(answer) << "\n";
     } else {
       out_ << "stockctl: cannot connect to " << settings_.url << ": " << client::error_code(answer)
            << ": " << client::error_message(answer) << "\n";
     }
-    client_.reset();
     return false;
   }
-  return true;
 }
 
 protocol::value script_runner::send(protocol::op_request request) {

@@ -80,6 +80,11 @@ class listener : public std::enable_shared_from_this<listener> {
       });
       return;
     }
+    // Answers are small frames written back to back; with Nagle's algorithm
+    // one waits for the client to acknowledge the previous one (a delayed
+    // ACK, ~40 ms), which stalls pipelined answers.
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
     net::dispatch(socket.get_executor(),
                   [socket = std::move(socket), this, self = shared_from_this()]() mutable {
                     start_connection(std::move(socket), ctx_, tls_);

@@ -11,6 +11,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -19,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -43,6 +50,8 @@ struct StringMaker<stockgrid::protocol::value> {
 namespace stockgrid::node_test {
 
 using namespace std::chrono_literals;
+namespace gateway_test = ::stockgrid::gateway_test;
+namespace protocol = ::stockgrid::protocol;
 using protocol::array;
 using protocol::encoding;
 using protocol::object;
@@ -144,6 +153,14 @@ struct node_options {
   std::vector<std::string> args;  // extra command-line options
   bool demo = true;               // --demo: the `demo` tenant and its tokens
 };
+// A node without the demo tenant (tests that create their own tenants).
+inline node_options without_demo() {
+  node_options options;
+  options.demo = false;
+  return options;
+}
+
+class session;
 
 class test_node {
  public:
@@ -190,14 +207,15 @@ class test_node {
   const std::string& demo_writer() const { return writer_; }
   const std::string& demo_reader() const { return reader_; }
 
-  // The graceful stop: SIGTERM, and the node exits 0.
-  void stop() {
-    process_->kill(SIGTERM);
-    const auto code = process_->wait_exit(node_stop_timeout);
-    INFO("node stderr:\n" << log());
-    REQUIRE(code.has_value());
-    CHECK(*code == 0);
-  }
+  // The graceful stop: SIGTERM; every session still open is closed with
+  // 1001 (going away), and the node exits 0.
+  void stop();
+  // Only sends SIGTERM (stop() still checks the end).
+  void terminate() { process_->kill(SIGTERM); }
+
+  // Sessions register themselves, so stop() can check how they end.
+  void enroll(session* s) { sessions_.insert(s); }
+  void leave(session* s) { sessions_.erase(s); }
   // Still serving: running, and /healthz answers 200.
   bool healthy() {
     if (process_->wait_exit(0ms).has_value()) return false;
@@ -231,6 +249,7 @@ class test_node {
 
   testing::temp_dir dir_;
   std::unique_ptr<testing::child_process> process_;
+  std::set<session*> sessions_;
   std::string stdout_;
   std::string writer_, reader_;
   std::uint16_t port_ = 0;
@@ -239,24 +258,57 @@ class test_node {
 // ---------------------------------------------------------------------------
 // A protocol session
 
+// The descriptors of the sockets this process has open.
+inline std::set<int> open_sockets() {
+  std::set<int> out;
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return out;
+  while (const dirent* entry = ::readdir(dir)) {
+    const int fd = std::atoi(entry->d_name);
+    struct stat st {};
+    if (fd > 2 && fd != ::dirfd(dir) && ::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+      out.insert(fd);
+  }
+  ::closedir(dir);
+  return out;
+}
+
 class session {
  public:
   // Connects (and upgrades) without authenticating.
-  session(std::uint16_t port, encoding enc, gateway_test::headers upgrade_headers = {})
-      : enc_(enc) {
+  session(test_node& node, encoding enc, gateway_test::headers upgrade_headers = {})
+      : node_(node), enc_(enc) {
     gateway_test::client_options options;
     options.upgrade_headers = std::move(upgrade_headers);
     std::string error;
-    client_ = gateway_test::ws_client::connect(port, options, &error);
+    const std::set<int> before = open_sockets();
+    client_ = gateway_test::ws_client::connect(node.port(), options, &error);
     INFO("connect: " << error);
     REQUIRE(client_);
+    // The test client leaves Nagle's algorithm on: a small frame then waits
+    // for the previous one to be acknowledged, usually by its answer, so
+    // pipelined frames would reach the node one answer apart. Real clients
+    // (client/client.cpp) set TCP_NODELAY; so does this session, on the one
+    // socket its connect opened (the tests open sockets from one thread).
+    int found = 0;
+    for (const int fd : open_sockets()) {
+      if (before.count(fd) != 0) continue;
+      const int on = 1;
+      CHECK(::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0);
+      ++found;
+    }
+    CHECK(found == 1);
+    node_.enroll(this);
   }
   // Connects and authenticates with an auth frame.
-  session(std::uint16_t port, encoding enc, const std::string& token) : session(port, enc) {
+  session(test_node& node, encoding enc, const std::string& token) : session(node, enc) {
     const value answer = call({{"op", "auth"}, {"token", token}});
     INFO(Catch::Detail::stringify(answer));
     REQUIRE(ok(answer));
   }
+  ~session() { node_.leave(this); }
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
 
   encoding enc() const { return enc_; }
 
@@ -306,6 +358,7 @@ class session {
   value next(std::chrono::milliseconds timeout = answer_timeout) {
     const gateway_test::read_result r = client_->read(timeout);
     INFO("read: " << r.error << " close " << r.close_code << " " << r.close_reason);
+    if (!r.got_frame) ended_ = true;
     REQUIRE(r.got_frame);
     value v;
     std::string error;
@@ -332,17 +385,47 @@ class session {
 
   // Reads until the server ends the connection: its close code, 0 without a
   // close frame, -1 when it did not end within `timeout`.
-  int wait_close(std::chrono::milliseconds timeout = 5s) { return client_->wait_close(timeout); }
-  void close() { client_->close(); }
+  int wait_close(std::chrono::milliseconds timeout = 5s) {
+    const int code = client_->wait_close(timeout);
+    ended_ = ended_ || code >= 0;
+    return code;
+  }
+  void close() {
+    client_->close();
+    ended_ = true;
+  }
+  // Whether the connection is known to have ended.
+  bool ended() const { return ended_; }
+  // One read of the underlying client (for tests that expect a close).
+  gateway_test::read_result read(std::chrono::milliseconds timeout) {
+    gateway_test::read_result r = client_->read(timeout);
+    ended_ = ended_ || r.closed;
+    return r;
+  }
 
  private:
+  test_node& node_;
   encoding enc_;
   std::unique_ptr<gateway_test::ws_client> client_;
+  bool ended_ = false;
   std::int64_t next_id_ = 1;
   std::map<std::int64_t, encoding> sent_in_;
   std::map<std::int64_t, value> early_;
   bool last_was_text_ = false;
 };
+
+inline void test_node::stop() {
+  process_->kill(SIGTERM);
+  for (session* s : sessions_) {
+    if (s->ended()) continue;
+    INFO("a session open when the node stops is closed with 1001");
+    CHECK(s->wait_close(node_stop_timeout) == 1001);
+  }
+  const auto code = process_->wait_exit(node_stop_timeout);
+  INFO("node stderr:\n" << log());
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+}
 
 // The serialized frame of a request, for tests that send bytes themselves.
 inline std::string frame(const object& request, encoding enc) {
@@ -357,17 +440,17 @@ struct tenant_keys {
   std::string admin_key_id, writer_key_id, reader_key_id;
 };
 
-inline tenant_keys create_tenant(std::uint16_t port, const std::string& name,
+inline tenant_keys create_tenant(test_node& node, const std::string& name,
                                  encoding enc = encoding::json) {
   tenant_keys t;
   t.name = name;
-  session system(port, enc, system_token);
+  session system(node, enc, system_token);
   const value created = system.call({{"op", "tenant.create"}, {"tenant", name}});
   INFO(Catch::Detail::stringify(created));
   REQUIRE(ok(created));
   t.admin = text(created, "token");
   t.admin_key_id = text(created, "key_id");
-  session admin(port, enc, t.admin);
+  session admin(node, enc, t.admin);
   const value writer = admin.call({{"op", "key.create"}, {"role", "writer"}});
   const value reader = admin.call({{"op", "key.create"}, {"role", "reader"}});
   REQUIRE(ok(writer));
