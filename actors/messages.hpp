@@ -29,8 +29,10 @@ struct reply_sink {
   reply_fn fn;
   std::atomic<std::int64_t>* in_flight = nullptr;
   void operator()(reply&& r) const {
-    fn(std::move(r));
+    // The credit first: a caller that sends its next request from the reply
+    // callback must find it free.
     in_flight->fetch_sub(1, std::memory_order_relaxed);
+    fn(std::move(r));
   }
 };
 

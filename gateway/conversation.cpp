@@ -62,6 +62,13 @@ conversation::verdict conversation::on_frame(std::string_view bytes, protocol::e
     return refuse(id, outcome::unauthenticated,
                   "authenticate first (auth op or Authorization header)");
   }
+  // The periodic re-check closes a revoked key's connections; this one makes
+  // every request after the revocation fail, not just those after the check.
+  if (!auth_.still_valid(*who_)) {
+    auto v = refuse(id, outcome::unauthenticated, "the key was revoked or has expired");
+    v.close = close_request{close_code::policy_violation, "key revoked or expired"};
+    return v;
+  }
   if (req.op == "ping") return reply_with(protocol::ok_response(id, {}));
   if (!spec->any_role && !protocol::allows(who_->role, *spec)) {
     return refuse(id, outcome::forbidden,

@@ -151,6 +151,15 @@ class field_reader {
   void optional_string(std::string_view name, std::string* out) {
     if (const value* v = get(name)) string(name, *v, out);
   }
+  // An identifier that may be left out but, when present, must not be empty:
+  // an empty idem would silently turn a safe retry into a second apply.
+  void optional_id(std::string_view name, std::string* out) {
+    if (const value* v = get(name)) {
+      string(name, *v, out);
+      if (const std::string* text = v->as_string(); text && text->empty())
+        fail(name, "must not be empty (leave it out instead)");
+    }
+  }
 
   void required_integer(std::string_view name, std::int64_t* out) {
     if (const value* v = get(name)) {
@@ -259,38 +268,38 @@ void read_grid_fields(field_reader& f, op kind, request* r) {
       read_record_key(f, r);
       f.required_integer("delta", &r->delta);
       f.optional_string("reason", &r->reason);
-      f.optional_string("idem", &r->idem);
+      f.optional_id("idem", &r->idem);
       break;
     case op::set:
       read_record_key(f, r);
       f.required_integer("on_hand", &r->on_hand);
       f.optional_integer("expected_version", &r->expected_version);
       f.optional_string("reason", &r->reason);
-      f.optional_string("idem", &r->idem);
+      f.optional_id("idem", &r->idem);
       break;
     case op::reserve:
       read_record_key(f, r);
       f.required_integer("qty", &r->qty);
       f.optional_integer("ttl_ms", &r->ttl_ms);
-      f.optional_string("ref", &r->ref);
-      f.optional_string("idem", &r->idem);
+      f.optional_id("ref", &r->ref);
+      f.optional_id("idem", &r->idem);
       break;
     case op::commit:
     case op::release:
       f.required_string("hold", &r->hold);
       f.optional_integer("qty", &r->qty);
-      f.optional_string("idem", &r->idem);
+      f.optional_id("idem", &r->idem);
       break;
     case op::extend:
       f.required_string("hold", &r->hold);
       f.required_integer("ttl_ms", &r->ttl_ms);
-      f.optional_string("idem", &r->idem);
+      f.optional_id("idem", &r->idem);
       break;
     case op::sell:
       read_record_key(f, r);
       f.required_integer("qty", &r->qty);
       f.optional_string("reason", &r->reason);
-      f.optional_string("idem", &r->idem);
+      f.optional_id("idem", &r->idem);
       break;
   }
 }
@@ -338,7 +347,10 @@ void read_fields(const value& frame, op_request* req, field_reader& f) {
     f.optional_integer("limit", &req->limit);
   } else if (name == "stock.bulk") {
     read_bulk_items(frame, f, &req->items);
-    f.optional_string("idem", &req->idem);
+    f.optional_id("idem", &req->idem);
+    // Items without their own idem get "<idem>:<index>" (index < 1000).
+    if (req->idem.size() > bulk_idem_bytes_max)
+      f.fail("idem", "longer than " + std::to_string(bulk_idem_bytes_max) + " bytes");
   } else if (name == "auth") {
     f.required_string("token", &req->token);
   } else if (name == "key.create") {

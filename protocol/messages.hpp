@@ -67,6 +67,9 @@ struct op_request {
 // `items`. The default parse_limits let a full bulk through (static_assert in
 // messages.cpp); a longer array already fails to parse (BAD_REQUEST, id null).
 inline constexpr std::size_t bulk_items_max = 1000;
+// A bulk's own idem: its items get "<idem>:<index>", which must still fit an id.
+inline constexpr std::size_t bulk_idem_bytes_max = 120;
+static_assert(bulk_idem_bytes_max + 1 + 3 <= limits::id_bytes_max);
 
 // The grid op behind a stock.* op name ("stock.reserve" → op::reserve);
 // nullopt for stock.list, stock.bulk and every non-stock op.

@@ -36,10 +36,8 @@ class bystander {
 void check_refused_and_open(session& s, std::string_view what, bool text) {
   INFO(what);
   const value answer = s.next();
-  INFO(Catch::Detail::stringify(answer));
-  CHECK(code(answer) == "BAD_REQUEST");
+  check_error(answer, "BAD_REQUEST");
   CHECK(null_id(answer));
-  CHECK_FALSE(message(answer).empty());
   CHECK(s.last_was_text() == text);
   CHECK(ok(s.call({{"op", "ping"}})));
 }
@@ -156,9 +154,12 @@ TEST_CASE("node: a frame over 64 KiB is closed with 1009; one of exactly 64 KiB 
   CHECK(s.wait_close() == 1009);
   other.check();
 
-  // Far more (100 KiB) on a fresh connection, not even authenticated.
+  // The same before authenticating. (One byte over, not far over: a client
+  // still writing when the node drops the connection can get a reset
+  // instead of the close frame, Beast 1.74's teardown reading only 2 KiB of
+  // what is left before closing the socket.)
   session anonymous(node, enc);
-  anonymous.send_raw(std::string(100 * 1024, enc == encoding::json ? ' ' : '\xc0'));
+  anonymous.send_raw(full + " ");
   CHECK(anonymous.wait_close() == 1009);
   other.check();
   node.stop();
@@ -291,9 +292,8 @@ TEST_CASE("node: wrong field types and out-of-range values are BAD_REQUEST namin
   };
   for (const auto& [request, field] : cases) {
     const value answer = s.call(request);
-    INFO(Catch::Detail::stringify(value(request)) << " -> " << Catch::Detail::stringify(answer));
-    CHECK(code(answer) == "BAD_REQUEST");
-    CHECK(message(answer).starts_with(field + ":"));
+    INFO(Catch::Detail::stringify(value(request)));
+    check_bad_field(answer, field);
     CHECK_FALSE(null_id(answer));
   }
 
@@ -358,10 +358,10 @@ TEST_CASE("node: empty identifiers (idem, ref) are BAD_REQUEST naming the field"
   session s(node, encoding::json, node.demo_writer());
   for (const char* field : {"idem", "ref"}) {
     INFO(field);
-    const value answer = s.call({{"op", "stock.reserve"}, {"warehouse", "paris"},
-                                 {"sku", "mug"}, {"qty", 1}, {field, ""}});
-    CHECK(code(answer) == "BAD_REQUEST");
-    CHECK(message(answer).starts_with(std::string(field) + ":"));
+    check_bad_field(s.call({{"op", "stock.reserve"}, {"warehouse", "paris"}, {"sku", "mug"},
+                            {"qty", 1}, {field, ""}}),
+                    field);
   }
   node.stop();
 }
+

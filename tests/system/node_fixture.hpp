@@ -118,6 +118,21 @@ inline bool null_id(const value& response) {
   return id != nullptr && id->is_null();
 }
 
+// A failed answer: ok false, this code, and a message.
+inline void check_error(const value& answer, std::string_view expected_code) {
+  INFO(Catch::Detail::stringify(answer));
+  CHECK(at(answer, "ok") == value(false));
+  CHECK(code(answer) == expected_code);
+  CHECK_FALSE(message(answer).empty());
+}
+
+// A BAD_REQUEST whose message names `field` first ("qty: must be ...").
+inline void check_bad_field(const value& answer, std::string_view field) {
+  check_error(answer, "BAD_REQUEST");
+  INFO(Catch::Detail::stringify(answer));
+  CHECK(message(answer).starts_with(std::string(field) + ":"));
+}
+
 // `v` with every object's members sorted by name: members have no order on
 // the wire, so tests compare sorted values.
 inline value sorted(const value& v) {
@@ -216,6 +231,11 @@ class test_node {
   // Sessions register themselves, so stop() can check how they end.
   void enroll(session* s) { sessions_.insert(s); }
   void leave(session* s) { sessions_.erase(s); }
+  // "running", or how it ended ("exited with 139" for a crash: 128 + signal).
+  std::string status() {
+    const auto code = process_->wait_exit(0ms);
+    return code ? "exited with " + std::to_string(*code) : "running";
+  }
   // Still serving: running, and /healthz answers 200.
   bool healthy() {
     if (process_->wait_exit(0ms).has_value()) return false;
@@ -357,9 +377,13 @@ class session {
   // encoding.
   value next(std::chrono::milliseconds timeout = answer_timeout) {
     const gateway_test::read_result r = client_->read(timeout);
-    INFO("read: " << r.error << " close " << r.close_code << " " << r.close_reason);
-    if (!r.got_frame) ended_ = true;
-    REQUIRE(r.got_frame);
+    if (!r.got_frame) {
+      ended_ = true;
+      INFO("read: " << r.error << ", close code " << r.close_code << " " << r.close_reason
+                    << (r.timed_out ? ", timed out" : ""));
+      INFO("node " << node_.status() << "; its log:\n" << node_.log());
+      REQUIRE(r.got_frame);
+    }
     value v;
     std::string error;
     const auto enc = r.text ? encoding::json : encoding::msgpack;
