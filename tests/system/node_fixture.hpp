@@ -336,8 +336,10 @@ class session {
   // session's by default) and returns its id.
   std::int64_t send(object request, std::optional<encoding> enc = {}) {
     std::int64_t id = 0;
-    if (const value* given = value(request).find("id"); given && given->as_int()) {
-      id = *given->as_int();
+    auto given = std::find_if(request.begin(), request.end(),
+                              [](const auto& member) { return member.first == "id"; });
+    if (given != request.end() && given->second.as_int()) {
+      id = *given->second.as_int();
     } else {
       id = next_id_++;
       request.insert(request.begin() + (request.empty() ? 0 : 1), std::pair<std::string, value>("id", id));
