@@ -82,22 +82,33 @@ void journal_and_apply(self_ptr self, const request& req, const reply_sink& done
   e.detail = detail;
   e.key_id = req.key_id;
   const auto p = st.partition;
+  const bool creates_hold = c.kind == change_kind::reserve;
+  // A new hold enters the partition's index before its entry is even queued:
+  // the client learns the hold id from the reply, which runs after the
+  // commit, and may commit or release it at once through the partition.
+  auto index_new_hold = [self, creates_hold](std::uint64_t seq) {
+    if (creates_hold) self->send(self->state.parent, hold_atom::value, seq, self->state.key, true);
+  };
   const auto seq = journal(self).append(
-      p, std::move(e), [done, p](const status& s, const journal_entry* committed) {
+      p, std::move(e),
+      [done, p](const status& s, const journal_entry* committed) {
         done(s ? reply_from_entry(*committed, p)
                : reply::error(outcome::internal, "journal write failed: " + s.message()));
-      });
+      },
+      index_new_hold);
   if (seq == 0) {
     done(reply::error(outcome::unavailable, "partition unavailable: journal stopped"));
     return;
   }
   st.last_seq = seq;
   if (c.kind == change_kind::refusal) return;
-  if (c.kind == change_kind::reserve) c.hold_seq = seq;
+  if (creates_hold) c.hold_seq = seq;
   const bool had_hold = c.hold_seq != 0 && st.rec.find_hold(c.hold_seq) != nullptr;
   st.rec.apply(c);
   const bool has_hold = c.hold_seq != 0 && st.rec.find_hold(c.hold_seq) != nullptr;
-  if (had_hold != has_hold) self->send(st.parent, hold_atom::value, c.hold_seq, st.key, has_hold);
+  // Holds that end (commit, release, expiry) leave the index after the fact:
+  // a request for one still finds the record, which answers HOLD_NOT_FOUND.
+  if (had_hold && !has_hold) self->send(st.parent, hold_atom::value, c.hold_seq, st.key, false);
   if (c.kind == change_kind::reserve || c.kind == change_kind::extend) schedule_expiry(self);
 }
 

@@ -198,7 +198,8 @@ void journal_writer::stop() {
 
 // ---- the caller's side -------------------------------------------------------
 
-std::uint64_t journal_writer::append(std::uint32_t p, journal_entry&& e, completion done) {
+std::uint64_t journal_writer::append(std::uint32_t p, journal_entry&& e, completion done,
+                                     const std::function<void(std::uint64_t seq)>& numbered) {
   auto& part = *parts_[p];
   auto& w = *part.owner;
   std::unique_lock lk(w.mu);
@@ -207,6 +208,7 @@ std::uint64_t journal_writer::append(std::uint32_t p, journal_entry&& e, complet
   e.seq = seq;
   e.epoch = part.epoch;
   if (e.c.kind == change_kind::reserve) e.c.hold_seq = seq;
+  if (numbered) numbered(seq);
   w.queue.push_back(queued_item{item_kind::append, p, std::move(e), std::move(done), {}, {}});
   queued_.fetch_add(1, std::memory_order_relaxed);
   const bool wake = w.waiting;

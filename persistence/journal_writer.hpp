@@ -60,7 +60,14 @@ class journal_writer {
   // entry is durable as the mode promises, or with the error that stopped the
   // partition. Returns 0 and queues nothing when the partition has failed or
   // the writer is stopping.
-  std::uint64_t append(std::uint32_t p, journal_entry&& e, completion done);
+  //
+  // `numbered` (may be empty) runs with the seq before the entry is queued,
+  // so before `done` can run on the writer thread: whatever it sends is on
+  // its way before anyone can learn of the entry. (A reserve's record uses it
+  // to tell its partition about the new hold before the client can see the
+  // hold id and commit it.) It must be quick and must not call the writer.
+  std::uint64_t append(std::uint32_t p, journal_entry&& e, completion done,
+                       const std::function<void(std::uint64_t seq)>& numbered = {});
 
   // Runs `done` once every entry appended to p before this call is durable.
   void barrier(std::uint32_t p, completion done);

@@ -93,22 +93,12 @@ node& the_node() {
   return n;
 }
 
-struct run_result {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using run_result = testing::command_result;
 
-// Runs a shell command line, bounded by `timeout` (coreutils), collecting its
-// output.
+// Runs a shell command line, bounded by `timeout_s`, collecting its output.
 run_result run(const std::string& command, int timeout_s = 120) {
-  const std::string line = "timeout -k 5 " + std::to_string(timeout_s) + " " + command + " 2>&1";
-  run_result r;
-  FILE* pipe = ::popen(line.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) r.output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  run_result r = testing::run_command(command, timeout_s);
+  REQUIRE(r.exit_code >= 0);
   return r;
 }
 

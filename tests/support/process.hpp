@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -100,5 +101,25 @@ class child_process {
   int code_ = -1;
   std::string buffer_;
 };
+
+// What a finished command printed and how it ended.
+struct command_result {
+  int exit_code = -1;  // 128 + signal when killed; 124 when `timeout` stopped it
+  std::string output;  // stdout and stderr
+};
+
+// Runs a shell command line to its end, bounded by `timeout_s` (coreutils'
+// timeout, then SIGKILL 5 s later), collecting its output.
+inline command_result run_command(const std::string& command, int timeout_s = 120) {
+  const std::string line = "timeout -k 5 " + std::to_string(timeout_s) + " " + command + " 2>&1";
+  command_result r;
+  FILE* pipe = ::popen(line.c_str(), "r");
+  if (pipe == nullptr) return r;
+  char buffer[4096];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) r.output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
 
 }  // namespace stockgrid::testing

@@ -1,0 +1,182 @@
+#include "bench/load/response_check.hpp"
+
+#include <array>
+#include <limits>
+
+#include <msgpack.hpp>
+
+namespace stockgrid::bench {
+
+std::string_view op_name(bench_op op) {
+  switch (op) {
+    case bench_op::reserve: return "stock.reserve";
+    case bench_op::commit: return "stock.commit";
+    case bench_op::release: return "stock.release";
+    case bench_op::get: return "stock.get";
+  }
+  return "?";
+}
+
+namespace {
+
+// ---- msgpack -------------------------------------------------------------
+
+std::string_view str_of(const msgpack::object& o) {
+  if (o.type != msgpack::type::STR) return {};
+  return {o.via.str.ptr, o.via.str.size};
+}
+
+bool int_of(const msgpack::object& o, std::int64_t* out) {
+  if (o.type == msgpack::type::POSITIVE_INTEGER) {
+    if (o.via.u64 > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return false;
+    *out = static_cast<std::int64_t>(o.via.u64);
+    return true;
+  }
+  if (o.type == msgpack::type::NEGATIVE_INTEGER) {
+    *out = o.via.i64;
+    return true;
+  }
+  return false;
+}
+
+void read_record(const msgpack::object& o, response_view* out) {
+  if (o.type != msgpack::type::MAP) return;
+  out->has_record = true;
+  for (std::uint32_t i = 0; i < o.via.map.size; ++i) {
+    const auto& kv = o.via.map.ptr[i];
+    const std::string_view key = str_of(kv.key);
+    if (key == "warehouse") out->warehouse = str_of(kv.val);
+    else if (key == "sku") out->sku = str_of(kv.val);
+    else if (key == "on_hand") int_of(kv.val, &out->on_hand);
+    else if (key == "reserved") int_of(kv.val, &out->reserved);
+    else if (key == "available") int_of(kv.val, &out->available);
+    else if (key == "version") int_of(kv.val, &out->version);
+  }
+}
+
+void read_error(const msgpack::object& o, response_view* out) {
+  if (o.type != msgpack::type::MAP) return;
+  for (std::uint32_t i = 0; i < o.via.map.size; ++i) {
+    const auto& kv = o.via.map.ptr[i];
+    if (str_of(kv.key) == "code") out->error_code = str_of(kv.val);
+  }
+}
+
+// Strings may point into the frame instead of being copied into the zone.
+bool reference_strings(msgpack::type::object_type type, std::size_t, void*) {
+  return type == msgpack::type::STR;
+}
+
+// ---- JSON (through protocol::value) ----------------------------------------
+
+std::string_view str_of(const protocol::value* v) {
+  const std::string* s = v ? v->as_string() : nullptr;
+  return s ? std::string_view(*s) : std::string_view();
+}
+
+void int_of(const protocol::value* v, std::int64_t* out) {
+  if (const std::int64_t* i = v ? v->as_int() : nullptr) *out = *i;
+}
+
+}  // namespace
+
+struct msgpack_reader::state {
+  msgpack::zone zone;
+};
+
+msgpack_reader::msgpack_reader() : state_(std::make_unique<state>()) {}
+msgpack_reader::~msgpack_reader() = default;
+
+bool msgpack_reader::read(std::string_view frame, response_view* out) {
+  *out = {};
+  state_->zone.clear();
+  std::size_t offset = 0;
+  msgpack::object root;
+  try {
+    bool referenced = false;
+    root = msgpack::unpack(state_->zone, frame.data(), frame.size(), offset, referenced,
+                           reference_strings, nullptr);
+  } catch (const std::exception&) {
+    return false;
+  }
+  if (offset != frame.size() || root.type != msgpack::type::MAP) return false;
+  for (std::uint32_t i = 0; i < root.via.map.size; ++i) {
+    const auto& kv = root.via.map.ptr[i];
+    const std::string_view key = str_of(kv.key);
+    if (key == "id") out->has_id = int_of(kv.val, &out->id);
+    else if (key == "ok") out->ok = kv.val.type == msgpack::type::BOOLEAN && kv.val.via.boolean;
+    else if (key == "hold") out->hold = str_of(kv.val);
+    else if (key == "record") read_record(kv.val, out);
+    else if (key == "error") read_error(kv.val, out);
+  }
+  return true;
+}
+
+bool read_value(const protocol::value& response, response_view* out) {
+  *out = {};
+  if (!response.as_object()) return false;
+  if (const protocol::value* id = response.find("id"); id && id->as_int()) {
+    out->has_id = true;
+    out->id = *id->as_int();
+  }
+  const protocol::value* ok = response.find("ok");
+  out->ok = ok && ok->as_bool() && *ok->as_bool();
+  out->hold = str_of(response.find("hold"));
+  if (const protocol::value* error = response.find("error"); error && error->as_object()) {
+    out->error_code = str_of(error->find("code"));
+  }
+  if (const protocol::value* record = response.find("record"); record && record->as_object()) {
+    out->has_record = true;
+    out->warehouse = str_of(record->find("warehouse"));
+    out->sku = str_of(record->find("sku"));
+    int_of(record->find("on_hand"), &out->on_hand);
+    int_of(record->find("reserved"), &out->reserved);
+    int_of(record->find("available"), &out->available);
+    int_of(record->find("version"), &out->version);
+  }
+  return true;
+}
+
+namespace {
+
+// Error codes a correct server may answer to a well-formed request of the
+// bench under load; any other code is a wrong answer.
+bool expected_error(std::string_view code, bench_op op) {
+  static constexpr std::array<std::string_view, 4> any_op{"OVERLOADED", "UNAVAILABLE", "TIMEOUT",
+                                                          "RATE_LIMITED"};
+  for (std::string_view c : any_op) {
+    if (code == c) return true;
+  }
+  if (op == bench_op::reserve) return code == "INSUFFICIENT_STOCK" || code == "LIMIT_EXCEEDED";
+  return false;
+}
+
+// The record's counts obey the stock rules: nothing negative, and available
+// never more than what is on hand and not reserved.
+bool consistent_counts(const response_view& r) {
+  return r.version >= 1 && r.on_hand >= 0 && r.reserved >= 0 && r.available >= 0 &&
+         r.available <= r.on_hand - r.reserved;
+}
+
+}  // namespace
+
+verdict judge(const response_view& r, const expectation& e, validation level) {
+  if (!r.ok) {
+    if (r.error_code.empty()) return {verdict_kind::wrong, "neither ok nor an error code"};
+    if (!expected_error(r.error_code, e.op)) return {verdict_kind::wrong, r.error_code};
+    return {verdict_kind::error, r.error_code};
+  }
+  if (e.op == bench_op::reserve && (r.hold.empty() || r.hold.size() > 64)) {
+    return {verdict_kind::wrong, "reserve: no hold id"};
+  }
+  if (!r.has_record) return {verdict_kind::wrong, "no record"};
+  if (r.warehouse != e.warehouse || r.sku != e.sku) return {verdict_kind::wrong, "another record"};
+  if (level == validation::shape) return {verdict_kind::ok, {}};
+  if (!consistent_counts(r)) return {verdict_kind::wrong, "record counts break the stock rules"};
+  if (e.op == bench_op::reserve && r.reserved < e.qty) {
+    return {verdict_kind::wrong, "reserve: record shows fewer units reserved than granted"};
+  }
+  return {verdict_kind::ok, {}};
+}
+
+}  // namespace stockgrid::bench

@@ -1,0 +1,77 @@
+// How the load generator reads and judges an answer. Every response is read
+// into a flat view (from msgpack without allocating: strings point into the
+// frame; from JSON through the protocol's parser) and judged against what the
+// request asked, so a wrong answer is caught whatever the encoding.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "protocol/value.hpp"
+
+namespace stockgrid::bench {
+
+enum class bench_op { reserve, commit, release, get };
+std::string_view op_name(bench_op op);  // "stock.reserve", ...
+
+// The members of a response the bench looks at. String views point into the
+// frame (msgpack) or the parsed tree (JSON): valid while those live.
+struct response_view {
+  bool has_id = false;
+  std::int64_t id = -1;
+  bool ok = false;
+  std::string_view error_code;
+  std::string_view hold;
+  bool has_record = false;
+  std::string_view warehouse;
+  std::string_view sku;
+  std::int64_t on_hand = -1;
+  std::int64_t reserved = -1;
+  std::int64_t available = -1;
+  std::int64_t version = -1;
+};
+
+// Reads msgpack response maps, reusing one memory zone (cleared per frame,
+// kept allocated between frames). One per thread.
+class msgpack_reader {
+ public:
+  msgpack_reader();
+  ~msgpack_reader();
+  // False when the bytes are not exactly one msgpack map.
+  bool read(std::string_view frame, response_view* out);
+
+ private:
+  struct state;
+  std::unique_ptr<state> state_;
+};
+// Reads one parsed JSON (or msgpack) response tree. False when not an object.
+bool read_value(const protocol::value& response, response_view* out);
+
+// What the request was.
+struct expectation {
+  bench_op op = bench_op::reserve;
+  std::string_view warehouse;
+  std::string_view sku;
+  std::int64_t qty = 1;
+};
+
+enum class validation {
+  full,   // the answer must be consistent with the request and the stock rules
+  shape,  // only its shape (ok, hold, record key): for the stub dispatcher's canned records
+};
+
+enum class verdict_kind {
+  ok,     // a correct ok answer
+  error,  // a correct error answer a server under load may give (counted by code)
+  wrong,  // an answer no correct server gives to this request
+};
+struct verdict {
+  verdict_kind kind = verdict_kind::wrong;
+  std::string_view detail;  // the error code, or why the answer is wrong
+};
+
+// Judges an answer whose id already matched the request.
+verdict judge(const response_view& r, const expectation& e, validation level);
+
+}  // namespace stockgrid::bench
