@@ -45,7 +45,8 @@ struct grid::impl {
 
 namespace {
 
-persistence::journal_writer_options writer_options(const config::settings& s) {
+persistence::journal_writer_options writer_options(const config::settings& s,
+                                                   const std::string& sqlite_vfs) {
   persistence::journal_writer_options o;
   o.sync = s.journal.durability == config::durability_mode::sync;
   o.fsync_interval_ms = static_cast<std::int64_t>(s.journal.batched_fsync_interval_ms);
@@ -56,6 +57,9 @@ persistence::journal_writer_options writer_options(const config::settings& s) {
   o.snapshot_interval_ms = static_cast<std::int64_t>(s.journal.snapshot_interval_ms);
   o.retention_ms = static_cast<std::int64_t>(s.journal.retention_ms);
   o.idempotency_cache_entries = std::size_t{s.idempotency.cache_entries} * s.node.partitions;
+  // One syncfs per pass for all partitions, unless a test VFS must see each
+  // store's own syncs.
+  if (sqlite_vfs.empty()) o.sync_dir = s.node.data_dir;
   return o;
 }
 
@@ -160,7 +164,7 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
   status st;
   std::vector<persistence::recovery_report> reports;
   im->journal = std::make_unique<persistence::journal_writer>(std::move(stores),
-                                                              writer_options(s), &st, &reports);
+                                                              writer_options(s, options.sqlite_vfs), &st, &reports);
   if (!st) {
     *error = st.to_string();
     return nullptr;

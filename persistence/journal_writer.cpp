@@ -1,6 +1,11 @@
 #include "persistence/journal_writer.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -132,6 +137,13 @@ journal_writer::journal_writer(std::vector<std::unique_ptr<partition_store>> sto
                                journal_writer_options options, status* st,
                                std::vector<recovery_report>* reports)
     : opt_(options) {
+  if (!opt_.sync_dir.empty()) {
+    sync_dir_fd_ = ::open(opt_.sync_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sync_dir_fd_ < 0) {
+      *st = status::io_error("cannot open " + opt_.sync_dir + ": " + std::strerror(errno));
+      return;
+    }
+  }
   const auto n = static_cast<std::uint32_t>(stores.size());
   const auto threads = std::max<std::uint32_t>(1, std::min(opt_.threads, std::max(n, 1u)));
   for (std::uint32_t i = 0; i < threads; ++i) workers_.push_back(std::make_unique<worker>());
@@ -182,7 +194,19 @@ journal_writer::journal_writer(std::vector<std::unique_ptr<partition_store>> sto
   *st = status::ok();
 }
 
-journal_writer::~journal_writer() { stop(); }
+journal_writer::~journal_writer() {
+  stop();
+  if (sync_dir_fd_ >= 0) ::close(sync_dir_fd_);
+}
+
+status journal_writer::sync_filesystem() {
+  // Since Linux 5.8 syncfs reports writeback errors of any file on the
+  // filesystem since the descriptor was opened: a failed write of a WAL is
+  // seen here even though its own fsync was never called.
+  if (::syncfs(sync_dir_fd_) != 0)
+    return status::io_error("syncfs of " + opt_.sync_dir + ": " + std::strerror(errno));
+  return status::ok();
+}
 
 void journal_writer::stop() {
   for (auto& w : workers_) {
@@ -272,21 +296,24 @@ std::uint64_t journal_writer::durable_seq(std::uint32_t p) const {
 
 namespace {
 
-// Commits the partition's pending batch and runs its completions.
+// Writes the partition's pending batch in one transaction, fsynced if `sync`.
 template <class Partition>
-void flush(Partition& part, bool sync) {
-  if (part.batch_done.empty()) return;
+status write_batch(Partition& part, bool sync) {
   status st = part.health;
+  if (st && !part.batch.empty()) st = part.store->append(part.batch, sync);
+  return st;
+}
+
+// After write_batch: `st` says whether the batch is written, and durable as
+// the mode promises; publishes it and runs its completions.
+template <class Partition>
+void complete_batch(Partition& part, const status& st, bool synced) {
   if (st && !part.batch.empty()) {
-    st = part.store->append(part.batch, sync);
-    if (st) {
-      part.committed_seq = part.batch.back().seq;
-      part.durable.store(part.committed_seq, std::memory_order_release);
-      part.unsynced = part.unsynced || !sync;
-    } else {
-      part.health = st;  // the partition stops: memory is ahead of disk
-    }
+    part.committed_seq = part.batch.back().seq;
+    part.durable.store(part.committed_seq, std::memory_order_release);
+    part.unsynced = part.unsynced || !synced;
   }
+  if (!st) part.health = st;  // the partition stops: memory is ahead of disk
   part.evicted_uncommitted = false;
   auto done = std::move(part.batch_done);
   part.batch_done.clear();
@@ -295,7 +322,31 @@ void flush(Partition& part, bool sync) {
   part.batch.clear();
 }
 
+// Commits the partition's pending batch and runs its completions.
+template <class Partition>
+void flush(Partition& part, bool sync) {
+  if (part.batch_done.empty()) return;
+  complete_batch(part, write_batch(part, sync), sync);
+}
+
 }  // namespace
+
+void journal_writer::flush_pass(std::vector<partition*>& touched) {
+  std::size_t pending = 0;
+  for (auto* part : touched) pending += !part->batch_done.empty();
+  if (!opt_.sync || sync_dir_fd_ < 0 || pending < 2) {
+    for (auto* part : touched) flush(*part, opt_.sync);
+    return;
+  }
+  // Write every batch without fsync, make them all durable at once, then
+  // answer: no completion runs before its entry is on stable storage.
+  std::vector<status> written(touched.size());
+  for (std::size_t i = 0; i < touched.size(); ++i)
+    if (!touched[i]->batch_done.empty()) written[i] = write_batch(*touched[i], false);
+  const status synced = sync_filesystem();
+  for (std::size_t i = 0; i < touched.size(); ++i)
+    if (!touched[i]->batch_done.empty()) complete_batch(*touched[i], written[i] ? synced : written[i], true);
+}
 
 void journal_writer::run_worker(worker& w) {
   std::vector<queued_item> work;
@@ -367,18 +418,14 @@ void journal_writer::run_worker(worker& w) {
           break;
       }
     }
-    for (auto* part : touched) flush(*part, opt_.sync);
+    flush_pass(touched);
     touched.clear();
     work.clear();
 
     // Housekeeping: the batched mode's periodic fsync, then snapshots.
     const auto after = now_ms();
     if (!opt_.sync && (after - w.last_fsync_ms >= opt_.fsync_interval_ms || stopping)) {
-      for (auto* part : w.parts) {
-        if (!part->unsynced || !part->health) continue;
-        if (auto st = part->store->sync(); !st) part->health = st;
-        part->unsynced = false;
-      }
+      sync_unsynced(w);
       w.last_fsync_ms = after;
     }
     for (auto* part : w.parts) {
@@ -404,8 +451,19 @@ void journal_writer::run_worker(worker& w) {
     }
   }
   // A clean stop leaves everything on stable storage, whatever the mode.
-  for (auto* part : w.parts)
-    if (part->health && part->unsynced) part->store->sync();
+  sync_unsynced(w);
+}
+
+void journal_writer::sync_unsynced(worker& w) {
+  std::size_t unsynced = 0;
+  for (auto* part : w.parts) unsynced += part->health && part->unsynced;
+  if (unsynced == 0) return;
+  const status group = sync_dir_fd_ >= 0 && unsynced > 1 ? sync_filesystem() : status::ok();
+  for (auto* part : w.parts) {
+    if (!part->unsynced || !part->health) continue;
+    if (auto st = sync_dir_fd_ >= 0 && unsynced > 1 ? group : part->store->sync(); !st) part->health = st;
+    part->unsynced = false;
+  }
 }
 
 }  // namespace stockgrid::persistence

@@ -34,6 +34,14 @@ struct journal_writer_options {
   std::size_t idempotency_cache_entries = 16384;  // per partition
   std::uint64_t epoch = 1;                   // this writer's fencing epoch
   std::uint64_t seq_lease_step = 1 << 20;    // seqs leased per durable lease write
+  // Non-empty: the directory holding every store's files, on one filesystem,
+  // with the stores going through SQLite's own VFS. A pass that committed
+  // several partitions is then made durable with one syncfs(2) of that
+  // filesystem instead of one fsync per partition (sync mode, and the batched
+  // mode's periodic fsync): fsyncs of different files cannot share a flush,
+  // so per-partition fsyncs would bound sync throughput by partitions touched
+  // per pass. Empty: each store syncs itself (through its VFS).
+  std::string sync_dir;
 };
 
 class journal_writer {
@@ -96,7 +104,16 @@ class journal_writer {
   struct worker;
   void run_worker(worker& w);
 
+  // Makes the given partitions' written batches durable and runs their
+  // completions: one syncfs for all, or each store's own fsync.
+  void flush_pass(std::vector<partition*>& touched);
+  // syncfs(2) of sync_dir's filesystem.
+  status sync_filesystem();
+  // Makes every partition of `w` written without fsync durable.
+  void sync_unsynced(worker& w);
+
   journal_writer_options opt_;
+  int sync_dir_fd_ = -1;  // open on sync_dir; -1 = each store syncs itself
   std::vector<std::unique_ptr<partition>> parts_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::atomic<std::size_t> queued_{0};
