@@ -164,6 +164,7 @@ int main(int argc, char** argv) {
   app.add_option("--warehouse", o.warehouse, "warehouse of the bench's records")->capture_default_str();
   app.add_option("--drain-s", o.drain_seconds, "after the run, wait this long for answers")->capture_default_str()->check(CLI::Range(0.1, 600.0));
   app.add_flag("--idem", o.idem, "send an idempotency key with each mutation");
+  app.add_flag("--batch", o.batch, "batch frames (subprotocol stockgrid.batch): many requests and answers per frame");
   app.add_flag("--skip-setup", skip_setup, "the records exist: do not stock them");
   app.add_flag("--no-totals-check", no_totals, "skip the reserved/on_hand check (the stub node keeps no stock)");
   app.add_option("--validate", validate_text, "full, or shape for the stub node's canned records")
@@ -212,9 +213,9 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("stockgrid-bench: %s%s, %d connections x %d in flight, %zu records, %s, %s\n",
+  std::printf("stockgrid-bench: %s%s, %d connections x %d in flight, %zu records, %s%s, %s\n",
               op_text.c_str(), o.hot ? " (hot record)" : "", o.connections, o.pipeline, o.skus.size(),
-              encoding.c_str(),
+              encoding.c_str(), o.batch ? " batch frames" : "",
               o.requests_max ? (std::to_string(o.requests_max) + " requests").c_str()
                              : (std::to_string(o.seconds) + " s").c_str());
   std::fflush(stdout);
@@ -261,11 +262,11 @@ int main(int argc, char** argv) {
   std::printf("totals: %s%s\n", totals_line.c_str(), no_totals ? "" : totals_ok ? ": ok" : ": MISMATCH");
   std::printf("result: %s\n", passed ? "passed" : "FAILED");
   std::printf(
-      "{\"bench\":\"stockgrid\",\"op\":\"%s\",\"hot\":%s,\"encoding\":\"%s\",\"connections\":%d,\"pipeline\":%d,"
+      "{\"bench\":\"stockgrid\",\"op\":\"%s\",\"hot\":%s,\"encoding\":\"%s\",\"batch\":%s,\"connections\":%d,\"pipeline\":%d,"
       "\"rate\":%.0f,\"seconds\":%.3f,\"requests\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"ops_per_s\":%.1f,"
       "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,\"errors\":%s,\"wrong\":%" PRIu64
       ",\"missing\":%" PRIu64 ",\"totals_checked\":%s,\"totals_ok\":%s,\"passed\":%s}\n",
-      op_text.c_str(), o.hot ? "true" : "false", encoding.c_str(), o.connections, o.pipeline, o.rate, r.seconds,
+      op_text.c_str(), o.hot ? "true" : "false", encoding.c_str(), o.batch ? "true" : "false", o.connections, o.pipeline, o.rate, r.seconds,
       r.requests, r.answered_ok, ok_per_s, r.latency.percentile(0.5) / 1e3, r.latency.percentile(0.99) / 1e3,
       r.latency.percentile(0.999) / 1e3, r.latency.max() / 1e3, json_errors(r).c_str(), r.wrong, r.missing,
       no_totals ? "false" : "true", totals_ok ? "true" : "false", passed ? "true" : "false");

@@ -40,6 +40,39 @@ conversation::verdict conversation::on_frame(std::string_view bytes, protocol::e
   if (!protocol::parse(bytes, enc, settings_.parse, &frame, &error)) {
     return refuse(std::nullopt, outcome::bad_request, error);
   }
+  return on_request(frame);
+}
+
+std::vector<conversation::verdict> conversation::on_batch_frame(std::string_view bytes,
+                                                                protocol::encoding enc) {
+  protocol::value frame;
+  std::string error;
+  if (!protocol::parse(bytes, enc, settings_.parse, &frame, &error)) {
+    return {refuse(std::nullopt, outcome::bad_request, error)};
+  }
+  const protocol::array* requests = frame.as_array();
+  if (requests == nullptr) return {on_request(frame)};
+  if (requests->empty()) return {refuse(std::nullopt, outcome::bad_request, "batch: empty array")};
+  std::vector<verdict> out;
+  out.reserve(requests->size());
+  for (const protocol::value& request : *requests) {
+    // The session stops reading at the in-flight limit; a batch could still
+    // overshoot it by its length, so the rest is refused instead.
+    if (who_ && in_flight_.size() >= settings_.in_flight_per_connection_max) {
+      const protocol::value* id = request.find("id");
+      std::optional<std::int64_t> known;
+      if (id && id->as_int() && *id->as_int() >= 0) known = *id->as_int();
+      out.push_back(reply_with(protocol::error_response(
+          known, outcome::overloaded, "too many requests in flight on this connection",
+          {{"retry_after_ms", std::int64_t{10}}})));
+      continue;
+    }
+    out.push_back(on_request(request));
+  }
+  return out;
+}
+
+conversation::verdict conversation::on_request(const protocol::value& frame) {
   auto decoded = protocol::decode_request(frame);
   if (auto* failure = std::get_if<protocol::decode_failure>(&decoded)) {
     return refuse(failure->id, failure->code, failure->message);

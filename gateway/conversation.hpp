@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <vector>
 
 #include "gateway/dispatcher.hpp"
 #include "gateway/settings.hpp"
@@ -63,6 +64,12 @@ class conversation {
   // checked by the session).
   verdict on_frame(std::string_view bytes, protocol::encoding enc);
 
+  // The same on a connection that negotiated batch frames (subprotocol
+  // stockgrid.batch, docs/protocol.md): a frame may also be an array of
+  // requests, each handled as if it came in a frame of its own, in order.
+  // A request beyond the connection's in-flight limit is answered OVERLOADED.
+  std::vector<verdict> on_batch_frame(std::string_view bytes, protocol::encoding enc);
+
   // The answer to the dispatched request `id` arrived: its slot is free.
   void finished(std::int64_t id);
 
@@ -72,6 +79,7 @@ class conversation {
   std::size_t in_flight() const { return in_flight_.size(); }
 
  private:
+  verdict on_request(const protocol::value& frame);
   verdict on_auth(const protocol::op_request& req);
   std::optional<close_request> admit(principal who);
   protocol::value auth_result(std::int64_t id) const;

@@ -13,6 +13,38 @@ namespace {
 
 std::chrono::milliseconds ms(std::uint64_t n) { return std::chrono::milliseconds(n); }
 
+// The subprotocol that lets frames carry arrays of requests and of answers
+// (docs/protocol.md, "Batch frames").
+constexpr const char* batch_subprotocol = "stockgrid.batch";
+// Most answers merged into one frame; a client's parser takes arrays of up to
+// 1,000 items (protocol::parse_limits).
+constexpr std::size_t answers_per_frame_max = 256;
+
+// Whether a Sec-WebSocket-Protocol header (a comma-separated list) offers `name`.
+bool offers_subprotocol(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    const auto comma = header.find(',');
+    std::string_view token = header.substr(0, comma);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    if (token == name) return true;
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// Appends a msgpack array header for `n` items.
+void append_array_header(std::string& out, std::size_t n) {
+  if (n < 16) {
+    out.push_back(static_cast<char>(0x90 | n));
+  } else {
+    out.push_back(static_cast<char>(0xdc));
+    out.push_back(static_cast<char>((n >> 8) & 0xff));
+    out.push_back(static_cast<char>(n & 0xff));
+  }
+}
+
 }  // namespace
 
 template <class Stream>
@@ -36,8 +68,11 @@ void websocket_session<Stream>::run(http::request<http::string_body> upgrade) {
   timeouts.idle_timeout = ms(ctx_.settings.idle_timeout_ms);
   timeouts.keep_alive_pings = true;  // ping at half the idle time; a live client pongs
   ws_.set_option(timeouts);
-  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+  const auto offered = upgrade[http::field::sec_websocket_protocol];
+  batch_ = offers_subprotocol({offered.data(), offered.size()}, batch_subprotocol);
+  ws_.set_option(websocket::stream_base::decorator([batch = batch_](websocket::response_type& res) {
     res.set(http::field::server, "stockgrid/" + std::string(server_version()));
+    if (batch) res.set(http::field::sec_websocket_protocol, batch_subprotocol);
   }));
   // Beast fails a bigger message itself, closing with 1009.
   ws_.read_message_max(ctx_.settings.frame_bytes_max);
@@ -121,7 +156,8 @@ void websocket_session<Stream>::handle_frame() {
                        close_mode::after_queued);
   }
   const auto enc = text ? protocol::encoding::json : protocol::encoding::msgpack;
-  apply(conversation_.on_frame(bytes, enc), enc);
+  if (!batch_) return apply(conversation_.on_frame(bytes, enc), enc);
+  for (auto& verdict : conversation_.on_batch_frame(bytes, enc)) apply(std::move(verdict), enc);
 }
 
 template <class Stream>
@@ -178,10 +214,39 @@ void websocket_session<Stream>::do_write() {
     if (stage_ == stage::flushing) do_close();
     return;
   }
+  if (batch_) merge_queued_answers();
   writing_ = true;
   ws_.text(queue_.front().text);
   ws_.async_write(net::buffer(queue_.front().bytes),
                   beast::bind_front_handler(&websocket_session::on_write, this->shared_from_this()));
+}
+
+// With batch frames, the answers waiting at the head of the queue in one
+// encoding go out as one array frame: one write instead of one per answer.
+template <class Stream>
+void websocket_session<Stream>::merge_queued_answers() {
+  const bool text = queue_.front().text;
+  std::size_t count = 0;
+  std::size_t bytes = 3;  // array header or brackets
+  for (const outgoing& o : queue_) {
+    if (o.text != text || count == answers_per_frame_max ||
+        bytes + o.bytes.size() + 1 > ctx_.settings.frame_bytes_max)
+      break;
+    bytes += o.bytes.size() + 1;
+    ++count;
+  }
+  if (count < 2) return;
+  std::string merged;
+  merged.reserve(bytes);
+  if (text) merged.push_back('[');
+  else append_array_header(merged, count);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (text && i > 0) merged.push_back(',');
+    merged += queue_[i].bytes;
+  }
+  if (text) merged.push_back(']');
+  queue_.erase(queue_.begin() + 1, queue_.begin() + static_cast<std::ptrdiff_t>(count));
+  queue_.front().bytes = std::move(merged);
 }
 
 template <class Stream>

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <queue>
 #include <random>
 #include <thread>
 
@@ -30,6 +31,8 @@ using tcp = net::ip::tcp;
 using clock_type = std::chrono::steady_clock;
 
 constexpr std::size_t wrong_examples_max = 5;
+constexpr const char* batch_subprotocol = "stockgrid.batch";
+constexpr std::size_t requests_per_frame_max = 256;
 constexpr std::size_t frame_bytes_max = 64 * 1024;  // the protocol's frame limit
 
 // What every thread shares: the options, the clock and the request budget.
@@ -50,6 +53,17 @@ struct shared_run {
   }
 };
 
+// Appends a msgpack array header for `n` items (n < 65,536).
+void append_array_header(std::string& out, std::size_t n) {
+  if (n < 16) {
+    out.push_back(static_cast<char>(0x90 | n));
+  } else {
+    out.push_back(static_cast<char>(0xdc));
+    out.push_back(static_cast<char>((n >> 8) & 0xff));
+    out.push_back(static_cast<char>(n & 0xff));
+  }
+}
+
 // A fast generator for record indexes; one per thread.
 struct xorshift {
   std::uint64_t s;
@@ -61,8 +75,25 @@ struct xorshift {
   }
 };
 
+class connection;
+struct slot;
+
+// A request slot waiting for its turn in a paced run (--rate).
+struct due_slot {
+  clock_type::time_point due;
+  connection* conn;  // alive until run_load returns
+  slot* s;
+  bool operator>(const due_slot& other) const { return due > other.due; }
+};
+
 struct thread_state {
   net::io_context io{1};
+  // Paced runs: one timer per thread releases every slot whose turn came,
+  // rather than a timer per slot (tens of thousands of timer waits a second
+  // would make the bench itself the bottleneck).
+  std::priority_queue<due_slot, std::vector<due_slot>, std::greater<>> due;
+  net::steady_timer pacer{io};
+  bool pacer_armed = false;
   run_result result;
   msgpack_reader reader;
   xorshift rng{0x9e3779b97f4a7c15ULL};
@@ -72,7 +103,6 @@ struct thread_state {
 
 // One request slot of a connection: at most one request in flight.
 struct slot {
-  explicit slot(net::io_context& io) : pacer(io) {}
   int index = 0;
   std::int64_t id = -1;
   std::uint64_t round = 0;
@@ -87,15 +117,16 @@ struct slot {
   std::uint64_t cycles = 0;
   clock_type::time_point intended;  // latency is measured from here
   clock_type::time_point next_due;  // paced runs: when the next request is due
-  net::steady_timer pacer;
 };
+
+void pace(thread_state& t, connection* c, slot* s, clock_type::time_point due);
 
 class connection : public std::enable_shared_from_this<connection> {
  public:
   connection(thread_state& t, shared_run& run, int index)
       : t_(t), run_(run), o_(run.options), index_(index), ws_(t.io), resolver_(t.io) {
     for (int i = 0; i < o_.pipeline; ++i) {
-      slots_.emplace_back(t.io);
+      slots_.emplace_back();
       slots_.back().index = i;
       slots_.back().frame.reserve(256);
       slots_.back().hold.reserve(64);
@@ -129,15 +160,22 @@ class connection : public std::enable_shared_from_this<connection> {
   void on_connect(beast::error_code ec) {
     if (ec) return connected_("connect: " + ec.message());
     beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true));
-    ws_.set_option(websocket::stream_base::decorator([token = o_.token](websocket::request_type& req) {
-      req.set(beast::http::field::authorization, "Bearer " + token);
-    }));
+    ws_.set_option(websocket::stream_base::decorator(
+        [token = o_.token, batch = o_.batch](websocket::request_type& req) {
+          req.set(beast::http::field::authorization, "Bearer " + token);
+          if (batch) req.set(beast::http::field::sec_websocket_protocol, batch_subprotocol);
+        }));
     ws_.read_message_max(frame_bytes_max);
     if (o_.json) ws_.text(true);
     else ws_.binary(true);
-    ws_.async_handshake(o_.host + ":" + o_.port, o_.target,
+    ws_.async_handshake(upgrade_answer_, o_.host + ":" + o_.port, o_.target,
                         [self = shared_from_this()](beast::error_code ec) {
                           if (ec) return self->connected_("upgrade: " + ec.message());
+                          const auto accepted = self->upgrade_answer_[beast::http::field::sec_websocket_protocol];
+                          if (self->o_.batch &&
+                              std::string_view(accepted.data(), accepted.size()) != batch_subprotocol) {
+                            return self->connected_("the server does not offer batch frames");
+                          }
                           // From here the bench bounds every wait itself (drain time).
                           beast::get_lowest_layer(self->ws_).expires_never();
                           self->connected_({});
@@ -153,20 +191,24 @@ class connection : public std::enable_shared_from_this<connection> {
       const double per_slot = o_.rate / (o_.connections * o_.pipeline);
       const auto gap = std::chrono::duration_cast<clock_type::duration>(
           std::chrono::duration<double>(1.0 / per_slot));
-      if (s.next_due == clock_type::time_point{}) s.next_due = run_.start + gap * s.index / o_.pipeline;
+      if (s.next_due == clock_type::time_point{}) {
+        // Spread the slots' phases over the gap so requests do not leave in bursts.
+        const auto slots = o_.connections * o_.pipeline;
+        s.next_due = run_.start + gap * (index_ * o_.pipeline + s.index) / slots;
+      }
       const auto due = s.next_due;
       s.next_due += gap;
-      if (due > now) {
-        s.pacer.expires_at(due);
-        s.pacer.async_wait([self = shared_from_this(), &s, due](beast::error_code ec) {
-          if (!ec) self->send(s, due);
-        });
-        return;
-      }
+      if (due > now) return pace(t_, this, &s, due);
       return send(s, due);
     }
     send(s, now);
   }
+
+ public:
+  // The slot's paced turn came.
+  void send_due(slot& s, clock_type::time_point due) { send(s, due); }
+
+ private:
 
   void next_request(slot& s) {
     const std::size_t records = o_.skus.size();
@@ -232,13 +274,27 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void do_write() {
     writing_ = true;
-    ws_.async_write(net::buffer(queue_.front()->frame),
-                    [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+    writing_count_ = 1;
+    net::const_buffer frame = net::buffer(queue_.front()->frame);
+    if (o_.batch && queue_.size() > 1) {
+      // Every request waiting for the socket in one array frame.
+      writing_count_ = std::min(queue_.size(), requests_per_frame_max);
+      merged_.clear();
+      if (o_.json) merged_.push_back('[');
+      else append_array_header(merged_, writing_count_);
+      for (std::size_t i = 0; i < writing_count_; ++i) {
+        if (o_.json && i > 0) merged_.push_back(',');
+        merged_ += queue_[i]->frame;
+      }
+      if (o_.json) merged_.push_back(']');
+      frame = net::buffer(merged_);
+    }
+    ws_.async_write(frame, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
   }
 
   void on_write(beast::error_code ec) {
     if (ec) return fail("write failed");
-    queue_.pop_front();
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(writing_count_));
     if (!queue_.empty() && !closed_) return do_write();
     writing_ = false;
   }
@@ -264,18 +320,33 @@ class connection : public std::enable_shared_from_this<connection> {
     }
   }
 
+  // One frame: an answer, or (batch frames) an array of answers.
   void handle(std::string_view frame) {
-    response_view view;
-    protocol::value tree;  // JSON only: the parsed answer the view points into
     bool readable = false;
     if (o_.json) {
+      protocol::value tree;  // the views point into it
       std::string error;
-      readable = protocol::parse(frame, protocol::encoding::json, protocol::parse_limits{}, &tree, &error) &&
-                 read_value(tree, &view);
+      if (protocol::parse(frame, protocol::encoding::json, protocol::parse_limits{}, &tree, &error)) {
+        const protocol::array* many = o_.batch ? tree.as_array() : nullptr;
+        readable = many == nullptr || !many->empty();
+        for (const protocol::value& one : many ? *many : protocol::array{tree}) {
+          response_view view;
+          if (!read_value(one, &view)) readable = false;
+          else handle_one(view, frame);
+        }
+      }
+    } else if (o_.batch) {
+      readable = t_.reader.read_each(frame, [&](const response_view& view) { handle_one(view, frame); });
     } else {
+      response_view view;
       readable = t_.reader.read(frame, &view);
+      if (readable) handle_one(view, frame);
     }
-    if (!readable || !view.has_id || view.id < 0) {
+    if (!readable) wrong("an unreadable answer: " + std::string(frame.substr(0, 200)));
+  }
+
+  void handle_one(const response_view& view, std::string_view frame) {
+    if (!view.has_id || view.id < 0) {
       return wrong("an answer without a readable id: " + std::string(frame.substr(0, 200)));
     }
     slot& s = slots_[static_cast<std::size_t>(view.id % o_.pipeline)];
@@ -343,7 +414,6 @@ class connection : public std::enable_shared_from_this<connection> {
     if (closed_) return;
     closed_ = true;
     for (slot& s : slots_) {
-      s.pacer.cancel();
       if (s.in_flight) {
         s.in_flight = false;
         ++t_.result.missing;
@@ -378,11 +448,42 @@ class connection : public std::enable_shared_from_this<connection> {
   tcp::resolver resolver_;
   beast::flat_buffer buffer_;
   std::deque<slot> slots_;         // deque: slots hold timers and must not move
-  std::deque<slot*> queue_;        // frames waiting for the socket, at most `pipeline`
+  std::deque<slot*> queue_;        // frames waiting for the socket (or being written), at most `pipeline`
   bool writing_ = false;
+  std::size_t writing_count_ = 0;  // requests in the frame being written
+  std::string merged_;             // batch frames: the array frame being written
+  websocket::response_type upgrade_answer_;
   bool closed_ = false;
   std::function<void(std::string)> connected_;
 };
+
+void release_due(thread_state& t) {
+  t.pacer_armed = false;
+  // Slots due within the next 50 µs go now: waking up for each costs more
+  // than the error it avoids.
+  const auto horizon = clock_type::now() + std::chrono::microseconds(50);
+  while (!t.due.empty() && t.due.top().due <= horizon) {
+    const due_slot d = t.due.top();
+    t.due.pop();
+    d.conn->send_due(*d.s, d.due);
+  }
+  if (t.due.empty()) return;
+  t.pacer_armed = true;
+  t.pacer.expires_at(t.due.top().due);
+  t.pacer.async_wait([&t](beast::error_code ec) {
+    if (!ec) release_due(t);
+  });
+}
+
+void pace(thread_state& t, connection* c, slot* s, clock_type::time_point due) {
+  t.due.push({due, c, s});
+  if (t.pacer_armed && t.pacer.expiry() <= due) return;
+  t.pacer_armed = true;
+  t.pacer.expires_at(due);  // cancels a later wait, whose handler then does nothing
+  t.pacer.async_wait([&t](beast::error_code ec) {
+    if (!ec) release_due(t);
+  });
+}
 
 // Ends the run on one thread when the drain time is over: every connection
 // still open loses what it has in flight.
@@ -476,7 +577,10 @@ run_result run_load(const driver_options& o) {
         // Run until every connection of this thread is done, then let the
         // drain timer go: nothing else keeps the io_context busy.
         while (t.io.run_one()) {
-          if (t.live_connections == 0) drain_timers[i]->cancel();
+          if (t.live_connections == 0) {
+            drain_timers[i]->cancel();
+            t.pacer.cancel();
+          }
         }
       });
     }

@@ -41,6 +41,9 @@ struct driver_options {
   std::vector<std::string> skus;    // the records, by index
   std::int64_t ttl_ms = 0;          // reserves' TTL (0 = the server's default)
   bool idem = false;                // send an idempotency key with each mutation
+  // Negotiate batch frames (subprotocol stockgrid.batch): requests waiting
+  // for the socket go out as one array frame, answers may come back as one.
+  bool batch = false;
   validation level = validation::full;
 };
 

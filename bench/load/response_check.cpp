@@ -78,30 +78,12 @@ void int_of(const protocol::value* v, std::int64_t* out) {
   if (const std::int64_t* i = v ? v->as_int() : nullptr) *out = *i;
 }
 
-}  // namespace
-
-struct msgpack_reader::state {
-  msgpack::zone zone;
-};
-
-msgpack_reader::msgpack_reader() : state_(std::make_unique<state>()) {}
-msgpack_reader::~msgpack_reader() = default;
-
-bool msgpack_reader::read(std::string_view frame, response_view* out) {
+// Reads one response map into a view.
+bool read_map(const msgpack::object& map, response_view* out) {
   *out = {};
-  state_->zone.clear();
-  std::size_t offset = 0;
-  msgpack::object root;
-  try {
-    bool referenced = false;
-    root = msgpack::unpack(state_->zone, frame.data(), frame.size(), offset, referenced,
-                           reference_strings, nullptr);
-  } catch (const std::exception&) {
-    return false;
-  }
-  if (offset != frame.size() || root.type != msgpack::type::MAP) return false;
-  for (std::uint32_t i = 0; i < root.via.map.size; ++i) {
-    const auto& kv = root.via.map.ptr[i];
+  if (map.type != msgpack::type::MAP) return false;
+  for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
+    const auto& kv = map.via.map.ptr[i];
     const std::string_view key = str_of(kv.key);
     if (key == "id") out->has_id = int_of(kv.val, &out->id);
     else if (key == "ok") out->ok = kv.val.type == msgpack::type::BOOLEAN && kv.val.via.boolean;
@@ -110,6 +92,44 @@ bool msgpack_reader::read(std::string_view frame, response_view* out) {
     else if (key == "error") read_error(kv.val, out);
   }
   return true;
+}
+
+}  // namespace
+
+struct msgpack_reader::state {
+  msgpack::zone zone;
+  msgpack::object root;
+};
+
+msgpack_reader::msgpack_reader() : state_(std::make_unique<state>()) {}
+msgpack_reader::~msgpack_reader() = default;
+
+bool msgpack_reader::unpack_batch(std::string_view frame, std::size_t* count) {
+  state_->zone.clear();
+  std::size_t offset = 0;
+  try {
+    bool referenced = false;
+    state_->root = msgpack::unpack(state_->zone, frame.data(), frame.size(), offset, referenced,
+                                   reference_strings, nullptr);
+  } catch (const std::exception&) {
+    return false;
+  }
+  if (offset != frame.size()) return false;
+  const msgpack::object& root = state_->root;
+  if (root.type == msgpack::type::MAP) *count = 1;
+  else if (root.type == msgpack::type::ARRAY && root.via.array.size > 0) *count = root.via.array.size;
+  else return false;
+  return true;
+}
+
+bool msgpack_reader::view_of(std::size_t index, response_view* out) const {
+  const msgpack::object& root = state_->root;
+  return read_map(root.type == msgpack::type::ARRAY ? root.via.array.ptr[index] : root, out);
+}
+
+bool msgpack_reader::read(std::string_view frame, response_view* out) {
+  std::size_t count = 0;
+  return unpack_batch(frame, &count) && state_->root.type == msgpack::type::MAP && view_of(0, out);
 }
 
 bool read_value(const protocol::value& response, response_view* out) {

@@ -40,8 +40,25 @@ class msgpack_reader {
   ~msgpack_reader();
   // False when the bytes are not exactly one msgpack map.
   bool read(std::string_view frame, response_view* out);
+  // A frame of a batch connection: one map, or an array of maps, each read
+  // and handed to `each` in order. False when the frame is neither (nothing
+  // is handed over then).
+  template <class Each>
+  bool read_each(std::string_view frame, Each&& each) {
+    std::size_t count = 0;
+    if (!unpack_batch(frame, &count)) return false;
+    for (std::size_t i = 0; i < count; ++i) {
+      response_view view;
+      if (!view_of(i, &view)) return false;
+      each(view);
+    }
+    return true;
+  }
 
  private:
+  bool unpack_batch(std::string_view frame, std::size_t* count);
+  bool view_of(std::size_t index, response_view* out) const;
+
   struct state;
   std::unique_ptr<state> state_;
 };

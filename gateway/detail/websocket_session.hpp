@@ -67,6 +67,7 @@ class websocket_session final
   void on_answer(std::int64_t id, protocol::encoding enc, protocol::value answer);
   void send(protocol::value frame, protocol::encoding enc);
   void do_write();
+  void merge_queued_answers();
   void on_write(beast::error_code ec, std::size_t bytes);
   void begin_close(close_request request, close_mode mode);
   void do_close();
@@ -89,6 +90,7 @@ class websocket_session final
   stage stage_ = stage::accepting;
   bool reading_ = false;  // an async_read is pending
   bool writing_ = false;  // an async_write is pending (of queue_.front())
+  bool batch_ = false;    // subprotocol stockgrid.batch: array frames both ways
   std::uint64_t id_ = 0;  // in the registry
 };
 

@@ -80,7 +80,8 @@ class stub_node {
 TEST_CASE("the bench passes against a real node, and the node's totals agree", "[bench]") {
   test_node node(durability("batched"));
   for (const std::string workload : {"-P 2 --op reserve", "-P 2 --op mix --encoding json", "-P 4 --op reserve --hot",
-                                     "-P 2 --op get --threads 2", "-P 2 --op mix --rate 2000"}) {
+                                     "-P 2 --op get --threads 2", "-P 2 --op mix --rate 2000",
+                                     "-P 8 --op mix --batch", "-P 8 --op reserve --batch --encoding json"}) {
     INFO(workload);
     const auto r = run_bench(node.port(), node.demo_writer(), "-c 4 --duration-s 1 --records 300 " + workload);
     INFO(r.output);

@@ -3,6 +3,7 @@
 // stub dispatcher answers; these tests are about the gateway, not the grid.
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -596,6 +597,118 @@ TEST_CASE("gateway: start refuses invalid settings", "[gateway]") {
   CHECK_FALSE(server.start(&error));
   CHECK(error.find("write_queue_max") != std::string::npos);
   CHECK(error.find("tls_key_file") != std::string::npos);
+}
+
+}  // namespace stockgrid::gateway_test
+
+namespace stockgrid::gateway_test {
+namespace {
+
+client_options batch_client() {
+  client_options o;
+  o.upgrade_headers = {{"Authorization", "Bearer reader-token"},
+                       {"Sec-WebSocket-Protocol", "stockgrid.batch"}};
+  return o;
+}
+
+// Every answer in a frame: one map, or a batch connection's array of them.
+std::vector<protocol::value> answers_in(const protocol::value& frame) {
+  if (const protocol::array* many = frame.as_array()) return *many;
+  return {frame};
+}
+
+}  // namespace
+
+TEST_CASE("gateway: batch frames are only for connections that negotiated them", "[gateway][batch]") {
+  running_server s;
+  auto plain = s.connect_as("reader-token");
+  CHECK(plain->subprotocol.empty());
+  plain->send_text("[" + get_request(1) + "]");
+  auto answer = plain->read_value();
+  REQUIRE(answer);
+  CHECK(error_code(*answer) == "BAD_REQUEST");  // as the contract always said
+  REQUIRE(answer->find("id"));
+  CHECK(answer->find("id")->is_null());
+
+  client_options other;
+  other.upgrade_headers = {{"Authorization", "Bearer reader-token"},
+                           {"Sec-WebSocket-Protocol", "chat, superchat"}};
+  auto unknown = s.connect(other);
+  CHECK(unknown->subprotocol.empty());  // no subprotocol it does not know
+  expect_alive(*unknown);
+}
+
+TEST_CASE("gateway: a batch frame's requests are each answered by id", "[gateway][batch]") {
+  running_server s;
+  auto client = s.connect(batch_client());
+  CHECK(client->subprotocol == "stockgrid.batch");
+
+  for (const auto enc : {protocol::encoding::json, protocol::encoding::msgpack}) {
+    INFO((enc == protocol::encoding::json ? "JSON" : "msgpack"));
+    // 100 requests in one frame, one of them bad: it gets its own error and
+    // the others are served.
+    protocol::array batch;
+    for (int id = 1; id <= 100; ++id) batch.push_back(json(get_request(id)));
+    batch[41] = json(R"({"op":"stock.get","id":42,"warehouse":"WH-1"})");  // no sku
+    client->send(protocol::value(batch), enc);
+
+    std::map<std::int64_t, protocol::value> answered;
+    int frames = 0, arrays = 0;
+    while (answered.size() < 100 && frames < 100) {
+      bool text = false;
+      auto frame = client->read_value(5s, &text);
+      REQUIRE(frame);
+      CHECK(text == (enc == protocol::encoding::json));  // answers keep the request's encoding
+      ++frames;
+      arrays += frame->as_array() != nullptr;
+      for (const protocol::value& a : answers_in(*frame)) {
+        REQUIRE(id_of(a));
+        CHECK(answered.emplace(*id_of(a), a).second);  // each id answered once
+      }
+    }
+    REQUIRE(answered.size() == 100);
+    CHECK(error_code(answered.at(42)) == "BAD_REQUEST");
+    CHECK(string_field(*answered.at(42).find("error"), "message").starts_with("sku"));
+    for (const auto& [id, a] : answered) {
+      if (id != 42) CHECK(is_ok(a));
+    }
+    // The stub answers at once, so answers queue behind the first write and
+    // leave together: fewer frames than answers.
+    CHECK(arrays > 0);
+    CHECK(frames < 100);
+  }
+
+  client->send_text("[]");
+  auto empty = client->read_value();
+  REQUIRE(empty);
+  CHECK(error_code(*empty) == "BAD_REQUEST");
+  CHECK(empty->find("id")->is_null());
+  expect_alive(*client);
+}
+
+TEST_CASE("gateway: a batch beyond the in-flight limit is answered OVERLOADED", "[gateway][batch]") {
+  held_dispatcher held;
+  auto settings = test_settings();
+  settings.in_flight_per_connection_max = 4;
+  running_server s(settings, &held);
+  auto client = s.connect(batch_client());
+  std::string batch = "[";
+  for (int id = 1; id <= 6; ++id) batch += (id > 1 ? "," : "") + get_request(id);
+  client->send_text(batch + "]");
+  REQUIRE(held.wait_received(4));
+  std::set<std::int64_t> overloaded;
+  for (int i = 0; i < 2 && overloaded.size() < 2;) {
+    auto frame = client->read_value();
+    REQUIRE(frame);
+    for (const protocol::value& a : answers_in(*frame)) {
+      CHECK(error_code(a) == "OVERLOADED");
+      overloaded.insert(*id_of(a));
+      ++i;
+    }
+  }
+  CHECK(overloaded == std::set<std::int64_t>{5, 6});
+  CHECK(held.received() == 4);
+  held.release_all();
 }
 
 }  // namespace stockgrid::gateway_test

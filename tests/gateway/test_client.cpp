@@ -131,6 +131,8 @@ class ws_client_impl final : public ws_client, private connection_base {
     ws_.handshake(res, "localhost", options_.target, ec);
     dog.disarm();
     if (ec) return failed(error, "upgrade: " + ec.message());
+    const auto accepted = res[beast::http::field::sec_websocket_protocol];
+    subprotocol = std::string(accepted.data(), accepted.size());
     return true;
   }
 

@@ -71,6 +71,8 @@ class ws_client {
   int wait_close(std::chrono::milliseconds timeout = 5s);
   // How the last read ended (for test diagnostics).
   std::string last_error;
+  // The Sec-WebSocket-Protocol the server accepted at the upgrade ("" = none).
+  std::string subprotocol;
 };
 
 struct http_result {
