@@ -327,13 +327,15 @@ class connection : public std::enable_shared_from_this<connection> {
       protocol::value tree;  // the views point into it
       std::string error;
       if (protocol::parse(frame, protocol::encoding::json, protocol::parse_limits{}, &tree, &error)) {
-        const protocol::array* many = o_.batch ? tree.as_array() : nullptr;
-        readable = many == nullptr || !many->empty();
-        for (const protocol::value& one : many ? *many : protocol::array{tree}) {
+        auto one = [&](const protocol::value& answer) {
           response_view view;
-          if (!read_value(one, &view)) readable = false;
-          else handle_one(view, frame);
-        }
+          if (!read_value(answer, &view)) return false;
+          handle_one(view, frame);
+          return true;
+        };
+        const protocol::array* many = o_.batch ? tree.as_array() : nullptr;
+        readable = many ? !many->empty() : one(tree);
+        for (std::size_t i = 0; many && i < many->size(); ++i) readable = one((*many)[i]) && readable;
       }
     } else if (o_.batch) {
       readable = t_.reader.read_each(frame, [&](const response_view& view) { handle_one(view, frame); });
