@@ -297,9 +297,14 @@ std::uint64_t journal_writer::durable_seq(std::uint32_t p) const {
 namespace {
 
 // Writes the partition's pending batch in one transaction, fsynced if `sync`.
+// Seqs are handed out below a durable lease; a batch that reaches it raises
+// the lease (durably, by `lease_step`) before it is written, so seqs are
+// never reused even after a power cut loses the batch.
 template <class Partition>
-status write_batch(Partition& part, bool sync) {
+status write_batch(Partition& part, bool sync, std::uint64_t lease_step) {
   status st = part.health;
+  if (st && !part.batch.empty() && part.batch.back().seq >= part.store->seq_lease())
+    st = part.store->extend_seq_lease(part.batch.back().seq + 1 + lease_step);
   if (st && !part.batch.empty()) st = part.store->append(part.batch, sync);
   return st;
 }
@@ -324,9 +329,9 @@ void complete_batch(Partition& part, const status& st, bool synced) {
 
 // Commits the partition's pending batch and runs its completions.
 template <class Partition>
-void flush(Partition& part, bool sync) {
+void flush(Partition& part, bool sync, std::uint64_t lease_step) {
   if (part.batch_done.empty()) return;
-  complete_batch(part, write_batch(part, sync), sync);
+  complete_batch(part, write_batch(part, sync, lease_step), sync);
 }
 
 }  // namespace
@@ -335,14 +340,14 @@ void journal_writer::flush_pass(std::vector<partition*>& touched) {
   std::size_t pending = 0;
   for (auto* part : touched) pending += !part->batch_done.empty();
   if (!opt_.sync || sync_dir_fd_ < 0 || pending < 2) {
-    for (auto* part : touched) flush(*part, opt_.sync);
+    for (auto* part : touched) flush(*part, opt_.sync, opt_.seq_lease_step);
     return;
   }
   // Write every batch without fsync, make them all durable at once, then
   // answer: no completion runs before its entry is on stable storage.
   std::vector<status> written(touched.size());
   for (std::size_t i = 0; i < touched.size(); ++i)
-    if (!touched[i]->batch_done.empty()) written[i] = write_batch(*touched[i], false);
+    if (!touched[i]->batch_done.empty()) written[i] = write_batch(*touched[i], false, opt_.seq_lease_step);
   const status synced = sync_filesystem();
   for (std::size_t i = 0; i < touched.size(); ++i)
     if (!touched[i]->batch_done.empty()) complete_batch(*touched[i], written[i] ? synced : written[i], true);
@@ -386,7 +391,7 @@ void journal_writer::run_worker(worker& w) {
           part.batch.push_back(std::move(item.entry));
           part.batch_done.emplace_back(std::move(item.done),
                                        static_cast<std::ptrdiff_t>(part.batch.size() - 1));
-          if (part.batch.size() >= opt_.batch_entries_max) flush(part, opt_.sync);
+          if (part.batch.size() >= opt_.batch_entries_max) flush(part, opt_.sync, opt_.seq_lease_step);
           break;
         case item_kind::barrier:
           if (part.batch_done.empty())
@@ -402,7 +407,7 @@ void journal_writer::run_worker(worker& w) {
             break;
           }
           // Entries still in the batch are in the cache unless evicted.
-          if (part.evicted_uncommitted) flush(part, opt_.sync);
+          if (part.evicted_uncommitted) flush(part, opt_.sync, opt_.seq_lease_step);
           std::optional<journal_entry> found;
           const auto since = now - opt_.retention_ms;
           auto st = q.c.hold_seq != 0
@@ -413,7 +418,7 @@ void journal_writer::run_worker(worker& w) {
           break;
         }
         case item_kind::run:
-          flush(part, opt_.sync);
+          flush(part, opt_.sync, opt_.seq_lease_step);
           item.fn(*part.store);
           break;
       }
