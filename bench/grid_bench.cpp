@@ -6,6 +6,7 @@
 //   grid_bench [--seconds 5] [--records 100000] [--in-flight 4096] [--dir /tmp/x]
 //              [--only throughput|memory|recovery]
 #include <malloc.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -35,6 +36,15 @@ struct options {
   std::uint32_t partitions = 64;
   std::uint32_t journal_threads = 2;
 };
+
+// CPU time of the whole process (every thread), in seconds. On a shared
+// machine reserves/s move with the load; CPU per reserve moves much less.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
 
 long rss_bytes() {
   std::ifstream in("/proc/self/statm");
@@ -107,9 +117,14 @@ void stock(grid& g, int records, std::int64_t units, int window) {
         [](long, const reply& r) { return r.code == outcome::ok; });
 }
 
+struct rate {
+  double per_s = 0;
+  double cpu_us_per_op = 0;  // process CPU time per counted reserve
+};
+
 // Reserves for `seconds`: uniform over `records`, or all on record 0 (hot,
 // where every hold is released right away so holds do not pile up).
-double reserve_rate(const options& o, config::durability_mode mode, bool hot) {
+rate reserve_rate(const options& o, config::durability_mode mode, bool hot) {
   auto g = open_fresh(bench_settings(o, mode));
   const int records = hot ? 1 : o.records;
   stock(*g, records, 1'000'000'000, o.in_flight);
@@ -145,14 +160,16 @@ double reserve_rate(const options& o, config::durability_mode mode, bool hot) {
     });
   };
   const auto start = clock_type::now();
+  const auto cpu_start = cpu_seconds();
   for (long k = 0; k < o.in_flight; ++k) issue(k);
   std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
   stop = true;
   const auto counted = reserves.load();
   const auto elapsed = std::chrono::duration<double>(clock_type::now() - start).count();
+  const auto cpu = cpu_seconds() - cpu_start;
   while (outstanding.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   g->stop();
-  return counted / elapsed;
+  return {counted / elapsed, counted ? cpu * 1e6 / counted : 0};
 }
 
 // RSS growth per record between all records passivated and all resident.
@@ -217,10 +234,18 @@ int main(int argc, char** argv) {
   };
   using mode = config::durability_mode;
   if (o.only.empty() || o.only == "throughput") {
-    figure("reserve_uniform_batched_per_s", reserve_rate(o, mode::batched, false), "reserves/s");
-    figure("reserve_uniform_sync_per_s", reserve_rate(o, mode::sync, false), "reserves/s");
-    figure("reserve_hot_batched_per_s", reserve_rate(o, mode::batched, true), "reserves/s (+ as many releases)");
-    figure("reserve_hot_sync_per_s", reserve_rate(o, mode::sync, true), "reserves/s (+ as many releases)");
+    auto both = [&](const char* name, const char* cpu_name, rate r, const char* unit) {
+      figure(name, r.per_s, unit);
+      figure(cpu_name, r.cpu_us_per_op * 1000, "CPU ns per reserve");
+    };
+    both("reserve_uniform_batched_per_s", "reserve_uniform_batched_cpu_ns",
+         reserve_rate(o, mode::batched, false), "reserves/s");
+    both("reserve_uniform_sync_per_s", "reserve_uniform_sync_cpu_ns",
+         reserve_rate(o, mode::sync, false), "reserves/s");
+    both("reserve_hot_batched_per_s", "reserve_hot_batched_cpu_ns",
+         reserve_rate(o, mode::batched, true), "reserves/s (+ as many releases)");
+    both("reserve_hot_sync_per_s", "reserve_hot_sync_cpu_ns", reserve_rate(o, mode::sync, true),
+         "reserves/s (+ as many releases)");
   }
   if (o.only.empty() || o.only == "memory")
     figure("bytes_per_resident_record", bytes_per_resident_record(o), "bytes");
