@@ -33,6 +33,7 @@ struct options {
   int in_flight = 4096;
   std::string dir = "/tmp/stockgrid-bench";
   std::string only;
+  std::string run_case;  // throughput: only the runs whose name contains this
   std::uint32_t partitions = 64;
   std::uint32_t journal_threads = 2;
 };
@@ -221,6 +222,8 @@ int main(int argc, char** argv) {
   app.add_option("--in-flight", o.in_flight, "requests kept in flight");
   app.add_option("--dir", o.dir, "scratch data dir (deleted)");
   app.add_option("--only", o.only, "throughput|memory|recovery");
+  app.add_option("--case", o.run_case,
+                 "throughput: only runs whose name contains this (uniform_batched, hot, sync...)");
   app.add_option("--partitions", o.partitions, "partitions of the grid");
   app.add_option("--journal-threads", o.journal_threads, "journal writer threads");
   CLI11_PARSE(app, argc, argv);
@@ -234,18 +237,17 @@ int main(int argc, char** argv) {
   };
   using mode = config::durability_mode;
   if (o.only.empty() || o.only == "throughput") {
-    auto both = [&](const char* name, const char* cpu_name, rate r, const char* unit) {
-      figure(name, r.per_s, unit);
-      figure(cpu_name, r.cpu_us_per_op * 1000, "CPU ns per reserve");
+    auto run = [&](const char* name, mode m, bool hot, const char* unit) {
+      if (std::string(name).find(o.run_case) == std::string::npos) return;
+      const auto r = reserve_rate(o, m, hot);
+      figure((std::string("reserve_") + name + "_per_s").c_str(), r.per_s, unit);
+      figure((std::string("reserve_") + name + "_cpu_ns").c_str(), r.cpu_us_per_op * 1000,
+             "CPU ns per reserve");
     };
-    both("reserve_uniform_batched_per_s", "reserve_uniform_batched_cpu_ns",
-         reserve_rate(o, mode::batched, false), "reserves/s");
-    both("reserve_uniform_sync_per_s", "reserve_uniform_sync_cpu_ns",
-         reserve_rate(o, mode::sync, false), "reserves/s");
-    both("reserve_hot_batched_per_s", "reserve_hot_batched_cpu_ns",
-         reserve_rate(o, mode::batched, true), "reserves/s (+ as many releases)");
-    both("reserve_hot_sync_per_s", "reserve_hot_sync_cpu_ns", reserve_rate(o, mode::sync, true),
-         "reserves/s (+ as many releases)");
+    run("uniform_batched", mode::batched, false, "reserves/s");
+    run("uniform_sync", mode::sync, false, "reserves/s");
+    run("hot_batched", mode::batched, true, "reserves/s (+ as many releases)");
+    run("hot_sync", mode::sync, true, "reserves/s (+ as many releases)");
   }
   if (o.only.empty() || o.only == "memory")
     figure("bytes_per_resident_record", bytes_per_resident_record(o), "bytes");
