@@ -98,6 +98,7 @@ struct journal_writer::partition {
   // Completions of appends (with the index of their entry in `batch`) and of
   // barriers (index -1), in queue order.
   std::vector<std::pair<completion, std::ptrdiff_t>> batch_done;
+  std::vector<std::pair<completion, std::ptrdiff_t>> running_done;  // flush() only
   std::uint64_t committed_seq = 0;
   bool unsynced = false;
   bool evicted_uncommitted = false;
@@ -320,10 +321,11 @@ void complete_batch(Partition& part, const status& st, bool synced) {
   }
   if (!st) part.health = st;  // the partition stops: memory is ahead of disk
   part.evicted_uncommitted = false;
-  auto done = std::move(part.batch_done);
-  part.batch_done.clear();
-  for (auto& [fn, index] : done)
+  // Swapped, not moved out, so both vectors keep their capacity across batches.
+  part.running_done.swap(part.batch_done);
+  for (auto& [fn, index] : part.running_done)
     if (fn) fn(st, index >= 0 ? &part.batch[static_cast<std::size_t>(index)] : nullptr);
+  part.running_done.clear();
   part.batch.clear();
 }
 
