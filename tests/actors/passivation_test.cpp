@@ -39,3 +39,29 @@ TEST_CASE("probing keys that were never stocked keeps no actor", "[passivation]"
     CHECK(call(*g, get("wh", "nope" + std::to_string(i))).code == outcome::not_found);
   CHECK(g->stats().resident_records == 0);
 }
+
+TEST_CASE("requests sent while a record activates apply in submission order", "[passivation]") {
+  temp_dir dir;
+  auto s = test_settings(dir.path());
+  s.node.passivate_idle_ms = 200;
+  auto g = open_grid(s);
+  const int records = 20, per_record = 100;
+  for (int r = 0; r < records; ++r)
+    REQUIRE(call(*g, set_count("wh", "o" + std::to_string(r), 1)).code == outcome::ok);  // version 1
+  for (int round = 0; round < 2; ++round) {
+    REQUIRE(eventually([&] { return g->stats().resident_records == 0; }));
+    // Each set names the version the one before it leaves, so any reordering
+    // (across the load from disk, the spawn and the first direct sends) is a
+    // VERSION_CONFLICT.
+    std::vector<std::future<reply>> replies;
+    const std::int64_t base = 1 + round * per_record;
+    for (int i = 0; i < per_record; ++i)
+      for (int r = 0; r < records; ++r)
+        replies.push_back(send(*g, set_count("wh", "o" + std::to_string(r), i, base + i)));
+    for (auto& f : replies) {
+      REQUIRE(f.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+      CHECK(f.get().code == outcome::ok);
+    }
+    CHECK(call(*g, get("wh", "o7")).record.version == base + per_record);
+  }
+}
