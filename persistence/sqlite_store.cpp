@@ -111,8 +111,7 @@ status sqlite_store::create_schema() {
 }
 
 // A file of an older readable format is upgraded in place, in one durable
-// transaction, before any statement naming the new columns is prepared. Other
-// versions are left alone here and refused by load_meta.
+// transaction, before any statement naming the new columns is prepared.
 status sqlite_store::upgrade_format() {
   std::int64_t version = 0;
   {
@@ -125,6 +124,11 @@ status sqlite_store::upgrade_format() {
     if (rc != SQLITE_ROW) return db_.error(rc, "reading the format version");
     version = sqlite3_column_int64(s.get(), 0);
   }
+  // Refused here, before statements naming columns such a file may lack are
+  // prepared, so the message is about the version rather than a column.
+  if (!format::readable_format(version))
+    return status::invalid(name() + ": format version " + std::to_string(version) +
+                           ", this build reads " + std::to_string(format::format_version));
   if (version != 1) return status::ok();
   const std::string upgrade = std::string("BEGIN IMMEDIATE;") + format::upgrade_v1_sql + "COMMIT;";
   if (status st = db_.exec(upgrade.c_str()); !st) {

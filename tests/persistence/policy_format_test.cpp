@@ -289,7 +289,10 @@ TEST_CASE("a file of a newer format version is refused, naming both versions") {
   temp_dir dir;
   const auto path = dir.file("p.db");
   { open_store(path); }
-  testing::raw_exec(path, "UPDATE meta SET value = 3 WHERE key = 'format_version'");
+  // A future layout may lack columns this build names: the version is what
+  // the message must be about.
+  testing::raw_exec(path, "ALTER TABLE journal DROP COLUMN low_stock_threshold;"
+                          "UPDATE meta SET value = 3 WHERE key = 'format_version'");
   status st;
   auto store = open_sqlite_store({path, ""}, &st);
   CHECK_FALSE(st);
