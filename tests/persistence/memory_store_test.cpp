@@ -139,6 +139,8 @@ TEST_CASE("the memory twin agrees with the SQLite store on a random journal") {
   std::set<change_kind> kinds;  // the journal exercised every kind
   for (const journal_entry& e : sim.all) kinds.insert(e.c.kind);
   CHECK(kinds.size() == 10);
+  CHECK(std::any_of(sim.all.begin(), sim.all.end(),
+                    [](const journal_entry& e) { return e.c.backordered_after > 0; }));
   CHECK(compacted > 0);
 
   recovery_report x, y;
