@@ -21,9 +21,25 @@ enum class change_kind : std::uint8_t {
   expire = 7,   // a hold reached its deadline and was released
   sell = 8,     // an immediate sale without a hold
   refusal = 9,  // no movement: a remembered refusal of an idempotent request
+  policy = 10,  // the record's policy (safety stock, backorders, low-stock threshold) changes
 };
 
 std::string_view to_string(change_kind k);
+
+// A record's policy, set by stock.policy. Every change carries the policy the
+// record has after it (only a policy change alters it), so replay, snapshots
+// and `stockgrid check` see it like any other after-value.
+struct record_policy {
+  // Units kept back from sale: available = on_hand - reserved - safety_stock.
+  std::int64_t safety_stock = 0;
+  // Whether a reserve beyond available succeeds, counting the shortfall in
+  // `backordered` (see stock_record.hpp for the model).
+  bool allow_backorder = false;
+  // 0 = none. Only stored and reported (alerts use it later).
+  std::int64_t low_stock_threshold = 0;
+
+  friend bool operator==(const record_policy&, const record_policy&) = default;
+};
 
 struct change {
   change_kind kind = change_kind::refusal;
@@ -32,6 +48,14 @@ struct change {
   std::int64_t on_hand_after = 0;
   std::int64_t reserved_before = 0;
   std::int64_t reserved_after = 0;
+  // Units promised by holds without stock behind them (0 <= backordered <= reserved).
+  std::int64_t backordered_before = 0;
+  std::int64_t backordered_after = 0;
+  // Units in transit to this record (transfers, a later step); no kind changes it yet.
+  std::int64_t incoming_before = 0;
+  std::int64_t incoming_after = 0;
+  // The record's policy after the change.
+  record_policy policy;
   // The quantity the change names: the delta of an adjust, the new count of a
   // set, the units reserved, committed, released, expired or sold.
   std::int64_t qty = 0;

@@ -38,6 +38,7 @@ std::string_view to_string(change_kind k) {
     case change_kind::expire: return "expire";
     case change_kind::sell: return "sell";
     case change_kind::refusal: return "refusal";
+    case change_kind::policy: return "policy";
   }
   return "unknown";
 }

@@ -62,7 +62,16 @@ struct record_view {
   std::int64_t on_hand = 0;
   std::int64_t reserved = 0;
   std::int64_t version = 0;
-  std::int64_t available() const { return on_hand - reserved; }
+  // Policy and backorder state (stock_record.hpp); defaults for a record
+  // without a policy.
+  std::int64_t safety_stock = 0;
+  bool allow_backorder = false;
+  std::int64_t backordered = 0;
+  std::int64_t incoming = 0;
+  std::int64_t low_stock_threshold = 0;
+  std::int64_t available() const {
+    return available_of(on_hand, reserved, safety_stock, allow_backorder);
+  }
 };
 
 struct hold_view {

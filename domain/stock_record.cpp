@@ -60,6 +60,9 @@ change stock_record::next_change(change_kind kind) const {
   c.version = version_ + 1;
   c.on_hand_before = c.on_hand_after = on_hand_;
   c.reserved_before = c.reserved_after = reserved_;
+  c.backordered_before = c.backordered_after = backordered_;
+  c.incoming_before = c.incoming_after = incoming_;
+  c.policy = policy_;
   return c;
 }
 
@@ -67,11 +70,19 @@ decision stock_record::refuse_missing_hold() const {
   return refuse(outcome::hold_not_found, "no such hold");
 }
 
+namespace {
+// Units leaving `reserved` unsold, or stock arriving, fill backorders first.
+std::int64_t backorders_left(std::int64_t backordered, std::int64_t freed) {
+  return freed > 0 ? backordered - std::min(backordered, freed) : backordered;
+}
+}  // namespace
+
 decision stock_record::decide_adjust(std::int64_t delta, std::string_view reason) const {
   const auto after = on_hand_ + delta;  // both within ±10^12: no overflow
   if (after > limits::quantity_max)
     return refuse(outcome::bad_request, "delta: on_hand would exceed 10^12");
-  if (after < reserved_) {
+  // Safety stock may be counted away; units covering holds may not.
+  if (after < reserved_ - backordered_) {
     auto d = refuse(outcome::insufficient_stock,
                     after < 0 ? "on_hand cannot go below zero"
                               : "reserved units cannot be removed");
@@ -81,6 +92,7 @@ decision stock_record::decide_adjust(std::int64_t delta, std::string_view reason
   decision d;
   d.c = next_change(change_kind::adjust);
   d.c.on_hand_after = after;
+  d.c.backordered_after = backorders_left(backordered_, delta);
   d.c.qty = delta;
   d.c.reason = reason;
   return d;
@@ -93,7 +105,7 @@ decision stock_record::decide_set(std::int64_t on_hand,
     return refuse(outcome::version_conflict, "the record's version is " +
                                                  std::to_string(version_) + ", not " +
                                                  std::to_string(*expected_version));
-  if (on_hand < reserved_) {
+  if (on_hand < reserved_ - backordered_) {
     auto d = refuse(outcome::insufficient_stock, "reserved units cannot be removed");
     d.available = available();
     return d;
@@ -101,6 +113,7 @@ decision stock_record::decide_set(std::int64_t on_hand,
   decision d;
   d.c = next_change(change_kind::set);
   d.c.on_hand_after = on_hand;
+  d.c.backordered_after = backorders_left(backordered_, on_hand - on_hand_);
   d.c.qty = on_hand;
   d.c.reason = reason;
   return d;
@@ -109,9 +122,16 @@ decision stock_record::decide_set(std::int64_t on_hand,
 decision stock_record::decide_reserve(std::int64_t qty, epoch_ms now, std::int64_t ttl_ms,
                                       std::string_view ref, std::size_t holds_max) const {
   if (!exists()) return refuse(outcome::not_found, "record never stocked");
-  if (qty > available()) {
+  if (qty > available() && !policy_.allow_backorder) {
     auto d = refuse(outcome::insufficient_stock, "not enough available");
     d.available = available();
+    return d;
+  }
+  // Backorders let reserved grow past on_hand; it stays within the quantity
+  // limit so every sum of record fields fits in 64 bits.
+  if (reserved_ + qty > limits::quantity_max) {
+    auto d = refuse(outcome::limit_exceeded, "reserved units would exceed 10^12");
+    d.limit = limits::quantity_max;
     return d;
   }
   if (hold_count() >= holds_max) {
@@ -122,6 +142,8 @@ decision stock_record::decide_reserve(std::int64_t qty, epoch_ms now, std::int64
   decision d;
   d.c = next_change(change_kind::reserve);
   d.c.reserved_after = reserved_ + qty;
+  const std::int64_t covered = std::min(qty, std::max<std::int64_t>(0, available()));
+  d.c.backordered_after = backordered_ + (qty - covered);
   d.c.qty = qty;
   d.c.expires_at_ms = now + ttl_ms;
   d.c.ref = ref;
@@ -135,11 +157,22 @@ decision stock_record::decide_commit(std::uint64_t hold_seq, std::optional<std::
   if (qty && *qty > h->qty)
     return refuse(outcome::bad_request, "qty: exceeds the hold's " + std::to_string(h->qty));
   const auto sold = qty.value_or(h->qty);
+  // The whole hold leaves `reserved`: what is not sold is released first,
+  // filling backorders; the sold units must then be covered units.
+  const auto reserved_after = reserved_ - h->qty;
+  const auto backordered_after = backorders_left(backordered_, h->qty - sold);
+  if (backordered_after > reserved_after) {
+    auto d = refuse(outcome::insufficient_stock,
+                    std::to_string(backordered_after - reserved_after) +
+                        " of the units to sell are backordered: receive stock first");
+    d.available = available();
+    return d;
+  }
   decision d;
   d.c = next_change(change_kind::commit);
   d.c.on_hand_after = on_hand_ - sold;
-  // The whole hold leaves `reserved`: what is not sold is released.
-  d.c.reserved_after = reserved_ - h->qty;
+  d.c.reserved_after = reserved_after;
+  d.c.backordered_after = backordered_after;
   d.c.qty = sold;
   d.c.hold_seq = hold_seq;
   return d;
@@ -155,6 +188,7 @@ decision stock_record::decide_release(std::uint64_t hold_seq, std::optional<std:
   decision d;
   d.c = next_change(change_kind::release);
   d.c.reserved_after = reserved_ - released;
+  d.c.backordered_after = backorders_left(backordered_, released);
   d.c.qty = released;
   d.c.hold_seq = hold_seq;
   return d;
@@ -193,7 +227,33 @@ change stock_record::decide_expire(std::uint64_t hold_seq) const {
   c.hold_seq = hold_seq;
   c.qty = h ? h->qty : 0;
   c.reserved_after = reserved_ - c.qty;
+  c.backordered_after = backorders_left(backordered_, c.qty);
   return c;
+}
+
+decision stock_record::decide_policy(std::optional<std::int64_t> safety_stock,
+                                     std::optional<bool> allow_backorder,
+                                     std::optional<std::int64_t> low_stock_threshold) const {
+  if (!exists()) return refuse(outcome::not_found, "record never stocked");
+  record_policy p = policy_;
+  if (safety_stock) p.safety_stock = *safety_stock;
+  if (allow_backorder) p.allow_backorder = *allow_backorder;
+  if (low_stock_threshold) p.low_stock_threshold = *low_stock_threshold;
+  // Existing backorders are promises: they need stock (which fills them)
+  // or releases before backorders can be switched off.
+  if (!p.allow_backorder && backordered_ > 0) {
+    auto d = refuse(outcome::insufficient_stock,
+                    "allow_backorder: " + std::to_string(backordered_) +
+                        " units are backordered; receive stock or release holds first");
+    d.available = available();
+    return d;
+  }
+  // Raising safety stock never touches existing holds: it only limits new
+  // reserves and sales.
+  decision d;
+  d.c = next_change(change_kind::policy);
+  d.c.policy = p;
+  return d;
 }
 
 std::optional<epoch_ms> stock_record::next_deadline() {
@@ -239,6 +299,9 @@ void stock_record::apply(const change& c) {
   on_hand_ = c.on_hand_after;
   reserved_ = c.reserved_after;
   version_ = c.version;
+  backordered_ = c.backordered_after;
+  incoming_ = c.incoming_after;
+  policy_ = c.policy;
   switch (c.kind) {
     case change_kind::reserve: {
       hold h{c.hold_seq, c.qty, c.expires_at_ms, c.ref};
@@ -292,6 +355,13 @@ void stock_record::restore(std::int64_t on_hand, std::int64_t reserved, std::int
   std::make_heap(deadlines_.begin(), deadlines_.end(), later);
 }
 
+void stock_record::restore_policy(const record_policy& policy, std::int64_t backordered,
+                                  std::int64_t incoming) {
+  policy_ = policy;
+  backordered_ = backordered;
+  incoming_ = incoming;
+}
+
 std::string stock_record::check_invariants() const {
   std::int64_t held = 0;
   std::size_t tombstones = 0;
@@ -302,9 +372,24 @@ std::string stock_record::check_invariants() const {
   }
   if (held != reserved_)
     return "reserved " + std::to_string(reserved_) + " != sum of holds " + std::to_string(held);
-  if (reserved_ < 0 || reserved_ > on_hand_)
+  if (reserved_ < 0 || (backordered_ == 0 && reserved_ > on_hand_))
     return "reserved " + std::to_string(reserved_) + " outside [0, on_hand " +
            std::to_string(on_hand_) + "]";
+  if (on_hand_ < 0) return "on_hand " + std::to_string(on_hand_) + " below 0";
+  if (backordered_ < 0 || backordered_ > reserved_)
+    return "backordered " + std::to_string(backordered_) + " outside [0, reserved " +
+           std::to_string(reserved_) + "]";
+  if (reserved_ - backordered_ > on_hand_)
+    return "reserved " + std::to_string(reserved_) + " - backordered " +
+           std::to_string(backordered_) + " exceeds on_hand " + std::to_string(on_hand_);
+  if (backordered_ > 0 && !policy_.allow_backorder)
+    return "backordered " + std::to_string(backordered_) + " but backorders are not allowed";
+  const auto in_range = [](std::int64_t v) { return v >= 0 && v <= limits::quantity_max; };
+  if (!in_range(policy_.safety_stock) || !in_range(policy_.low_stock_threshold) ||
+      !in_range(incoming_))
+    return "safety_stock " + std::to_string(policy_.safety_stock) + ", low_stock_threshold " +
+           std::to_string(policy_.low_stock_threshold) + " or incoming " +
+           std::to_string(incoming_) + " outside [0, 10^12]";
   return {};
 }
 

@@ -3,6 +3,34 @@
 // yields either a refusal or the change it makes; the change is then applied.
 // Replaying journaled changes through apply() rebuilds the same state, so the
 // live path, recovery and snapshots share one piece of logic.
+//
+// Policy and backorders. A record has a policy (change.hpp: safety_stock,
+// allow_backorder, low_stock_threshold), a count of `backordered` units and
+// of `incoming` units (in transit from transfers; stored and reported only).
+//   available = on_hand - reserved - safety_stock, floored at 0 unless
+//   backorders are allowed (types.hpp: available_of).
+// `reserved` is the sum of the holds. Of it, `backordered` units are promised
+// without stock; the rest, `reserved - backordered`, is covered by on_hand.
+// Backorders are a count on the record, not on a hold: units are fungible.
+//   - reserve q with a = max(0, available): without allow_backorder q > a is
+//     refused; with it, reserved += q and backordered += q - min(q, a).
+//   - units leaving `reserved` unsold (release, expire, the unsold rest of a
+//     commit) come out of `backordered` first: the stock they covered now
+//     covers a backorder.
+//   - adjust or set raising on_hand by d fills backorders first:
+//     backordered -= min(backordered, d).
+//   - adjust and set may take on_hand into safety stock, never below the
+//     covered reservations `reserved - backordered` (INSUFFICIENT_STOCK).
+//   - a commit sells only covered units: after its unsold rest is released,
+//     the sold units must not be needed to cover backorders, i.e.
+//     backordered <= reserved left; otherwise INSUFFICIENT_STOCK.
+//   - a sale without a hold needs qty <= available (it ships now).
+//   - turning allow_backorder off while backordered > 0 is refused with
+//     INSUFFICIENT_STOCK: the promised units need stock first.
+// Invariants (check_invariants): reserved == sum of holds; on_hand >= 0;
+// 0 <= backordered <= reserved; reserved - backordered <= on_hand;
+// backordered == 0 unless allow_backorder; safety_stock, incoming and
+// low_stock_threshold within [0, 10^12].
 #pragma once
 
 #include <cstdint>
@@ -42,8 +70,13 @@ class stock_record {
   bool exists() const { return version_ > 0; }
   std::int64_t on_hand() const { return on_hand_; }
   std::int64_t reserved() const { return reserved_; }
-  std::int64_t available() const { return on_hand_ - reserved_; }
+  std::int64_t available() const {
+    return available_of(on_hand_, reserved_, policy_.safety_stock, policy_.allow_backorder);
+  }
   std::int64_t version() const { return version_; }
+  std::int64_t backordered() const { return backordered_; }
+  std::int64_t incoming() const { return incoming_; }
+  const record_policy& policy() const { return policy_; }
   // Active holds in the order they were created (increasing seq), as a copy.
   std::vector<hold> holds() const;
   std::size_t hold_count() const { return holds_.size() - ended_; }
@@ -62,6 +95,11 @@ class stock_record {
                           epoch_ms now) const;
   decision decide_extend(std::uint64_t hold_seq, epoch_ms now, std::int64_t ttl_ms) const;
   decision decide_sell(std::int64_t qty, std::string_view reason) const;
+  // A partial policy update: absent fields keep their value. Values are
+  // assumed validated (validate_policy). NOT_FOUND for a record never stocked.
+  decision decide_policy(std::optional<std::int64_t> safety_stock,
+                         std::optional<bool> allow_backorder,
+                         std::optional<std::int64_t> low_stock_threshold) const;
 
   // Expiry. A hold is due once now >= its deadline (never earlier).
   // The earliest deadline among active holds, if any.
@@ -77,9 +115,13 @@ class stock_record {
   // Restores a state read from a snapshot.
   void restore(std::int64_t on_hand, std::int64_t reserved, std::int64_t version,
                std::vector<hold> holds);
+  // Restores the policy and backorder state read from a snapshot (after
+  // restore(); a record restored without it has the defaults).
+  void restore_policy(const record_policy& policy, std::int64_t backordered,
+                      std::int64_t incoming);
 
-  // reserved == sum of holds, 0 <= reserved <= on_hand. Empty if the
-  // invariants hold, otherwise what is wrong.
+  // The invariants listed at the top of this file. Empty if they hold,
+  // otherwise what is wrong.
   std::string check_invariants() const;
 
  private:
@@ -92,6 +134,9 @@ class stock_record {
   std::int64_t on_hand_ = 0;
   std::int64_t reserved_ = 0;
   std::int64_t version_ = 0;
+  std::int64_t backordered_ = 0;
+  std::int64_t incoming_ = 0;
+  record_policy policy_;
   // Sorted by seq. An ended hold stays as a tombstone (qty 0) until
   // tombstones outnumber live holds, so ending the oldest of thousands of
   // holds on a hot record costs O(1) amortized instead of a memmove.

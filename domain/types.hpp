@@ -29,6 +29,15 @@ struct record_key_hash {
   std::size_t operator()(const record_key& k) const { return stable_hash(k); }
 };
 
+// What can still be reserved or sold: on_hand - reserved - safety_stock,
+// never below 0 unless backorders are allowed (then it goes negative by the
+// units promised beyond stock). The one formula for the record and its views.
+constexpr std::int64_t available_of(std::int64_t on_hand, std::int64_t reserved,
+                                    std::int64_t safety_stock, bool allow_backorder) {
+  const std::int64_t a = on_hand - reserved - safety_stock;
+  return allow_backorder || a > 0 ? a : 0;
+}
+
 // Milliseconds since the Unix epoch, server clock.
 using epoch_ms = std::int64_t;
 

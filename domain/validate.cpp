@@ -79,4 +79,18 @@ std::string validate(const request& req, const validation_limits& lim) {
   return err;
 }
 
+std::string validate_policy(std::optional<std::int64_t> safety_stock,
+                            std::optional<bool> allow_backorder,
+                            std::optional<std::int64_t> low_stock_threshold) {
+  if (!safety_stock && !allow_backorder && !low_stock_threshold)
+    return "safety_stock, allow_backorder or low_stock_threshold: at least one is required";
+  const auto check_count = [](const char* field, std::optional<std::int64_t> v) {
+    if (v && (*v < 0 || *v > limits::quantity_max))
+      return std::string(field) + ": must be between 0 and 10^12";
+    return std::string{};
+  };
+  if (auto e = check_count("safety_stock", safety_stock); !e.empty()) return e;
+  return check_count("low_stock_threshold", low_stock_threshold);
+}
+
 }  // namespace stockgrid

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "domain/request.hpp"
@@ -17,5 +18,12 @@ struct validation_limits {
 // Empty when the request is well-formed, otherwise the message for the
 // BAD_REQUEST reply ("qty: must be between 1 and 10^12").
 std::string validate(const request& req, const validation_limits& lim);
+
+// The fields of a policy update (stock_record::decide_policy): at least one
+// present, quantities within [0, 10^12]. Empty when well-formed, otherwise
+// the BAD_REQUEST message naming the field.
+std::string validate_policy(std::optional<std::int64_t> safety_stock,
+                            std::optional<bool> allow_backorder,
+                            std::optional<std::int64_t> low_stock_threshold);
 
 }  // namespace stockgrid

@@ -19,6 +19,13 @@ std::string after_state(std::int64_t on_hand, std::int64_t reserved, std::int64_
          " version=" + std::to_string(version);
 }
 
+std::string policy_state(const record_policy& p, std::int64_t backordered, std::int64_t incoming) {
+  return "safety_stock=" + std::to_string(p.safety_stock) +
+         " allow_backorder=" + (p.allow_backorder ? "1" : "0") +
+         " low_stock_threshold=" + std::to_string(p.low_stock_threshold) +
+         " backordered=" + std::to_string(backordered) + " incoming=" + std::to_string(incoming);
+}
+
 // One pass over a partition; the journal is read sorted by record, so each
 // record's retained entries arrive together, oldest version first.
 class checker {
@@ -47,6 +54,7 @@ class checker {
   check_report& out_;
   sqlite::connection db_;
   sqlite::statement snapshot_get_;
+  std::int64_t format_version_ = 0;  // the file's; columns it lacks read as 0
 
   // The record being checked.
   bool in_record_ = false;
@@ -83,7 +91,7 @@ status checker::run() {
 status checker::read_meta() {
   sqlite::statement s;
   if (status st = db_.prepare("SELECT key, value FROM meta", &s); !st) return st;
-  std::int64_t version = 0;
+  std::int64_t& version = format_version_;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
     const std::string_view key = sqlite::column_bytes(s.get(), 0);
@@ -94,20 +102,21 @@ status checker::read_meta() {
     if (key == format::meta_snapshot_seq) out_.snapshot_seq = static_cast<std::uint64_t>(value);
   }
   if (rc != SQLITE_DONE) return db_.error(rc, "reading meta");
-  if (version != format::format_version)
+  if (!format::readable_format(version))
     return status::invalid(path_ + ": format version " + std::to_string(version) + ", this build reads " +
+                           std::to_string(format::format_version_min) + " to " +
                            std::to_string(format::format_version));
   if (out_.seq_lease == 0 || out_.snapshot_seq >= out_.seq_lease)
     return status::corruption(path_ + ": meta: snapshot_seq " + std::to_string(out_.snapshot_seq) +
                               " not below seq_lease " + std::to_string(out_.seq_lease));
-  const std::string get = std::string("SELECT ") + format::snapshot_columns +
+  const std::string get = "SELECT " + format::snapshot_select_columns(version) +
                           " FROM snapshot WHERE tenant=?1 AND warehouse=?2 AND sku=?3";
   return db_.prepare(get.c_str(), &snapshot_get_);
 }
 
 status checker::check_snapshot() {
   sqlite::statement s;
-  const std::string sql = std::string("SELECT ") + format::snapshot_columns + " FROM snapshot";
+  const std::string sql = "SELECT " + format::snapshot_select_columns(format_version_) + " FROM snapshot";
   if (status st = db_.prepare(sql.c_str(), &s); !st) return st;
   record_image image;
   int rc;
@@ -128,7 +137,7 @@ status checker::check_snapshot() {
 status checker::check_journal() {
   sqlite::statement s;
   // The journal has no index by record: SQLite sorts it (a check may be slow).
-  const std::string sql = std::string("SELECT ") + format::journal_columns +
+  const std::string sql = "SELECT " + format::journal_select_columns(format_version_) +
                           " FROM journal ORDER BY tenant, warehouse, sku, version, seq";
   if (status st = db_.prepare(sql.c_str(), &s); !st) return st;
   journal_entry e;
@@ -268,6 +277,12 @@ status checker::check_chain(const journal_entry& e) {
                               after_state(c.on_hand_before, c.reserved_before, c.version - 1) +
                               ", previous after " +
                               after_state(p.on_hand_after, p.reserved_after, p.version));
+  if (c.backordered_before != p.backordered_after || c.incoming_before != p.incoming_after ||
+      (c.kind != change_kind::policy && !(c.policy == p.policy)))
+    return corrupt_row(e, "does not follow seq=" + std::to_string(previous_.seq) + ": before " +
+                              policy_state(c.policy, c.backordered_before, c.incoming_before) +
+                              ", previous after " +
+                              policy_state(p.policy, p.backordered_after, p.incoming_after));
   previous_ = e;
   return status::ok();
 }
@@ -302,6 +317,12 @@ status checker::check_snapshot_agrees() {
                                 std::to_string(s.last_seq) + ", but journal row seq=" +
                                 std::to_string(l.seq) + " leaves " +
                                 after_state(l.c.on_hand_after, l.c.reserved_after, l.c.version));
+    if (!(s.policy == l.c.policy) || s.backordered != l.c.backordered_after ||
+        s.incoming != l.c.incoming_after)
+      return status::corruption(path_ + ": snapshot row " + sqlite::describe(key_) + ": " +
+                                policy_state(s.policy, s.backordered, s.incoming) +
+                                ", but journal row seq=" + std::to_string(l.seq) + " leaves " +
+                                policy_state(l.c.policy, l.c.backordered_after, l.c.incoming_after));
   }
   return status::ok();
 }

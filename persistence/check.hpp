@@ -30,8 +30,10 @@ struct check_report {
 // one's after-values, seqs increasing along the chain); that the snapshot row
 // equals the state after the record's last retained entry in the snapshot
 // range; that folding the entries after the snapshot onto the snapshot row
-// replays (fold.hpp); and the record invariants (reserved == sum of holds,
-// 0 <= reserved <= on_hand) on every snapshot row and every folded state;
+// replays (fold.hpp); and the record invariants (stock_record.hpp: reserved ==
+// sum of holds, 0 <= backordered <= reserved, reserved - backordered <=
+// on_hand, no backorders unless allowed, ...) on every snapshot row and every
+// folded state;
 // that record_index and idem_index hold exactly one row per journal row they
 // cover.
 // The first problem found is returned, naming the file and the row.

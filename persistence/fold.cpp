@@ -12,6 +12,10 @@ std::string values(std::int64_t on_hand, std::int64_t reserved, std::int64_t ver
          " version=" + std::to_string(version);
 }
 
+std::string extras(std::int64_t backordered, std::int64_t incoming) {
+  return "backordered=" + std::to_string(backordered) + " incoming=" + std::to_string(incoming);
+}
+
 bool names_existing_hold(change_kind k) {
   return k == change_kind::commit || k == change_kind::release || k == change_kind::extend ||
          k == change_kind::expire;
@@ -50,6 +54,14 @@ status fold_entry(const journal_entry& e, const std::string& file, folded_record
                                values(c.on_hand_before, c.reserved_before, c.version - 1) +
                                ", record has " +
                                values(rec.on_hand(), rec.reserved(), rec.version()));
+  if (c.backordered_before != rec.backordered() || c.incoming_before != rec.incoming())
+    return broken(e, file, "does not follow the record's state: entry has before " +
+                               extras(c.backordered_before, c.incoming_before) + ", record has " +
+                               extras(rec.backordered(), rec.incoming()));
+  // Only a policy change alters the policy; every other change carries it.
+  if (c.kind != change_kind::policy && !(c.policy == rec.policy()))
+    return broken(e, file, "a " + std::string(to_string(c.kind)) +
+                               " change carries a policy other than the record's");
   if (std::string p = hold_problem(e, rec); !p.empty()) return broken(e, file, p);
   rec.apply(c);
   if (rec.on_hand() != c.on_hand_after || rec.reserved() != c.reserved_after ||
@@ -95,12 +107,16 @@ record_image make_image(const record_key& key, const folded_record& r) {
   image.version = r.rec.version();
   image.holds = r.rec.holds();
   image.last_seq = r.last_seq;
+  image.policy = r.rec.policy();
+  image.backordered = r.rec.backordered();
+  image.incoming = r.rec.incoming();
   return image;
 }
 
 folded_record restore_image(const record_image& image) {
   folded_record r;
   r.rec.restore(image.on_hand, image.reserved, image.version, image.holds);
+  r.rec.restore_policy(image.policy, image.backordered, image.incoming);
   r.last_seq = image.last_seq;
   return r;
 }

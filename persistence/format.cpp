@@ -1,7 +1,9 @@
 #include "persistence/format.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
+#include <iterator>
 
 
 #include "persistence/crc32c.hpp"
@@ -36,7 +38,14 @@ CREATE TABLE journal (
   result INTEGER NOT NULL,
   detail INTEGER NOT NULL,
   key_id TEXT NOT NULL,
-  crc INTEGER NOT NULL
+  crc INTEGER NOT NULL,
+  backordered_before INTEGER NOT NULL DEFAULT 0,
+  backordered_after INTEGER NOT NULL DEFAULT 0,
+  incoming_before INTEGER NOT NULL DEFAULT 0,
+  incoming_after INTEGER NOT NULL DEFAULT 0,
+  safety_stock INTEGER NOT NULL DEFAULT 0,
+  allow_backorder INTEGER NOT NULL DEFAULT 0,
+  low_stock_threshold INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE record_index (
   record_hash INTEGER NOT NULL,
@@ -59,17 +68,77 @@ CREATE TABLE snapshot (
   last_seq INTEGER NOT NULL,
   holds BLOB NOT NULL,
   crc INTEGER NOT NULL,
+  safety_stock INTEGER NOT NULL DEFAULT 0,
+  allow_backorder INTEGER NOT NULL DEFAULT 0,
+  low_stock_threshold INTEGER NOT NULL DEFAULT 0,
+  backordered INTEGER NOT NULL DEFAULT 0,
+  incoming INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (tenant, warehouse, sku)
 ) WITHOUT ROWID;
 )sql";
 
-const char* const journal_columns =
+// ADD COLUMN appends columns, so an upgraded file has the layout of a new one.
+const char* const upgrade_v1_sql = R"sql(
+ALTER TABLE journal ADD COLUMN backordered_before INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE journal ADD COLUMN backordered_after INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE journal ADD COLUMN incoming_before INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE journal ADD COLUMN incoming_after INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE journal ADD COLUMN safety_stock INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE journal ADD COLUMN allow_backorder INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE journal ADD COLUMN low_stock_threshold INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE snapshot ADD COLUMN safety_stock INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE snapshot ADD COLUMN allow_backorder INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE snapshot ADD COLUMN low_stock_threshold INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE snapshot ADD COLUMN backordered INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE snapshot ADD COLUMN incoming INTEGER NOT NULL DEFAULT 0;
+UPDATE meta SET value = 2 WHERE key = 'format_version';
+)sql";
+
+namespace {
+constexpr const char* journal_columns_v1 =
     "seq, epoch, at_ms, tenant, warehouse, sku, kind, version, on_hand_before, "
     "on_hand_after, reserved_before, reserved_after, qty, hold_seq, expires_at_ms, ref, "
     "reason, idem, fingerprint, result, detail, key_id, crc";
+constexpr const char* journal_columns_added_v2 =
+    "backordered_before, backordered_after, incoming_before, incoming_after, safety_stock, "
+    "allow_backorder, low_stock_threshold";
+constexpr int journal_columns_added_v2_count = journal_column_count - j_crc - 1;
+
+constexpr const char* snapshot_columns_v1 =
+    "tenant, warehouse, sku, on_hand, reserved, version, last_seq, holds, crc";
+constexpr const char* snapshot_columns_added_v2 =
+    "safety_stock, allow_backorder, low_stock_threshold, backordered, incoming";
+constexpr int snapshot_columns_added_v2_count = snapshot_column_count - s_crc - 1;
+
+std::string select_columns(std::int64_t version, const char* v1, const char* added_v2,
+                           int added_count) {
+  std::string out = std::string(v1) + ", ";
+  if (version >= 2) return out + added_v2;
+  for (int i = 0; i < added_count; ++i) out += i ? ", 0" : "0";
+  return out;
+}
+}  // namespace
+
+const char* const journal_columns =
+    "seq, epoch, at_ms, tenant, warehouse, sku, kind, version, on_hand_before, "
+    "on_hand_after, reserved_before, reserved_after, qty, hold_seq, expires_at_ms, ref, "
+    "reason, idem, fingerprint, result, detail, key_id, crc, "
+    "backordered_before, backordered_after, incoming_before, incoming_after, safety_stock, "
+    "allow_backorder, low_stock_threshold";
 
 const char* const snapshot_columns =
-    "tenant, warehouse, sku, on_hand, reserved, version, last_seq, holds, crc";
+    "tenant, warehouse, sku, on_hand, reserved, version, last_seq, holds, crc, "
+    "safety_stock, allow_backorder, low_stock_threshold, backordered, incoming";
+
+std::string journal_select_columns(std::int64_t version) {
+  return select_columns(version, journal_columns_v1, journal_columns_added_v2,
+                        journal_columns_added_v2_count);
+}
+
+std::string snapshot_select_columns(std::int64_t version) {
+  return select_columns(version, snapshot_columns_v1, snapshot_columns_added_v2,
+                        snapshot_columns_added_v2_count);
+}
 
 namespace {
 
@@ -152,6 +221,14 @@ void encode_journal_row(const journal_entry& e, std::string* out) {
   put_i64(static_cast<std::int64_t>(e.result), out);
   put_i64(e.detail, out);
   put_text(e.key_id, out);
+  // Version 2 columns, only when one is not 0 (see the header).
+  const std::int64_t added[] = {c.backordered_before, c.backordered_after, c.incoming_before,
+                                c.incoming_after,     c.policy.safety_stock,
+                                c.policy.allow_backorder ? 1 : 0,
+                                c.policy.low_stock_threshold};
+  static_assert(std::size(added) == journal_column_count - j_crc - 1);
+  if (std::any_of(std::begin(added), std::end(added), [](std::int64_t v) { return v != 0; }))
+    for (std::int64_t v : added) put_i64(v, out);
 }
 
 std::uint32_t journal_row_crc(const journal_entry& e) {
@@ -202,6 +279,12 @@ void encode_snapshot_row(const record_image& r, std::string_view holds_blob, std
   put_i64(r.version, out);
   put_u64(r.last_seq, out);
   put_text(holds_blob, out);
+  // Version 2 columns, only when one is not 0 (see the header).
+  const std::int64_t added[] = {r.policy.safety_stock, r.policy.allow_backorder ? 1 : 0,
+                                r.policy.low_stock_threshold, r.backordered, r.incoming};
+  static_assert(std::size(added) == snapshot_column_count - s_crc - 1);
+  if (std::any_of(std::begin(added), std::end(added), [](std::int64_t v) { return v != 0; }))
+    for (std::int64_t v : added) put_i64(v, out);
 }
 
 std::uint32_t snapshot_row_crc(const record_image& r, std::string_view holds_blob) {
@@ -221,7 +304,7 @@ std::uint64_t idem_hash(std::string_view idem) {
 
 bool valid_change_kind(std::int64_t v) {
   return v >= static_cast<std::int64_t>(change_kind::adjust) &&
-         v <= static_cast<std::int64_t>(change_kind::refusal);
+         v <= static_cast<std::int64_t>(change_kind::policy);
 }
 
 bool valid_outcome(std::int64_t v) {

@@ -14,8 +14,13 @@
 //   journal(seq INTEGER PRIMARY KEY, epoch, at_ms, tenant, warehouse, sku,
 //           kind, version, on_hand_before, on_hand_after, reserved_before,
 //           reserved_after, qty, hold_seq, expires_at_ms, ref, reason, idem,
-//           fingerprint, result, detail, key_id, crc)
-//     One row per journal_entry (partition_store.hpp). kind and result are the
+//           fingerprint, result, detail, key_id, crc,
+//           backordered_before, backordered_after, incoming_before,
+//           incoming_after, safety_stock, allow_backorder, low_stock_threshold)
+//     One row per journal_entry (partition_store.hpp). The columns after crc
+//     came with version 2 (policy and backorders: change.hpp); the policy
+//     columns hold the record's policy after the change, allow_backorder as
+//     0 or 1. kind and result are the
 //     numeric values of change_kind and outcome. idem is NULL when empty;
 //     ref, reason and key_id are '' when empty. Unsigned 64-bit fields (seq,
 //     epoch, hold_seq, fingerprint) are stored as the int64 with the same
@@ -40,14 +45,19 @@
 //     small and cheap to compare.
 //
 //   snapshot(tenant, warehouse, sku, on_hand, reserved, version, last_seq,
-//            holds BLOB, crc, PRIMARY KEY(tenant, warehouse, sku))
+//            holds BLOB, crc, safety_stock, allow_backorder,
+//            low_stock_threshold, backordered, incoming,
+//            PRIMARY KEY(tenant, warehouse, sku))
 //     One row per record that exists (version > 0), its state after every
 //     journal entry with seq <= snapshot_seq. last_seq is the seq of the last
 //     entry that changed it.
 //
 // Row checksums. `crc` is the CRC-32C (crc32c.hpp) of the row's canonical
 // bytes, stored as a non-negative INTEGER. The canonical bytes are the
-// columns before `crc`, in the order listed above, each encoded as:
+// columns before `crc`, in the order listed above, followed by the version 2
+// columns (after `crc` above, in that order) only when one of them is not 0:
+// a version 1 row is then a valid version 2 row with those columns at 0, and
+// a damaged new column still changes the bytes. Each column is encoded as:
 //   integer  8 bytes little-endian two's complement (all integer columns,
 //            including kind and result, so the encoding has one rule)
 //   text     4-byte little-endian length, then the bytes (NULL idem == '')
@@ -62,8 +72,12 @@
 //   count times: u64 seq, i64 qty, i64 expires_at_ms, u32 ref length, ref bytes
 // all little-endian, nothing after the last hold.
 //
-// Compatibility: a reader refuses a file whose format_version differs. Never
-// renumber kinds or outcomes; a layout change bumps format_version.
+// Compatibility: never renumber kinds or outcomes; a layout change bumps
+// format_version. Version 1 (no policy columns) is read with the version 2
+// columns at 0: the store upgrades such a file when it opens it, in one
+// transaction (`upgrade_v1_sql`: ALTER TABLE ... ADD COLUMN, no row rewritten,
+// since the CRCs stay valid); `stockgrid check` reads it unchanged, selecting
+// 0 for the missing columns. Any other version is refused.
 #pragma once
 
 #include <cstdint>
@@ -75,7 +89,16 @@
 
 namespace stockgrid::persistence::format {
 
-inline constexpr std::int64_t format_version = 1;
+inline constexpr std::int64_t format_version = 2;
+// The oldest version this build reads (see Compatibility above).
+inline constexpr std::int64_t format_version_min = 1;
+inline constexpr bool readable_format(std::int64_t v) {
+  return v >= format_version_min && v <= format_version;
+}
+
+// Turns a version 1 database into a version 2 one (inside a transaction the
+// caller opens), including the meta row.
+extern const char* const upgrade_v1_sql;
 inline constexpr std::uint8_t holds_encoding_version = 1;
 
 // Creates the tables of an empty database (no meta rows).
@@ -91,17 +114,27 @@ inline constexpr const char* meta_snapshot_seq = "snapshot_seq";
 // positions within them.
 extern const char* const journal_columns;
 extern const char* const snapshot_columns;
+// The same lists for a SELECT from a file of format `version`: columns that
+// version lacks are selected as 0.
+std::string journal_select_columns(std::int64_t version);
+std::string snapshot_select_columns(std::int64_t version);
 
 enum journal_column : int {
   j_seq, j_epoch, j_at_ms, j_tenant, j_warehouse, j_sku, j_kind, j_version,
   j_on_hand_before, j_on_hand_after, j_reserved_before, j_reserved_after, j_qty,
   j_hold_seq, j_expires_at_ms, j_ref, j_reason, j_idem, j_fingerprint, j_result,
-  j_detail, j_key_id, j_crc, journal_column_count
+  j_detail, j_key_id, j_crc,
+  // version 2
+  j_backordered_before, j_backordered_after, j_incoming_before, j_incoming_after,
+  j_safety_stock, j_allow_backorder, j_low_stock_threshold, journal_column_count
 };
 
 enum snapshot_column : int {
   s_tenant, s_warehouse, s_sku, s_on_hand, s_reserved, s_version, s_last_seq, s_holds,
-  s_crc, snapshot_column_count
+  s_crc,
+  // version 2
+  s_safety_stock, s_allow_backorder, s_low_stock_threshold, s_backordered, s_incoming,
+  snapshot_column_count
 };
 
 // Canonical bytes of a journal row (appended to `out`) and their CRC.

@@ -43,6 +43,11 @@ struct record_image {
   std::int64_t version = 0;
   std::vector<hold> holds;
   std::uint64_t last_seq = 0;  // seq of the last journal entry that changed it
+  // Policy and backorder state (stock_record.hpp); after last_seq so that
+  // images built field by field stay source-compatible.
+  record_policy policy;
+  std::int64_t backordered = 0;
+  std::int64_t incoming = 0;
 };
 
 struct recovery_report {

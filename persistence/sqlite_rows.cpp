@@ -39,6 +39,13 @@ void bind_journal_row(statement& s, const journal_entry& e) {
   s.bind(j_detail + 1, e.detail);
   s.bind_text(j_key_id + 1, e.key_id);
   s.bind(j_crc + 1, journal_row_crc(e));
+  s.bind(j_backordered_before + 1, c.backordered_before);
+  s.bind(j_backordered_after + 1, c.backordered_after);
+  s.bind(j_incoming_before + 1, c.incoming_before);
+  s.bind(j_incoming_after + 1, c.incoming_after);
+  s.bind(j_safety_stock + 1, c.policy.safety_stock);
+  s.bind(j_allow_backorder + 1, std::int64_t{c.policy.allow_backorder ? 1 : 0});
+  s.bind(j_low_stock_threshold + 1, c.policy.low_stock_threshold);
 }
 
 namespace {
@@ -78,10 +85,20 @@ status read_journal_row(sqlite3_stmt* s, const std::string& file, journal_entry*
   e->result = static_cast<outcome>(result);
   e->detail = column_i64(s, j_detail);
   assign(&e->key_id, column_bytes(s, j_key_id));
+  c.backordered_before = column_i64(s, j_backordered_before);
+  c.backordered_after = column_i64(s, j_backordered_after);
+  c.incoming_before = column_i64(s, j_incoming_before);
+  c.incoming_after = column_i64(s, j_incoming_after);
+  c.policy.safety_stock = column_i64(s, j_safety_stock);
+  const std::int64_t allow_backorder = column_i64(s, j_allow_backorder);
+  c.policy.allow_backorder = allow_backorder != 0;
+  c.policy.low_stock_threshold = column_i64(s, j_low_stock_threshold);
   if (static_cast<std::int64_t>(journal_row_crc(*e)) != column_i64(s, j_crc))
     return journal_corruption(file, e->seq, "CRC mismatch");
   if (!valid_change_kind(kind) || !valid_outcome(result))
     return journal_corruption(file, e->seq, "unknown kind or result");
+  if (allow_backorder != 0 && allow_backorder != 1)
+    return journal_corruption(file, e->seq, "allow_backorder is neither 0 nor 1");
   return status::ok();
 }
 
@@ -97,6 +114,11 @@ void bind_snapshot_row(statement& s, const record_image& r, std::string* holds_s
   s.bind_u64(s_last_seq + 1, r.last_seq);
   s.bind_blob(s_holds + 1, *holds_scratch);
   s.bind(s_crc + 1, snapshot_row_crc(r, *holds_scratch));
+  s.bind(s_safety_stock + 1, r.policy.safety_stock);
+  s.bind(s_allow_backorder + 1, std::int64_t{r.policy.allow_backorder ? 1 : 0});
+  s.bind(s_low_stock_threshold + 1, r.policy.low_stock_threshold);
+  s.bind(s_backordered + 1, r.backordered);
+  s.bind(s_incoming + 1, r.incoming);
 }
 
 status read_snapshot_row(sqlite3_stmt* s, const std::string& file, record_image* r) {
@@ -107,10 +129,18 @@ status read_snapshot_row(sqlite3_stmt* s, const std::string& file, record_image*
   r->reserved = column_i64(s, s_reserved);
   r->version = column_i64(s, s_version);
   r->last_seq = column_u64(s, s_last_seq);
+  r->policy.safety_stock = column_i64(s, s_safety_stock);
+  const std::int64_t allow_backorder = column_i64(s, s_allow_backorder);
+  r->policy.allow_backorder = allow_backorder != 0;
+  r->policy.low_stock_threshold = column_i64(s, s_low_stock_threshold);
+  r->backordered = column_i64(s, s_backordered);
+  r->incoming = column_i64(s, s_incoming);
   const std::string_view holds = column_bytes(s, s_holds);
   const auto where = [&] { return file + ": snapshot row " + describe(r->key) + ": "; };
   if (static_cast<std::int64_t>(snapshot_row_crc(*r, holds)) != column_i64(s, s_crc))
     return status::corruption(where() + "CRC mismatch");
+  if (allow_backorder != 0 && allow_backorder != 1)
+    return status::corruption(where() + "allow_backorder is neither 0 nor 1");
   if (!decode_holds(holds, &r->holds)) return status::corruption(where() + "malformed holds");
   return status::ok();
 }

@@ -13,7 +13,7 @@ namespace stockgrid::persistence::sqlite {
 // "tenant/warehouse/sku", for messages.
 std::string describe(const record_key& key);
 
-// Binds `e` and its CRC to parameters 1..23 of an INSERT listing
+// Binds `e` and its CRC to parameters 1..journal_column_count of an INSERT listing
 // format::journal_columns. `e` must stay alive until the statement is reset.
 void bind_journal_row(statement& s, const journal_entry& e);
 
@@ -23,7 +23,7 @@ void bind_journal_row(statement& s, const journal_entry& e);
 status read_journal_row(sqlite3_stmt* s, const std::string& file, journal_entry* e);
 
 // Binds `r` (its holds encoded into `holds_scratch`, which must stay alive
-// until the statement is reset) and its CRC to parameters 1..9 of an INSERT
+// until the statement is reset) and its CRC to parameters 1..snapshot_column_count of an INSERT
 // listing format::snapshot_columns.
 void bind_snapshot_row(statement& s, const record_image& r, std::string* holds_scratch);
 

@@ -69,6 +69,7 @@ status sqlite_store::open() {
   if (status st = db_.exec("PRAGMA synchronous=FULL; PRAGMA cache_size=-16384"); !st) return st;
   synchronous_full_ = true;
   if (status st = create_schema(); !st) return st;
+  if (status st = upgrade_format(); !st) return st;
   if (status st = prepare_statements(); !st) return st;
   return load_meta();
 }
@@ -103,6 +104,34 @@ status sqlite_store::create_schema() {
                              format::meta_epoch + "', 0), ('" + format::meta_seq_lease +
                              "', 1), ('" + format::meta_snapshot_seq + "', 0); COMMIT;";
   if (status st = db_.exec(create.c_str()); !st) {
+    (void)db_.exec("ROLLBACK");
+    return st;
+  }
+  return status::ok();
+}
+
+// A file of an older readable format is upgraded in place, in one durable
+// transaction, before any statement naming the new columns is prepared.
+status sqlite_store::upgrade_format() {
+  std::int64_t version = 0;
+  {
+    sqlite::statement s;
+    const std::string sql = std::string("SELECT value FROM meta WHERE key='") +
+                            format::meta_format_version + "'";
+    if (status st = db_.prepare(sql.c_str(), &s); !st) return st;
+    const int rc = s.step();
+    if (rc == SQLITE_DONE) return status::ok();  // load_meta names the missing row
+    if (rc != SQLITE_ROW) return db_.error(rc, "reading the format version");
+    version = sqlite3_column_int64(s.get(), 0);
+  }
+  // Refused here, before statements naming columns such a file may lack are
+  // prepared, so the message is about the version rather than a column.
+  if (!format::readable_format(version))
+    return status::invalid(name() + ": format version " + std::to_string(version) +
+                           ", this build reads " + std::to_string(format::format_version));
+  if (version != 1) return status::ok();
+  const std::string upgrade = std::string("BEGIN IMMEDIATE;") + format::upgrade_v1_sql + "COMMIT;";
+  if (status st = db_.exec(upgrade.c_str()); !st) {
     (void)db_.exec("ROLLBACK");
     return st;
   }

@@ -71,6 +71,7 @@ class sqlite_store final : public partition_store {
   // sqlite_store.cpp
   status use_wal();
   status create_schema();
+  status upgrade_format();
   status prepare_statements();
   status load_meta();
   status read_meta(const char* key, std::int64_t* out);

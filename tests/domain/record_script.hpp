@@ -24,9 +24,13 @@ struct record_state {
   std::int64_t reserved = 0;
   std::int64_t version = 0;
   std::vector<hold> holds;
+  std::int64_t backordered = 0;
+  std::int64_t incoming = 0;
+  record_policy policy;
 
   friend bool operator==(const record_state& a, const record_state& b) {
     if (a.on_hand != b.on_hand || a.reserved != b.reserved || a.version != b.version ||
+        a.backordered != b.backordered || a.incoming != b.incoming || !(a.policy == b.policy) ||
         a.holds.size() != b.holds.size())
       return false;
     for (std::size_t i = 0; i < a.holds.size(); ++i) {
@@ -40,7 +44,8 @@ struct record_state {
 };
 
 inline record_state state_of(const stock_record& r) {
-  return {r.on_hand(), r.reserved(), r.version(), r.holds()};
+  return {r.on_hand(), r.reserved(), r.version(), r.holds(), r.backordered(), r.incoming(),
+          r.policy()};
 }
 
 // The record as the record actor drives it. Every applied change takes the
@@ -74,6 +79,10 @@ struct record_script {
   }
   decision sell(std::int64_t qty, std::string_view reason = "") {
     return run(record.decide_sell(qty, reason));
+  }
+  decision policy(std::optional<std::int64_t> safety_stock, std::optional<bool> allow_backorder,
+                  std::optional<std::int64_t> low_stock_threshold = {}) {
+    return run(record.decide_policy(safety_stock, allow_backorder, low_stock_threshold));
   }
   // Expires every hold due at `now`, as the expiry timer does.
   std::vector<std::uint64_t> expire_due() {
@@ -114,7 +123,9 @@ struct StringMaker<stockgrid::test::record_state> {
   static std::string convert(const stockgrid::test::record_state& s) {
     std::ostringstream out;
     out << "{on_hand " << s.on_hand << ", reserved " << s.reserved << ", version " << s.version
-        << ", holds [";
+        << ", backordered " << s.backordered << ", incoming " << s.incoming << ", policy "
+        << s.policy.safety_stock << "/" << s.policy.allow_backorder << "/"
+        << s.policy.low_stock_threshold << ", holds [";
     for (const auto& h : s.holds)
       out << " #" << h.seq << ":" << h.qty << "@" << h.expires_at_ms << "'" << h.ref << "'";
     out << " ]}";

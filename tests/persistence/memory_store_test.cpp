@@ -27,13 +27,17 @@ void random_op(journal_sim& sim, std::mt19937& rng, int* idem_counter) {
   const std::uint64_t hold = holds.empty() ? 0 : holds[pick(static_cast<int>(holds.size()))].seq;
   sim.now += pick(2000);
   for (std::uint64_t due : sim.records[key].due_holds(sim.now)) sim.expire(key, due);
-  switch (pick(8)) {
+  switch (pick(10)) {
     case 0: sim.adjust(key, pick(20) - 5, idem); break;
     case 1: sim.set(key, pick(50), idem); break;
     case 2: sim.reserve(key, 1 + pick(5), 1000 + pick(20000), idem); break;
     case 3: if (hold) sim.commit(key, hold, std::nullopt, idem); break;
     case 4: if (hold) sim.release(key, hold, 1, idem); break;
     case 5: if (hold) sim.extend(key, hold, 5000, idem); break;
+    case 6: sim.policy(key, pick(2) ? std::optional<std::int64_t>(pick(4)) : std::nullopt,
+                       pick(3) ? std::optional<bool>(pick(2) == 1) : std::nullopt, pick(30), idem);
+            break;
+    case 7: sim.reserve(key, 1 + pick(15), 1000 + pick(20000), idem); break;  // may backorder
     default: sim.sell(key, 1 + pick(4), idem); break;
   }
 }
@@ -134,7 +138,9 @@ TEST_CASE("the memory twin agrees with the SQLite store on a random journal") {
   compare_idempotency(sim, *disk, *memory);
   std::set<change_kind> kinds;  // the journal exercised every kind
   for (const journal_entry& e : sim.all) kinds.insert(e.c.kind);
-  CHECK(kinds.size() == 9);
+  CHECK(kinds.size() == 10);
+  CHECK(std::any_of(sim.all.begin(), sim.all.end(),
+                    [](const journal_entry& e) { return e.c.backordered_after > 0; }));
   CHECK(compacted > 0);
 
   recovery_report x, y;

@@ -108,6 +108,11 @@ class journal_sim {
   bool sell(const record_key& k, std::int64_t qty, const std::string& idem = "") {
     return push(k, records[k].decide_sell(qty, "walk-in"), idem);
   }
+  bool policy(const record_key& k, std::optional<std::int64_t> safety_stock,
+              std::optional<bool> allow_backorder,
+              std::optional<std::int64_t> low_stock_threshold = {}, const std::string& idem = "") {
+    return push(k, records[k].decide_policy(safety_stock, allow_backorder, low_stock_threshold), idem);
+  }
   void expire(const record_key& k, std::uint64_t hold) {
     decision d;
     d.c = records[k].decide_expire(hold);
@@ -146,6 +151,9 @@ class journal_sim {
       e.c.version = rec.version();
       e.c.on_hand_before = e.c.on_hand_after = rec.on_hand();
       e.c.reserved_before = e.c.reserved_after = rec.reserved();
+      e.c.backordered_before = e.c.backordered_after = rec.backordered();
+      e.c.incoming_before = e.c.incoming_after = rec.incoming();
+      e.c.policy = rec.policy();
       e.detail = d.code == outcome::insufficient_stock ? d.available : d.limit;
     }
     ++next_seq;
@@ -166,12 +174,14 @@ inline bool same_holds(const std::vector<hold>& a, const std::vector<hold>& b) {
 
 inline bool same_image(const record_image& a, const record_image& b) {
   return a.key == b.key && a.on_hand == b.on_hand && a.reserved == b.reserved &&
-         a.version == b.version && a.last_seq == b.last_seq && same_holds(a.holds, b.holds);
+         a.version == b.version && a.last_seq == b.last_seq && same_holds(a.holds, b.holds) &&
+         a.policy == b.policy && a.backordered == b.backordered && a.incoming == b.incoming;
 }
 
 inline bool same_state(const record_image& a, const stock_record& r) {
   return a.on_hand == r.on_hand() && a.reserved == r.reserved() && a.version == r.version() &&
-         same_holds(a.holds, r.holds());
+         same_holds(a.holds, r.holds()) && a.policy == r.policy() &&
+         a.backordered == r.backordered() && a.incoming == r.incoming();
 }
 
 inline bool same_entry(const journal_entry& a, const journal_entry& b) {
@@ -183,7 +193,9 @@ inline bool same_entry(const journal_entry& a, const journal_entry& b) {
          x.on_hand_before == y.on_hand_before && x.on_hand_after == y.on_hand_after &&
          x.reserved_before == y.reserved_before && x.reserved_after == y.reserved_after &&
          x.qty == y.qty && x.hold_seq == y.hold_seq && x.expires_at_ms == y.expires_at_ms &&
-         x.ref == y.ref && x.reason == y.reason;
+         x.ref == y.ref && x.reason == y.reason && x.backordered_before == y.backordered_before &&
+         x.backordered_after == y.backordered_after && x.incoming_before == y.incoming_before &&
+         x.incoming_after == y.incoming_after && x.policy == y.policy;
 }
 
 }  // namespace stockgrid::persistence::testing
