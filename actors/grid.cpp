@@ -72,6 +72,7 @@ std::uint64_t expire_overdue(persistence::journal_writer& writer, std::uint32_t 
   for (auto& image : images) {
     stock_record rec;
     rec.restore(image.on_hand, image.reserved, image.version, image.holds);
+    rec.restore_policy(image.policy, image.backordered, image.incoming);
     for (auto seq : rec.due_holds(now)) {
       journal_entry e;
       e.at_ms = now;

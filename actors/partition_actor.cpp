@@ -138,7 +138,10 @@ void on_loaded(self_ptr self, const record_key& key, load_result& r) {
     for (auto& env : waiting) env.done(reply::error(outcome::not_found, "record never stocked"));
     return;
   }
-  if (!r.found) r.image = persistence::record_image{key, 0, 0, 0, {}, 0};
+  if (!r.found) {
+    r.image = persistence::record_image{};
+    r.image.key = key;
+  }
   spawn_record(self, key, std::move(r.image));
   auto& resident = st.resident.at(key);
   for (auto& env : waiting) forward(self, resident, std::move(env));

@@ -132,6 +132,9 @@ void settle(self_ptr self, const envelope& env, decision d) {
     c.version = st.rec.version();
     c.on_hand_before = c.on_hand_after = st.rec.on_hand();
     c.reserved_before = c.reserved_after = st.rec.reserved();
+    c.backordered_before = c.backordered_after = st.rec.backordered();
+    c.incoming_before = c.incoming_after = st.rec.incoming();
+    c.policy = st.rec.policy();
     c.hold_seq = hold_seq_of(req);
     c.reason = d.message;
     const auto detail = d.code == outcome::limit_exceeded ? d.limit : d.available;
@@ -336,6 +339,7 @@ record_actor::behavior_type record_behavior(self_ptr self, node_context* ctx,
   st.parent = std::move(parent);
   st.key = std::move(key);
   st.rec.restore(image.on_hand, image.reserved, image.version, std::move(image.holds));
+  st.rec.restore_policy(image.policy, image.backordered, image.incoming);
   st.last_seq = image.last_seq;
   st.last_active_ms = now_ms();
   schedule_expiry(self);

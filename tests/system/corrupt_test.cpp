@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <fstream>
+#include <future>
 #include <iterator>
 
 #include "tests/support/grid_harness.hpp"
@@ -17,14 +18,22 @@ namespace {
 // Starts the real node on `dir`; returns its exit code and stderr.
 std::pair<int, std::string> start_node(const std::string& dir, const std::vector<std::string>& extra = {}) {
   const auto err_path = dir + "/../stderr.txt";
-  std::vector<std::string> argv{built_program("app/stockgrid"), "--data-dir", dir, "--partitions", "4"};
+  std::vector<std::string> argv{built_program("app/stockgrid"), "--data-dir", dir, "--partitions", "4",
+                                "--port", "0"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   child_process node(argv, err_path);
+  // A sound data dir: the node prints "listening on ..." and serves; a damaged
+  // one: it exits (stdout closes) without listening. The read is bounded: at
+  // the deadline the node is killed, which ends it.
+  auto listening = std::async(std::launch::async, [&node] {
+    while (auto line = node.read_line()) {
+      if (line->find("listening on") != std::string::npos) return true;
+    }
+    return false;
+  });
+  if (listening.wait_for(std::chrono::seconds(20)) != std::future_status::ready) node.kill(SIGKILL);
+  if (listening.get()) node.kill(SIGTERM);
   auto code = node.wait_exit(std::chrono::seconds(20));
-  if (!code) {  // it started: a sound data dir
-    node.kill(SIGTERM);
-    code = node.wait_exit(std::chrono::seconds(20));
-  }
   std::ifstream in(err_path);
   std::string err((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   return {code.value_or(-1), err};
