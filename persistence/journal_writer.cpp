@@ -132,6 +132,20 @@ struct journal_writer::worker {
   epoch_ms last_fsync_ms = 0;
 };
 
+// The batched mode's flusher: every fsync_interval_ms one syncfs of the data
+// dir's filesystem, off the writer threads. A syncfs flushes what was written
+// before it started, so an acknowledged change is on stable storage at most
+// one interval plus one syncfs after it was written. A failure stops every
+// partition (the writers see `failed` on their next pass).
+struct journal_writer::background_sync {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
+  std::atomic<bool> failed{false};
+  status error;  // set before `failed`
+  std::thread thread;
+};
+
 // ---- construction and recovery ---------------------------------------------
 
 journal_writer::journal_writer(std::vector<std::unique_ptr<partition_store>> stores,
@@ -192,7 +206,27 @@ journal_writer::journal_writer(std::vector<std::unique_ptr<partition_store>> sto
     }
   }
   for (auto& w : workers_) w->thread = std::thread([this, wp = w.get()] { run_worker(*wp); });
+  if (!opt_.sync && sync_dir_fd_ >= 0) {
+    background_ = std::make_unique<background_sync>();
+    background_->thread = std::thread([this] { run_background_sync(); });
+  }
   *st = status::ok();
+}
+
+void journal_writer::run_background_sync() {
+  auto& b = *background_;
+  std::unique_lock lk(b.mu);
+  while (!b.stopping) {
+    b.cv.wait_for(lk, std::chrono::milliseconds(opt_.fsync_interval_ms), [&] { return b.stopping; });
+    if (b.stopping) break;
+    lk.unlock();
+    status st = sync_filesystem();
+    lk.lock();
+    if (!st && !b.failed) {
+      b.error = st;
+      b.failed = true;
+    }
+  }
 }
 
 journal_writer::~journal_writer() {
@@ -210,6 +244,14 @@ status journal_writer::sync_filesystem() {
 }
 
 void journal_writer::stop() {
+  if (background_) {
+    {
+      std::lock_guard lk(background_->mu);
+      background_->stopping = true;
+    }
+    background_->cv.notify_one();
+    if (background_->thread.joinable()) background_->thread.join();
+  }
   for (auto& w : workers_) {
     {
       std::lock_guard lk(w->mu);
@@ -431,7 +473,14 @@ void journal_writer::run_worker(worker& w) {
 
     // Housekeeping: the batched mode's periodic fsync, then snapshots.
     const auto after = now_ms();
-    if (!opt_.sync && (after - w.last_fsync_ms >= opt_.fsync_interval_ms || stopping)) {
+    if (background_) {
+      if (background_->failed) {
+        std::lock_guard lk(background_->mu);
+        for (auto* part : w.parts)
+          if (part->health) part->health = background_->error;
+      }
+      if (stopping) sync_unsynced(w);
+    } else if (!opt_.sync && (after - w.last_fsync_ms >= opt_.fsync_interval_ms || stopping)) {
       sync_unsynced(w);
       w.last_fsync_ms = after;
     }

@@ -112,8 +112,14 @@ class journal_writer {
   // Makes every partition of `w` written without fsync durable.
   void sync_unsynced(worker& w);
 
+  // Batched mode with sync_dir: the periodic flush runs on a thread of its
+  // own, so writer threads never stall behind it.
+  struct background_sync;
+  void run_background_sync();
+
   journal_writer_options opt_;
   int sync_dir_fd_ = -1;  // open on sync_dir; -1 = each store syncs itself
+  std::unique_ptr<background_sync> background_;
   std::vector<std::unique_ptr<partition>> parts_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::atomic<std::size_t> queued_{0};
