@@ -34,17 +34,6 @@ bool offers_subprotocol(std::string_view header, std::string_view name) {
   return false;
 }
 
-// Appends a msgpack array header for `n` items.
-void append_array_header(std::string& out, std::size_t n) {
-  if (n < 16) {
-    out.push_back(static_cast<char>(0x90 | n));
-  } else {
-    out.push_back(static_cast<char>(0xdc));
-    out.push_back(static_cast<char>((n >> 8) & 0xff));
-    out.push_back(static_cast<char>(n & 0xff));
-  }
-}
-
 }  // namespace
 
 template <class Stream>
@@ -238,13 +227,8 @@ void websocket_session<Stream>::merge_queued_answers() {
   if (count < 2) return;
   std::string merged;
   merged.reserve(bytes);
-  if (text) merged.push_back('[');
-  else append_array_header(merged, count);
-  for (std::size_t i = 0; i < count; ++i) {
-    if (text && i > 0) merged.push_back(',');
-    merged += queue_[i].bytes;
-  }
-  if (text) merged.push_back(']');
+  protocol::append_array_frame(merged, text ? protocol::encoding::json : protocol::encoding::msgpack,
+                               count, [&](std::size_t i) -> const std::string& { return queue_[i].bytes; });
   queue_.erase(queue_.begin() + 1, queue_.begin() + static_cast<std::ptrdiff_t>(count));
   queue_.front().bytes = std::move(merged);
 }

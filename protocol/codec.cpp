@@ -28,4 +28,14 @@ std::string serialize(const value& v, encoding enc) {
   return {};
 }
 
+void append_msgpack_array_header(std::string& out, std::size_t count) {
+  if (count < 16) {
+    out.push_back(static_cast<char>(0x90 | count));
+  } else {
+    out.push_back(static_cast<char>(0xdc));
+    out.push_back(static_cast<char>((count >> 8) & 0xff));
+    out.push_back(static_cast<char>(count & 0xff));
+  }
+}
+
 }  // namespace stockgrid::protocol

@@ -35,4 +35,21 @@ std::string serialize(const value& v, encoding enc);
 // Whether `bytes` is valid UTF-8 (RFC 3629: no overlongs, no surrogates).
 bool valid_utf8(std::string_view bytes);
 
+// Appends a msgpack array header for `count` items (count < 65,536).
+void append_msgpack_array_header(std::string& out, std::size_t count);
+
+// Batch frames (docs/protocol.md): appends one array of `count` values that
+// are already encoded in `enc`, item(i) giving the bytes of the i-th; the
+// values are copied, not re-encoded.
+template <class Item>
+void append_array_frame(std::string& out, encoding enc, std::size_t count, Item&& item) {
+  if (enc == encoding::json) out.push_back('[');
+  else append_msgpack_array_header(out, count);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (enc == encoding::json && i > 0) out.push_back(',');
+    out += std::string_view(item(i));
+  }
+  if (enc == encoding::json) out.push_back(']');
+}
+
 }  // namespace stockgrid::protocol

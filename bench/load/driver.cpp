@@ -53,17 +53,6 @@ struct shared_run {
   }
 };
 
-// Appends a msgpack array header for `n` items (n < 65,536).
-void append_array_header(std::string& out, std::size_t n) {
-  if (n < 16) {
-    out.push_back(static_cast<char>(0x90 | n));
-  } else {
-    out.push_back(static_cast<char>(0xdc));
-    out.push_back(static_cast<char>((n >> 8) & 0xff));
-    out.push_back(static_cast<char>(n & 0xff));
-  }
-}
-
 // A fast generator for record indexes; one per thread.
 struct xorshift {
   std::uint64_t s;
@@ -280,13 +269,9 @@ class connection : public std::enable_shared_from_this<connection> {
       // Every request waiting for the socket in one array frame.
       writing_count_ = std::min(queue_.size(), requests_per_frame_max);
       merged_.clear();
-      if (o_.json) merged_.push_back('[');
-      else append_array_header(merged_, writing_count_);
-      for (std::size_t i = 0; i < writing_count_; ++i) {
-        if (o_.json && i > 0) merged_.push_back(',');
-        merged_ += queue_[i]->frame;
-      }
-      if (o_.json) merged_.push_back(']');
+      protocol::append_array_frame(merged_, o_.json ? protocol::encoding::json : protocol::encoding::msgpack,
+                                   writing_count_,
+                                   [&](std::size_t i) -> const std::string& { return queue_[i]->frame; });
       frame = net::buffer(merged_);
     }
     ws_.async_write(frame, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });

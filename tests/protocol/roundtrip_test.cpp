@@ -126,3 +126,26 @@ TEST_CASE("round trip: JSON and msgpack carry the same tree", "[roundtrip]") {
   CHECK(from_msgpack.v == v);
   CHECK(to_json(from_msgpack.v) == to_json(v));
 }
+
+TEST_CASE("array frames join encoded values without re-encoding them", "[protocol][batch]") {
+  for (const auto enc : {encoding::json, encoding::msgpack}) {
+    for (const std::size_t count : {std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{300}}) {
+      std::vector<std::string> items;
+      for (std::size_t i = 0; i < count; ++i) {
+        items.push_back(serialize(value(object{{"id", static_cast<std::int64_t>(i)}, {"ok", true}}), enc));
+      }
+      std::string frame;
+      append_array_frame(frame, enc, count, [&](std::size_t i) -> const std::string& { return items[i]; });
+      value parsed;
+      std::string error;
+      INFO("count " << count << " error " << error);
+      REQUIRE(parse(frame, enc, parse_limits{}, &parsed, &error));
+      const array* a = parsed.as_array();
+      REQUIRE(a != nullptr);
+      REQUIRE(a->size() == count);
+      for (std::size_t i = 0; i < count; ++i) {
+        CHECK(*(*a)[i].find("id")->as_int() == static_cast<std::int64_t>(i));
+      }
+    }
+  }
+}
