@@ -514,10 +514,12 @@ void journal_writer::sync_unsynced(worker& w) {
   std::size_t unsynced = 0;
   for (auto* part : w.parts) unsynced += part->health && part->unsynced;
   if (unsynced == 0) return;
-  const status group = sync_dir_fd_ >= 0 && unsynced > 1 ? sync_filesystem() : status::ok();
+  // Several partitions: one syncfs for all; one: its own fsync.
+  const bool together = sync_dir_fd_ >= 0 && unsynced > 1;
+  const status group = together ? sync_filesystem() : status::ok();
   for (auto* part : w.parts) {
     if (!part->unsynced || !part->health) continue;
-    if (auto st = sync_dir_fd_ >= 0 && unsynced > 1 ? group : part->store->sync(); !st) part->health = st;
+    if (auto st = together ? group : part->store->sync(); !st) part->health = st;
     part->unsynced = false;
   }
 }

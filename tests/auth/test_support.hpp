@@ -16,27 +16,11 @@
 #include "auth/memory_key_store.hpp"
 #include "auth/sqlite_key_store.hpp"
 #include "gateway/dispatcher.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace stockgrid::auth::testing {
 
-class temp_dir {
- public:
-  temp_dir() {
-    char pattern[] = "/tmp/stockgrid-auth-XXXXXX";
-    if (!::mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::stockgrid::testing::temp_dir;
 
 // Whether any file under `dir` contains `needle` byte for byte.
 inline bool any_file_contains(const std::string& dir, const std::string& needle) {

@@ -16,27 +16,11 @@
 
 #include "domain/stock_record.hpp"
 #include "persistence/partition_store.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace stockgrid::persistence::testing {
 
-class temp_dir {
- public:
-  temp_dir() {
-    char pattern[] = "/tmp/stockgrid-persistence-XXXXXX";
-    if (!::mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using ::stockgrid::testing::temp_dir;
 
 // Runs SQL on a database file with a plain connection; throws on error.
 inline void raw_exec(const std::string& path, const std::string& sql) {

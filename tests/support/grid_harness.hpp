@@ -13,25 +13,9 @@
 #include <catch2/catch.hpp>
 
 #include "actors/grid.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace stockgrid::testing {
-
-// A directory under /tmp removed when the object dies.
-class temp_dir {
- public:
-  temp_dir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "stockgrid-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // Small settings for fast tests: few partitions, one journal thread.
 inline config::settings test_settings(const std::string& dir) {
