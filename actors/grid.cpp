@@ -301,7 +301,10 @@ void grid::list(list_query q, list_fn done) {
       auto st = store.list_records(f, &images);
       std::unique_lock lk(g->mu);
       if (!st) g->failure = st;
-      for (auto& i : images) g->found.push_back({std::move(i.key), i.on_hand, i.reserved, i.version});
+      for (auto& i : images)
+        g->found.push_back({std::move(i.key), i.on_hand, i.reserved, i.version,
+                            i.policy.safety_stock, i.policy.allow_backorder, i.backordered,
+                            i.incoming, i.policy.low_stock_threshold});
       if (--g->left > 0) return;
       lk.unlock();
       list_page page;

@@ -178,7 +178,7 @@ void list_holds(self_ptr self, const envelope& env) {
   r.code = outcome::ok;
   const auto now = now_ms();
   for (const auto& h : st.rec.holds())
-    if (h.expires_at_ms > now)
+    if (h.expires_at_ms == 0 || h.expires_at_ms > now)  // 0: an order's hold
       r.holds.push_back({format_hold_id({st.partition, h.seq}), h.qty, h.expires_at_ms, h.ref});
   reply_now(self, env.done, std::move(r));
 }
@@ -201,11 +201,21 @@ void execute(self_ptr self, envelope& env) {
               reply::error(outcome::forbidden, "this key may not use warehouse " + st.key.warehouse));
     return;
   }
-  if (!rec.exists() && req.kind != op::adjust && req.kind != op::set) {
+  // adjust, set and a transfer's incoming may create a record.
+  if (!rec.exists() && req.kind != op::adjust && req.kind != op::set &&
+      req.kind != op::incoming) {
     reply_now(self, env.done, reply::error(outcome::not_found, "record never stocked"));
     return;
   }
   const auto hold_seq = hold_seq_of(req);
+  if (const hold* h = hold_seq ? rec.find_hold(hold_seq) : nullptr;
+      h && is_order_ref(h->ref) && !req.internal) {
+    reply_now(self, env.done,
+              reply::error(outcome::forbidden,
+                           "hold belongs to " + h->ref.substr(order_ref_prefix.size()) +
+                               ": use order.commit, order.release or order.extend"));
+    return;
+  }
   switch (req.kind) {
     case op::get: {
       reply r;
@@ -229,6 +239,16 @@ void execute(self_ptr self, envelope& env) {
     case op::release: return settle(self, env, rec.decide_release(hold_seq, req.qty, now));
     case op::extend: return settle(self, env, rec.decide_extend(hold_seq, now, req.ttl_ms));
     case op::sell: return settle(self, env, rec.decide_sell(*req.qty, req.reason));
+    case op::policy:
+      return settle(self, env,
+                    rec.decide_policy(req.safety_stock, req.allow_backorder,
+                                      req.low_stock_threshold));
+    case op::transfer_out:
+      return settle(self, env, rec.decide_transfer_out(*req.qty, req.reason));
+    case op::incoming: return settle(self, env, rec.decide_incoming(req.delta, req.reason));
+    case op::receive: return settle(self, env, rec.decide_receive(*req.qty, req.reason));
+    case op::transfer_back:
+      return settle(self, env, rec.decide_transfer_back(*req.qty, req.reason));
   }
 }
 

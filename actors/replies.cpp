@@ -3,8 +3,20 @@
 namespace stockgrid::actors {
 
 record_view view_of(const record_key& key, const stock_record& rec) {
-  return record_view{key, rec.on_hand(), rec.reserved(), rec.version()};
+  const auto& p = rec.policy();
+  return record_view{key,           rec.on_hand(),         rec.reserved(),
+                     rec.version(), p.safety_stock,        p.allow_backorder,
+                     rec.backordered(), rec.incoming(),    p.low_stock_threshold};
 }
+
+namespace {
+// The record as a journaled change left it.
+record_view view_after(const record_key& key, const change& c) {
+  return record_view{key,       c.on_hand_after,        c.reserved_after,
+                     c.version, c.policy.safety_stock,  c.policy.allow_backorder,
+                     c.backordered_after, c.incoming_after, c.policy.low_stock_threshold};
+}
+}  // namespace
 
 reply reply_from_entry(const persistence::journal_entry& e, std::uint32_t partition) {
   reply r;
@@ -12,7 +24,7 @@ reply reply_from_entry(const persistence::journal_entry& e, std::uint32_t partit
   const auto& c = e.c;
   if (e.result == outcome::ok) {
     r.has_record = true;
-    r.record = record_view{e.key, c.on_hand_after, c.reserved_after, c.version};
+    r.record = view_after(e.key, c);
     if (c.kind == change_kind::reserve || c.kind == change_kind::extend) {
       r.hold = format_hold_id({partition, c.hold_seq});
       r.expires_at_ms = c.expires_at_ms;
@@ -25,7 +37,7 @@ reply reply_from_entry(const persistence::journal_entry& e, std::uint32_t partit
   if (e.result == outcome::limit_exceeded) r.limit = e.detail;
   if (e.result == outcome::version_conflict) {
     r.has_record = true;
-    r.record = record_view{e.key, c.on_hand_after, c.reserved_after, c.version};
+    r.record = view_after(e.key, c);
   }
   return r;
 }

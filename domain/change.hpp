@@ -22,6 +22,11 @@ enum class change_kind : std::uint8_t {
   sell = 8,     // an immediate sale without a hold
   refusal = 9,  // no movement: a remembered refusal of an idempotent request
   policy = 10,  // the record's policy (safety stock, backorders, low-stock threshold) changes
+  // Transfers between warehouses (orders/transfer.hpp drives them):
+  transfer_out = 11,   // units leave on_hand for another warehouse (qty)
+  incoming = 12,       // units announced in transit to this record (qty > 0) or withdrawn (qty < 0)
+  receive = 13,        // units in transit arrive: incoming -= qty, on_hand += qty
+  transfer_back = 14,  // a cancelled transfer's units return to on_hand (qty)
 };
 
 std::string_view to_string(change_kind k);
@@ -51,7 +56,7 @@ struct change {
   // Units promised by holds without stock behind them (0 <= backordered <= reserved).
   std::int64_t backordered_before = 0;
   std::int64_t backordered_after = 0;
-  // Units in transit to this record (transfers, a later step); no kind changes it yet.
+  // Units in transit to this record (transfers): changed by incoming and receive.
   std::int64_t incoming_before = 0;
   std::int64_t incoming_after = 0;
   // The record's policy after the change.

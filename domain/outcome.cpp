@@ -39,6 +39,10 @@ std::string_view to_string(change_kind k) {
     case change_kind::sell: return "sell";
     case change_kind::refusal: return "refusal";
     case change_kind::policy: return "policy";
+    case change_kind::transfer_out: return "transfer_out";
+    case change_kind::incoming: return "incoming";
+    case change_kind::receive: return "receive";
+    case change_kind::transfer_back: return "transfer_back";
   }
   return "unknown";
 }
@@ -55,6 +59,11 @@ std::string_view to_string(op o) {
     case op::release: return "release";
     case op::extend: return "extend";
     case op::sell: return "sell";
+    case op::policy: return "policy";
+    case op::transfer_out: return "transfer_out";
+    case op::incoming: return "incoming";
+    case op::receive: return "receive";
+    case op::transfer_back: return "transfer_back";
   }
   return "unknown";
 }

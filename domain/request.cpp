@@ -46,6 +46,11 @@ std::uint64_t request_fingerprint(const request& req) {
   h.num('l', req.ttl_ms);
   h.str('r', req.ref);
   h.str('R', req.reason);
+  // Policy fields only when present, so fingerprints journaled before they
+  // existed still match their requests.
+  if (req.safety_stock) h.num('S', *req.safety_stock);
+  if (req.allow_backorder) h.num('B', *req.allow_backorder ? 1 : 0);
+  if (req.low_stock_threshold) h.num('L', *req.low_stock_threshold);
   return h.h;
 }
 

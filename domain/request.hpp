@@ -29,10 +29,18 @@ enum class op : std::uint8_t {
   release = 8,  // hold, qty (absent = all), idem
   extend = 9,   // hold, ttl_ms, idem
   sell = 10,    // key, qty, reason, idem
+  policy = 11,  // key, safety_stock?, allow_backorder?, low_stock_threshold?, idem
+  // Internal: steps of a transfer (orders/transfer.hpp), sent only by its
+  // coordinator (request::internal); clients cannot name them.
+  transfer_out = 12,   // key (source), qty, reason, idem
+  incoming = 13,       // key (destination), delta (+ announce, - withdraw), reason, idem
+  receive = 14,        // key (destination), qty, reason, idem
+  transfer_back = 15,  // key (source), qty, reason, idem
 };
 
 std::string_view to_string(op o);
 constexpr bool is_mutation(op o) { return o >= op::adjust; }
+constexpr bool is_internal(op o) { return o >= op::transfer_out; }
 constexpr bool targets_hold(op o) {
   return o == op::commit || o == op::release || o == op::extend;
 }
@@ -55,6 +63,13 @@ struct request {
   std::shared_ptr<const std::vector<std::string>> warehouses_allowed;
   int limit = 0;       // history: 0 = default
   std::int64_t before_version = 0;  // history: 0 = newest
+  // policy: absent fields keep their value.
+  std::optional<std::int64_t> safety_stock;
+  std::optional<bool> allow_backorder;
+  std::optional<std::int64_t> low_stock_threshold;
+  // Set by the order and transfer coordinators only, never from a frame: may
+  // run internal ops, use "order:" refs and act on order holds.
+  bool internal = false;
 };
 
 struct record_view {

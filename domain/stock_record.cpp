@@ -13,6 +13,12 @@ using deadline_entry = std::pair<epoch_ms, std::uint64_t>;
 // std::push_heap builds a max-heap; this comparison makes it a min-heap.
 constexpr auto later = std::greater<deadline_entry>{};
 
+// A hold is active until its deadline; an order's hold (deadline 0) until its
+// order ends it.
+bool active(const hold* h, epoch_ms now) {
+  return h && (h->expires_at_ms == 0 || h->expires_at_ms > now);
+}
+
 decision refuse(outcome code, std::string message) {
   decision d;
   d.code = code;
@@ -145,7 +151,7 @@ decision stock_record::decide_reserve(std::int64_t qty, epoch_ms now, std::int64
   const std::int64_t covered = std::min(qty, std::max<std::int64_t>(0, available()));
   d.c.backordered_after = backordered_ + (qty - covered);
   d.c.qty = qty;
-  d.c.expires_at_ms = now + ttl_ms;
+  d.c.expires_at_ms = is_order_ref(ref) ? 0 : now + ttl_ms;
   d.c.ref = ref;
   return d;
 }
@@ -153,7 +159,7 @@ decision stock_record::decide_reserve(std::int64_t qty, epoch_ms now, std::int64
 decision stock_record::decide_commit(std::uint64_t hold_seq, std::optional<std::int64_t> qty,
                                      epoch_ms now) const {
   const hold* h = find_hold(hold_seq);
-  if (!h || h->expires_at_ms <= now) return refuse_missing_hold();
+  if (!active(h, now)) return refuse_missing_hold();
   if (qty && *qty > h->qty)
     return refuse(outcome::bad_request, "qty: exceeds the hold's " + std::to_string(h->qty));
   const auto sold = qty.value_or(h->qty);
@@ -181,7 +187,7 @@ decision stock_record::decide_commit(std::uint64_t hold_seq, std::optional<std::
 decision stock_record::decide_release(std::uint64_t hold_seq, std::optional<std::int64_t> qty,
                                       epoch_ms now) const {
   const hold* h = find_hold(hold_seq);
-  if (!h || h->expires_at_ms <= now) return refuse_missing_hold();
+  if (!active(h, now)) return refuse_missing_hold();
   if (qty && *qty > h->qty)
     return refuse(outcome::bad_request, "qty: exceeds the hold's " + std::to_string(h->qty));
   const auto released = qty.value_or(h->qty);
@@ -197,7 +203,7 @@ decision stock_record::decide_release(std::uint64_t hold_seq, std::optional<std:
 decision stock_record::decide_extend(std::uint64_t hold_seq, epoch_ms now,
                                      std::int64_t ttl_ms) const {
   const hold* h = find_hold(hold_seq);
-  if (!h || h->expires_at_ms <= now) return refuse_missing_hold();
+  if (!active(h, now)) return refuse_missing_hold();
   decision d;
   d.c = next_change(change_kind::extend);
   d.c.qty = h->qty;
@@ -216,6 +222,65 @@ decision stock_record::decide_sell(std::int64_t qty, std::string_view reason) co
   decision d;
   d.c = next_change(change_kind::sell);
   d.c.on_hand_after = on_hand_ - qty;
+  d.c.qty = qty;
+  d.c.reason = reason;
+  return d;
+}
+
+decision stock_record::decide_transfer_out(std::int64_t qty, std::string_view reason) const {
+  if (!exists()) return refuse(outcome::not_found, "record never stocked");
+  // Only what could be sold may leave: held units and safety stock stay.
+  if (qty > std::max<std::int64_t>(0, available())) {
+    auto d = refuse(outcome::insufficient_stock, "not enough available to transfer");
+    d.available = std::max<std::int64_t>(0, available());
+    return d;
+  }
+  decision d;
+  d.c = next_change(change_kind::transfer_out);
+  d.c.on_hand_after = on_hand_ - qty;
+  d.c.qty = qty;
+  d.c.reason = reason;
+  return d;
+}
+
+decision stock_record::decide_incoming(std::int64_t delta, std::string_view reason) const {
+  const auto after = incoming_ + delta;
+  if (after < 0) return refuse(outcome::bad_request, "incoming would go below zero");
+  if (after > limits::quantity_max) {
+    auto d = refuse(outcome::limit_exceeded, "incoming would exceed 10^12");
+    d.limit = limits::quantity_max;
+    return d;
+  }
+  decision d;
+  d.c = next_change(change_kind::incoming);
+  d.c.incoming_after = after;
+  d.c.qty = delta;
+  d.c.reason = reason;
+  return d;
+}
+
+decision stock_record::decide_receive(std::int64_t qty, std::string_view reason) const {
+  if (qty > incoming_)
+    return refuse(outcome::bad_request, "qty: only " + std::to_string(incoming_) + " in transit");
+  if (on_hand_ + qty > limits::quantity_max)
+    return refuse(outcome::bad_request, "qty: on_hand would exceed 10^12");
+  decision d;
+  d.c = next_change(change_kind::receive);
+  d.c.incoming_after = incoming_ - qty;
+  d.c.on_hand_after = on_hand_ + qty;
+  d.c.backordered_after = backorders_left(backordered_, qty);
+  d.c.qty = qty;
+  d.c.reason = reason;
+  return d;
+}
+
+decision stock_record::decide_transfer_back(std::int64_t qty, std::string_view reason) const {
+  if (on_hand_ + qty > limits::quantity_max)
+    return refuse(outcome::bad_request, "qty: on_hand would exceed 10^12");
+  decision d;
+  d.c = next_change(change_kind::transfer_back);
+  d.c.on_hand_after = on_hand_ + qty;
+  d.c.backordered_after = backorders_left(backordered_, qty);
   d.c.qty = qty;
   d.c.reason = reason;
   return d;
@@ -284,12 +349,13 @@ std::vector<std::uint64_t> stock_record::due_holds(epoch_ms now) {
 }
 
 void stock_record::index_deadline(const hold& h) {
+  if (h.expires_at_ms == 0) return;  // an order's hold: its order expires it
   deadlines_.emplace_back(h.expires_at_ms, h.seq);
   std::push_heap(deadlines_.begin(), deadlines_.end(), later);
   if (deadlines_.size() > 2 * hold_count() + 16) {
     deadlines_.clear();
     for (const auto& x : holds_)
-      if (x.qty > 0) deadlines_.emplace_back(x.expires_at_ms, x.seq);
+      if (x.qty > 0 && x.expires_at_ms != 0) deadlines_.emplace_back(x.expires_at_ms, x.seq);
     std::make_heap(deadlines_.begin(), deadlines_.end(), later);
   }
 }
@@ -351,7 +417,8 @@ void stock_record::restore(std::int64_t on_hand, std::int64_t reserved, std::int
   std::sort(holds_.begin(), holds_.end(),
             [](const hold& a, const hold& b) { return a.seq < b.seq; });
   deadlines_.clear();
-  for (const auto& h : holds_) deadlines_.emplace_back(h.expires_at_ms, h.seq);
+  for (const auto& h : holds_)
+    if (h.expires_at_ms != 0) deadlines_.emplace_back(h.expires_at_ms, h.seq);
   std::make_heap(deadlines_.begin(), deadlines_.end(), later);
 }
 

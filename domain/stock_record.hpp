@@ -27,6 +27,15 @@
 //   - a sale without a hold needs qty <= available (it ships now).
 //   - turning allow_backorder off while backordered > 0 is refused with
 //     INSUFFICIENT_STOCK: the promised units need stock first.
+// Transfers (orders/transfer.hpp) move stock in four steps, each a change:
+//   - transfer_out: on_hand -= q at the source, q <= max(0, available), so
+//     held units and safety stock never leave;
+//   - incoming: incoming += q at the destination (q < 0 withdraws on cancel);
+//     a record never stocked is created by it;
+//   - receive: incoming -= q, on_hand += q (filling backorders first);
+//   - transfer_back: on_hand += q at the source (cancel), filling backorders.
+// Order holds. A hold whose ref starts with "order:" (types.hpp) has deadline
+// 0: it never expires on its own; its order ends it.
 // Invariants (check_invariants): reserved == sum of holds; on_hand >= 0;
 // 0 <= backordered <= reserved; reserved - backordered <= on_hand;
 // backordered == 0 unless allow_backorder; safety_stock, incoming and
@@ -95,6 +104,12 @@ class stock_record {
                           epoch_ms now) const;
   decision decide_extend(std::uint64_t hold_seq, epoch_ms now, std::int64_t ttl_ms) const;
   decision decide_sell(std::int64_t qty, std::string_view reason) const;
+  // Transfer steps (see the top of this file); quantities validated, > 0
+  // except decide_incoming's delta (non-zero).
+  decision decide_transfer_out(std::int64_t qty, std::string_view reason) const;
+  decision decide_incoming(std::int64_t delta, std::string_view reason) const;
+  decision decide_receive(std::int64_t qty, std::string_view reason) const;
+  decision decide_transfer_back(std::int64_t qty, std::string_view reason) const;
   // A partial policy update: absent fields keep their value. Values are
   // assumed validated (validate_policy). NOT_FOUND for a record never stocked.
   decision decide_policy(std::optional<std::int64_t> safety_stock,

@@ -53,4 +53,11 @@ std::string format_hold_id(hold_ref h);
 // False for anything that is not a well-formed hold id.
 bool parse_hold_id(std::string_view text, hold_ref* out);
 
+// Holds taken by an order carry the ref "order:<order id>". They never expire
+// on their own (their deadline is the order's, kept by its coordinator), and
+// only their order may commit, release or extend them; a client's own ref may
+// not start with the prefix.
+inline constexpr std::string_view order_ref_prefix = "order:";
+inline bool is_order_ref(std::string_view ref) { return ref.starts_with(order_ref_prefix); }
+
 }  // namespace stockgrid

@@ -40,6 +40,9 @@ std::string validate(const request& req, const validation_limits& lim) {
   }
   fail(check_optional_id("idem", req.idem));
   fail(check_optional_id("ref", req.ref));
+  if (!req.internal && is_internal(req.kind)) fail("op: not a client operation");
+  if (!req.internal && is_order_ref(req.ref))
+    fail("ref: the prefix \"order:\" is reserved for orders' holds");
   if (req.reason.size() > limits::reason_bytes_max)
     fail("reason: longer than " + std::to_string(limits::reason_bytes_max) + " bytes");
   switch (req.kind) {
@@ -55,7 +58,17 @@ std::string validate(const request& req, const validation_limits& lim) {
       break;
     case op::reserve:
     case op::sell:
+    case op::transfer_out:
+    case op::receive:
+    case op::transfer_back:
       fail(req.qty ? check_positive("qty", *req.qty) : "qty: required");
+      break;
+    case op::incoming:
+      if (req.delta == 0 || req.delta < -limits::quantity_max || req.delta > limits::quantity_max)
+        fail("delta: must be non-zero and within ±10^12");
+      break;
+    case op::policy:
+      fail(validate_policy(req.safety_stock, req.allow_backorder, req.low_stock_threshold));
       break;
     case op::commit:
     case op::release:

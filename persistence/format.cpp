@@ -304,7 +304,7 @@ std::uint64_t idem_hash(std::string_view idem) {
 
 bool valid_change_kind(std::int64_t v) {
   return v >= static_cast<std::int64_t>(change_kind::adjust) &&
-         v <= static_cast<std::int64_t>(change_kind::policy);
+         v <= static_cast<std::int64_t>(change_kind::transfer_back);
 }
 
 bool valid_outcome(std::int64_t v) {

@@ -222,8 +222,13 @@ status memory_store::recover(recovery_report* report) {
   if (status st = fold_tail(&touched, &report->replayed_entries, &last); !st) return st;
   save(touched, last, &written);
   report->last_seq = last_seq_;
-  for (const auto& [key, image] : snapshot_)
+  for (const auto& [key, image] : snapshot_) {
     if (!image.holds.empty()) report->with_holds.push_back(image);
+    report->warehouses.emplace_back(key.tenant, key.warehouse);
+  }
+  std::sort(report->warehouses.begin(), report->warehouses.end());
+  report->warehouses.erase(std::unique(report->warehouses.begin(), report->warehouses.end()),
+                           report->warehouses.end());
   report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return status::ok();
 }

@@ -56,6 +56,9 @@ struct recovery_report {
   std::uint64_t last_seq = 0;          // highest seq in the journal (0 if empty)
   double seconds = 0;
   std::vector<record_image> with_holds;  // every record that has active holds
+  // Every (tenant, warehouse) with at least one record, sorted: the node's
+  // warehouse directory (allocation and stock.find look only there).
+  std::vector<std::pair<std::string, std::string>> warehouses;
 };
 
 // Which records list_records() returns.

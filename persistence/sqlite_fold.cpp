@@ -2,6 +2,7 @@
 // folds the journal tail into the snapshot (see fold.hpp for the checks).
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include "persistence/format.hpp"
 #include "persistence/sqlite_rows.hpp"
@@ -34,9 +35,12 @@ status sqlite_store::read_snapshot_row(const record_key& key, record_image* out,
 
 // Reads and checks every snapshot row, keeping those with holds.
 status sqlite_store::scan_snapshot(std::uint64_t* rows,
-                                   std::unordered_map<record_key, record_image, record_key_hash>* with_holds) {
+                                   std::unordered_map<record_key, record_image, record_key_hash>* with_holds,
+                                   std::vector<std::pair<std::string, std::string>>* warehouses) {
   auto& s = q_.snapshot_all;
   reset_on_exit guard(s);
+  std::set<std::pair<std::string, std::string>> seen;
+  std::string last_tenant, last_warehouse;
   record_image image;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
@@ -49,8 +53,14 @@ status sqlite_store::scan_snapshot(std::uint64_t* rows,
     if (std::string bad = restore_image(image).rec.check_invariants(); !bad.empty())
       return status::corruption(where() + bad);
     ++*rows;
+    if (last_tenant != image.key.tenant || last_warehouse != image.key.warehouse) {
+      last_tenant = image.key.tenant;
+      last_warehouse = image.key.warehouse;
+      seen.emplace(last_tenant, last_warehouse);
+    }
     if (!image.holds.empty()) with_holds->insert_or_assign(image.key, image);
   }
+  warehouses->assign(seen.begin(), seen.end());
   return rc == SQLITE_DONE ? status::ok() : db_.error(rc, "reading the snapshot");
 }
 
@@ -146,7 +156,7 @@ status sqlite_store::recover(recovery_report* report) {
   std::unordered_map<record_key, record_image, record_key_hash> with_holds;
   folded_tail tail;
   std::uint64_t written = 0;
-  status st = scan_snapshot(&report->snapshot_records, &with_holds);
+  status st = scan_snapshot(&report->snapshot_records, &with_holds, &report->warehouses);
   if (st) st = fold_tail(&tail);
   if (st) st = save_fold(&tail, &written);
   if (st) st = commit();
@@ -162,6 +172,10 @@ status sqlite_store::recover(recovery_report* report) {
     else
       with_holds.insert_or_assign(key, make_image(key, r));
   }
+  for (const auto& [key, r] : tail.records) report->warehouses.emplace_back(key.tenant, key.warehouse);
+  std::sort(report->warehouses.begin(), report->warehouses.end());
+  report->warehouses.erase(std::unique(report->warehouses.begin(), report->warehouses.end()),
+                           report->warehouses.end());
   report->last_seq = last_seq_;
   report->with_holds.reserve(with_holds.size());
   for (auto& [key, image] : with_holds) report->with_holds.push_back(std::move(image));

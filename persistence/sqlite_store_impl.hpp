@@ -100,7 +100,8 @@ class sqlite_store final : public partition_store {
   status next_listed_snapshot_row(const list_filter& f, record_image* out, bool* found);
 
   // sqlite_fold.cpp
-  status scan_snapshot(std::uint64_t* rows, std::unordered_map<record_key, record_image, record_key_hash>* with_holds);
+  status scan_snapshot(std::uint64_t* rows, std::unordered_map<record_key, record_image, record_key_hash>* with_holds,
+                       std::vector<std::pair<std::string, std::string>>* warehouses);
   status read_snapshot_row(const record_key& key, record_image* out, bool* found);
   status fold_tail(folded_tail* tail);
   status save_records(const folding_map& records, std::uint64_t* written);

@@ -51,6 +51,7 @@ constexpr op_spec op_table[] = {
     {"stock.extend", role::writer},
     {"stock.sell", role::writer},
     {"stock.bulk", role::writer},
+    {"stock.policy", role::admin},
     {"key.create", role::admin},
     {"key.list", role::admin},
     {"key.revoke", role::admin},
@@ -68,6 +69,7 @@ constexpr grid_op_name grid_op_names[] = {
     {op::set, "stock.set"},         {op::reserve, "stock.reserve"},
     {op::commit, "stock.commit"},   {op::release, "stock.release"},
     {op::extend, "stock.extend"},   {op::sell, "stock.sell"},
+    {op::policy, "stock.policy"},
 };
 
 }  // namespace
@@ -194,6 +196,16 @@ class field_reader {
     }
   }
 
+  void optional_bool(std::string_view name, std::optional<bool>* out) {
+    if (const value* v = get(name)) {
+      if (const bool* b = v->as_bool()) {
+        *out = *b;
+      } else {
+        fail(name, "must be true or false");
+      }
+    }
+  }
+
   void optional_string_list(std::string_view name, std::vector<std::string>* out) {
     const value* v = get(name);
     if (v == nullptr) return;
@@ -301,6 +313,18 @@ void read_grid_fields(field_reader& f, op kind, request* r) {
       f.optional_string("reason", &r->reason);
       f.optional_id("idem", &r->idem);
       break;
+    case op::policy:
+      read_record_key(f, r);
+      f.optional_integer("safety_stock", &r->safety_stock);
+      f.optional_bool("allow_backorder", &r->allow_backorder);
+      f.optional_integer("low_stock_threshold", &r->low_stock_threshold);
+      f.optional_id("idem", &r->idem);
+      break;
+    case op::transfer_out:
+    case op::incoming:
+    case op::receive:
+    case op::transfer_back:
+      break;  // internal: never named by a frame (grid_op_of does not know them)
   }
 }
 
@@ -470,6 +494,16 @@ void write_grid_fields(const request& r, object& o) {
       if (r.qty) add("qty", *r.qty);
       add_text("reason", r.reason);
       break;
+    case op::policy:
+      if (r.safety_stock) add("safety_stock", *r.safety_stock);
+      if (r.allow_backorder) add("allow_backorder", *r.allow_backorder);
+      if (r.low_stock_threshold) add("low_stock_threshold", *r.low_stock_threshold);
+      break;
+    case op::transfer_out:
+    case op::incoming:
+    case op::receive:
+    case op::transfer_back:
+      break;
   }
   if (is_mutation(r.kind)) add_text("idem", r.idem);
 }
@@ -621,6 +655,11 @@ object grid_result(std::string_view op_name, const reply& r) {
     case op::commit:
     case op::release:
     case op::sell:
+    case op::policy:
+    case op::transfer_out:
+    case op::incoming:
+    case op::receive:
+    case op::transfer_back:
       if (r.has_record) o.emplace_back("record", record_value(r.record));
       break;
     case op::reserve:
@@ -693,6 +732,11 @@ value record_value(const record_view& r) {
   o.emplace_back("reserved", r.reserved);
   o.emplace_back("available", r.available());
   o.emplace_back("version", r.version);
+  o.emplace_back("backordered", r.backordered);
+  o.emplace_back("incoming", r.incoming);
+  o.emplace_back("safety_stock", r.safety_stock);
+  o.emplace_back("allow_backorder", r.allow_backorder);
+  o.emplace_back("low_stock_threshold", r.low_stock_threshold);
   return value(std::move(o));
 }
 

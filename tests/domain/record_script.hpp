@@ -84,6 +84,10 @@ struct record_script {
                   std::optional<std::int64_t> low_stock_threshold = {}) {
     return run(record.decide_policy(safety_stock, allow_backorder, low_stock_threshold));
   }
+  decision transfer_out(std::int64_t qty) { return run(record.decide_transfer_out(qty, "")); }
+  decision incoming(std::int64_t delta) { return run(record.decide_incoming(delta, "")); }
+  decision receive(std::int64_t qty) { return run(record.decide_receive(qty, "")); }
+  decision transfer_back(std::int64_t qty) { return run(record.decide_transfer_back(qty, "")); }
   // Expires every hold due at `now`, as the expiry timer does.
   std::vector<std::uint64_t> expire_due() {
     auto due = record.due_holds(now);

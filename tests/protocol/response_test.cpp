@@ -21,7 +21,8 @@ record_view a_record() {
 }
 
 const std::string record_json =
-    R"({"warehouse":"berlin-1","sku":"sku-1","on_hand":10,"reserved":3,"available":7,"version":17})";
+    R"({"warehouse":"berlin-1","sku":"sku-1","on_hand":10,"reserved":3,"available":7,"version":17,)"
+    R"("backordered":0,"incoming":0,"safety_stock":0,"allow_backorder":false,"low_stock_threshold":0})";
 
 reply ok_with_record() {
   reply r;
