@@ -39,4 +39,13 @@ inline constexpr std::size_t journal_batch_entries_max = 8192;
 // Partitions: hash(tenant, warehouse, sku) mod N.
 inline constexpr std::uint32_t partitions_max = 4096;
 
+// Orders and transfers (orders/). Lines of one order as requested, before
+// merging; the merged lines, the unfilled and the shortages are never more.
+inline constexpr std::size_t order_lines_max = 100;
+// Partial receipts of one transfer; a further receipt is refused.
+inline constexpr std::size_t transfer_receipts_max = 1000;
+// An order's lines summed stay far from overflow.
+static_assert(quantity_max * static_cast<std::int64_t>(order_lines_max) < INT64_MAX / 4,
+              "an order's summed quantities must not overflow");
+
 }  // namespace stockgrid::limits
