@@ -15,6 +15,7 @@
 
 #include "config/settings.hpp"
 #include "domain/request.hpp"
+#include "orders/requests.hpp"
 #include "persistence/partition_store.hpp"
 
 namespace stockgrid {
@@ -77,6 +78,20 @@ class grid {
   // Asynchronous; reads every partition (after its earlier appends commit)
   // and merges. A page reflects each partition at the moment it was read.
   void list(list_query query, list_fn done);
+
+  // Orders across records (orders/order.hpp): order.reserve, commit,
+  // release, extend, get. Each order is driven by its own coordinator actor,
+  // which journals its state in the node's document store.
+  void order(orders::order_request req, std::function<void(orders::order_reply&&)> done);
+  // Transfers between warehouses (orders/transfer.hpp): create, receive,
+  // cancel, get; driven like orders.
+  void transfer(orders::transfer_request req,
+                std::function<void(orders::transfer_reply&&)> done);
+  // stock.find: the SKU in every warehouse of the caller's tenant.
+  void find(orders::caller who, std::string sku, std::function<void(orders::find_reply&&)> done);
+  // tenant.settings: reads, or changes and returns, the tenant's settings.
+  void tenant_settings(orders::settings_request req,
+                       std::function<void(orders::settings_reply&&)> done);
 
   // Stops taking requests (new ones get UNAVAILABLE), waits up to the drain
   // time for in-flight ones, stops the actors and flushes and fsyncs the

@@ -1,0 +1,129 @@
+// The order, transfer, availability and tenant-settings operations and their
+// replies, as plain structs: what the grid facade (actors/grid.hpp) takes and
+// answers, and what the wire layer (orders/wire.hpp) maps frames to. Like
+// domain/request.hpp, one flat struct per direction; each op reads only the
+// fields its comment names.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "domain/outcome.hpp"
+#include "domain/request.hpp"
+#include "orders/allocation.hpp"
+#include "orders/order.hpp"
+#include "orders/transfer.hpp"
+
+namespace stockgrid::orders {
+
+// Who sends an op: from the token, never from a frame.
+struct caller {
+  std::string tenant;
+  std::string key_id;
+  // The warehouses the key may touch; null = all of its tenant's.
+  std::shared_ptr<const std::vector<std::string>> warehouses_allowed;
+  bool may_use(const std::string& warehouse) const;
+};
+
+enum class order_op : std::uint8_t { reserve, commit, release, extend, get };
+
+struct order_request {
+  order_op kind = order_op::get;
+  caller who;
+  std::string order;                // commit, release, extend, get: the order id
+  std::vector<line_request> lines;  // reserve: 1..limits::order_lines_max
+  std::int64_t ttl_ms = 0;          // reserve (0 = the holds' default), extend (> 0)
+  order_policy policy = order_policy::all_or_nothing;  // reserve
+  std::string ref;                  // reserve: the client's reference, may be empty
+  std::string idem;                 // reserve, commit, release, extend; empty = none
+  bool dry_run = false;             // reserve: allocate and explain, hold nothing
+};
+
+struct order_reply {
+  outcome code = outcome::internal;
+  std::string message;
+  std::int64_t retry_after_ms = 0;  // OVERLOADED, UNAVAILABLE
+  bool has_order = false;
+  order doc;                        // ok; a refusal's order when there is one
+  // INSUFFICIENT_STOCK of all_or_nothing: each short line.
+  std::vector<short_line> shortages;
+  // dry_run: what would be held, what would stay unfilled, and why.
+  std::vector<allocated_line> plan;
+  std::vector<unfilled_line> plan_unfilled;
+  std::vector<std::string> explanation;
+  bool replayed = false;  // an idempotent replay
+  static order_reply error(outcome code, std::string message) {
+    order_reply r;
+    r.code = code;
+    r.message = std::move(message);
+    return r;
+  }
+};
+
+enum class transfer_op : std::uint8_t { create, receive, cancel, get };
+
+struct transfer_request {
+  transfer_op kind = transfer_op::get;
+  caller who;
+  std::string transfer;            // receive, cancel, get: the transfer id
+  std::string sku, from, to;       // create
+  std::optional<std::int64_t> qty;  // create (required), receive (absent = all in transit)
+  std::string idem;                // create, receive, cancel; empty = none
+};
+
+struct transfer_reply {
+  outcome code = outcome::internal;
+  std::string message;
+  std::int64_t retry_after_ms = 0;
+  std::int64_t available = 0;  // INSUFFICIENT_STOCK at `from`
+  bool has_transfer = false;
+  transfer doc;
+  bool replayed = false;
+  static transfer_reply error(outcome code, std::string message) {
+    transfer_reply r;
+    r.code = code;
+    r.message = std::move(message);
+    return r;
+  }
+};
+
+// stock.find: the SKU in every warehouse of the tenant that stocks it.
+struct find_reply {
+  outcome code = outcome::internal;
+  std::string message;
+  std::vector<record_view> records;  // by warehouse
+  std::int64_t total_available = 0;  // sum of max(0, available)
+};
+
+// Per-tenant settings (tenant.settings); later issues add fields.
+struct tenant_settings {
+  allocation_settings allocation;
+};
+
+struct settings_request {
+  caller who;
+  // Absent = unchanged; both absent = read.
+  std::optional<allocation_policy> allocation;
+  std::optional<std::vector<std::string>> priority;
+};
+
+struct settings_reply {
+  outcome code = outcome::internal;
+  std::string message;
+  tenant_settings settings;
+};
+
+// Fingerprints of what a request asks for (not its idem or sender), to tell
+// a retry from a different request under the same idempotency key.
+std::uint64_t fingerprint(const order_request& r);
+std::uint64_t fingerprint(const transfer_request& r);
+
+// tenant.settings' document body: msgpack of {v: 1, allocation: int
+// (allocation_policy), priority: [str]}. decode is false on anything else.
+std::string encode(const tenant_settings& s);
+bool decode(std::string_view bytes, tenant_settings* out);
+
+}  // namespace stockgrid::orders
