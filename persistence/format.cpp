@@ -1,12 +1,10 @@
 #include "persistence/format.hpp"
 
 #include <algorithm>
-#include <bit>
-#include <cstring>
 #include <iterator>
 
-
 #include "persistence/crc32c.hpp"
+#include "persistence/row_encoding.hpp"
 
 namespace stockgrid::persistence::format {
 
@@ -141,26 +139,6 @@ std::string snapshot_select_columns(std::int64_t version) {
 }
 
 namespace {
-
-// Fixed-width little-endian integers; on little-endian hosts a plain copy.
-template <typename T>
-void put_le(T v, std::string* out) {
-  if constexpr (std::endian::native != std::endian::little) {
-    T swapped = 0;
-    for (std::size_t i = 0; i < sizeof(T); ++i) swapped = (swapped << 8) | ((v >> (8 * i)) & 0xFF);
-    v = swapped;
-  }
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out->append(b, sizeof(T));
-}
-void put_u64(std::uint64_t v, std::string* out) { put_le(v, out); }
-void put_i64(std::int64_t v, std::string* out) { put_u64(static_cast<std::uint64_t>(v), out); }
-void put_u32(std::uint32_t v, std::string* out) { put_le(v, out); }
-void put_text(std::string_view s, std::string* out) {
-  put_u32(static_cast<std::uint32_t>(s.size()), out);
-  out->append(s);
-}
 
 // Reads little-endian fields from a blob, failing once past its end.
 struct reader {

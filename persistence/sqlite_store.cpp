@@ -23,8 +23,6 @@ std::string journal_select(const std::string& rest) {
   return std::string("SELECT ") + format::journal_columns + " FROM journal " + rest;
 }
 
-constexpr int busy_timeout_ms = 2000;
-
 // "j.seq, j.epoch, ..." for a join.
 std::string prefixed_journal_columns(const std::string& prefix) {
   std::string out;
@@ -56,33 +54,15 @@ sqlite_store::~sqlite_store() {
 }
 
 status sqlite_store::open() {
-  const std::string& path = options_.path;
-  if (status st = sqlite::check_database_header(path); !st) return st;
-  if (status st = sqlite::check_wal_file(path); !st) return st;
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  if (status st = db_.open(path, options_.vfs, flags); !st) return st;
-  // Another process (a fenced writer, the checker) may hold a lock briefly.
-  sqlite3_busy_timeout(db_.get(), busy_timeout_ms);
-  if (status st = use_wal(); !st) return st;
-  // Replaces SQLite's automatic checkpoint (see the header comment).
-  sqlite3_wal_hook(db_.get(), &sqlite_store::on_wal_commit, this);
-  if (status st = db_.exec("PRAGMA synchronous=FULL; PRAGMA cache_size=-16384"); !st) return st;
-  synchronous_full_ = true;
+  // Our wal hook replaces SQLite's automatic checkpoint (see the header comment).
+  if (status st = sqlite::open_wal_database(db_, options_.path, options_.vfs, &sqlite_store::on_wal_commit,
+                                            this, &synchronous_full_);
+      !st)
+    return st;
   if (status st = create_schema(); !st) return st;
   if (status st = upgrade_format(); !st) return st;
   if (status st = prepare_statements(); !st) return st;
   return load_meta();
-}
-
-// The store's durability argument needs WAL mode; SQLite silently keeps the
-// old mode if it cannot switch (a VFS without shared memory, say).
-status sqlite_store::use_wal() {
-  sqlite::statement s;
-  if (status st = db_.prepare("PRAGMA journal_mode=WAL", &s); !st) return st;
-  const int rc = s.step();
-  if (rc != SQLITE_ROW) return db_.error(rc, "PRAGMA journal_mode=WAL");
-  if (sqlite::column_bytes(s.get(), 0) != "wal") return status::io_error(name() + ": cannot use WAL mode");
-  return status::ok();
 }
 
 int sqlite_store::on_wal_commit(void* self, sqlite3*, const char*, int frames) {
@@ -91,51 +71,29 @@ int sqlite_store::on_wal_commit(void* self, sqlite3*, const char*, int frames) {
 }
 
 status sqlite_store::create_schema() {
-  sqlite::statement probe;
-  const char* sql = "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'";
-  if (status st = db_.prepare(sql, &probe); !st) return st;
-  const int rc = probe.step();
-  if (rc != SQLITE_ROW) return db_.error(rc, "reading the schema");
-  if (sqlite3_column_int(probe.get(), 0) > 0) return status::ok();
-  probe = {};
-  const std::string create = std::string("BEGIN IMMEDIATE;") + format::schema_sql +
-                             "INSERT INTO meta VALUES ('" + format::meta_format_version + "', " +
-                             std::to_string(format::format_version) + "), ('" +
-                             format::meta_epoch + "', 0), ('" + format::meta_seq_lease +
-                             "', 1), ('" + format::meta_snapshot_seq + "', 0); COMMIT;";
-  if (status st = db_.exec(create.c_str()); !st) {
-    (void)db_.exec("ROLLBACK");
-    return st;
-  }
-  return status::ok();
+  bool exists = false;
+  if (status st = sqlite::has_table(db_, "meta", &exists); !st || exists) return st;
+  const std::string create = format::schema_sql + std::string("INSERT INTO meta VALUES ('") +
+                             format::meta_format_version + "', " + std::to_string(format::format_version) +
+                             "), ('" + format::meta_epoch + "', 0), ('" + format::meta_seq_lease +
+                             "', 1), ('" + format::meta_snapshot_seq + "', 0);";
+  return db_.exec_transaction(create);
 }
 
 // A file of an older readable format is upgraded in place, in one durable
 // transaction, before any statement naming the new columns is prepared.
 status sqlite_store::upgrade_format() {
-  std::int64_t version = 0;
-  {
-    sqlite::statement s;
-    const std::string sql = std::string("SELECT value FROM meta WHERE key='") +
-                            format::meta_format_version + "'";
-    if (status st = db_.prepare(sql.c_str(), &s); !st) return st;
-    const int rc = s.step();
-    if (rc == SQLITE_DONE) return status::ok();  // load_meta names the missing row
-    if (rc != SQLITE_ROW) return db_.error(rc, "reading the format version");
-    version = sqlite3_column_int64(s.get(), 0);
-  }
+  std::optional<std::int64_t> stored;
+  if (status st = sqlite::read_format_version(db_, &stored); !st) return st;
+  if (!stored) return status::ok();  // load_meta names the missing row
+  const std::int64_t version = *stored;
   // Refused here, before statements naming columns such a file may lack are
   // prepared, so the message is about the version rather than a column.
   if (!format::readable_format(version))
     return status::invalid(name() + ": format version " + std::to_string(version) +
                            ", this build reads " + std::to_string(format::format_version));
   if (version != 1) return status::ok();
-  const std::string upgrade = std::string("BEGIN IMMEDIATE;") + format::upgrade_v1_sql + "COMMIT;";
-  if (status st = db_.exec(upgrade.c_str()); !st) {
-    (void)db_.exec("ROLLBACK");
-    return st;
-  }
-  return status::ok();
+  return db_.exec_transaction(format::upgrade_v1_sql);
 }
 
 status sqlite_store::prepare_statements() {
@@ -145,8 +103,8 @@ status sqlite_store::prepare_statements() {
       {&q_.begin, "BEGIN IMMEDIATE"},
       {&q_.commit, "COMMIT"},
       {&q_.rollback, "ROLLBACK"},
-      {&q_.meta_get, "SELECT value FROM meta WHERE key=?1"},
-      {&q_.meta_put, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)"},
+      {&q_.meta_get, sqlite::meta_get_sql},
+      {&q_.meta_put, sqlite::meta_put_sql},
       {&q_.max_seq, "SELECT max(seq) FROM journal"},
       {&q_.count_after, "SELECT count(*) FROM journal WHERE seq > ?1"},
       {&q_.insert_entry, std::string("INSERT INTO journal(") + format::journal_columns + ") VALUES (" +
@@ -183,19 +141,11 @@ status sqlite_store::prepare_statements() {
 }
 
 status sqlite_store::read_meta(const char* key, std::int64_t* out) {
-  reset_on_exit guard(q_.meta_get);
-  q_.meta_get.bind_text(1, key);
-  const int rc = q_.meta_get.step();
-  if (rc == SQLITE_DONE) return status::corruption(name() + ": meta row " + key + " is missing");
-  if (rc != SQLITE_ROW) return db_.error(rc, "reading meta");
-  *out = sqlite3_column_int64(q_.meta_get.get(), 0);
-  return status::ok();
+  return sqlite::read_meta(db_, q_.meta_get, key, out);
 }
 
 status sqlite_store::write_meta(const char* key, std::int64_t value) {
-  q_.meta_put.bind_text(1, key);
-  q_.meta_put.bind(2, value);
-  return db_.run(q_.meta_put, "writing meta");
+  return sqlite::write_meta(db_, q_.meta_put, key, value);
 }
 
 status sqlite_store::load_meta() {
@@ -223,14 +173,8 @@ status sqlite_store::load_meta() {
   return status::ok();
 }
 
-// Not a cached statement: SQLite applies PRAGMA synchronous when the pragma
-// is prepared, and stepping a prepared one again does nothing. It may not be
-// changed inside a transaction.
 status sqlite_store::set_synchronous(bool full) {
-  if (full == synchronous_full_) return status::ok();
-  if (status st = db_.exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF"); !st) return st;
-  synchronous_full_ = full;
-  return status::ok();
+  return sqlite::set_synchronous(db_, full, &synchronous_full_);
 }
 
 status sqlite_store::begin() { return db_.run(q_.begin, "BEGIN"); }
@@ -315,34 +259,19 @@ status sqlite_store::append(const std::vector<journal_entry>& entries, bool sync
   return checkpoint_if_due();
 }
 
-// fsyncs the WAL file itself, through the VFS: every committed transaction is
-// in the WAL or, after one of our checkpoints (which fsync), in the database
-// file, so this makes all appends so far durable with one fsync and without
-// writing anything. (An empty write transaction would not do: with no dirty
-// page SQLite writes no frame and skips the sync.)
+// Every committed transaction is in the WAL or, after one of our checkpoints
+// (which fsync), in the database file: one fsync of the WAL makes all appends
+// so far durable.
 status sqlite_store::sync() {
   if (!unsynced_) return status::ok();
-  sqlite3_file* wal = nullptr;
-  int rc = sqlite3_file_control(db_.get(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
-  if (rc == SQLITE_OK && wal && wal->pMethods) {
-    rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
-    if (rc != SQLITE_OK) return db_.error(rc, "fsync of the WAL");
-  } else {
-    if (status st = set_synchronous(true); !st) return st;
-    rc = sqlite3_wal_checkpoint_v2(db_.get(), "main", SQLITE_CHECKPOINT_FULL, nullptr, nullptr);
-    if (rc != SQLITE_OK) return db_.error(rc, "checkpoint");
-  }
+  if (status st = sqlite::sync_wal(db_, &synchronous_full_); !st) return st;
   unsynced_ = false;
   return status::ok();
 }
 
 status sqlite_store::checkpoint_if_due() {
   if (wal_frames_ < options_.checkpoint_frames) return status::ok();
-  // FULL: the checkpoint fsyncs the WAL before copying it and the database
-  // after, so restarting the WAL later cannot lose checkpointed pages.
-  if (status st = set_synchronous(true); !st) return st;
-  const int rc = sqlite3_wal_checkpoint_v2(db_.get(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-  if (rc != SQLITE_OK) return db_.error(rc, "checkpoint");
+  if (status st = sqlite::checkpoint(db_, &synchronous_full_); !st) return st;
   wal_frames_ = 0;
   return status::ok();
 }

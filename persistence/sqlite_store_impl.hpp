@@ -69,7 +69,6 @@ class sqlite_store final : public partition_store {
   };
 
   // sqlite_store.cpp
-  status use_wal();
   status create_schema();
   status upgrade_format();
   status prepare_statements();

@@ -41,6 +41,13 @@ status connection::exec(const char* sql) {
   return rc == SQLITE_OK ? status::ok() : error(rc, sql);
 }
 
+status connection::exec_transaction(const std::string& sql) {
+  const std::string all = "BEGIN IMMEDIATE;" + sql + "COMMIT;";
+  status st = exec(all.c_str());
+  if (!st) (void)exec("ROLLBACK");
+  return st;
+}
+
 status connection::prepare(const char* sql, statement* out) {
   sqlite3_stmt* s = nullptr;
   const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
@@ -61,6 +68,95 @@ status connection::error(int rc, std::string_view what) const {
   const int primary = rc & 0xFF;
   if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) return status::corruption(m);
   return status::io_error(m);
+}
+
+status open_wal_database(connection& db, const std::string& path, const std::string& vfs,
+                         int (*hook)(void*, sqlite3*, const char*, int), void* hook_arg,
+                         bool* synchronous_full) {
+  constexpr int busy_timeout_ms = 2000;
+  if (status st = check_database_header(path); !st) return st;
+  if (status st = check_wal_file(path); !st) return st;
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (status st = db.open(path, vfs, flags); !st) return st;
+  // Another process (a fenced writer, the checker) may hold a lock briefly.
+  sqlite3_busy_timeout(db.get(), busy_timeout_ms);
+  if (status st = use_wal(db); !st) return st;
+  sqlite3_wal_hook(db.get(), hook, hook_arg);
+  if (status st = db.exec("PRAGMA synchronous=FULL; PRAGMA cache_size=-16384"); !st) return st;
+  *synchronous_full = true;
+  return status::ok();
+}
+
+status has_table(connection& db, const char* table, bool* exists) {
+  statement probe;
+  if (status st = db.prepare("SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?1", &probe); !st)
+    return st;
+  probe.bind_text(1, table);
+  const int rc = probe.step();
+  if (rc != SQLITE_ROW) return db.error(rc, "reading the schema");
+  *exists = sqlite3_column_int(probe.get(), 0) > 0;
+  return status::ok();
+}
+
+status read_format_version(connection& db, std::optional<std::int64_t>* out) {
+  out->reset();
+  statement s;
+  if (status st = db.prepare("SELECT value FROM meta WHERE key='format_version'", &s); !st) return st;
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) return status::ok();
+  if (rc != SQLITE_ROW) return db.error(rc, "reading the format version");
+  *out = sqlite3_column_int64(s.get(), 0);
+  return status::ok();
+}
+
+status read_meta(connection& db, statement& meta_get, const char* key, std::int64_t* out) {
+  reset_on_exit guard(meta_get);
+  meta_get.bind_text(1, key);
+  const int rc = meta_get.step();
+  if (rc == SQLITE_DONE) return status::corruption(db.path() + ": meta row " + key + " is missing");
+  if (rc != SQLITE_ROW) return db.error(rc, "reading meta");
+  *out = sqlite3_column_int64(meta_get.get(), 0);
+  return status::ok();
+}
+
+status write_meta(connection& db, statement& meta_put, const char* key, std::int64_t value) {
+  meta_put.bind_text(1, key);
+  meta_put.bind(2, value);
+  return db.run(meta_put, "writing meta");
+}
+
+status use_wal(connection& db) {
+  statement s;
+  if (status st = db.prepare("PRAGMA journal_mode=WAL", &s); !st) return st;
+  const int rc = s.step();
+  if (rc != SQLITE_ROW) return db.error(rc, "PRAGMA journal_mode=WAL");
+  if (column_bytes(s.get(), 0) != "wal") return status::io_error(db.path() + ": cannot use WAL mode");
+  return status::ok();
+}
+
+status set_synchronous(connection& db, bool full, bool* synchronous_full) {
+  if (full == *synchronous_full) return status::ok();
+  if (status st = db.exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF"); !st) return st;
+  *synchronous_full = full;
+  return status::ok();
+}
+
+status sync_wal(connection& db, bool* synchronous_full) {
+  sqlite3_file* wal = nullptr;
+  const int rc = sqlite3_file_control(db.get(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+  if (rc == SQLITE_OK && wal && wal->pMethods) {
+    const int sync_rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+    return sync_rc == SQLITE_OK ? status::ok() : db.error(sync_rc, "fsync of the WAL");
+  }
+  if (status st = set_synchronous(db, true, synchronous_full); !st) return st;
+  const int ck = sqlite3_wal_checkpoint_v2(db.get(), "main", SQLITE_CHECKPOINT_FULL, nullptr, nullptr);
+  return ck == SQLITE_OK ? status::ok() : db.error(ck, "checkpoint");
+}
+
+status checkpoint(connection& db, bool* synchronous_full) {
+  if (status st = set_synchronous(db, true, synchronous_full); !st) return st;
+  const int rc = sqlite3_wal_checkpoint_v2(db.get(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  return rc == SQLITE_OK ? status::ok() : db.error(rc, "checkpoint");
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -82,6 +83,9 @@ class connection {
   const std::string& path() const { return path_; }
 
   status exec(const char* sql);
+  // Runs `sql` (several statements) in one BEGIN IMMEDIATE ... COMMIT,
+  // rolled back on error.
+  status exec_transaction(const std::string& sql);
   status prepare(const char* sql, statement* out);
   // Runs a statement that returns no rows, then resets it.
   status run(statement& s, std::string_view what);
@@ -93,6 +97,50 @@ class connection {
   sqlite3* db_ = nullptr;
   std::string path_;
 };
+
+// Opens a store's database as both stores do: checks the file header and the
+// WAL (below), opens read-write (creating it), waits up to 2 s for another
+// process's lock, switches to WAL mode with `hook` in place of SQLite's
+// automatic checkpoint (the store checkpoints itself: sqlite_store.hpp),
+// and sets synchronous=FULL (*synchronous_full becomes true).
+status open_wal_database(connection& db, const std::string& path, const std::string& vfs,
+                         int (*hook)(void*, sqlite3*, const char*, int), void* hook_arg,
+                         bool* synchronous_full);
+
+// Whether the database has a table of this name (false for a new file).
+status has_table(connection& db, const char* table, bool* exists);
+
+// The format_version meta row, read before a store prepares its statements
+// (a file of another layout may lack their columns); nullopt if missing.
+status read_format_version(connection& db, std::optional<std::int64_t>* out);
+
+// The meta tables of both formats, through a store's statements prepared
+// from these. A missing row is corruption naming the file and the key.
+inline constexpr const char* meta_get_sql = "SELECT value FROM meta WHERE key=?1";
+inline constexpr const char* meta_put_sql = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)";
+status read_meta(connection& db, statement& meta_get, const char* key, std::int64_t* out);
+status write_meta(connection& db, statement& meta_put, const char* key, std::int64_t value);
+
+// The WAL durability rules of the stores (sqlite_store.hpp explains them),
+// for a connection whose synchronous level the caller tracks in
+// *synchronous_full.
+//
+// Switches to WAL mode, failing if SQLite silently kept another mode (a VFS
+// without shared memory, say): the durability argument needs WAL.
+status use_wal(connection& db);
+// PRAGMA synchronous=FULL or OFF, if not already at that level. Not a cached
+// statement: SQLite applies the pragma when it is prepared. Not inside a
+// transaction.
+status set_synchronous(connection& db, bool full, bool* synchronous_full);
+// fsyncs the WAL file itself through the VFS, making every transaction
+// committed so far durable with one fsync and without writing anything (an
+// empty write transaction would not do: with no dirty page SQLite writes no
+// frame and skips the sync). Without a WAL handle, a FULL checkpoint.
+status sync_wal(connection& db, bool* synchronous_full);
+// A PASSIVE checkpoint at synchronous=FULL: it fsyncs the WAL before copying
+// it and the database after, so restarting the WAL later cannot lose
+// checkpointed pages.
+status checkpoint(connection& db, bool* synchronous_full);
 
 // Before SQLite touches an existing partition file: its header must be
 // SQLite's, and a non-empty -wal file must hold a valid header and a whole
