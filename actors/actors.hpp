@@ -11,21 +11,11 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/warehouses.hpp"
 #include "config/settings.hpp"
 #include "persistence/journal_writer.hpp"
 
 namespace stockgrid::actors {
-
-// What every actor of a node shares. Owned by the grid, outlives the actors.
-struct node_context {
-  config::settings settings;
-  persistence::journal_writer* journal = nullptr;
-  std::atomic<std::int64_t> in_flight{0};
-  std::atomic<std::uint64_t> resident{0};
-  std::atomic<std::uint64_t> activations{0};
-  std::atomic<std::uint64_t> passivations{0};
-  std::atomic<std::uint64_t> overloaded{0};
-};
 
 // One stock record (tenant, warehouse, SKU). Owns the record's state; handles
 // its messages one at a time, so reservations never oversell without locks.
@@ -58,6 +48,25 @@ using partition_actor = caf::typed_actor<
     caf::reacts_to<hold_atom, std::uint64_t, record_key, bool>,
     // Shutdown: stop every record actor, then itself.
     caf::reacts_to<stop_atom>>;
+
+// What every actor of a node shares. Owned by the grid, outlives the actors.
+struct node_context {
+  config::settings settings;
+  persistence::journal_writer* journal = nullptr;
+  std::atomic<std::int64_t> in_flight{0};
+  std::atomic<std::uint64_t> resident{0};
+  std::atomic<std::uint64_t> activations{0};
+  std::atomic<std::uint64_t> passivations{0};
+  std::atomic<std::uint64_t> overloaded{0};
+  warehouse_directory warehouses;
+  // Every partition's actor, by partition number (set before any request).
+  std::vector<partition_actor> partitions;
+};
+
+// Sends a validated request to the partition that owns its record or hold.
+// The caller has taken one in-flight credit (node_context::in_flight); the
+// reply returns it.
+void route(node_context& ctx, request&& req, reply_fn done);
 
 // Spawners; the actors' state types stay private to their .cpp files.
 record_actor spawn_record(caf::actor_system& system, node_context* ctx, std::uint32_t partition,

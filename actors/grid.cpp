@@ -14,8 +14,10 @@
 
 #include "actors/actors.hpp"
 #include "actors/clock.hpp"
+#include "actors/coordination.hpp"
 #include "config/limits.hpp"
 #include "domain/validate.hpp"
+#include "persistence/document_writer.hpp"
 #include "persistence/sqlite_store.hpp"
 
 namespace stockgrid {
@@ -34,6 +36,8 @@ struct grid::impl {
   grid_options options;
   node_context ctx;
   std::unique_ptr<persistence::journal_writer> journal;
+  std::unique_ptr<persistence::document_writer> documents;  // orders, transfers, settings
+  coordination_context coordination;
   caf::actor_system_config caf_config;
   std::unique_ptr<caf::actor_system> system;
   std::vector<partition_actor> partitions;
@@ -42,6 +46,21 @@ struct grid::impl {
   std::atomic<bool> accepting{false};
   std::atomic<bool> stopped{false};
 };
+
+void actors::route(node_context& ctx, request&& req, reply_fn done) {
+  std::uint32_t p;
+  if (targets_hold(req.kind)) {
+    hold_ref h;
+    if (!parse_hold_id(req.hold, &h) || h.partition >= ctx.partitions.size()) {
+      ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
+      return done(reply::error(outcome::hold_not_found, "no such hold"));
+    }
+    p = h.partition;
+  } else {
+    p = partition_of(req.key, static_cast<std::uint32_t>(ctx.partitions.size()));
+  }
+  caf::anon_send(ctx.partitions[p], envelope{std::move(req), reply_sink{std::move(done), &ctx.in_flight}});
+}
 
 namespace {
 
@@ -189,9 +208,37 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
 
   im->caf_config.set("scheduler.max-threads", s.node.scheduler_threads_resolved());
   im->system = std::make_unique<caf::actor_system>(im->caf_config);
-  for (std::uint32_t p = 0; p < s.node.partitions; ++p)
+  for (std::uint32_t p = 0; p < s.node.partitions; ++p) {
+    for (const auto& [tenant, warehouse] : reports[p].warehouses) im->ctx.warehouses.add(tenant, warehouse);
     im->partitions.push_back(
         spawn_partition(*im->system, &im->ctx, p, std::move(reports[p].with_holds)));
+  }
+  im->ctx.partitions = im->partitions;
+
+  // Orders and transfers: their documents, and the directory that resumes
+  // every open one before the node serves.
+  {
+    status dst;
+    auto store = persistence::open_sqlite_document_store(
+        (std::filesystem::path(s.node.data_dir) / "documents.db").string(), options.sqlite_vfs, &dst);
+    if (!store) {
+      *error = dst.to_string();
+      return nullptr;
+    }
+    persistence::document_writer_options o;
+    o.sync = s.journal.durability == config::durability_mode::sync;
+    o.fsync_interval_ms = std::max<std::int64_t>(1, static_cast<std::int64_t>(s.journal.batched_fsync_interval_ms));
+    o.retention_ms = static_cast<std::int64_t>(s.journal.retention_ms);
+    im->documents = std::make_unique<persistence::document_writer>(std::move(store), o);
+    std::vector<persistence::document> open;
+    if (auto ls = im->documents->list_open(&open); !ls) {
+      *error = ls.to_string();
+      return nullptr;
+    }
+    im->coordination.node = &im->ctx;
+    im->coordination.docs = im->documents.get();
+    im->coordination.directory = spawn_directory(*im->system, &im->coordination, std::move(open));
+  }
   im->accepting = true;
   return std::unique_ptr<grid>(new grid(std::move(im)));
 }
@@ -206,15 +253,6 @@ void grid::submit(request req, reply_fn done) {
     return done(reply::error(outcome::bad_request, std::move(problem)));
   if (!im.accepting.load(std::memory_order_acquire))
     return done(reply::error(outcome::unavailable, "node is stopping"));
-  std::uint32_t p;
-  if (targets_hold(req.kind)) {
-    hold_ref h;
-    if (!parse_hold_id(req.hold, &h) || h.partition >= im.partitions.size())
-      return done(reply::error(outcome::hold_not_found, "no such hold"));
-    p = h.partition;
-  } else {
-    p = partition_of(req.key, static_cast<std::uint32_t>(im.partitions.size()));
-  }
   // Credits: count what is in flight where it is sent, since CAF mailboxes
   // are unbounded.
   const auto limit = static_cast<std::int64_t>(im.ctx.settings.node.max_in_flight);
@@ -225,7 +263,7 @@ void grid::submit(request req, reply_fn done) {
     r.retry_after_ms = 10;
     return done(std::move(r));
   }
-  caf::anon_send(im.partitions[p], envelope{std::move(req), reply_sink{std::move(done), &im.ctx.in_flight}});
+  route(im.ctx, std::move(req), std::move(done));
 }
 
 namespace {
@@ -339,10 +377,84 @@ void grid::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (auto left = im.ctx.in_flight.load(); left > 0)
     spdlog::warn("stopping with {} requests still in flight after the drain time", left);
+  // Coordinators first: they answer what waits on them and stop sending steps.
+  if (im.coordination.directory) caf::anon_send(im.coordination.directory, stop_atom::value);
+  im.coordination.directory = nullptr;
   for (auto& p : im.partitions) caf::anon_send(p, stop_atom::value);
   im.partitions.clear();
+  im.ctx.partitions.clear();
   im.journal->stop();
+  if (im.documents) im.documents->stop();
   im.system.reset();  // waits for every actor, all of which were told to stop
+}
+
+void grid::order(orders::order_request req, std::function<void(orders::order_reply&&)> done) {
+  auto& im = *impl_;
+  if (!im.accepting.load(std::memory_order_acquire))
+    return done(orders::order_reply::error(outcome::unavailable, "node is stopping"));
+  caf::anon_send(im.coordination.directory, order_call{std::move(req), std::move(done)});
+}
+
+void grid::transfer(orders::transfer_request req,
+                    std::function<void(orders::transfer_reply&&)> done) {
+  auto& im = *impl_;
+  if (!im.accepting.load(std::memory_order_acquire))
+    return done(orders::transfer_reply::error(outcome::unavailable, "node is stopping"));
+  caf::anon_send(im.coordination.directory, transfer_call{std::move(req), std::move(done)});
+}
+
+void grid::tenant_settings(orders::settings_request req,
+                           std::function<void(orders::settings_reply&&)> done) {
+  auto& im = *impl_;
+  if (!im.accepting.load(std::memory_order_acquire))
+    return done({outcome::unavailable, "node is stopping", {}});
+  caf::anon_send(im.coordination.directory, settings_call{std::move(req), std::move(done)});
+}
+
+// The SKU in every warehouse of the tenant (warehouse_directory), read in
+// parallel through the records, so the figures are the records' own.
+void grid::find(orders::caller who, std::string sku, std::function<void(orders::find_reply&&)> done) {
+  auto& im = *impl_;
+  if (sku.empty() || sku.size() > limits::id_bytes_max)
+    return done({outcome::bad_request, "sku: must be 1 to 128 bytes", {}, 0});
+  if (!im.accepting.load(std::memory_order_acquire))
+    return done({outcome::unavailable, "node is stopping", {}, 0});
+  auto warehouses = im.ctx.warehouses.of(who.tenant);
+  std::erase_if(warehouses, [&](const std::string& w) { return !who.may_use(w); });
+  if (warehouses.empty()) return done({outcome::ok, {}, {}, 0});
+  struct gather {
+    std::mutex mu;
+    orders::find_reply out;
+    std::size_t left = 0;
+    std::function<void(orders::find_reply&&)> done;
+  };
+  auto g = std::make_shared<gather>();
+  g->out.code = outcome::ok;
+  g->left = warehouses.size();
+  g->done = std::move(done);
+  for (auto& w : warehouses) {
+    request r;
+    r.kind = op::get;
+    r.key = {who.tenant, std::move(w), sku};
+    r.key_id = who.key_id;
+    submit(std::move(r), [g](reply&& rep) {
+      std::unique_lock lk(g->mu);
+      if (rep.code == outcome::ok) {
+        g->out.total_available += std::max<std::int64_t>(0, rep.record.available());
+        g->out.records.push_back(std::move(rep.record));
+      } else if (rep.code != outcome::not_found && g->out.code == outcome::ok) {
+        g->out.code = rep.code;
+        g->out.message = rep.message;
+      }
+      if (--g->left > 0) return;
+      lk.unlock();
+      auto& rows = g->out.records;
+      std::sort(rows.begin(), rows.end(),
+                [](const record_view& a, const record_view& b) { return a.key.warehouse < b.key.warehouse; });
+      if (g->out.code != outcome::ok) rows.clear();
+      g->done(std::move(g->out));
+    });
+  }
 }
 
 grid_stats grid::stats() const {

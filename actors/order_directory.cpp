@@ -1,24 +1,487 @@
-// PLACEHOLDER until the coordinators land (same session): every order,
-// transfer, find and settings op answers INTERNAL.
-#include "actors/grid.hpp"
+// The order directory: one actor per node that routes order and transfer
+// calls to their coordinators (coordination.hpp), answers calls on final
+// documents from the document store, plans new orders (the tenant's
+// allocation settings and what the records hold) and keeps tenant settings.
+// Also the grid facade's order, transfer, find and tenant_settings methods.
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
 
-namespace stockgrid {
+#include "actors/clock.hpp"
+#include "actors/directory.hpp"
+#include "config/limits.hpp"
 
-void grid::order(orders::order_request, std::function<void(orders::order_reply&&)> done) {
-  done(orders::order_reply::error(outcome::internal, "orders: not built yet"));
-}
-void grid::transfer(orders::transfer_request,
-                    std::function<void(orders::transfer_reply&&)> done) {
-  done(orders::transfer_reply::error(outcome::internal, "transfers: not built yet"));
-}
-void grid::find(orders::caller, std::string, std::function<void(orders::find_reply&&)> done) {
-  orders::find_reply r;
-  done(std::move(r));
-}
-void grid::tenant_settings(orders::settings_request,
-                           std::function<void(orders::settings_reply&&)> done) {
-  orders::settings_reply r;
-  done(std::move(r));
+namespace stockgrid::actors {
+
+using orders::order_reply;
+using orders::transfer_reply;
+using persistence::document_kind;
+
+namespace {
+constexpr std::uint64_t id_lease_step = 1024;
+const std::string settings_id = "settings";
+}  // namespace
+
+bool at_bound(directory_ptr self) {
+  auto& st = self->state;
+  return st.orders.size() + st.transfers.size() + st.planning >= limits::open_coordinators_max;
 }
 
-}  // namespace stockgrid
+std::string new_id(directory_ptr self, char prefix) {
+  auto& st = self->state;
+  if (st.next_id >= st.lease_end) {
+    // Blocks this actor for one small durable write per 1,024 ids.
+    std::uint64_t first = 0;
+    if (auto s = st.cc->docs->lease_ids(id_lease_step, &first); !s) {
+      spdlog::error("document id lease failed: {}", s.message());
+      return {};
+    }
+    st.next_id = first;
+    st.lease_end = first + id_lease_step;
+  }
+  return persistence::format_document_id(prefix, st.next_id++);
+}
+
+namespace {
+
+using self_ptr = directory_ptr;
+
+order_reply order_overloaded() { return overloaded_reply<order_reply>(); }
+
+// --- orders -------------------------------------------------------------------------
+
+// Range checks of an order call (types are the wire layer's).
+std::string check(const orders::order_request& r, std::int64_t max_ttl_ms) {
+  const auto id_ok = [](const std::string& s) { return !s.empty() && s.size() <= limits::id_bytes_max; };
+  if (r.kind != orders::order_op::reserve) {
+    if (!id_ok(r.order)) return "order: must be 1 to 128 bytes";
+    if (r.kind == orders::order_op::extend && (r.ttl_ms <= 0 || r.ttl_ms > max_ttl_ms))
+      return "ttl_ms: must be between 1 and " + std::to_string(max_ttl_ms);
+    return {};
+  }
+  if (r.lines.empty() || r.lines.size() > limits::order_lines_max)
+    return "lines: must hold 1 to " + std::to_string(limits::order_lines_max) + " lines";
+  for (std::size_t i = 0; i < r.lines.size(); ++i) {
+    const auto& l = r.lines[i];
+    const auto at = "lines[" + std::to_string(i) + "].";
+    if (!id_ok(l.sku)) return at + "sku: must be 1 to 128 bytes";
+    if (l.warehouse.size() > limits::id_bytes_max) return at + "warehouse: longer than 128 bytes";
+    if (l.qty <= 0 || l.qty > limits::quantity_max) return at + "qty: must be between 1 and 10^12";
+  }
+  if (r.ttl_ms < 0 || r.ttl_ms > max_ttl_ms)
+    return "ttl_ms: must be between 1 and " + std::to_string(max_ttl_ms) + " (0 = default)";
+  if (r.ref.size() > limits::id_bytes_max) return "ref: longer than 128 bytes";
+  if (r.idem.size() > limits::id_bytes_max) return "idem: longer than 128 bytes";
+  return {};
+}
+
+// Reads what the allocation needs, then sends (planned_atom, plan_input) to
+// the directory: each record the order could take from (named lines: that
+// record; other lines: the SKU in every warehouse of the tenant the key may
+// use), read in parallel.
+void gather_plan(self_ptr self, order_call&& call) {
+  auto& st = self->state;
+  ++st.planning;
+  struct gather {
+    std::mutex mu;
+    plan_input in;
+    std::size_t left = 0;
+  };
+  auto g = std::make_shared<gather>();
+  const auto& req = call.req;
+  std::vector<record_key> keys;
+  for (const auto& l : req.lines) {
+    if (!l.warehouse.empty()) {
+      keys.push_back({req.who.tenant, l.warehouse, l.sku});
+      continue;
+    }
+    for (auto& w : st.cc->node->warehouses.of(req.who.tenant))
+      if (req.who.may_use(w)) keys.push_back({req.who.tenant, std::move(w), l.sku});
+  }
+  std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.warehouse, a.sku) < std::tie(b.warehouse, b.sku);
+  });
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  if (auto it = st.settings.find(req.who.tenant); it != st.settings.end()) g->in.settings = it->second;
+  g->left = keys.size() + 1;  // +1: this function's own share
+  g->in.call = std::move(call);
+  auto me = caf::actor_cast<order_directory>(self);
+  auto one_done = [g, me] {
+    std::unique_lock lk(g->mu);
+    if (--g->left > 0) return;
+    lk.unlock();
+    caf::anon_send(me, planned_atom::value, std::move(g->in));
+  };
+  for (auto& key : keys) {
+    request r;
+    r.kind = op::get;
+    r.internal = true;
+    r.key = key;
+    st.cc->node->in_flight.fetch_add(1, std::memory_order_relaxed);
+    route(*st.cc->node, std::move(r), [g, one_done, key](reply&& rep) {
+      {
+        std::lock_guard lk(g->mu);
+        if (rep.code == outcome::ok)
+          g->in.seen.push_back({key.warehouse, key.sku, rep.record.available()});
+        else if (rep.code != outcome::not_found && g->in.failure == outcome::ok) {
+          g->in.failure = rep.code;
+          g->in.message = key.warehouse + "/" + key.sku + ": " + rep.message;
+        }
+      }
+      one_done();
+    });
+  }
+  one_done();
+}
+
+idem_key make_key(document_kind k, const std::string& tenant, const std::string& idem) {
+  return {k, tenant, idem};
+}
+
+// A new order's document, as the reserve asked for it.
+orders::order order_of(const orders::order_request& req, const std::string& id) {
+  orders::order o;
+  o.tenant = req.who.tenant;
+  o.id = id;
+  o.ref = req.ref;
+  o.idem = req.idem;
+  o.fingerprint = orders::fingerprint(req);
+  o.key_id = req.who.key_id;
+  o.policy = req.policy;
+  o.created_ms = o.updated_ms = now_ms();
+  return o;
+}
+
+void start_order(self_ptr self, order_call&& call, const orders::allocation& plan,
+                 const std::string& id) {
+  auto& st = self->state;
+  const auto& req = call.req;
+  auto o = order_of(req, id);
+  o.ttl_ms = req.ttl_ms > 0 ? req.ttl_ms
+                            : static_cast<std::int64_t>(st.cc->node->settings.holds.default_ttl_ms);
+  for (const auto& l : plan.lines) o.lines.push_back({l.sku, l.warehouse, l.qty, {}, false});
+  o.unfilled = plan.unfilled;  // partial: what no warehouse had
+  const auto key = make_key(document_kind::order, o.tenant, o.idem);
+  const bool has_idem = !req.idem.empty();
+  auto handle = spawn_order(self->system(), st.cc, std::move(o), std::move(call));
+  register_open(self, st.orders, id, handle, key);
+  if (has_idem)
+    release_pending(st.order_pending, key, [&](order_call& c) { self->send(handle, std::move(c)); });
+}
+
+// An order refused before anything is held. With an idempotency key it is
+// still journaled (as failed) so that a retry gets the same answer.
+void refuse_order(self_ptr self, order_call&& call, order_reply&& r) {
+  auto& st = self->state;
+  const auto& req = call.req;
+  const auto key = make_key(document_kind::order, req.who.tenant, req.idem);
+  if (req.idem.empty() || !remembered(r.code)) {
+    if (!req.idem.empty())
+      release_pending(st.order_pending, key, [&](order_call& c) { c.done(order_reply(r)); });
+    return call.done(std::move(r));
+  }
+  const auto id = new_id(self, 'O');
+  if (id.empty()) return call.done(order_reply::error(outcome::unavailable, "order journal unavailable"));
+  auto o = order_of(req, id);
+  o.status = orders::order_status::failed;
+  o.failure_code = r.code;
+  o.failure = r.message;
+  o.shortages = r.shortages;
+  r.has_order = true;
+  r.doc = o;
+  auto calls = std::make_shared<std::vector<order_call>>();
+  calls->push_back(std::move(call));
+  if (auto it = st.order_pending.find(key); it != st.order_pending.end()) {
+    for (auto& c : it->second) calls->push_back(std::move(c));
+    st.order_pending.erase(it);
+  }
+  auto shared = std::make_shared<order_reply>(std::move(r));
+  if (!st.cc->docs->put(to_document(o), [calls, shared](const persistence::status& s) {
+        for (std::size_t i = 0; i < calls->size(); ++i) {
+          if (!s) {
+            (*calls)[i].done(order_reply::error(outcome::unavailable, "order journal unavailable"));
+            continue;
+          }
+          auto r = *shared;
+          r.replayed = i > 0;
+          (*calls)[i].done(std::move(r));
+        }
+      })) {
+    for (auto& c : *calls) c.done(order_overloaded());
+  }
+}
+
+void on_planned(self_ptr self, plan_input& in) {
+  auto& st = self->state;
+  --st.planning;
+  auto& call = in.call;
+  const auto& req = call.req;
+  if (in.failure != outcome::ok)
+    return refuse_order(self, std::move(call), order_reply::error(in.failure, in.message));
+  std::vector<orders::line_request> lines = req.lines;
+  const auto plan = orders::allocate(lines, in.seen, in.settings.value_or(orders::tenant_settings{}).allocation,
+                                     req.policy == orders::order_policy::partial);
+  if (req.dry_run) {
+    order_reply r;
+    r.code = outcome::ok;
+    r.plan = plan.lines;
+    r.plan_unfilled = plan.unfilled;
+    r.shortages = plan.shortages;
+    r.explanation = plan.explanation;
+    return call.done(std::move(r));
+  }
+  // all_or_nothing: refuse at once what the records already say is short
+  // (they decide again when held).
+  if (req.policy == orders::order_policy::all_or_nothing && !plan.complete()) {
+    auto r = order_reply::error(outcome::insufficient_stock, "not enough stock for every line");
+    r.shortages = plan.shortages;
+    return refuse_order(self, std::move(call), std::move(r));
+  }
+  if (plan.lines.empty()) {
+    auto r = order_reply::error(outcome::insufficient_stock, "no line could be held");
+    r.shortages = plan.shortages;
+    return refuse_order(self, std::move(call), std::move(r));
+  }
+  const auto id = new_id(self, 'O');
+  if (id.empty()) return call.done(order_reply::error(outcome::unavailable, "order journal unavailable"));
+  start_order(self, std::move(call), plan, id);
+}
+
+void on_order_call(self_ptr self, order_call& call) {
+  auto& st = self->state;
+  auto& req = call.req;
+  if (auto problem = check(req, static_cast<std::int64_t>(st.cc->node->settings.holds.max_ttl_ms));
+      !problem.empty())
+    return call.done(order_reply::error(outcome::bad_request, problem));
+  for (const auto& l : req.lines)
+    if (!l.warehouse.empty() && !req.who.may_use(l.warehouse))
+      return call.done(order_reply::error(outcome::forbidden, "this key may not use warehouse " + l.warehouse));
+  if (req.kind != orders::order_op::reserve) {
+    if (auto it = st.orders.find(req.order);
+        it != st.orders.end() && std::get<1>(it->second.idem) == req.who.tenant)
+      return self->send(it->second.handle, std::move(call));
+    // Not open: a final order, one of another tenant, or none.
+    auto me = caf::actor_cast<order_directory>(self);
+    auto tenant = req.who.tenant;
+    auto id = req.order;
+    auto shared = std::make_shared<order_call>(std::move(call));
+    if (!st.cc->docs->get(document_kind::order, std::move(tenant), std::move(id),
+                          [me, shared](const persistence::status& s, std::optional<persistence::document> d) {
+                            caf::anon_send(me, read_atom::value, std::move(*shared),
+                                           doc_result{s, std::move(d)});
+                          }))
+      shared->done(order_overloaded());
+    return;
+  }
+  if (req.dry_run) {
+    return gather_plan(self, std::move(call));
+  }
+  if (at_bound(self)) return call.done(order_overloaded());
+  if (req.idem.empty()) return gather_plan(self, std::move(call));
+  const auto key = make_key(document_kind::order, req.who.tenant, req.idem);
+  if (auto it = st.open_idem.find(key); it != st.open_idem.end()) {
+    if (auto o = st.orders.find(it->second); o != st.orders.end())
+      return self->send(o->second.handle, std::move(call));
+  }
+  if (auto it = st.order_pending.find(key); it != st.order_pending.end()) {
+    if (it->second.size() >= limits::coordinator_waiting_max) return call.done(order_overloaded());
+    it->second.push_back(std::move(call));
+    return;
+  }
+  st.order_pending[key].push_back(std::move(call));  // `req` is gone from here on
+  auto me = caf::actor_cast<order_directory>(self);
+  if (!st.cc->docs->find_idem(document_kind::order, std::get<1>(key), std::get<2>(key),
+                              [me, key](const persistence::status& s, std::optional<persistence::document> d) {
+                                caf::anon_send(me, found_atom::value, std::get<0>(key), std::get<1>(key),
+                                               std::get<2>(key), doc_result{s, std::move(d)});
+                              })) {
+    release_pending(st.order_pending, key, [](order_call& c) { c.done(order_overloaded()); });
+  }
+}
+
+void on_order_found(self_ptr self, const std::tuple<document_kind, std::string, std::string>& key,
+                    doc_result& found) {
+  auto& st = self->state;
+  auto it = st.order_pending.find(key);
+  if (it == st.order_pending.end() || it->second.empty()) return;
+  if (!found.st) {
+    return release_pending(st.order_pending, key, [&](order_call& c) {
+      c.done(order_reply::error(outcome::internal, "idempotency look-up failed: " + found.st.message()));
+    });
+  }
+  if (found.doc) {
+    orders::order o;
+    if (!orders::decode(found.doc->body, &o))
+      return release_pending(st.order_pending, key, [&](order_call& c) {
+        c.done(order_reply::error(outcome::internal, "order document undecodable"));
+      });
+    return release_pending(st.order_pending, key, [&](order_call& c) {
+      if (orders::fingerprint(c.req) != o.fingerprint)
+        return c.done(order_reply::error(outcome::idempotency_mismatch,
+                                         "idem: key already used for a different request"));
+      c.done(answer_final(o, c));
+    });
+  }
+  // A new order: the first call plans it; the others stay pending and follow
+  // it to its coordinator.
+  auto first = std::move(it->second.front());
+  it->second.erase(it->second.begin());
+  gather_plan(self, std::move(first));
+}
+
+void on_order_read(self_ptr self, order_call& call, doc_result& r) {
+  auto& st = self->state;
+  // Opened meanwhile (recovery does not race; a new order cannot have this
+  // id before its document exists), so only the store's answer counts.
+  if (auto it = st.orders.find(call.req.order);
+      it != st.orders.end() && std::get<1>(it->second.idem) == call.req.who.tenant)
+    return self->send(it->second.handle, std::move(call));
+  if (!r.st) return call.done(order_reply::error(outcome::internal, r.st.message()));
+  orders::order o;
+  if (!r.doc) return call.done(order_reply::error(outcome::not_found, "no such order"));
+  if (!orders::decode(r.doc->body, &o))
+    return call.done(order_reply::error(outcome::internal, "order document undecodable"));
+  if (!permitted(call.req.who, o))
+    return call.done(order_reply::error(outcome::forbidden, "this key may not use every warehouse of this order"));
+  call.done(answer_final(o, call));
+}
+
+// --- tenant settings ------------------------------------------------------------------
+
+// Settings documents stay open, so recovery loads them all: the cache is
+// the truth and a read needs no I/O.
+void on_settings_call(self_ptr self, settings_call& call) {
+  auto& st = self->state;
+  const auto& req = call.req;
+  if (req.priority) {
+    if (req.priority->size() > warehouse_directory::per_tenant_max)
+      return call.done({outcome::bad_request, "priority: at most 256 warehouses", {}});
+    for (const auto& w : *req.priority)
+      if (w.empty() || w.size() > limits::id_bytes_max)
+        return call.done({outcome::bad_request, "priority: each warehouse must be 1 to 128 bytes", {}});
+  }
+  auto ts = st.settings.count(req.who.tenant) ? st.settings[req.who.tenant] : orders::tenant_settings{};
+  if (!req.allocation && !req.priority) return call.done({outcome::ok, {}, ts});
+  if (req.allocation) ts.allocation.policy = *req.allocation;
+  if (req.priority) ts.allocation.priority = *req.priority;
+  persistence::document d;
+  d.kind = document_kind::tenant_settings;
+  d.tenant = req.who.tenant;
+  d.id = settings_id;
+  d.open = true;
+  d.body = orders::encode(ts);
+  auto done = call.done;
+  auto me = caf::actor_cast<order_directory>(self);
+  // The cache changes once the put is durable, in this actor, so no plan
+  // uses settings that a crash could take back.
+  if (!st.cc->docs->put(std::move(d), [done, ts, me, tenant = req.who.tenant](const persistence::status& s) {
+        if (!s) return done({outcome::unavailable, "settings journal unavailable: " + s.message(), {}});
+        caf::anon_send(me, saved_atom::value, tenant, ts);
+        done({outcome::ok, {}, ts});
+      }))
+    done({outcome::overloaded, "document queue full", {}});
+}
+
+// Open documents from the store at start: coordinators resume their orders
+// and transfers; settings fill the cache.
+void recover(self_ptr self, std::vector<persistence::document> open) {
+  auto& st = self->state;
+  std::size_t orders_resumed = 0, transfers_resumed = 0;
+  for (auto& d : open) {
+    switch (d.kind) {
+      case document_kind::tenant_settings: {
+        orders::tenant_settings ts;
+        if (orders::decode(d.body, &ts)) st.settings[d.tenant] = ts;
+        else spdlog::error("tenant {}: settings document undecodable; using defaults", d.tenant);
+        break;
+      }
+      case document_kind::order: {
+        orders::order o;
+        if (!orders::decode(d.body, &o)) {
+          spdlog::error("order {}: document undecodable; left as is", d.id);
+          break;
+        }
+        auto key = make_key(document_kind::order, o.tenant, o.idem);
+        register_open(self, st.orders, o.id, spawn_order(self->system(), st.cc, o, std::nullopt), key);
+        ++orders_resumed;
+        break;
+      }
+      case document_kind::transfer: {
+        orders::transfer t;
+        if (!orders::decode(d.body, &t)) {
+          spdlog::error("transfer {}: document undecodable; left as is", d.id);
+          break;
+        }
+        idem_key key{document_kind::transfer, t.tenant, t.idem};
+        register_open(self, st.transfers, t.id, spawn_transfer(self->system(), st.cc, t, std::nullopt),
+                      key);
+        ++transfers_resumed;
+        break;
+      }
+    }
+  }
+  if (orders_resumed + transfers_resumed > 0)
+    spdlog::info("resumed {} open orders and {} open transfers", orders_resumed, transfers_resumed);
+}
+
+}  // namespace
+
+namespace {
+
+order_directory::behavior_type directory_behavior(self_ptr self, coordination_context* cc,
+                                                  std::vector<persistence::document> open) {
+  self->state.cc = cc;
+  recover(self, std::move(open));
+  return {
+      [=](order_call& call) { on_order_call(self, call); },
+      [=](transfer_call& call) { on_transfer_call(self, call); },
+      [=](settings_call& call) { on_settings_call(self, call); },
+      [=](found_atom, document_kind k, const std::string& tenant, const std::string& idem, doc_result& r) {
+        const auto key = make_key(k, tenant, idem);
+        if (k == document_kind::order) return on_order_found(self, key, r);
+        on_transfer_found(self, key, r);
+      },
+      [=](planned_atom, plan_input& in) { on_planned(self, in); },
+      [=](read_atom, order_call& call, doc_result& r) { on_order_read(self, call, r); },
+      [=](read_atom, transfer_call& call, doc_result& r) { on_transfer_read(self, call, r); },
+      [=](saved_atom, const std::string& tenant, const orders::tenant_settings& ts) {
+        self->state.settings[tenant] = ts;
+      },
+      [=](ended_atom, document_kind k, const std::string& id) {
+        auto& st = self->state;
+        auto forget = [&](auto& map) {
+          auto it = map.find(id);
+          if (it == map.end()) return;
+          self->send(it->second.handle, stop_atom::value);
+          st.open_idem.erase(it->second.idem);
+          map.erase(it);
+        };
+        if (k == document_kind::order)
+          forget(st.orders);
+        else
+          forget(st.transfers);
+      },
+      [=](stop_atom) {
+        auto& st = self->state;
+        for (auto& [id, e] : st.orders) self->send(e.handle, stop_atom::value);
+        for (auto& [id, e] : st.transfers) self->send(e.handle, stop_atom::value);
+        st.orders.clear();
+        st.transfers.clear();
+        for (auto& [key, calls] : st.order_pending)
+          for (auto& c : calls) c.done(order_reply::error(outcome::unavailable, "node is stopping"));
+        for (auto& [key, calls] : st.transfer_pending)
+          for (auto& c : calls) c.done(transfer_reply::error(outcome::unavailable, "node is stopping"));
+        st.order_pending.clear();
+        st.transfer_pending.clear();
+        self->quit();
+      },
+  };
+}
+
+}  // namespace
+
+order_directory spawn_directory(caf::actor_system& system, coordination_context* cc,
+                                std::vector<persistence::document> open) {
+  return system.spawn(directory_behavior, cc, std::move(open));
+}
+
+}  // namespace stockgrid::actors

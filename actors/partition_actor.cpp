@@ -130,7 +130,7 @@ void on_loaded(self_ptr self, const record_key& key, load_result& r) {
     return;
   }
   const bool creates = std::any_of(waiting.begin(), waiting.end(), [](const envelope& e) {
-    return e.req.kind == op::adjust || e.req.kind == op::set;
+    return e.req.kind == op::adjust || e.req.kind == op::set || e.req.kind == op::incoming;
   });
   if (!r.found && !creates) {
     // Not on disk after every earlier append committed: never stocked. No

@@ -102,6 +102,7 @@ void journal_and_apply(self_ptr self, const request& req, const reply_sink& done
   }
   st.last_seq = seq;
   if (c.kind == change_kind::refusal) return;
+  if (!st.rec.exists()) st.ctx->warehouses.add(st.key.tenant, st.key.warehouse);
   if (creates_hold) c.hold_seq = seq;
   const bool had_hold = c.hold_seq != 0 && st.rec.find_hold(c.hold_seq) != nullptr;
   st.rec.apply(c);

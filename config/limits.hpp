@@ -44,6 +44,13 @@ inline constexpr std::uint32_t partitions_max = 4096;
 inline constexpr std::size_t order_lines_max = 100;
 // Partial receipts of one transfer; a further receipt is refused.
 inline constexpr std::size_t transfer_receipts_max = 1000;
+// Open orders and transfers per node (each has a coordinator actor): a new
+// one beyond this is OVERLOADED. Each coordinator has at most one step in
+// flight, so this also bounds the internal requests they send.
+inline constexpr std::size_t open_coordinators_max = 100'000;
+// Calls waiting on one coordinator, or on one idempotency key being looked up.
+inline constexpr std::size_t coordinator_waiting_max = 64;
+// An order's id and its step suffix ("/p99") fit an idempotency key.
 // An order's lines summed stay far from overflow.
 static_assert(quantity_max * static_cast<std::int64_t>(order_lines_max) < INT64_MAX / 4,
               "an order's summed quantities must not overflow");

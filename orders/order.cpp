@@ -29,7 +29,7 @@ bool is_final(order_status s) {
 }
 
 std::string step_idem(const order& o, char step, std::size_t line) {
-  assert(step == 'r' || step == 'c' || step == 'x');
+  assert(step == 'r' || step == 'p' || step == 'c' || step == 'x');
   std::string key = o.id + '/' + step + std::to_string(line);
   assert(key.size() <= limits::id_bytes_max);
   return key;
@@ -87,6 +87,8 @@ std::string encode(const order& o) {
       {"expires_at_ms", o.expires_at_ms},
       {"updated_ms", o.updated_ms},
       {"attempt", static_cast<std::int64_t>(o.attempt)},
+      {"failure_code", static_cast<std::int64_t>(o.failure_code)},
+      {"failure", o.failure},
   });
 }
 
@@ -111,7 +113,9 @@ bool decode(std::string_view bytes, order* out) {
       document::read(body, "created_ms", &o.created_ms) &&
       document::read(body, "expires_at_ms", &o.expires_at_ms) &&
       document::read(body, "updated_ms", &o.updated_ms) &&
-      document::read(body, "attempt", &o.attempt);
+      document::read(body, "attempt", &o.attempt) &&
+      document::read_enum(body, "failure_code", outcome::ok, outcome::internal, &o.failure_code) &&
+      document::read(body, "failure", &o.failure);
   if (ok) *out = std::move(o);
   return ok;
 }

@@ -24,6 +24,9 @@
 //                          available int}; same bound
 //   ttl_ms, created_ms, expires_at_ms, updated_ms   int
 //   attempt        int     uint32
+//   failure_code   int     failed: the outcome the reserve was refused with
+//                          (domain/outcome.hpp); ok otherwise
+//   failure        str     failed: the refusal's message
 // Unknown fields are ignored, so a later version may add fields; changing the
 // meaning of one means a new `v`.
 #pragma once
@@ -34,6 +37,7 @@
 #include <string_view>
 #include <vector>
 
+#include "domain/outcome.hpp"
 #include "domain/types.hpp"
 #include "orders/allocation.hpp"
 
@@ -93,6 +97,8 @@ struct order {
   // so a restarted step repeats its key and the record answers with the
   // first outcome instead of applying the step twice.
   std::uint32_t attempt = 0;
+  outcome failure_code = outcome::ok;  // failed: why, as the client saw it
+  std::string failure;
 
   friend bool operator==(const order&, const order&) = default;
 };
@@ -103,7 +109,8 @@ std::string encode(const order& o);
 bool decode(std::string_view bytes, order* out);
 
 // The idempotency key of one line's step: "<order id>/<step><line index>",
-// step 'r' reserve, 'c' commit, 'x' release. Order ids are short, so the key
+// step 'r' reserve, 'p' partial's second reserve (of what was available),
+// 'c' commit, 'x' release. Order ids are short, so the key
 // stays within limits::id_bytes_max (asserted).
 std::string step_idem(const order& o, char step, std::size_t line);
 

@@ -1,0 +1,188 @@
+// Orders and transfers: their coordinator actors and the directory that
+// routes to them (docs/design.md, "Orders and transfers").
+//
+// Each open order or transfer has one coordinator actor. It owns the plain
+// document (orders/order.hpp, orders/transfer.hpp), drives its steps one at a
+// time as internal requests to the records, and puts the document in the
+// node's document store (persistence/document_writer.hpp) at each phase
+// change, before the phase's first step. Every step carries an idempotency
+// key derived from the document (orders::step_idem), so a coordinator
+// restarted from its document after a crash re-runs its phase and each step
+// that already happened replays its first outcome instead of applying twice.
+// The directory (one per node) maps ids and idempotency keys to
+// coordinators, reads final documents, plans orders (allocation) and bounds
+// how many coordinators exist.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/actors.hpp"
+#include "orders/requests.hpp"
+#include "persistence/document_writer.hpp"
+
+namespace stockgrid::actors {
+
+using step_atom = caf::atom_constant<caf::atom("step")>;
+using saved_atom = caf::atom_constant<caf::atom("saved")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using ended_atom = caf::atom_constant<caf::atom("ended")>;
+using found_atom = caf::atom_constant<caf::atom("found")>;
+using planned_atom = caf::atom_constant<caf::atom("planned")>;
+using read_atom = caf::atom_constant<caf::atom("read")>;
+
+using order_done = std::function<void(orders::order_reply&&)>;
+using transfer_done = std::function<void(orders::transfer_reply&&)>;
+using settings_done = std::function<void(orders::settings_reply&&)>;
+
+struct order_call {
+  orders::order_request req;
+  order_done done;
+};
+struct transfer_call {
+  orders::transfer_request req;
+  transfer_done done;
+};
+struct settings_call {
+  orders::settings_request req;
+  settings_done done;
+};
+
+// A step's reply from its record, for the step with this number.
+struct step_result {
+  std::uint64_t step = 0;
+  reply r;
+};
+
+// A document read for a directory look-up.
+struct doc_result {
+  persistence::status st;
+  std::optional<persistence::document> doc;
+};
+
+// What an order needs before its coordinator starts: the tenant's settings
+// and what the records said, gathered for `call`.
+struct plan_input {
+  order_call call;
+  std::vector<orders::stock_seen> seen;
+  std::optional<orders::tenant_settings> settings;  // none set: the defaults
+  outcome failure = outcome::ok;                    // a read that failed
+  std::string message;
+};
+
+using order_coordinator = caf::typed_actor<
+    // A client op on this order.
+    caf::reacts_to<order_call>,
+    // The reply to the step in flight.
+    caf::reacts_to<step_atom, step_result>,
+    // The document put before the current phase is durable (or failed).
+    caf::reacts_to<saved_atom, persistence::status>,
+    // The order's deadline.
+    caf::reacts_to<expire_atom>,
+    // Retry the step in flight after a transient failure.
+    caf::reacts_to<retry_atom>,
+    // From the directory: the node stops, or the order ended and left the map.
+    caf::reacts_to<stop_atom>>;
+
+using transfer_coordinator = caf::typed_actor<
+    caf::reacts_to<transfer_call>,
+    caf::reacts_to<step_atom, step_result>,
+    caf::reacts_to<saved_atom, persistence::status>,
+    caf::reacts_to<retry_atom>,
+    caf::reacts_to<stop_atom>>;
+
+using order_directory = caf::typed_actor<
+    caf::reacts_to<order_call>,
+    caf::reacts_to<transfer_call>,
+    caf::reacts_to<settings_call>,
+    // An idempotency look-up for an order.reserve or transfer.create.
+    caf::reacts_to<found_atom, persistence::document_kind, std::string, std::string, doc_result>,
+    // An order's plan inputs are in.
+    caf::reacts_to<planned_atom, plan_input>,
+    // A final document read for a call on an order or transfer not open.
+    caf::reacts_to<read_atom, order_call, doc_result>,
+    caf::reacts_to<read_atom, transfer_call, doc_result>,
+    // A tenant's settings are durable: the cache takes them.
+    caf::reacts_to<saved_atom, std::string, orders::tenant_settings>,
+    // A coordinator reached a final state (kind, id).
+    caf::reacts_to<ended_atom, persistence::document_kind, std::string>,
+    caf::reacts_to<stop_atom>>;
+
+// What coordinators share, owned by the grid.
+struct coordination_context {
+  node_context* node = nullptr;
+  persistence::document_writer* docs = nullptr;
+  order_directory directory;
+};
+
+// Sends an internal step to its record: counted in flight, not limited (a
+// coordinator has one step in flight and coordinators are bounded). The
+// reply goes to `to` as (step_atom, step_result{step, reply}).
+template <class Handle>
+void send_step(coordination_context* cc, Handle to, std::uint64_t step, request req) {
+  cc->node->in_flight.fetch_add(1, std::memory_order_relaxed);
+  route(*cc->node, std::move(req), [to, step](reply&& r) {
+    caf::anon_send(to, step_atom::value, step_result{step, std::move(r)});
+  });
+}
+
+// Whether a step's outcome says nothing about the record (retry it).
+constexpr bool transient(outcome o) {
+  return o == outcome::overloaded || o == outcome::unavailable || o == outcome::timeout ||
+         o == outcome::internal;
+}
+
+// The store's document of an order or transfer (both have these fields).
+template <class Doc>
+persistence::document document_of(persistence::document_kind kind, const Doc& doc) {
+  persistence::document d;
+  d.kind = kind;
+  d.tenant = doc.tenant;
+  d.id = doc.id;
+  d.idem = doc.idem;
+  d.fingerprint = doc.fingerprint;
+  d.open = !orders::is_final(doc.status);
+  d.updated_ms = doc.updated_ms;
+  d.body = orders::encode(doc);
+  return d;
+}
+inline persistence::document to_document(const orders::order& o) {
+  return document_of(persistence::document_kind::order, o);
+}
+inline persistence::document to_document(const orders::transfer& t) {
+  return document_of(persistence::document_kind::transfer, t);
+}
+
+order_coordinator spawn_order(caf::actor_system& system, coordination_context* cc,
+                              orders::order doc, std::optional<order_call> creator);
+transfer_coordinator spawn_transfer(caf::actor_system& system, coordination_context* cc,
+                                    orders::transfer doc, std::optional<transfer_call> creator);
+// Starts the directory with the store's open documents (recovery).
+order_directory spawn_directory(caf::actor_system& system, coordination_context* cc,
+                                std::vector<persistence::document> open);
+
+// Whether a key limited to some warehouses may see and act on the order (all
+// of its lines' warehouses) or the transfer (both ends).
+bool permitted(const orders::caller& who, const orders::order& o);
+bool permitted(const orders::caller& who, const orders::transfer& t);
+
+// The answer to a call on an order that is final (or read from the store).
+orders::order_reply answer_final(const orders::order& o, const order_call& call);
+orders::transfer_reply answer_final(const orders::transfer& t, const transfer_call& call);
+
+}  // namespace stockgrid::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::order_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::transfer_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::settings_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::step_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::doc_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::plan_input)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::orders::tenant_settings)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::persistence::status)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::persistence::document_kind)

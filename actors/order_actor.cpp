@@ -1,0 +1,490 @@
+// The order coordinator: one actor per open order (coordination.hpp). It runs
+// the order's phases one step at a time:
+//
+//   reserving  hold each line, in the order's line order (by warehouse, SKU:
+//              one global order, so two orders competing for the same records
+//              meet on the first one and never hold each other's stock).
+//              all_or_nothing: on the first short line the rest are only
+//              read (to report every short line), then every hold taken is
+//              released and the order is `failed`. partial: a short line is
+//              held for what is available and the rest is `unfilled`.
+//   held       waits for commit, release, extend or its deadline.
+//   committing commits every hold; journaled first, so from here the order's
+//              holds can no longer expire or be released: never half sold.
+//   releasing, expiring   releases every hold.
+//
+// The document is put before a phase's first step and once the phase is
+// final; steps in between are not journaled: each has an idempotency key
+// (orders::step_idem), so a coordinator restarted from its document re-runs
+// the phase and every step already applied replays its first outcome.
+#include <algorithm>
+#include <chrono>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/clock.hpp"
+#include "actors/coordination.hpp"
+
+namespace stockgrid::actors {
+
+using orders::order_reply;
+using orders::order_status;
+
+struct order_state {
+  coordination_context* cc = nullptr;
+  orders::order o;
+  std::optional<order_call> creator;  // the order.reserve that created the order
+  std::vector<order_call> phase_calls;  // the calls that started the phase in progress
+  std::vector<order_call> waiting;      // other calls that came during a phase
+  bool busy = false;                  // a phase (or its put) is in progress
+  std::uint64_t step = 0;             // number of the step in flight
+  std::size_t line = 0;               // the line the phase is at
+  bool second_try = false;            // partial: the line's reserve of what was available
+  bool probing = false;               // all_or_nothing after a short line: reads only
+  int retries = 0;
+  bool ended = false;                 // final and saved: the directory was told
+  static inline const char* name = "stockgrid.order";
+};
+
+namespace {
+
+using self_ptr = order_coordinator::stateful_pointer<order_state>;
+
+constexpr std::size_t waiting_max = 64;
+constexpr int reserve_retries_max = 5;
+
+request step_request(const orders::order& o, op kind) {
+  request r;
+  r.kind = kind;
+  r.internal = true;
+  r.key.tenant = o.tenant;
+  r.key_id = o.key_id;
+  return r;
+}
+
+order_reply ok_order(const orders::order& o, bool replayed) {
+  order_reply r;
+  r.code = outcome::ok;
+  r.has_order = true;
+  r.doc = o;
+  r.replayed = replayed;
+  return r;
+}
+
+order_reply refused(const orders::order& o, outcome code, std::string message) {
+  auto r = order_reply::error(code, std::move(message));
+  r.has_order = true;
+  r.doc = o;
+  return r;
+}
+
+// The reply a reserve gets once its order settled: the same for the first
+// call and for every retry with its idempotency key.
+order_reply reserve_outcome(const orders::order& o, bool replayed) {
+  if (o.status != order_status::failed) return ok_order(o, replayed);
+  auto r = refused(o, o.failure_code, o.failure);
+  r.shortages = o.shortages;
+  r.replayed = replayed;
+  return r;
+}
+
+}  // namespace
+
+bool permitted(const orders::caller& who, const orders::order& o) {
+  return std::all_of(o.lines.begin(), o.lines.end(),
+                     [&](const auto& l) { return who.may_use(l.warehouse); });
+}
+
+order_reply answer_final(const orders::order& o, const order_call& call) {
+  const auto& req = call.req;
+  const auto status_text = std::string(orders::wire_status(o.status));
+  switch (req.kind) {
+    case orders::order_op::get: return ok_order(o, false);
+    case orders::order_op::reserve: return reserve_outcome(o, true);
+    case orders::order_op::commit:
+      if (o.status == order_status::committed) return ok_order(o, true);
+      return refused(o, outcome::hold_not_found, "order " + o.id + " is " + status_text);
+    case orders::order_op::release:
+      if (o.status == order_status::released) return ok_order(o, true);
+      return refused(o, outcome::hold_not_found, "order " + o.id + " is " + status_text);
+    case orders::order_op::extend:
+      return refused(o, outcome::hold_not_found, "order " + o.id + " is " + status_text);
+  }
+  return order_reply::error(outcome::internal, "unknown order op");
+}
+
+namespace {
+
+void answer(const order_call& call, order_reply&& r) { call.done(std::move(r)); }
+
+void arm_deadline(self_ptr self) {
+  const auto delay = std::max<epoch_ms>(0, self->state.o.expires_at_ms - now_ms());
+  self->delayed_send(self, std::chrono::milliseconds(delay), expire_atom::value);
+}
+
+void run_phase(self_ptr self);
+void handle_call(self_ptr self, order_call&& call);
+
+// Puts the document; the phase continues (or the calls are answered) once it
+// is durable.
+void save(self_ptr self) {
+  auto& st = self->state;
+  st.busy = true;
+  st.o.updated_ms = now_ms();
+  auto me = caf::actor_cast<order_coordinator>(self);
+  if (!st.cc->docs->put(to_document(st.o), [me](const persistence::status& s) {
+        caf::anon_send(me, saved_atom::value, s);
+      }))
+    caf::anon_send(me, saved_atom::value,
+                   persistence::status::io_error("document queue full or stopped"));
+}
+
+// Enters a phase: journals the status, then runs its steps.
+void enter(self_ptr self, order_status status) {
+  auto& st = self->state;
+  st.o.status = status;
+  st.line = 0;
+  st.second_try = false;
+  st.probing = false;
+  st.retries = 0;
+  save(self);
+}
+
+// The phase or its put ended: answer what waited and let the directory know
+// once the order is final.
+void settle(self_ptr self) {
+  auto& st = self->state;
+  st.busy = false;
+  if (st.creator) {
+    auto call = std::move(*st.creator);
+    st.creator.reset();
+    answer(call, reserve_outcome(st.o, false));
+  }
+  // The calls that started the phase get its outcome; the others are run now
+  // against the settled order.
+  auto started = std::move(st.phase_calls);
+  st.phase_calls.clear();
+  for (auto& call : started) {
+    const bool reached = (call.req.kind == orders::order_op::commit &&
+                          st.o.status == order_status::committed) ||
+                         (call.req.kind == orders::order_op::release &&
+                          st.o.status == order_status::released) ||
+                         (call.req.kind == orders::order_op::extend &&
+                          st.o.status == order_status::held);
+    answer(call, reached ? ok_order(st.o, false) : answer_final(st.o, call));
+  }
+  auto waiting = std::move(st.waiting);
+  st.waiting.clear();
+  for (auto& call : waiting) handle_call(self, std::move(call));
+  if (orders::is_final(st.o.status)) {
+    if (!st.ended) {
+      st.ended = true;
+      self->send(st.cc->directory, ended_atom::value, persistence::document_kind::order, st.o.id);
+    }
+  } else if (st.o.status == order_status::held && !st.busy) {
+    arm_deadline(self);
+  }
+}
+
+void on_saved(self_ptr self, const persistence::status& s) {
+  auto& st = self->state;
+  if (!s) {
+    // The document store failed: nothing more can be promised. A reserving
+    // order has held nothing yet; later phases resume after a restart.
+    spdlog::error("order {}: document put failed: {}", st.o.id, s.message());
+    const auto code = outcome::unavailable;
+    if (st.creator) answer(*st.creator, refused(st.o, code, "order journal unavailable"));
+    st.creator.reset();
+    for (auto* calls : {&st.phase_calls, &st.waiting}) {
+      for (auto& call : *calls) answer(call, refused(st.o, code, "order journal unavailable"));
+      calls->clear();
+    }
+    st.busy = false;
+    st.ended = true;
+    self->send(st.cc->directory, ended_atom::value, persistence::document_kind::order, st.o.id);
+    return;
+  }
+  if (orders::is_final(st.o.status) || st.o.status == order_status::held) return settle(self);
+  run_phase(self);
+}
+
+// --- reserving ----------------------------------------------------------------
+
+void send_reserve(self_ptr self, std::int64_t qty) {
+  auto& st = self->state;
+  const auto& line = st.o.lines[st.line];
+  auto r = step_request(st.o, op::reserve);
+  r.key.warehouse = line.warehouse;
+  r.key.sku = line.sku;
+  r.qty = qty;
+  r.ref = std::string(order_ref_prefix) + st.o.id;
+  r.idem = orders::step_idem(st.o, st.second_try ? 'p' : 'r', st.line);
+  send_step(st.cc, caf::actor_cast<order_coordinator>(self), ++st.step, std::move(r));
+}
+
+void send_probe(self_ptr self) {
+  auto& st = self->state;
+  const auto& line = st.o.lines[st.line];
+  auto r = step_request(st.o, op::get);
+  r.key.warehouse = line.warehouse;
+  r.key.sku = line.sku;
+  send_step(st.cc, caf::actor_cast<order_coordinator>(self), ++st.step, std::move(r));
+}
+
+void finish_reserving(self_ptr self) {
+  auto& st = self->state;
+  auto& o = st.o;
+  const bool any_held =
+      std::any_of(o.lines.begin(), o.lines.end(), [](const auto& l) { return !l.hold.empty(); });
+  if (o.failure_code == outcome::ok && !any_held) {
+    o.failure_code = outcome::insufficient_stock;
+    o.failure = "no line could be held";
+  }
+  if (o.failure_code != outcome::ok) {
+    if (any_held) return enter(self, order_status::releasing);  // then failed
+    o.status = order_status::failed;
+    return save(self);
+  }
+  // partial: lines that got nothing are only in `unfilled`.
+  std::erase_if(o.lines, [](const auto& l) { return l.hold.empty(); });
+  o.expires_at_ms = now_ms() + o.ttl_ms;
+  o.status = order_status::held;
+  save(self);
+}
+
+void next_line(self_ptr self) {
+  auto& st = self->state;
+  ++st.line;
+  st.second_try = false;
+  st.retries = 0;
+  run_phase(self);
+}
+
+void short_line(self_ptr self, std::int64_t available) {
+  auto& st = self->state;
+  auto& line = st.o.lines[st.line];
+  if (st.second_try) {
+    // partial: what was available a moment ago is gone too.
+    st.o.unfilled.push_back({line.sku, line.qty});
+    return next_line(self);
+  }
+  st.o.shortages.push_back({line.sku, line.warehouse, line.qty, std::max<std::int64_t>(0, available)});
+  if (st.o.policy == orders::order_policy::partial) {
+    st.o.unfilled.push_back({line.sku, line.qty});
+  } else if (st.o.failure_code == outcome::ok) {
+    st.o.failure_code = outcome::insufficient_stock;
+    st.o.failure = "not enough stock for every line";
+    st.probing = true;
+  }
+  next_line(self);
+}
+
+void on_reserve_step(self_ptr self, reply& r) {
+  auto& st = self->state;
+  auto& line = st.o.lines[st.line];
+  if (st.probing) {  // a read: report the line if it is short too
+    if (r.code == outcome::ok && r.record.available() >= line.qty) return next_line(self);
+    return short_line(self, r.code == outcome::ok ? r.record.available() : 0);
+  }
+  switch (r.code) {
+    case outcome::ok:
+      line.hold = r.hold;
+      return next_line(self);
+    case outcome::insufficient_stock:
+      if (st.o.policy == orders::order_policy::partial && !st.second_try && r.available > 0 &&
+          r.available < line.qty) {
+        // Hold what is there; the rest is unfilled.
+        st.second_try = true;
+        st.o.unfilled.push_back({line.sku, line.qty - r.available});
+        st.o.shortages.push_back({line.sku, line.warehouse, line.qty, r.available});
+        line.qty = r.available;
+        return send_reserve(self, line.qty);
+      }
+      return short_line(self, r.available);
+    case outcome::not_found: return short_line(self, 0);
+    default:
+      if (transient(r.code) && ++st.retries <= reserve_retries_max) {
+        self->delayed_send(self, std::chrono::milliseconds(20 << st.retries), retry_atom::value);
+        return;
+      }
+      // Anything else fails the order as the record refused the line.
+      if (st.o.failure_code == outcome::ok) {
+        st.o.failure_code = r.code;
+        st.o.failure = line.warehouse + "/" + line.sku + ": " + r.message;
+      }
+      st.probing = true;
+      return next_line(self);
+  }
+}
+
+// --- committing, releasing, expiring -------------------------------------------
+
+void send_end_step(self_ptr self) {
+  auto& st = self->state;
+  const auto& line = st.o.lines[st.line];
+  const bool commit = st.o.status == order_status::committing;
+  auto r = step_request(st.o, commit ? op::commit : op::release);
+  r.hold = line.hold;
+  r.idem = orders::step_idem(st.o, commit ? 'c' : 'x', st.line);
+  send_step(st.cc, caf::actor_cast<order_coordinator>(self), ++st.step, std::move(r));
+}
+
+void on_end_step(self_ptr self, reply& r) {
+  auto& st = self->state;
+  // A hold already gone was ended by this phase before a restart (its
+  // idempotency entry aged out): the step is done.
+  if (r.code == outcome::ok || r.code == outcome::hold_not_found) {
+    st.o.lines[st.line].done = true;
+    return next_line(self);
+  }
+  // These phases must finish: retry, backing off to 5 s. A commit refused
+  // because its units are backordered waits for stock to arrive.
+  if (!transient(r.code) && st.retries == 0)
+    spdlog::warn("order {}: {} of line {} refused ({}), retrying", st.o.id,
+                 orders::wire_status(st.o.status), st.line, r.message);
+  ++st.retries;
+  const auto delay = std::min(5000, 20 << std::min(st.retries, 8));
+  self->delayed_send(self, std::chrono::milliseconds(delay), retry_atom::value);
+  // Callers of order.commit learn why it is slow instead of waiting.
+  if (r.code == outcome::insufficient_stock && st.retries == 1) {
+    auto started = std::move(st.phase_calls);
+    st.phase_calls.clear();
+    for (auto& call : started)
+      answer(call, refused(st.o, outcome::insufficient_stock,
+                           st.o.lines[st.line].warehouse + "/" + st.o.lines[st.line].sku +
+                               ": units are backordered; the order commits once stock arrives"));
+  }
+}
+
+order_status end_of(order_status phase, const orders::order& o) {
+  switch (phase) {
+    case order_status::committing: return order_status::committed;
+    case order_status::expiring: return order_status::expired;
+    default: return o.failure_code != outcome::ok ? order_status::failed : order_status::released;
+  }
+}
+
+// Runs the current phase from st.line on.
+void run_phase(self_ptr self) {
+  auto& st = self->state;
+  auto& o = st.o;
+  if (o.status == order_status::reserving) {
+    if (st.line >= o.lines.size()) return finish_reserving(self);
+    if (st.probing) return send_probe(self);
+    return send_reserve(self, o.lines[st.line].qty);
+  }
+  // Lines without a hold have nothing to end; lines done were ended before.
+  while (st.line < o.lines.size() && (o.lines[st.line].hold.empty() || o.lines[st.line].done))
+    ++st.line;
+  if (st.line < o.lines.size()) return send_end_step(self);
+  for (auto& l : o.lines) l.done = false;
+  o.status = end_of(o.status, o);
+  save(self);
+}
+
+void on_step(self_ptr self, step_result& s) {
+  auto& st = self->state;
+  if (s.step != st.step) return;  // a reply to a step that was retried
+  if (st.o.status == order_status::reserving) return on_reserve_step(self, s.r);
+  on_end_step(self, s.r);
+}
+
+void on_retry(self_ptr self) {
+  auto& st = self->state;
+  if (!st.busy || st.line >= st.o.lines.size()) return;
+  run_phase(self);
+}
+
+// --- client calls ----------------------------------------------------------------
+
+void handle_call(self_ptr self, order_call&& call) {
+  auto& st = self->state;
+  auto& o = st.o;
+  const auto& req = call.req;
+  if (!permitted(req.who, o))
+    return answer(call, order_reply::error(outcome::forbidden,
+                                           "this key may not use every warehouse of this order"));
+  if (req.kind == orders::order_op::get) return answer(call, ok_order(o, false));
+  if (req.kind == orders::order_op::reserve && orders::fingerprint(req) != o.fingerprint)
+    return answer(call, order_reply::error(outcome::idempotency_mismatch,
+                                           "idem: key already used for a different request"));
+  if (st.busy) {
+    if (st.waiting.size() >= waiting_max)
+      return answer(call, order_reply::error(outcome::overloaded, "too many calls wait on this order"));
+    st.waiting.push_back(std::move(call));
+    return;
+  }
+  if (o.status != order_status::held) return answer(call, answer_final(o, call));
+  switch (req.kind) {
+    case orders::order_op::reserve: return answer(call, reserve_outcome(o, true));
+    case orders::order_op::commit:
+      st.phase_calls.push_back(std::move(call));
+      return enter(self, order_status::committing);
+    case orders::order_op::release:
+      st.phase_calls.push_back(std::move(call));
+      return enter(self, order_status::releasing);
+    case orders::order_op::extend:
+      o.expires_at_ms = now_ms() + req.ttl_ms;
+      st.phase_calls.push_back(std::move(call));
+      return save(self);
+    case orders::order_op::get: break;
+  }
+}
+
+void on_deadline(self_ptr self) {
+  auto& st = self->state;
+  if (st.busy || st.o.status != order_status::held) return;
+  if (now_ms() < st.o.expires_at_ms) return arm_deadline(self);  // extended meanwhile
+  enter(self, order_status::expiring);
+}
+
+void stop(self_ptr self) {
+  auto& st = self->state;
+  const auto r = [&] { return order_reply::error(outcome::unavailable, "node is stopping"); };
+  if (st.creator) answer(*st.creator, r());
+  st.creator.reset();
+  for (auto* calls : {&st.phase_calls, &st.waiting}) {
+    for (auto& call : *calls) answer(call, r());
+    calls->clear();
+  }
+  self->quit();
+}
+
+order_coordinator::behavior_type order_behavior(self_ptr self, coordination_context* cc,
+                                                orders::order doc,
+                                                std::optional<order_call> creator) {
+  auto& st = self->state;
+  st.cc = cc;
+  st.o = std::move(doc);
+  st.creator = std::move(creator);
+  // A new order's document is put first; a recovered one resumes its phase
+  // (its put happened before the crash).
+  if (st.creator) {
+    st.o.status = order_status::reserving;
+    save(self);
+  } else if (st.o.status == order_status::held) {
+    arm_deadline(self);
+  } else if (!orders::is_final(st.o.status)) {
+    ++st.o.attempt;
+    st.busy = true;
+    run_phase(self);
+  }
+  return {
+      [=](order_call& call) { handle_call(self, std::move(call)); },
+      [=](step_atom, step_result& s) { on_step(self, s); },
+      [=](saved_atom, const persistence::status& s) { on_saved(self, s); },
+      [=](expire_atom) { on_deadline(self); },
+      [=](retry_atom) { on_retry(self); },
+      [=](stop_atom) { stop(self); },
+  };
+}
+
+}  // namespace
+
+order_coordinator spawn_order(caf::actor_system& system, coordination_context* cc,
+                              orders::order doc, std::optional<order_call> creator) {
+  return system.spawn(order_behavior, cc, std::move(doc), std::move(creator));
+}
+
+}  // namespace stockgrid::actors

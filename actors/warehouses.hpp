@@ -1,0 +1,42 @@
+// The node's warehouse directory: every (tenant, warehouse) with at least one
+// record. Allocation and stock.find look for a SKU only in these warehouses.
+// Filled from recovery (persistence: recovery_report::warehouses) and by a
+// record actor when its record is created; warehouses are never removed
+// (records are never deleted). Thread-safe; reads copy a short list.
+#pragma once
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace stockgrid::actors {
+
+class warehouse_directory {
+ public:
+  // A tenant's warehouses beyond this are still stored and served; only
+  // allocation and stock.find look at the first `per_tenant_max` by name.
+  static constexpr std::size_t per_tenant_max = 256;
+
+  void add(const std::string& tenant, const std::string& warehouse) {
+    std::lock_guard lk(mu_);
+    auto& list = by_tenant_[tenant];
+    auto it = std::lower_bound(list.begin(), list.end(), warehouse);
+    if (it == list.end() || *it != warehouse) list.insert(it, warehouse);
+  }
+  // The tenant's warehouses by name, at most per_tenant_max.
+  std::vector<std::string> of(const std::string& tenant) const {
+    std::lock_guard lk(mu_);
+    auto it = by_tenant_.find(tenant);
+    if (it == by_tenant_.end()) return {};
+    const auto n = std::min(it->second.size(), per_tenant_max);
+    return {it->second.begin(), it->second.begin() + static_cast<std::ptrdiff_t>(n)};
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::vector<std::string>> by_tenant_;
+};
+
+}  // namespace stockgrid::actors
