@@ -40,8 +40,19 @@ orders::caller caller_of(const gateway::principal& who) {
   return {who.tenant, who.key_id, allowed(who)};
 }
 
-protocol::value refused(const protocol::decode_failure& f) {
-  return error_response(f.id, f.code, f.message);
+// The request orders/wire.hpp decoded, stamped with its caller; false after
+// answering a bad one.
+template <class Request>
+bool accept(std::variant<Request, protocol::decode_failure>&& decoded,
+            const gateway::principal& who, const std::function<void(protocol::value)>& done,
+            Request* out) {
+  if (auto* f = std::get_if<protocol::decode_failure>(&decoded)) {
+    done(error_response(f->id, f->code, f->message));
+    return false;
+  }
+  *out = std::get<Request>(std::move(decoded));
+  out->who = caller_of(who);
+  return true;
 }
 
 protocol::value forbidden(std::optional<std::int64_t> id, const std::string& warehouse) {
@@ -148,10 +159,8 @@ void node_dispatcher::list(const gateway::principal& who, protocol::op_request&&
 
 void node_dispatcher::order_op(const gateway::principal& who, protocol::op_request&& req,
                                response_fn done) {
-  auto decoded = orders::decode_order(req);
-  if (auto* failure = std::get_if<protocol::decode_failure>(&decoded)) return done(refused(*failure));
-  auto& r = std::get<orders::order_request>(decoded);
-  r.who = caller_of(who);
+  orders::order_request r;
+  if (!accept(orders::decode_order(req), who, done, &r)) return;
   if (auto w = orders::forbidden_warehouse(r)) return done(forbidden(req.id, *w));
   const bool dry_run = r.kind == orders::order_op::reserve && r.dry_run;
   grid_.order(std::move(r), [id = req.id, dry_run, done = std::move(done)](orders::order_reply&& rep) {
@@ -161,10 +170,8 @@ void node_dispatcher::order_op(const gateway::principal& who, protocol::op_reque
 
 void node_dispatcher::transfer_op(const gateway::principal& who, protocol::op_request&& req,
                                   response_fn done) {
-  auto decoded = orders::decode_transfer(req);
-  if (auto* failure = std::get_if<protocol::decode_failure>(&decoded)) return done(refused(*failure));
-  auto& r = std::get<orders::transfer_request>(decoded);
-  r.who = caller_of(who);
+  orders::transfer_request r;
+  if (!accept(orders::decode_transfer(req), who, done, &r)) return;
   if (auto w = orders::forbidden_warehouse(r)) return done(forbidden(req.id, *w));
   grid_.transfer(std::move(r), [id = req.id, done = std::move(done)](orders::transfer_reply&& rep) {
     done(orders::transfer_response(id, rep));
@@ -173,20 +180,18 @@ void node_dispatcher::transfer_op(const gateway::principal& who, protocol::op_re
 
 void node_dispatcher::find(const gateway::principal& who, protocol::op_request&& req,
                            response_fn done) {
-  auto decoded = orders::decode_find(req);
-  if (auto* failure = std::get_if<protocol::decode_failure>(&decoded)) return done(refused(*failure));
-  auto sku = std::move(std::get<orders::find_request>(decoded).sku);
-  grid_.find(caller_of(who), sku, [id = req.id, sku, done = std::move(done)](orders::find_reply&& rep) {
-    done(orders::find_response(id, sku, rep));
-  });
+  orders::find_request r;
+  if (!accept(orders::decode_find(req), who, done, &r)) return;
+  grid_.find(std::move(r.who), r.sku,
+             [id = req.id, sku = r.sku, done = std::move(done)](orders::find_reply&& rep) {
+               done(orders::find_response(id, sku, rep));
+             });
 }
 
 void node_dispatcher::settings(const gateway::principal& who, protocol::op_request&& req,
                                response_fn done) {
-  auto decoded = orders::decode_settings(req);
-  if (auto* failure = std::get_if<protocol::decode_failure>(&decoded)) return done(refused(*failure));
-  auto& r = std::get<orders::settings_request>(decoded);
-  r.who = caller_of(who);
+  orders::settings_request r;
+  if (!accept(orders::decode_settings(req), who, done, &r)) return;
   grid_.tenant_settings(std::move(r), [id = req.id, done = std::move(done)](orders::settings_reply&& rep) {
     done(orders::settings_response(id, rep));
   });

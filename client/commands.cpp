@@ -309,6 +309,8 @@ const std::vector<command_spec>& commands() {
            if (*b != "true" && *b != "false") return "--allow-backorder: must be true or false";
            p.allow_backorder = *b == "true";
          }
+         if (!p.safety_stock && !p.allow_backorder && !p.low_stock_threshold)
+           return "give --safety-stock, --allow-backorder or --low-stock-threshold";
          p.idem = idem_option(a);
          r = client::build_policy(a.positional[0], a.positional[1], p);
          return "";

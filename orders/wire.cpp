@@ -28,26 +28,31 @@ std::optional<order_policy> parse_policy(std::string_view text) {
   return std::nullopt;
 }
 
-struct order_op_name {
-  order_op kind;
+// The wire name of each kind of an op family ("order.commit").
+template <class Kind>
+struct op_name {
+  Kind kind;
   std::string_view name;
 };
-constexpr order_op_name order_op_names[] = {
+constexpr op_name<order_op> order_op_names[] = {
     {order_op::reserve, "order.reserve"}, {order_op::commit, "order.commit"},
     {order_op::release, "order.release"}, {order_op::extend, "order.extend"},
     {order_op::get, "order.get"},
 };
-
-struct transfer_op_name {
-  transfer_op kind;
-  std::string_view name;
-};
-constexpr transfer_op_name transfer_op_names[] = {
+constexpr op_name<transfer_op> transfer_op_names[] = {
     {transfer_op::create, "transfer.create"},
     {transfer_op::receive, "transfer.receive"},
     {transfer_op::cancel, "transfer.cancel"},
     {transfer_op::get, "transfer.get"},
 };
+
+template <class Kind, std::size_t N>
+std::optional<Kind> kind_of(const op_name<Kind> (&names)[N], std::string_view op) {
+  for (const auto& entry : names) {
+    if (entry.name == op) return entry.kind;
+  }
+  return std::nullopt;
+}
 
 // ---------------------------------------------------------------------------
 // Decoding
@@ -116,13 +121,10 @@ void read_settings_change(field_reader& f, settings_request& r) {
 }  // namespace
 
 std::variant<order_request, decode_failure> decode_order(const protocol::op_request& req) {
-  const order_op_name* entry = nullptr;
-  for (const auto& e : order_op_names) {
-    if (e.name == req.op) entry = &e;
-  }
-  if (entry == nullptr) return unknown_op(req);
+  const auto kind = kind_of(order_op_names, req.op);
+  if (!kind) return unknown_op(req);
   return read_request<order_request>(req, [&](field_reader& f, order_request& r) {
-    r.kind = entry->kind;
+    r.kind = *kind;
     if (r.kind == order_op::reserve) return read_reserve(f, r);
     f.required_id("order", &r.order);
     if (r.kind == order_op::extend) f.required_integer("ttl_ms", &r.ttl_ms);
@@ -131,13 +133,10 @@ std::variant<order_request, decode_failure> decode_order(const protocol::op_requ
 }
 
 std::variant<transfer_request, decode_failure> decode_transfer(const protocol::op_request& req) {
-  const transfer_op_name* entry = nullptr;
-  for (const auto& e : transfer_op_names) {
-    if (e.name == req.op) entry = &e;
-  }
-  if (entry == nullptr) return unknown_op(req);
+  const auto kind = kind_of(transfer_op_names, req.op);
+  if (!kind) return unknown_op(req);
   return read_request<transfer_request>(req, [&](field_reader& f, transfer_request& r) {
-    r.kind = entry->kind;
+    r.kind = *kind;
     if (r.kind == transfer_op::create) {
       f.required_id("sku", &r.sku);
       f.required_id("from", &r.from);
