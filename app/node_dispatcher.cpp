@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "orders/wire.hpp"
+
 namespace stockgrid::app {
 
 namespace {
@@ -30,6 +32,31 @@ void stamp(const gateway::principal& who, request& r,
   r.key.tenant = who.tenant;
   r.key_id = who.key_id;
   r.warehouses_allowed = warehouses;
+}
+
+// The caller of an order, transfer, find or settings op, as stamp() fills
+// a grid request.
+orders::caller caller_of(const gateway::principal& who) {
+  return {who.tenant, who.key_id, allowed(who)};
+}
+
+// The request orders/wire.hpp decoded, stamped with its caller; false after
+// answering a bad one.
+template <class Request>
+bool accept(std::variant<Request, protocol::decode_failure>&& decoded,
+            const gateway::principal& who, const std::function<void(protocol::value)>& done,
+            Request* out) {
+  if (auto* f = std::get_if<protocol::decode_failure>(&decoded)) {
+    done(error_response(f->id, f->code, f->message));
+    return false;
+  }
+  *out = std::get<Request>(std::move(decoded));
+  out->who = caller_of(who);
+  return true;
+}
+
+protocol::value forbidden(std::optional<std::int64_t> id, const std::string& warehouse) {
+  return error_response(id, outcome::forbidden, "this key may not use warehouse " + warehouse);
 }
 
 template <class T>
@@ -59,6 +86,10 @@ void node_dispatcher::dispatch(const gateway::principal& who, protocol::op_reque
   if (op == "stock.bulk") return bulk(who, std::move(req), std::move(done));
   if (op == "stock.list") return list(who, std::move(req), std::move(done));
   if (protocol::grid_op_of(op)) return stock_op(who, std::move(req), std::move(done));
+  if (op.starts_with("order.")) return order_op(who, std::move(req), std::move(done));
+  if (op.starts_with("transfer.")) return transfer_op(who, std::move(req), std::move(done));
+  if (op == "stock.find") return find(who, std::move(req), std::move(done));
+  if (op == "tenant.settings") return settings(who, std::move(req), std::move(done));
   if (op.starts_with("key.") || op.starts_with("tenant."))
     return admin_op(who, std::move(req), std::move(done));
   done(error_response(req.id, outcome::unknown_op, "op: unknown op " + op));
@@ -68,8 +99,7 @@ void node_dispatcher::stock_op(const gateway::principal& who, protocol::op_reque
                                response_fn done) {
   auto& r = req.grid;
   if (!targets_hold(r.kind) && !may_use(who, r.key.warehouse))
-    return done(error_response(req.id, outcome::forbidden,
-                               "this key may not use warehouse " + r.key.warehouse));
+    return done(forbidden(req.id, r.key.warehouse));
   stamp(who, r, allowed(who));
   grid_.submit(std::move(r), [id = req.id, op = std::move(req.op), done = std::move(done)](
                                  reply&& rep) { done(protocol::grid_response(id, op, rep)); });
@@ -113,8 +143,7 @@ void node_dispatcher::bulk(const gateway::principal& who, protocol::op_request&&
 void node_dispatcher::list(const gateway::principal& who, protocol::op_request&& req,
                            response_fn done) {
   if (!req.warehouse.empty() && !may_use(who, req.warehouse))
-    return done(error_response(req.id, outcome::forbidden,
-                               "this key may not use warehouse " + req.warehouse));
+    return done(forbidden(req.id, req.warehouse));
   list_query q;
   q.tenant = who.tenant;
   q.warehouse = std::move(req.warehouse);
@@ -125,6 +154,46 @@ void node_dispatcher::list(const gateway::principal& who, protocol::op_request&&
   grid_.list(std::move(q), [id = req.id, done = std::move(done)](list_page&& page) {
     if (page.code != outcome::ok) return done(error_response(id, page.code, page.message));
     done(ok_response(id, protocol::list_result(page.records, page.next_cursor)));
+  });
+}
+
+void node_dispatcher::order_op(const gateway::principal& who, protocol::op_request&& req,
+                               response_fn done) {
+  orders::order_request r;
+  if (!accept(orders::decode_order(req), who, done, &r)) return;
+  if (auto w = orders::forbidden_warehouse(r)) return done(forbidden(req.id, *w));
+  const bool dry_run = r.kind == orders::order_op::reserve && r.dry_run;
+  grid_.order(std::move(r), [id = req.id, dry_run, done = std::move(done)](orders::order_reply&& rep) {
+    done(orders::order_response(id, rep, dry_run));
+  });
+}
+
+void node_dispatcher::transfer_op(const gateway::principal& who, protocol::op_request&& req,
+                                  response_fn done) {
+  orders::transfer_request r;
+  if (!accept(orders::decode_transfer(req), who, done, &r)) return;
+  if (auto w = orders::forbidden_warehouse(r)) return done(forbidden(req.id, *w));
+  grid_.transfer(std::move(r), [id = req.id, done = std::move(done)](orders::transfer_reply&& rep) {
+    done(orders::transfer_response(id, rep));
+  });
+}
+
+void node_dispatcher::find(const gateway::principal& who, protocol::op_request&& req,
+                           response_fn done) {
+  orders::find_request r;
+  if (!accept(orders::decode_find(req), who, done, &r)) return;
+  grid_.find(std::move(r.who), r.sku,
+             [id = req.id, sku = r.sku, done = std::move(done)](orders::find_reply&& rep) {
+               done(orders::find_response(id, sku, rep));
+             });
+}
+
+void node_dispatcher::settings(const gateway::principal& who, protocol::op_request&& req,
+                               response_fn done) {
+  orders::settings_request r;
+  if (!accept(orders::decode_settings(req), who, done, &r)) return;
+  grid_.tenant_settings(std::move(r), [id = req.id, done = std::move(done)](orders::settings_reply&& rep) {
+    done(orders::settings_response(id, rep));
   });
 }
 

@@ -1,6 +1,7 @@
 // The node's dispatcher: what the gateway calls for every authenticated,
-// decoded request. Stock ops go to the grid, key and tenant ops to the key
-// store (on a thread of their own: they fsync). Knows the protocol and the
+// decoded request. Stock, order and transfer ops and tenant.settings go to
+// the grid, key and tenant ops to the key store (on a thread of their own:
+// they fsync). Knows the protocol and the
 // grid facade, no Beast, no CAF.
 #pragma once
 
@@ -29,6 +30,12 @@ class node_dispatcher final : public gateway::dispatcher {
   void stock_op(const gateway::principal& who, protocol::op_request&& req, response_fn done);
   void bulk(const gateway::principal& who, protocol::op_request&& req, response_fn done);
   void list(const gateway::principal& who, protocol::op_request&& req, response_fn done);
+  // order.*, transfer.*, stock.find, tenant.settings: decoded by
+  // orders/wire.hpp and answered by the grid's coordinators.
+  void order_op(const gateway::principal& who, protocol::op_request&& req, response_fn done);
+  void transfer_op(const gateway::principal& who, protocol::op_request&& req, response_fn done);
+  void find(const gateway::principal& who, protocol::op_request&& req, response_fn done);
+  void settings(const gateway::principal& who, protocol::op_request&& req, response_fn done);
   void admin_op(const gateway::principal& who, protocol::op_request&& req, response_fn done);
   void admin_loop();
 

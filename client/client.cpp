@@ -300,10 +300,6 @@ struct pending {
   std::uint32_t retries = 0;  // resends after a retryable answer
 };
 
-std::string idem_of(const protocol::op_request& r) {
-  return r.op == "stock.bulk" ? r.idem : r.grid.idem;
-}
-
 protocol::object idem_details(const protocol::op_request& r) {
   protocol::object details;
   if (const std::string idem = idem_of(r); !idem.empty()) details.emplace_back("idem", idem);
@@ -521,10 +517,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
                                   " requests waiting (client_options::pending_max)"));
     }
     if (auto kind = protocol::grid_op_of(request.op)) request.grid.kind = *kind;
-    if (is_mutation_op(request.op)) {
-      std::string& idem = request.op == "stock.bulk" ? request.idem : request.grid.idem;
-      if (idem.empty()) idem = new_idempotency_key();
-    }
+    ensure_idem(request, &new_idempotency_key);
     auto p = std::make_shared<pending>();
     p->seq = next_seq++;
     p->request = std::move(request);
@@ -940,6 +933,56 @@ std::future<value> client::tenant_create(std::string tenant) {
 }
 
 std::future<value> client::tenant_list() { return call(named_request("tenant.list")); }
+
+std::future<value> client::stock_policy(std::string warehouse, std::string sku,
+                                        policy_options options) {
+  return call(build_policy(std::move(warehouse), std::move(sku), options));
+}
+
+std::future<value> client::stock_find(std::string sku) { return call(build_find(std::move(sku))); }
+
+std::future<value> client::order_reserve(std::vector<order_line> lines, order_options options) {
+  return call(build_order_reserve(lines, options));
+}
+
+std::future<value> client::order_commit(std::string order, std::string idem) {
+  return call(build_order_op("order.commit", std::move(order), std::move(idem)));
+}
+
+std::future<value> client::order_release(std::string order, std::string idem) {
+  return call(build_order_op("order.release", std::move(order), std::move(idem)));
+}
+
+std::future<value> client::order_extend(std::string order, std::int64_t ttl_ms, std::string idem) {
+  return call(build_order_extend(std::move(order), ttl_ms, std::move(idem)));
+}
+
+std::future<value> client::order_get(std::string order) {
+  return call(build_order_op("order.get", std::move(order)));
+}
+
+std::future<value> client::transfer_create(std::string sku, std::string from, std::string to,
+                                           std::int64_t qty, std::string idem) {
+  return call(build_transfer_create(std::move(sku), std::move(from), std::move(to), qty,
+                                    std::move(idem)));
+}
+
+std::future<value> client::transfer_receive(std::string transfer, std::optional<std::int64_t> qty,
+                                            std::string idem) {
+  return call(build_transfer_receive(std::move(transfer), qty, std::move(idem)));
+}
+
+std::future<value> client::transfer_cancel(std::string transfer, std::string idem) {
+  return call(build_transfer_op("transfer.cancel", std::move(transfer), std::move(idem)));
+}
+
+std::future<value> client::transfer_get(std::string transfer) {
+  return call(build_transfer_op("transfer.get", std::move(transfer)));
+}
+
+std::future<value> client::tenant_settings(settings_change change) {
+  return call(build_settings(change));
+}
 
 void client::close() {
   impl_->post([](impl& self) { self.do_close(); });

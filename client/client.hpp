@@ -10,8 +10,10 @@
 // - Pipelining: any number of requests in flight on one connection (up to
 //   the server's in_flight_max), matched to their answers by id.
 // - Idempotency: every mutation (adjust, set, reserve, commit, release,
-//   extend, sell, bulk) gets a random 128-bit idempotency key unless the
-//   caller gave one, so resending it can never apply it twice.
+//   extend, sell, bulk, policy, order.reserve/commit/release/extend,
+//   transfer.create/receive/cancel; not a dry run) gets a random 128-bit
+//   idempotency key unless the caller gave one, so resending it can never
+//   apply it twice.
 // - Reconnect: when the connection drops, the client reconnects with
 //   exponential backoff (capped, with jitter), authenticates again and
 //   resends every request that was in flight, in the order first sent, with
@@ -45,6 +47,7 @@
 #include <string_view>
 #include <vector>
 
+#include "client/requests.hpp"
 #include "client/response.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/messages.hpp"
@@ -181,6 +184,29 @@ class client {
   std::future<value> key_revoke(std::string key_id);
   std::future<value> tenant_create(std::string tenant);
   std::future<value> tenant_list();
+  // stock.policy (admin): a record's safety stock, backorders and low-stock
+  // threshold.
+  std::future<value> stock_policy(std::string warehouse, std::string sku,
+                                  policy_options options = {});
+  // stock.find: the SKU in every warehouse of the tenant.
+  std::future<value> stock_find(std::string sku);
+  // Orders: holds across warehouses, committed or released together
+  // (client/requests.hpp for the lines and options).
+  std::future<value> order_reserve(std::vector<order_line> lines, order_options options = {});
+  std::future<value> order_commit(std::string order, std::string idem = {});
+  std::future<value> order_release(std::string order, std::string idem = {});
+  std::future<value> order_extend(std::string order, std::int64_t ttl_ms, std::string idem = {});
+  std::future<value> order_get(std::string order);
+  // Transfers between warehouses; receive without qty lands all in transit.
+  std::future<value> transfer_create(std::string sku, std::string from, std::string to,
+                                     std::int64_t qty, std::string idem = {});
+  std::future<value> transfer_receive(std::string transfer,
+                                      std::optional<std::int64_t> qty = std::nullopt,
+                                      std::string idem = {});
+  std::future<value> transfer_cancel(std::string transfer, std::string idem = {});
+  std::future<value> transfer_get(std::string transfer);
+  // tenant.settings (admin): reads the settings, or changes and returns them.
+  std::future<value> tenant_settings(settings_change change = {});
 
   // Closes the connection (WebSocket close 1000) and fails every waiting
   // request with DISCONNECTED. Later calls fail the same way. Idempotent.

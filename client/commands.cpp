@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 
+#include "client/requests.hpp"
 #include "protocol/codec.hpp"
 
 namespace stockgrid::stockctl {
@@ -55,6 +56,8 @@ struct command_spec {
   std::vector<std::string_view> options;
   // Fills the request; returns an error message or "".
   std::string (*build)(const parsed_args&, protocol::op_request&);
+  // Options without a value ("--partial"); parsed_args holds them as "true".
+  std::vector<std::string_view> flags = {};
 };
 
 std::string need_integer(const std::string& text, std::string_view what, std::int64_t* out) {
@@ -93,6 +96,50 @@ std::string optional_qty(const parsed_args& a, std::size_t index, request& r) {
   if (auto e = need_integer(a.positional[index], "QTY", &qty); !e.empty()) return e;
   r.qty = qty;
   return "";
+}
+
+// "a,b,,c" -> {"a", "b", "c"}.
+std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> names;
+  std::size_t start = 0;
+  for (;;) {
+    const auto comma = list.find(',', start);
+    std::string name = list.substr(start, comma - start);
+    if (!name.empty()) names.push_back(std::move(name));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return names;
+}
+
+std::string optional_integer(const parsed_args& a, std::string_view name,
+                             std::optional<std::int64_t>* out) {
+  const std::string* text = option(a, name);
+  if (text == nullptr) return "";
+  std::int64_t v = 0;
+  if (auto e = need_integer(*text, name, &v); !e.empty()) return e;
+  *out = v;
+  return "";
+}
+
+std::string idem_option(const parsed_args& a) {
+  const std::string* idem = option(a, "--idem");
+  return idem ? *idem : std::string();
+}
+
+// An order line: SKU:QTY or SKU:QTY@WAREHOUSE.
+std::string order_line(const std::string& text, client::order_line* out) {
+  const std::string shape = "\"" + text + "\": expected SKU:QTY[@WAREHOUSE]";
+  std::string rest = text;
+  if (const auto at = rest.rfind('@'); at != std::string::npos) {
+    out->warehouse = rest.substr(at + 1);
+    if (out->warehouse.empty()) return shape;
+    rest.resize(at);
+  }
+  const auto colon = rest.rfind(':');
+  if (colon == std::string::npos || colon == 0) return shape;
+  out->sku = rest.substr(0, colon);
+  return need_integer(rest.substr(colon + 1), "QTY", &out->qty);
 }
 
 // A bulk item: adjust:WH:SKU:DELTA or set:WH:SKU:ON_HAND[:EXPECTED_VERSION].
@@ -249,6 +296,118 @@ const std::vector<command_spec>& commands() {
          }
          return "";
        }},
+      {"policy",
+       "WH SKU [--safety-stock N] [--allow-backorder true|false] [--low-stock-threshold N] [--idem KEY]",
+       "a record's safety stock, backorders and low-stock threshold (admin token)", 2, 2,
+       {"--safety-stock", "--allow-backorder", "--low-stock-threshold", "--idem"},
+       [](const parsed_args& a, protocol::op_request& r) -> std::string {
+         client::policy_options p;
+         if (auto e = optional_integer(a, "--safety-stock", &p.safety_stock); !e.empty()) return e;
+         if (auto e = optional_integer(a, "--low-stock-threshold", &p.low_stock_threshold); !e.empty())
+           return e;
+         if (auto* b = option(a, "--allow-backorder")) {
+           if (*b != "true" && *b != "false") return "--allow-backorder: must be true or false";
+           p.allow_backorder = *b == "true";
+         }
+         if (!p.safety_stock && !p.allow_backorder && !p.low_stock_threshold)
+           return "give --safety-stock, --allow-backorder or --low-stock-threshold";
+         p.idem = idem_option(a);
+         r = client::build_policy(a.positional[0], a.positional[1], p);
+         return "";
+       }},
+      {"find", "SKU", "a SKU in every warehouse of the tenant, with the total available", 1, 1, {},
+       [](const parsed_args& a, protocol::op_request& r) -> std::string {
+         r = client::build_find(a.positional[0]);
+         return "";
+       }},
+      {"order reserve",
+       "SKU:QTY[@WH]... [--ttl-ms N] [--partial] [--ref REF] [--idem KEY] [--dry-run]",
+       "hold stock for an order across warehouses (WH left out: the server chooses)", 1,
+       limits::order_lines_max, {"--ttl-ms", "--ref", "--idem"},
+       [](const parsed_args& a, protocol::op_request& r) -> std::string {
+         std::vector<client::order_line> lines;
+         for (const auto& text : a.positional) {
+           client::order_line line;
+           if (auto e = order_line(text, &line); !e.empty()) return e;
+           lines.push_back(std::move(line));
+         }
+         client::order_options o;
+         if (auto* ttl = option(a, "--ttl-ms")) {
+           if (auto e = need_integer(*ttl, "--ttl-ms", &o.ttl_ms); !e.empty()) return e;
+         }
+         o.partial = option(a, "--partial") != nullptr;
+         o.dry_run = option(a, "--dry-run") != nullptr;
+         if (auto* ref = option(a, "--ref")) o.ref = *ref;
+         o.idem = idem_option(a);
+         r = client::build_order_reserve(lines, o);
+         return "";
+       },
+       {"--partial", "--dry-run"}},
+      {"order commit", "ORDER [--idem KEY]", "sell every held line of an order", 1, 1, {"--idem"},
+       [](const parsed_args& a, protocol::op_request& r) -> std::string {
+         r = client::build_order_op("order.commit", a.positional[0], idem_option(a));
+         return "";
+       }},
+      {"order release", "ORDER [--idem KEY]", "give an order's holds back", 1, 1, {"--idem"},
+       [](const parsed_args& a, protocol::op_request& r) -> std::string {
+         r = client::build_order_op("order.release", a.positional[0], idem_option(a));
+         return "";
+       }},
+      {"order extend", "ORDER --ttl-ms N [--idem KEY]", "move an order's deadline to now + N ms", 1,
+       1, {"--ttl-ms", "--idem"},
+       [](const parsed_args& a, protocol::op_request& r) -> std::string {
+         const std::string* ttl = option(a, "--ttl-ms");
+         if (ttl == nullptr) return "--ttl-ms: required";
+         std::int64_t ttl_ms = 0;
+         if (auto e = need_integer(*ttl, "--ttl-ms", &ttl_ms); !e.empty()) return e;
+         r = client::build_order_extend(a.positional[0], ttl_ms, idem_option(a));
+         return "";
+       }},
+      {"order get", "ORDER", "an order: its status, lines and holds", 1, 1, {},
+       [](const parsed_args& a, protocol::op_request& r) -> std::string {
+         r = client::build_order_op("order.get", a.positional[0]);
+         return "";
+       }},
+      {"transfer create", "SKU FROM TO QTY [--idem KEY]",
+       "move stock out of FROM; it is incoming at TO until received", 4, 4, {"--idem"},
+       [](const parsed_args& a, protocol::op_request& r) -> std::string {
+         std::int64_t qty = 0;
+         if (auto e = need_integer(a.positional[3], "QTY", &qty); !e.empty()) return e;
+         r = client::build_transfer_create(a.positional[0], a.positional[1], a.positional[2], qty,
+                                           idem_option(a));
+         return "";
+       }},
+      {"transfer receive", "TRANSFER [--qty N] [--idem KEY]",
+       "land a transfer's units at TO (all in transit, or N)", 1, 1, {"--qty", "--idem"},
+       [](const parsed_args& a, protocol::op_request& r) -> std::string {
+         std::optional<std::int64_t> qty;
+         if (auto e = optional_integer(a, "--qty", &qty); !e.empty()) return e;
+         r = client::build_transfer_receive(a.positional[0], qty, idem_option(a));
+         return "";
+       }},
+      {"transfer cancel", "TRANSFER [--idem KEY]", "put what is still in transit back into FROM",
+       1, 1, {"--idem"},
+       [](const parsed_args& a, protocol::op_request& r) -> std::string {
+         r = client::build_transfer_op("transfer.cancel", a.positional[0], idem_option(a));
+         return "";
+       }},
+      {"transfer get", "TRANSFER", "a transfer: its status, receipts and what is in transit", 1, 1,
+       {},
+       [](const parsed_args& a, protocol::op_request& r) -> std::string {
+         r = client::build_transfer_op("transfer.get", a.positional[0]);
+         return "";
+       }},
+      {"settings", "[--allocation POLICY] [--priority W1,W2]",
+       "the tenant's settings; with options, change them (admin token). POLICY: priority, "
+       "most_available or fewest_splits",
+       0, 0, {"--allocation", "--priority"},
+       [](const parsed_args& a, protocol::op_request& r) -> std::string {
+         client::settings_change change;
+         if (auto* p = option(a, "--allocation")) change.allocation = *p;
+         if (auto* list = option(a, "--priority")) change.priority = split_list(*list);
+         r = client::build_settings(change);
+         return "";
+       }},
       {"tenant create", "TENANT", "create a tenant; prints its first admin token (system token)", 1,
        1, {},
        [](const parsed_args& a, protocol::op_request& r) -> std::string {
@@ -269,16 +428,7 @@ const std::vector<command_spec>& commands() {
          r.key_role = protocol::parse_role(a.positional[0]);
          if (!r.key_role || *r.key_role == protocol::role::system)
            return "ROLE: must be reader, writer or admin";
-         if (auto* list = option(a, "--warehouses")) {
-           std::size_t start = 0;
-           for (;;) {
-             const auto comma = list->find(',', start);
-             std::string name = list->substr(start, comma - start);
-             if (!name.empty()) r.warehouses.push_back(std::move(name));
-             if (comma == std::string::npos) break;
-             start = comma + 1;
-           }
-         }
+         if (auto* list = option(a, "--warehouses")) r.warehouses = split_list(*list);
          const std::string* in = option(a, "--expires-in");
          const std::string* at = option(a, "--expires-at");
          if (in && at) return "give --expires-in or --expires-at, not both";
@@ -358,10 +508,14 @@ std::variant<protocol::op_request, std::string> build_request(const std::vector<
     }
   }
   if (spec == nullptr) {
-    if (words[0] == "tenant" || words[0] == "key") {
-      return "usage: " + words[0] + (words[0] == "tenant" ? " create TENANT | tenant list"
-                                                          : " create ROLE ... | key list | key revoke KEY_ID");
+    // A group's first word ("order", "key"): the usage of its commands.
+    std::string group;
+    for (const auto& c : commands()) {
+      const auto space = c.name.find(' ');
+      if (space == std::string_view::npos || c.name.substr(0, space) != words[0]) continue;
+      group += (group.empty() ? "usage: " : " | ") + usage_line(c);
     }
+    if (!group.empty()) return group;
     return "unknown command \"" + words[0] + "\" (try `help`)";
   }
 
@@ -371,6 +525,12 @@ std::variant<protocol::op_request, std::string> build_request(const std::vector<
     if (w.size() > 2 && w.starts_with("--")) {
       std::string name = w;
       std::string text;
+      bool is_flag = false;
+      for (auto f : spec->flags) is_flag = is_flag || f == name;
+      if (is_flag) {
+        args.options[name] = "true";
+        continue;
+      }
       if (const auto eq = w.find('='); eq != std::string::npos) {
         name = w.substr(0, eq);
         text = w.substr(eq + 1);

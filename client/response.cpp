@@ -145,6 +145,7 @@ value local_error(std::string_view code, std::string_view message, protocol::obj
 
 bool is_mutation_op(std::string_view op) {
   if (op == "stock.bulk") return true;
+  if (const protocol::op_spec* spec = protocol::find_op(op); spec && spec->params) return spec->idem;
   const auto kind = protocol::grid_op_of(op);
   return kind && is_mutation(*kind);
 }

@@ -55,7 +55,8 @@ std::string to_json(const value& v, bool pretty = false);
 // A local error response (see the codes above), id null.
 value local_error(std::string_view code, std::string_view message, protocol::object details = {});
 
-// Whether an op changes stock and so carries an idempotency key.
+// Whether an op changes stock (or an order or transfer) and so carries an
+// idempotency key.
 bool is_mutation_op(std::string_view op);
 
 }  // namespace stockgrid::client

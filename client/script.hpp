@@ -135,7 +135,8 @@ using variables = std::map<std::string, std::string>;
 bool expand(const word& w, const variables& vars, std::string* out, std::string* error);
 
 // The field `CMD -> $var` saves for an op when no path is given: reserve
-// and extend the hold, tenant.create the token, key.create the token.
+// and extend the hold, tenant.create the token, key.create the token,
+// order.* the order id, transfer.* the transfer id.
 std::optional<std::string> default_save_path(std::string_view op);
 
 // The outcomes of a repeat by code: "ok" for successes, else the error code.

@@ -16,7 +16,10 @@ namespace stockgrid::gateway {
 
 // Answers every op at once, on the calling thread, with a canned ok response
 // in the op's documented shape: records of zeros for the asked key, empty
-// lists, made-up hold ids, keys and tokens. Never fails.
+// lists, made-up hold ids, keys and tokens. Never fails, except for the ops
+// decoded above protocol/ (order.*, transfer.*, stock.find,
+// tenant.settings: op_spec::params), which it answers UNKNOWN_OP: reading
+// them needs orders/wire.hpp, which the gateway does not link.
 class stub_dispatcher : public dispatcher {
  public:
   void dispatch(const principal& who, protocol::op_request&& req,

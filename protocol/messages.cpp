@@ -1,10 +1,9 @@
 #include "protocol/messages.hpp"
 
-#include <climits>
-#include <cmath>
 #include <utility>
 
 #include "protocol/codec.hpp"
+#include "protocol/fields.hpp"
 
 namespace stockgrid::protocol {
 
@@ -52,6 +51,17 @@ constexpr op_spec op_table[] = {
     {"stock.sell", role::writer},
     {"stock.bulk", role::writer},
     {"stock.policy", role::admin},
+    {"stock.find", role::reader, false, true},
+    {"order.reserve", role::writer, false, true, true},
+    {"order.commit", role::writer, false, true, true},
+    {"order.release", role::writer, false, true, true},
+    {"order.extend", role::writer, false, true, true},
+    {"order.get", role::reader, false, true},
+    {"transfer.create", role::writer, false, true, true},
+    {"transfer.receive", role::writer, false, true, true},
+    {"transfer.cancel", role::writer, false, true, true},
+    {"transfer.get", role::reader, false, true},
+    {"tenant.settings", role::admin, false, true},
     {"key.create", role::admin},
     {"key.list", role::admin},
     {"key.revoke", role::admin},
@@ -108,153 +118,6 @@ std::string_view op_name_of(op kind) {
 // Decoding requests
 
 namespace {
-
-constexpr std::int64_t safe_integer_max = (std::int64_t{1} << 53) - 1;
-
-enum class integer_check { ok, not_integer, out_of_range };
-
-// Integers arrive as int64, or as a double when written with a fraction or
-// exponent ("3.0", "1e3") or encoded as a float. An integral double is
-// accepted within ±2^53, where doubles are exact; a larger one could not be
-// told from its neighbours.
-integer_check read_integer(const value& v, std::int64_t* out) {
-  if (const std::int64_t* i = v.as_int()) {
-    *out = *i;
-    return integer_check::ok;
-  }
-  if (const double* d = v.as_double()) {
-    if (!std::isfinite(*d) || std::trunc(*d) != *d) return integer_check::not_integer;
-    if (std::fabs(*d) > static_cast<double>(safe_integer_max)) return integer_check::out_of_range;
-    *out = static_cast<std::int64_t>(*d);
-    return integer_check::ok;
-  }
-  return integer_check::not_integer;
-}
-
-// Reads the fields of one request object (or one stock.bulk item). The first
-// problem wins, so the message names one field; fields are read in the order
-// docs/protocol.md lists them. A field that is absent or null counts as not
-// given. Fields the op does not know are ignored (forward compatibility).
-class field_reader {
- public:
-  field_reader(const value& members, std::string prefix)
-      : members_(members), prefix_(std::move(prefix)) {}
-
-  bool ok() const { return error_.empty(); }
-  std::string take_error() { return std::move(error_); }
-
-  void required_string(std::string_view name, std::string* out) {
-    if (const value* v = get(name)) {
-      string(name, *v, out);
-    } else {
-      fail(name, "required");
-    }
-  }
-  void optional_string(std::string_view name, std::string* out) {
-    if (const value* v = get(name)) string(name, *v, out);
-  }
-  // An identifier that may be left out but, when present, must not be empty:
-  // an empty idem would silently turn a safe retry into a second apply.
-  void optional_id(std::string_view name, std::string* out) {
-    if (const value* v = get(name)) {
-      string(name, *v, out);
-      if (const std::string* text = v->as_string(); text && text->empty())
-        fail(name, "must not be empty (leave it out instead)");
-    }
-  }
-
-  void required_integer(std::string_view name, std::int64_t* out) {
-    if (const value* v = get(name)) {
-      integer(name, *v, out);
-    } else {
-      fail(name, "required");
-    }
-  }
-  void required_integer(std::string_view name, std::optional<std::int64_t>* out) {
-    std::int64_t i = 0;
-    required_integer(name, &i);
-    if (ok()) *out = i;
-  }
-  void optional_integer(std::string_view name, std::int64_t* out) {
-    if (const value* v = get(name)) integer(name, *v, out);
-  }
-  void optional_integer(std::string_view name, std::optional<std::int64_t>* out) {
-    if (const value* v = get(name)) {
-      std::int64_t i = 0;
-      if (integer(name, *v, &i)) *out = i;
-    }
-  }
-  // An int field (limits): the value must fit it.
-  void optional_integer(std::string_view name, int* out) {
-    std::int64_t i = 0;
-    if (const value* v = get(name); v && integer(name, *v, &i)) {
-      if (i < INT_MIN || i > INT_MAX) {
-        fail(name, "out of range");
-      } else {
-        *out = static_cast<int>(i);
-      }
-    }
-  }
-
-  void optional_bool(std::string_view name, std::optional<bool>* out) {
-    if (const value* v = get(name)) {
-      if (const bool* b = v->as_bool()) {
-        *out = *b;
-      } else {
-        fail(name, "must be true or false");
-      }
-    }
-  }
-
-  void optional_string_list(std::string_view name, std::vector<std::string>* out) {
-    const value* v = get(name);
-    if (v == nullptr) return;
-    const array* items = v->as_array();
-    if (items == nullptr) return fail(name, "must be an array of strings");
-    out->clear();
-    for (std::size_t i = 0; i < items->size(); ++i) {
-      const std::string* s = (*items)[i].as_string();
-      if (s == nullptr) {
-        return fail(std::string(name) + "[" + std::to_string(i) + "]", "must be a string");
-      }
-      out->push_back(*s);
-    }
-  }
-
-  void fail(std::string_view name, std::string_view what) {
-    fail_with(prefix_ + std::string(name) + ": " + std::string(what));
-  }
-  void fail_with(std::string message) {
-    if (error_.empty()) error_ = std::move(message);
-  }
-
- private:
-  const value* get(std::string_view name) const {
-    const value* v = members_.find(name);
-    return v == nullptr || v->is_null() ? nullptr : v;
-  }
-  bool string(std::string_view name, const value& v, std::string* out) {
-    const std::string* s = v.as_string();
-    if (s == nullptr) {
-      fail(name, "must be a string");
-      return false;
-    }
-    *out = *s;
-    return true;
-  }
-  bool integer(std::string_view name, const value& v, std::int64_t* out) {
-    switch (read_integer(v, out)) {
-      case integer_check::ok: return true;
-      case integer_check::not_integer: fail(name, "must be an integer"); return false;
-      case integer_check::out_of_range: fail(name, "out of range"); return false;
-    }
-    return false;
-  }
-
-  const value& members_;
-  std::string prefix_;
-  std::string error_;
-};
 
 void read_record_key(field_reader& f, request* r) {
   f.required_string("warehouse", &r->key.warehouse);
@@ -328,40 +191,24 @@ void read_grid_fields(field_reader& f, op kind, request* r) {
   }
 }
 
-void read_bulk_items(const value& frame, field_reader& f, std::vector<request>* out) {
-  const value* items = frame.find("items");
-  if (items == nullptr || items->is_null()) return f.fail("items", "required");
-  const array* list = items->as_array();
-  if (list == nullptr) return f.fail("items", "must be an array");
-  if (list->size() > bulk_items_max)
-    return f.fail("items", "more than " + std::to_string(bulk_items_max) + " items");
-  out->reserve(list->size());
-  for (std::size_t i = 0; i < list->size(); ++i) {
-    const std::string name = "items[" + std::to_string(i) + "]";
-    const value& item = (*list)[i];
-    if (item.as_object() == nullptr) return f.fail(name, "must be an object");
-    field_reader item_fields(item, name + ".");
+void read_bulk_items(field_reader& f, std::vector<request>* out) {
+  f.required_objects("items", true, bulk_items_max, [&](field_reader& item, std::size_t) {
     std::string item_op;
-    item_fields.required_string("op", &item_op);
+    item.required_string("op", &item_op);
+    if (!item.ok()) return;
     request r;
-    if (item_fields.ok()) {
-      if (item_op == "adjust") {
-        read_grid_fields(item_fields, op::adjust, &r);
-      } else if (item_op == "set") {
-        read_grid_fields(item_fields, op::set, &r);
-      } else {
-        item_fields.fail("op", "must be \"adjust\" or \"set\"");
-      }
-    }
-    if (!item_fields.ok()) {
-      // The item's message already names it ("items[3].delta: ...").
-      return f.fail_with(item_fields.take_error());
+    if (item_op == "adjust") {
+      read_grid_fields(item, op::adjust, &r);
+    } else if (item_op == "set") {
+      read_grid_fields(item, op::set, &r);
+    } else {
+      return item.fail("op", "must be \"adjust\" or \"set\"");
     }
     out->push_back(std::move(r));
-  }
+  });
 }
 
-void read_fields(const value& frame, op_request* req, field_reader& f) {
+void read_fields(op_request* req, field_reader& f) {
   const std::string_view name = req->op;
   if (const auto kind = grid_op_of(name)) return read_grid_fields(f, *kind, &req->grid);
   if (name == "stock.list") {
@@ -370,7 +217,7 @@ void read_fields(const value& frame, op_request* req, field_reader& f) {
     f.optional_string("cursor", &req->cursor);
     f.optional_integer("limit", &req->limit);
   } else if (name == "stock.bulk") {
-    read_bulk_items(frame, f, &req->items);
+    read_bulk_items(f, &req->items);
     f.optional_id("idem", &req->idem);
     // Items without their own idem get "<idem>:<index>" (index < 1000).
     if (req->idem.size() > bulk_idem_bytes_max)
@@ -434,13 +281,18 @@ std::variant<op_request, decode_failure> decode_request(const value& frame) {
   }
   const std::string* op_name = op_field->as_string();
   if (op_name == nullptr) return decode_failure{outcome::bad_request, "op: must be a string", req.id};
-  if (find_op(*op_name) == nullptr) {
+  const op_spec* spec = find_op(*op_name);
+  if (spec == nullptr) {
     return decode_failure{outcome::unknown_op, "op: unknown op" + quoted_op(*op_name), req.id};
   }
   req.op = *op_name;
+  if (spec->params) {
+    req.params = frame;
+    return req;
+  }
 
   field_reader fields(frame, "");
-  read_fields(frame, &req, fields);
+  read_fields(&req, fields);
   if (!fields.ok()) return decode_failure{outcome::bad_request, fields.take_error(), req.id};
   return req;
 }
@@ -550,6 +402,12 @@ value encode_request(const op_request& req) {
     o.emplace_back("key_id", req.key_id);
   } else if (name == "tenant.create") {
     o.emplace_back("tenant", req.tenant);
+  } else if (const op_spec* spec = find_op(name); spec && spec->params) {
+    if (const object* params = req.params.as_object()) {
+      for (const auto& member : *params) {
+        if (member.first != "op" && member.first != "id") o.push_back(member);
+      }
+    }
   }
   return value(std::move(o));
 }

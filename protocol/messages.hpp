@@ -32,6 +32,13 @@ struct op_spec {
   std::string_view name;  // "stock.reserve"
   role needs;
   bool any_role = false;  // auth, ping: no role needed
+  // Decoded above protocol/ (orders/wire.hpp: order.*, transfer.*,
+  // stock.find, tenant.settings): decode_request keeps the frame in
+  // op_request::params and checks none of its fields.
+  bool params = false;
+  // A params op that changes state and takes an `idem` (the client library
+  // fills one in; stock.* mutations are known by their grid op).
+  bool idem = false;
 };
 // The spec of a known op; null for an unknown one.
 const op_spec* find_op(std::string_view name);
@@ -61,6 +68,10 @@ struct op_request {
   std::optional<std::int64_t> expires_at_ms;
   std::string key_id;
   std::string tenant;
+  // Ops whose op_spec has `params`: the request object, as received (the
+  // whole frame) or to send (encode_request writes its members after `op`
+  // and `id`, skipping any `op` or `id` in it); orders/wire.hpp reads it.
+  value params;
 };
 
 // The most items one stock.bulk may carry; more is a BAD_REQUEST naming

@@ -114,6 +114,8 @@ TEST_CASE("raw sends any request written as JSON") {
   CHECK_FALSE(r.id);
   CHECK(r.grid.key.sku == "s");
   CHECK_THAT(refused(R"(raw {"op":"stock.get"})"), Catch::Contains("warehouse: required"));
+  // Ops decoded by the node's orders/wire.hpp pass as written.
+  CHECK(wire(R"(raw {"op":"order.get","id":5,"order":"O1"})") == R"({"op":"order.get","order":"O1"})");
   CHECK_THAT(refused("raw [1]"), Catch::Contains("must be an object"));
 }
 
@@ -130,4 +132,72 @@ TEST_CASE("usage errors say what is wrong and how the command goes") {
   CHECK_THAT(refused("bulk adjust:berlin:mug"), Catch::Contains("adjust:WH:SKU:DELTA"));
   CHECK_THAT(refused("tenant"), Catch::Contains("tenant create TENANT"));
   CHECK_THAT(command_help(), Catch::Contains("reserve WH SKU QTY [--ttl DURATION]"));
+}
+
+TEST_CASE("stock.policy and stock.find commands") {
+  CHECK(wire("policy berlin mug --safety-stock 2 --allow-backorder true --low-stock-threshold 5") ==
+        R"({"op":"stock.policy","warehouse":"berlin","sku":"mug","safety_stock":2,"allow_backorder":true,"low_stock_threshold":5})");
+  CHECK(wire("policy berlin mug --allow-backorder false --idem p1") ==
+        R"({"op":"stock.policy","warehouse":"berlin","sku":"mug","allow_backorder":false,"idem":"p1"})");
+  CHECK_THAT(refused("policy berlin mug"), Catch::Contains("give --safety-stock, --allow-backorder or --low-stock-threshold"));
+  CHECK_THAT(refused("policy berlin mug --allow-backorder yes"),
+             Catch::Contains("--allow-backorder: must be true or false"));
+  CHECK_THAT(refused("policy berlin mug --safety-stock many"), Catch::Contains("--safety-stock: not an integer"));
+  CHECK_THAT(refused("policy berlin"), Catch::StartsWith("usage: policy WH SKU"));
+  CHECK(wire("find mug") == R"({"op":"stock.find","sku":"mug"})");
+  CHECK_THAT(refused("find"), Catch::StartsWith("usage: find SKU"));
+}
+
+TEST_CASE("order commands") {
+  CHECK(wire("order reserve mug:2 cup:1@berlin") ==
+        R"({"op":"order.reserve","lines":[{"sku":"mug","qty":2},{"sku":"cup","qty":1,"warehouse":"berlin"}]})");
+  CHECK(wire("order reserve mug:2 --ttl-ms 60000 --partial --ref cart-1 --idem o1 --dry-run") ==
+        R"({"op":"order.reserve","lines":[{"sku":"mug","qty":2}],"ttl_ms":60000,"policy":"partial","ref":"cart-1","idem":"o1","dry_run":true})");
+  // Flags take no value: the next word is still a line.
+  CHECK(wire("order reserve --dry-run mug:1 cup:3") ==
+        R"({"op":"order.reserve","lines":[{"sku":"mug","qty":1},{"sku":"cup","qty":3}],"dry_run":true})");
+  // A SKU may hold a colon: the last one before the quantity counts.
+  CHECK(wire("order reserve a:b:4") == R"({"op":"order.reserve","lines":[{"sku":"a:b","qty":4}]})");
+  CHECK(wire("order commit O1 --idem c1") == R"({"op":"order.commit","order":"O1","idem":"c1"})");
+  CHECK(wire("order release O1") == R"({"op":"order.release","order":"O1"})");
+  CHECK(wire("order get O1") == R"({"op":"order.get","order":"O1"})");
+  CHECK(wire("order extend O1 --ttl-ms 30000") == R"({"op":"order.extend","order":"O1","ttl_ms":30000})");
+
+  CHECK_THAT(refused("order reserve"), Catch::StartsWith("usage: order reserve SKU:QTY[@WH]..."));
+  CHECK_THAT(refused("order reserve mug"), Catch::Contains("\"mug\": expected SKU:QTY[@WAREHOUSE]"));
+  CHECK_THAT(refused("order reserve :2"), Catch::Contains("expected SKU:QTY[@WAREHOUSE]"));
+  CHECK_THAT(refused("order reserve mug:2@"), Catch::Contains("expected SKU:QTY[@WAREHOUSE]"));
+  CHECK_THAT(refused("order reserve mug:two"), Catch::Contains("QTY: not an integer"));
+  CHECK_THAT(refused("order reserve mug:1 --ttl-ms 1m"), Catch::Contains("--ttl-ms: not an integer"));
+  CHECK_THAT(refused("order extend O1"), Catch::Contains("--ttl-ms: required"));
+  CHECK_THAT(refused("order get O1 --idem k"), Catch::Contains("unknown option --idem"));
+  CHECK_THAT(refused("order get"), Catch::StartsWith("usage: order get ORDER"));
+  CHECK_THAT(refused("order"), Catch::StartsWith("usage: order reserve"));
+  CHECK_THAT(refused("order"), Catch::Contains("| order get ORDER"));
+  CHECK_THAT(refused("order ship O1"), Catch::Contains("order commit ORDER"));
+}
+
+TEST_CASE("transfer commands") {
+  CHECK(wire("transfer create mug berlin paris 5 --idem t1") ==
+        R"({"op":"transfer.create","sku":"mug","from":"berlin","to":"paris","qty":5,"idem":"t1"})");
+  CHECK(wire("transfer receive T1") == R"({"op":"transfer.receive","transfer":"T1"})");
+  CHECK(wire("transfer receive T1 --qty 2 --idem r1") ==
+        R"({"op":"transfer.receive","transfer":"T1","qty":2,"idem":"r1"})");
+  CHECK(wire("transfer cancel T1") == R"({"op":"transfer.cancel","transfer":"T1"})");
+  CHECK(wire("transfer get T1") == R"({"op":"transfer.get","transfer":"T1"})");
+  CHECK_THAT(refused("transfer create mug berlin paris"), Catch::StartsWith("usage: transfer create SKU FROM TO QTY"));
+  CHECK_THAT(refused("transfer create mug berlin paris five"), Catch::Contains("QTY: not an integer"));
+  CHECK_THAT(refused("transfer receive T1 --qty all"), Catch::Contains("--qty: not an integer"));
+  CHECK_THAT(refused("transfer"), Catch::Contains("transfer cancel TRANSFER"));
+}
+
+TEST_CASE("settings command") {
+  CHECK(wire("settings") == R"({"op":"tenant.settings"})");
+  CHECK(wire("settings --allocation priority --priority berlin,paris") ==
+        R"({"op":"tenant.settings","set":{"allocation":"priority","priority":["berlin","paris"]}})");
+  CHECK(wire("settings --allocation fewest_splits") ==
+        R"({"op":"tenant.settings","set":{"allocation":"fewest_splits"}})");
+  CHECK_THAT(refused("settings extra"), Catch::StartsWith("usage: settings"));
+  CHECK_THAT(command_help(), Catch::Contains("order reserve SKU:QTY[@WH]..."));
+  CHECK_THAT(command_help(), Catch::Contains("settings [--allocation POLICY] [--priority W1,W2]"));
 }

@@ -754,3 +754,48 @@ TEST_CASE("encode_request: the frame uses the wire names", "[encode]") {
   CHECK(to_json(encode_request(req)) ==
         R"({"op":"stock.reserve","id":42,"warehouse":"w","sku":"s","qty":2,"ttl_ms":1000})");
 }
+
+// ---------------------------------------------------------------------------
+// Ops decoded above protocol/ (orders/wire.hpp): the frame is kept as sent
+
+TEST_CASE("decode: order, transfer, find and settings ops keep their frame", "[decode][params]") {
+  const std::vector<std::pair<std::string, role>> ops = {
+      {"stock.find", role::reader},       {"order.reserve", role::writer},
+      {"order.commit", role::writer},     {"order.release", role::writer},
+      {"order.extend", role::writer},     {"order.get", role::reader},
+      {"transfer.create", role::writer},  {"transfer.receive", role::writer},
+      {"transfer.cancel", role::writer},  {"transfer.get", role::reader},
+      {"tenant.settings", role::admin},
+  };
+  for (const auto& [name, needs] : ops) {
+    INFO(name);
+    const op_spec* spec = find_op(name);
+    REQUIRE(spec != nullptr);
+    CHECK(spec->needs == needs);
+    CHECK(spec->params);
+    CHECK(spec->idem == (needs == role::writer));
+    const value frame = json(R"({"op":")" + name + R"(","id":4,"lines":[{"sku":"A","qty":"x"}]})");
+    const op_request req = decoded(frame);
+    CHECK(req.id == 4);
+    CHECK(req.op == name);
+    CHECK(req.params == frame);
+  }
+  // The envelope is still protocol/'s.
+  CHECK(refused(R"({"op":"order.get","order":"O1"})").message == "id: required");
+  CHECK(refused(R"({"op":"order.teleport","id":1})").code == outcome::unknown_op);
+  // No other op fills params.
+  CHECK(decoded(R"({"op":"stock.get","id":1,"warehouse":"w","sku":"s"})").params.is_null());
+}
+
+TEST_CASE("encode: params are written after op and id, and decode back", "[decode][params]") {
+  op_request req;
+  req.op = "order.extend";
+  req.id = 9;
+  req.params = json(R"({"op":"ignored","id":1,"order":"O1","ttl_ms":5000})");
+  CHECK(to_json(encode_request(req)) == R"({"op":"order.extend","id":9,"order":"O1","ttl_ms":5000})");
+  const op_request back = decoded(encode_request(req));
+  CHECK(back.params == json(R"({"op":"order.extend","id":9,"order":"O1","ttl_ms":5000})"));
+  // params of an op that has none are not sent.
+  req.op = "ping";
+  CHECK(to_json(encode_request(req)) == R"({"op":"ping","id":9})");
+}
