@@ -9,6 +9,7 @@
 #include "actors/clock.hpp"
 #include "actors/directory.hpp"
 #include "config/limits.hpp"
+#include "orders/wire.hpp"
 
 namespace stockgrid::actors {
 
@@ -353,8 +354,8 @@ void on_settings_call(self_ptr self, settings_call& call) {
   auto& st = self->state;
   const auto& req = call.req;
   if (req.priority) {
-    if (req.priority->size() > warehouse_directory::per_tenant_max)
-      return call.done({outcome::bad_request, "priority: at most 256 warehouses", {}});
+    if (req.priority->size() > orders::priority_warehouses_max)
+      return call.done({outcome::bad_request, "priority: at most 1000 warehouses", {}});
     for (const auto& w : *req.priority)
       if (w.empty() || w.size() > limits::id_bytes_max)
         return call.done({outcome::bad_request, "priority: each warehouse must be 1 to 128 bytes", {}});

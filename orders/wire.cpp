@@ -286,8 +286,10 @@ object dry_run_result(const order_reply& r) {
     lines.emplace_back(object{{"sku", l.sku}, {"warehouse", l.warehouse}, {"qty", l.qty}});
   }
   return object{{"dry_run", true},
+                {"complete", r.shortages.empty()},
                 {"lines", std::move(lines)},
                 {"unfilled", unfilled_values(r.plan_unfilled)},
+                {"short", shortage_values(r.shortages)},
                 {"explanation", array(r.explanation.begin(), r.explanation.end())}};
 }
 

@@ -383,11 +383,13 @@ TEST_CASE("wire: a dry run's plan", "[wire][response]") {
   r.code = outcome::ok;
   r.plan = {{"A", "w1", 3}, {"A", "w2", 2}};
   r.plan_unfilled = {{"B", 1}};
+  r.shortages = {{"B", "", 1, 0}};
   r.explanation = {"sku A: 3 from w1, 2 from w2 (split: w1 had 3)", "sku B: 1 unfilled"};
   CHECK(to_json(order_response(5, r, true)) ==
-        R"({"id":5,"ok":true,"dry_run":true,)"
+        R"({"id":5,"ok":true,"dry_run":true,"complete":false,)"
         R"("lines":[{"sku":"A","warehouse":"w1","qty":3},{"sku":"A","warehouse":"w2","qty":2}],)"
         R"("unfilled":[{"sku":"B","qty":1}],)"
+        R"("short":[{"sku":"B","warehouse":null,"requested":1,"available":0}],)"
         R"x("explanation":["sku A: 3 from w1, 2 from w2 (split: w1 had 3)","sku B: 1 unfilled"]})x");
 }
 

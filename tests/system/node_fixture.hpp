@@ -156,7 +156,10 @@ inline value record(std::string warehouse, std::string sku, std::int64_t on_hand
                     std::int64_t reserved, std::int64_t version) {
   return sorted(object{{"warehouse", std::move(warehouse)}, {"sku", std::move(sku)},
                        {"on_hand", on_hand},                {"reserved", reserved},
-                       {"available", on_hand - reserved},  {"version", version}});
+                       {"available", on_hand - reserved},  {"version", version},
+                       {"backordered", 0},                  {"incoming", 0},
+                       {"safety_stock", 0},                 {"allow_backorder", false},
+                       {"low_stock_threshold", 0}});
 }
 // A response's `record`, sorted.
 inline value record_of(const value& response) { return sorted(at(response, "record")); }
