@@ -43,6 +43,11 @@ struct order_state {
   bool second_try = false;            // partial: the line's reserve of what was available
   bool probing = false;               // all_or_nothing after a short line: reads only
   int retries = 0;
+  // Remembered refusals of the current line's commit (backordered units):
+  // each retry then needs a key of its own ("<id>/c0.1", ...), or it would
+  // replay the refusal. The sequence is the same after a restart, since
+  // every refusal in it was journaled.
+  int refusals = 0;
   bool ended = false;                 // final and saved: the directory was told
   static inline const char* name = "stockgrid.order";
 };
@@ -148,6 +153,7 @@ void enter(self_ptr self, order_status status) {
   st.second_try = false;
   st.probing = false;
   st.retries = 0;
+  st.refusals = 0;
   save(self);
 }
 
@@ -258,6 +264,7 @@ void next_line(self_ptr self) {
   ++st.line;
   st.second_try = false;
   st.retries = 0;
+  st.refusals = 0;
   run_phase(self);
 }
 
@@ -327,6 +334,7 @@ void send_end_step(self_ptr self) {
   auto r = step_request(st.o, commit ? op::commit : op::release);
   r.hold = line.hold;
   r.idem = orders::step_idem(st.o, commit ? 'c' : 'x', st.line);
+  if (st.refusals > 0) r.idem += "." + std::to_string(st.refusals);
   send_step(st.cc, caf::actor_cast<order_coordinator>(self), ++st.step, std::move(r));
 }
 
@@ -343,6 +351,7 @@ void on_end_step(self_ptr self, reply& r) {
   if (!transient(r.code) && st.retries == 0)
     spdlog::warn("order {}: {} of line {} refused ({}), retrying", st.o.id,
                  orders::wire_status(st.o.status), st.line, r.message);
+  if (remembered(r.code)) ++st.refusals;
   ++st.retries;
   const auto delay = std::min(5000, 20 << std::min(st.retries, 8));
   self->delayed_send(self, std::chrono::milliseconds(delay), retry_atom::value);

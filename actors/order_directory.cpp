@@ -121,8 +121,11 @@ void gather_plan(self_ptr self, order_call&& call) {
     route(*st.cc->node, std::move(r), [g, one_done, key](reply&& rep) {
       {
         std::lock_guard lk(g->mu);
+        // A record that takes backorders can promise any quantity: the
+        // record itself decides when the line is held.
         if (rep.code == outcome::ok)
-          g->in.seen.push_back({key.warehouse, key.sku, rep.record.available()});
+          g->in.seen.push_back({key.warehouse, key.sku,
+                                rep.record.allow_backorder ? limits::quantity_max : rep.record.available()});
         else if (rep.code != outcome::not_found && g->in.failure == outcome::ok) {
           g->in.failure = rep.code;
           g->in.message = key.warehouse + "/" + key.sku + ": " + rep.message;

@@ -37,6 +37,7 @@ struct transfer_state {
   bool busy = false;
   std::uint64_t step = 0;
   int retries = 0;
+  int refusals = 0;  // remembered refusals of the step in flight: its retries need keys of their own
   bool told_creator = false;  // the creator got UNAVAILABLE while steps keep retrying
   bool ended = false;
   static inline const char* name = "stockgrid.transfer";
@@ -217,6 +218,7 @@ void run_phase(self_ptr self) {
   auto& st = self->state;
   auto step = next_step(st.t);
   if (!step) return finish_phase(self);
+  if (st.refusals > 0) step->idem += "." + std::to_string(st.refusals);
   send_step(st.cc, caf::actor_cast<transfer_coordinator>(self), ++st.step, std::move(*step));
 }
 
@@ -248,6 +250,7 @@ void on_step(self_ptr self, step_result& s) {
   if (r.code == outcome::ok) {
     step_done(t);
     st.retries = 0;
+    st.refusals = 0;
     // A receipt is put once applied, before the next one runs.
     if (t.status == transfer_status::in_transit) return finish_phase(self);
     return run_phase(self);
@@ -263,6 +266,7 @@ void on_step(self_ptr self, step_result& s) {
   // to 5 s; a creator waiting that long is told to retry with its idem.
   if (!transient(r.code) && st.retries == 0)
     spdlog::error("transfer {}: step refused ({}: {}), retrying", t.id, to_code(r.code), r.message);
+  if (remembered(r.code)) ++st.refusals;
   ++st.retries;
   if (st.retries == retries_before_answer && st.creator && !st.told_creator) {
     st.told_creator = true;

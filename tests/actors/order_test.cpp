@@ -368,3 +368,28 @@ TEST_CASE("overlapping multi-line orders never oversell and leak no hold", "[ord
     }
   CHECK(on_hand + sold.load() == 20 * 8);  // conserved
 }
+
+TEST_CASE("an order may backorder where the record allows it", "[orders][backorder]") {
+  temp_dir dir;
+  auto g = open_grid(test_settings(dir.path()));
+  REQUIRE(call(*g, adjust("w1", "a", 2)).code == outcome::ok);
+  auto policy = rec_req(op::policy, "w1", "a");
+  policy.allow_backorder = true;
+  REQUIRE(call(*g, policy).code == outcome::ok);
+  auto r = call_order(*g, reserve_order({{"a", 5, "w1"}}));
+  REQUIRE(r.code == outcome::ok);
+  auto rec = record(*g, "w1", "a");
+  CHECK(rec.reserved == 5);
+  CHECK(rec.backordered == 3);
+  // Selling backordered units needs stock: the commit waits for it.
+  auto c = call_order(*g, on_order(order_op::commit, r.doc.id));
+  CHECK(c.code == outcome::insufficient_stock);
+  CHECK(c.doc.status == orders::order_status::committing);
+  REQUIRE(call(*g, adjust("w1", "a", 3)).code == outcome::ok);
+  CHECK(eventually([&] {
+    return call_order(*g, on_order(order_op::get, r.doc.id)).doc.status == orders::order_status::committed;
+  }));
+  rec = record(*g, "w1", "a");
+  CHECK(rec.on_hand == 0);
+  CHECK(rec.reserved == 0);
+}
