@@ -5,13 +5,20 @@
 //
 //   stockgrid-bench --url ws://127.0.0.1:7400/v1/ws --token TOKEN
 //                   [-c 64] [-P 1] [--duration-s 10 | -n REQUESTS]
-//                   [--records 100000] [--hot] [--op reserve|get|mix]
+//                   [--records 100000] [--hot] [--op reserve|get|mix|order]
 //                   [--rate OPS] [--encoding msgpack|json] [--threads 1]
+//
+// --op order: each cycle of a request slot is an order.reserve (all_or_nothing,
+// 5 lines on distinct random records of the bench's warehouse, 1 unit each)
+// and, when granted, the order.release of that order. Its throughput counts
+// orders (each 5 holds); latency is reported per order.reserve and per
+// order.release.
 //
 // Before the run it stocks the records (stock.bulk set on_hand, unless
 // --skip-setup) and sums their `reserved` and `on_hand` (stock.get); after it, sums them again: `reserved` must have moved by
-// exactly the successful reserves minus the commits and releases, `on_hand`
-// by minus the commits. Exit status: 0 passed, 1 a wrong or missing answer or
+// exactly the successful reserves minus the commits and releases (for orders:
+// 5 units per granted order minus 5 per released one), `on_hand` by minus the
+// commits. Exit status: 0 passed, 1 a wrong or missing answer or
 // a totals mismatch, 2 usage or connection error.
 #include <cinttypes>
 #include <deque>
@@ -126,6 +133,11 @@ totals read_totals(client::client& c, const driver_options& o) {
 
 double ms(std::uint64_t ns) { return static_cast<double>(ns) / 1e6; }
 
+void print_latency(const char* label, const histogram& h) {
+  std::printf("%s: p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", label, ms(h.percentile(0.5)),
+              ms(h.percentile(0.99)), ms(h.percentile(0.999)), ms(h.max()));
+}
+
 std::string json_errors(const run_result& r) {
   std::string out = "{";
   for (const auto& [code, n] : r.errors) {
@@ -156,8 +168,10 @@ int main(int argc, char** argv) {
   app.add_option("-n,--requests", o.requests_max, "stop after this many requests instead")->check(CLI::Range(1ULL, 1'000'000'000'000ULL));
   app.add_option("--records", records, "records to spread the load over")->capture_default_str()->check(CLI::Range(1, 10'000'000));
   app.add_flag("--hot", o.hot, "every connection on one record");
-  app.add_option("--op", op_text, "reserve, get or mix (reserve; commit or release; get)")
-      ->capture_default_str()->check(CLI::IsMember({"reserve", "get", "mix"}));
+  app.add_option("--op", op_text,
+                 "reserve, get, mix (reserve; commit or release; get) or order (order.reserve of 5 lines; "
+                 "order.release)")
+      ->capture_default_str()->check(CLI::IsMember({"reserve", "get", "mix", "order"}));
   app.add_option("--rate", o.rate, "offered requests/s in total (0 = as fast as answered)")->check(CLI::Range(0.0, 1e9));
   app.add_option("--encoding", encoding, "msgpack or json")->capture_default_str()->check(CLI::IsMember({"msgpack", "json"}));
   app.add_option("--threads", o.threads, "io threads of the bench")->capture_default_str()->check(CLI::Range(1, 2));
@@ -185,7 +199,15 @@ int main(int argc, char** argv) {
   o.port = parsed->port;
   o.target = parsed->target;
   o.json = encoding == "json";
-  o.work = op_text == "get" ? workload::get : op_text == "mix" ? workload::mix : workload::reserve;
+  o.work = op_text == "get"     ? workload::get
+           : op_text == "mix"   ? workload::mix
+           : op_text == "order" ? workload::order
+                                : workload::reserve;
+  if (o.work == workload::order && (o.hot || records < order_lines)) {
+    std::fprintf(stderr, "stockgrid-bench: --op order needs --records %d or more and no --hot: an order's lines "
+                 "are on distinct records\n", order_lines);
+    return 2;
+  }
   o.level = validate_text == "shape" ? validation::shape : validation::full;
   for (int i = 0; i < (o.hot ? 1 : records); ++i) o.skus.push_back(sku_name(static_cast<std::size_t>(i)));
 
@@ -231,10 +253,14 @@ int main(int argc, char** argv) {
   std::string totals_line = "not checked";
   if (!no_totals) {
     const totals after = read_totals(admin, o);
+    // Every granted order holds order_lines units, one per line.
+    const auto units = [](std::uint64_t orders) { return static_cast<std::int64_t>(orders) * order_lines; };
     const std::int64_t want_reserved = static_cast<std::int64_t>(r.reserves_ok) -
-                                       static_cast<std::int64_t>(r.commits_ok + r.releases_ok);
-    const std::int64_t slack_up = static_cast<std::int64_t>(r.reserves_unknown);
-    const std::int64_t slack_down = static_cast<std::int64_t>(r.commits_unknown + r.releases_unknown);
+                                       static_cast<std::int64_t>(r.commits_ok + r.releases_ok) +
+                                       units(r.orders_ok) - units(r.order_releases_ok);
+    const std::int64_t slack_up = static_cast<std::int64_t>(r.reserves_unknown) + units(r.orders_unknown);
+    const std::int64_t slack_down =
+        static_cast<std::int64_t>(r.commits_unknown + r.releases_unknown) + units(r.order_releases_unknown);
     const std::int64_t moved = after.reserved - before.reserved;
     const std::int64_t sold = before.on_hand - after.on_hand;
     totals_ok = after.ok && moved >= want_reserved - slack_down && moved <= want_reserved + slack_up &&
@@ -249,26 +275,46 @@ int main(int argc, char** argv) {
 
   const std::uint64_t answered = r.answered_ok + r.answered_error;
   const double seconds = r.seconds > 0 ? r.seconds : 1e-9;
-  const double ok_per_s = static_cast<double>(r.answered_ok) / seconds;
+  const bool orders = o.work == workload::order;
+  // --op order counts granted orders (each order_lines holds), and times each
+  // order.reserve; the other ops count every ok answer and time them all.
+  const double ok_per_s = static_cast<double>(orders ? r.orders_ok : r.answered_ok) / seconds;
+  const histogram& timed = orders ? r.latency_by_op[static_cast<std::size_t>(bench_op::order_reserve)] : r.latency;
+  const histogram& released = r.latency_by_op[static_cast<std::size_t>(bench_op::order_release)];
   const bool passed = r.wrong == 0 && r.missing == 0 && totals_ok;
   std::printf("requests %" PRIu64 "  answered %" PRIu64 " (ok %" PRIu64 ", errors %" PRIu64 ")  wrong %" PRIu64
               "  missing %" PRIu64 "  in %.2f s\n",
               r.requests, answered, r.answered_ok, r.answered_error, r.wrong, r.missing, r.seconds);
-  std::printf("throughput %.0f ok/s (%.0f answers/s)\n", ok_per_s, static_cast<double>(answered) / seconds);
-  std::printf("latency ms: p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", ms(r.latency.percentile(0.5)),
-              ms(r.latency.percentile(0.99)), ms(r.latency.percentile(0.999)), ms(r.latency.max()));
+  if (orders) {
+    std::printf("orders granted %" PRIu64 ", released %" PRIu64 "\n", r.orders_ok, r.order_releases_ok);
+    std::printf("throughput %.0f orders/s (each = %d holds: %.0f holds/s; %.0f answers/s)\n", ok_per_s,
+                order_lines, ok_per_s * order_lines, static_cast<double>(answered) / seconds);
+    print_latency("latency ms (order.reserve)", timed);
+    print_latency("latency ms (order.release)", released);
+  } else {
+    std::printf("throughput %.0f ok/s (%.0f answers/s)\n", ok_per_s, static_cast<double>(answered) / seconds);
+    print_latency("latency ms", timed);
+  }
   for (const auto& [code, n] : r.errors) std::printf("error %s: %" PRIu64 "\n", code.c_str(), n);
   for (const auto& w : r.wrong_examples) std::printf("wrong: %s\n", w.c_str());
   std::printf("totals: %s%s\n", totals_line.c_str(), no_totals ? "" : totals_ok ? ": ok" : ": MISMATCH");
   std::printf("result: %s\n", passed ? "passed" : "FAILED");
+  char order_fields[256] = "";
+  if (orders) {
+    std::snprintf(order_fields, sizeof order_fields,
+                  "\"order_lines\":%d,\"orders_ok\":%" PRIu64 ",\"order_releases_ok\":%" PRIu64
+                  ",\"holds_per_s\":%.1f,\"release_p50_us\":%.1f,\"release_p99_us\":%.1f,",
+                  order_lines, r.orders_ok, r.order_releases_ok, ok_per_s * order_lines,
+                  released.percentile(0.5) / 1e3, released.percentile(0.99) / 1e3);
+  }
   std::printf(
       "{\"bench\":\"stockgrid\",\"op\":\"%s\",\"hot\":%s,\"encoding\":\"%s\",\"batch\":%s,\"connections\":%d,\"pipeline\":%d,"
-      "\"rate\":%.0f,\"seconds\":%.3f,\"requests\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"ops_per_s\":%.1f,"
+      "\"rate\":%.0f,\"seconds\":%.3f,\"requests\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"ops_per_s\":%.1f,%s"
       "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,\"errors\":%s,\"wrong\":%" PRIu64
       ",\"missing\":%" PRIu64 ",\"totals_checked\":%s,\"totals_ok\":%s,\"passed\":%s}\n",
       op_text.c_str(), o.hot ? "true" : "false", encoding.c_str(), o.batch ? "true" : "false", o.connections, o.pipeline, o.rate, r.seconds,
-      r.requests, r.answered_ok, ok_per_s, r.latency.percentile(0.5) / 1e3, r.latency.percentile(0.99) / 1e3,
-      r.latency.percentile(0.999) / 1e3, r.latency.max() / 1e3, json_errors(r).c_str(), r.wrong, r.missing,
+      r.requests, r.answered_ok, ok_per_s, order_fields, timed.percentile(0.5) / 1e3, timed.percentile(0.99) / 1e3,
+      timed.percentile(0.999) / 1e3, timed.max() / 1e3, json_errors(r).c_str(), r.wrong, r.missing,
       no_totals ? "false" : "true", totals_ok ? "true" : "false", passed ? "true" : "false");
   return passed ? 0 : 1;
 }

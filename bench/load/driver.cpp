@@ -2,6 +2,8 @@
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange under C++20
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -100,6 +102,8 @@ struct slot {
   bench_op op = bench_op::reserve;
   std::size_t record = 0;
   std::string hold;   // the hold a reserve granted, for the commit/release that follows
+  std::array<std::size_t, order_lines> order_records{};  // order.reserve's lines
+  std::string order;  // the order an order.reserve granted, for the order.release that follows
   std::string idem;   // reused buffer
   std::string frame;  // reused buffer
   int step = 0;       // position in the workload's cycle
@@ -119,6 +123,7 @@ class connection : public std::enable_shared_from_this<connection> {
       slots_.back().index = i;
       slots_.back().frame.reserve(256);
       slots_.back().hold.reserve(64);
+      slots_.back().order.reserve(64);
       slots_.back().idem.reserve(64);
     }
   }
@@ -227,6 +232,28 @@ class connection : public std::enable_shared_from_this<connection> {
           s.op = bench_op::get;
         }
         return;
+      case workload::order:
+        if (s.step == 1) {
+          s.op = bench_op::order_release;
+          return;
+        }
+        s.op = bench_op::order_reserve;
+        pick_distinct_records(s.order_records);
+        return;
+    }
+  }
+
+  // Distinct random records for an order's lines (records >= order_lines:
+  // checked by the program). Redrawing a repeat is rare over many records.
+  void pick_distinct_records(std::array<std::size_t, order_lines>& picked) {
+    const std::size_t records = o_.skus.size();
+    for (std::size_t i = 0; i < picked.size(); ++i) {
+      bool repeat = true;
+      while (repeat) {
+        picked[i] = static_cast<std::size_t>(t_.rng.next() % records);
+        repeat = std::find(picked.begin(), picked.begin() + static_cast<std::ptrdiff_t>(i), picked[i]) !=
+                 picked.begin() + static_cast<std::ptrdiff_t>(i);
+      }
     }
   }
 
@@ -244,6 +271,12 @@ class connection : public std::enable_shared_from_this<connection> {
     r.sku = o_.skus[s.record];
     r.ttl_ms = o_.ttl_ms;
     r.hold = s.hold;
+    std::array<std::string_view, order_lines> line_skus;
+    if (s.op == bench_op::order_reserve) {
+      for (std::size_t i = 0; i < line_skus.size(); ++i) line_skus[i] = o_.skus[s.order_records[i]];
+      r.line_skus = line_skus;
+    }
+    r.order = s.order;
     if (o_.idem && s.op != bench_op::get) {
       s.idem = run_.idem_prefix;
       s.idem += '-';
@@ -266,8 +299,9 @@ class connection : public std::enable_shared_from_this<connection> {
     writing_count_ = 1;
     net::const_buffer frame = net::buffer(queue_.front()->frame);
     if (o_.batch && queue_.size() > 1) {
-      // Every request waiting for the socket in one array frame.
-      writing_count_ = std::min(queue_.size(), requests_per_frame_max);
+      // Every request waiting for the socket in one array frame, within the
+      // frame limit (an order.reserve is a few hundred bytes).
+      writing_count_ = batch_count();
       merged_.clear();
       protocol::append_array_frame(merged_, o_.json ? protocol::encoding::json : protocol::encoding::msgpack,
                                    writing_count_,
@@ -275,6 +309,21 @@ class connection : public std::enable_shared_from_this<connection> {
       frame = net::buffer(merged_);
     }
     ws_.async_write(frame, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+  }
+
+  // How many of the waiting requests fit one array frame: at most
+  // requests_per_frame_max and frame_bytes_max (the array's header and
+  // separators counted generously); at least one.
+  std::size_t batch_count() const {
+    constexpr std::size_t array_overhead = 8;
+    std::size_t count = 0;
+    std::size_t bytes = array_overhead;
+    while (count < std::min(queue_.size(), requests_per_frame_max)) {
+      bytes += queue_[count]->frame.size() + 1;
+      if (bytes > frame_bytes_max && count > 0) break;
+      ++count;
+    }
+    return count;
   }
 
   void on_write(beast::error_code ec) {
@@ -341,10 +390,12 @@ class connection : public std::enable_shared_from_this<connection> {
     s.in_flight = false;
     const auto now = clock_type::now();
     t_.last_answer = now;
-    t_.result.latency.record(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(now - s.intended).count()));
+    const auto latency_ns = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - s.intended).count());
+    t_.result.latency.record(latency_ns);
+    t_.result.latency_by_op[static_cast<std::size_t>(s.op)].record(latency_ns);
 
-    expectation e{s.op, o_.warehouse, o_.skus[s.record], 1};
+    expectation e{s.op, o_.warehouse, o_.skus[s.record], 1, order_lines, s.order};
     const verdict v = judge(view, e, o_.level);
     advance(s, view, v);
     schedule(s);
@@ -365,6 +416,8 @@ class connection : public std::enable_shared_from_this<connection> {
         r.reserves_unknown += s.op == bench_op::reserve;
         r.commits_unknown += s.op == bench_op::commit;
         r.releases_unknown += s.op == bench_op::release;
+        r.orders_unknown += s.op == bench_op::order_reserve;
+        r.order_releases_unknown += s.op == bench_op::order_release;
       }
       // A failed reserve holds nothing: the mix reads the record instead. A
       // failed commit or release leaves its hold to the TTL.
@@ -391,6 +444,16 @@ class connection : public std::enable_shared_from_this<connection> {
         return;
       case bench_op::get:
         ++r.gets_ok;
+        s.step = 0;
+        ++s.cycles;
+        return;
+      case bench_op::order_reserve:
+        ++r.orders_ok;
+        s.order.assign(view.order);
+        s.step = 1;
+        return;
+      case bench_op::order_release:
+        ++r.order_releases_ok;
         s.step = 0;
         ++s.cycles;
         return;
@@ -496,11 +559,16 @@ void merge_into(run_result& total, const run_result& r) {
   total.reserves_unknown += r.reserves_unknown;
   total.commits_unknown += r.commits_unknown;
   total.releases_unknown += r.releases_unknown;
+  total.orders_ok += r.orders_ok;
+  total.order_releases_ok += r.order_releases_ok;
+  total.orders_unknown += r.orders_unknown;
+  total.order_releases_unknown += r.order_releases_unknown;
   for (const auto& [code, n] : r.errors) total.errors[code] += n;
   for (const auto& w : r.wrong_examples) {
     if (total.wrong_examples.size() < wrong_examples_max) total.wrong_examples.push_back(w);
   }
   total.latency.merge(r.latency);
+  for (std::size_t i = 0; i < bench_op_count; ++i) total.latency_by_op[i].merge(r.latency_by_op[i]);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 // slot: no allocation per request on the msgpack path.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -19,7 +20,12 @@ enum class workload {
   reserve,  // reserve 1 unit of a random record (--hot: reserve, then release that hold)
   get,      // read a random record
   mix,      // reserve; commit or release the hold (alternately); get the record
+  order,    // order.reserve of order_lines random records (all_or_nothing), then order.release of it
 };
+
+// Lines of each order of workload::order, on distinct records (so the server
+// merges none and every granted order holds exactly this many units).
+inline constexpr int order_lines = 5;
 
 struct driver_options {
   std::string host = "127.0.0.1";
@@ -60,9 +66,14 @@ struct run_result {
   // the totals check allows for those.
   std::uint64_t reserves_ok = 0, commits_ok = 0, releases_ok = 0, gets_ok = 0;
   std::uint64_t reserves_unknown = 0, commits_unknown = 0, releases_unknown = 0;
+  // workload::order: orders granted and released, and those whose outcome is
+  // unknown (each order holds order_lines units).
+  std::uint64_t orders_ok = 0, order_releases_ok = 0;
+  std::uint64_t orders_unknown = 0, order_releases_unknown = 0;
   std::map<std::string, std::uint64_t> errors;  // by code
   std::vector<std::string> wrong_examples;      // the first few, for the report
   histogram latency;                            // ns, from the intended send time
+  std::array<histogram, bench_op_count> latency_by_op;  // the same, by bench_op
 };
 
 // Connects, runs the workload, drains and closes. Blocks until done.

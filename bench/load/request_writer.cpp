@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "protocol/codec.hpp"
+
 namespace stockgrid::bench {
 
 namespace {
@@ -49,8 +51,24 @@ int member_count(const bench_request& r) {
   if (r.op == bench_op::reserve || r.op == bench_op::get) n += 2;  // warehouse, sku
   if (r.op == bench_op::reserve) n += 1 + (r.ttl_ms > 0);           // qty, ttl_ms
   if (r.op == bench_op::commit || r.op == bench_op::release) n += 1;  // hold
+  if (r.op == bench_op::order_reserve) n += 1 + (r.ttl_ms > 0);     // lines, ttl_ms
+  if (r.op == bench_op::order_release) n += 1;                        // order
   if (r.op != bench_op::get && !r.idem.empty()) n += 1;
   return n;
+}
+
+// order.reserve's lines: [{sku, qty, warehouse}, ...].
+void put_lines(std::string& out, const bench_request& r) {
+  protocol::append_msgpack_array_header(out, r.line_skus.size());
+  for (std::string_view sku : r.line_skus) {
+    put_byte(out, 0x80 | 3);
+    put_str(out, "sku");
+    put_str(out, sku);
+    put_str(out, "qty");
+    put_uint(out, static_cast<std::uint64_t>(r.qty));
+    put_str(out, "warehouse");
+    put_str(out, r.warehouse);
+  }
 }
 
 // ---- JSON ----------------------------------------------------------------------
@@ -76,6 +94,21 @@ void put_json_member(std::string& out, std::string_view key, std::int64_t v) {
   out += key;
   out += "\":";
   put_json_int(out, v);
+}
+
+// ,"lines":[{"sku":..,"qty":..,"warehouse":..},...]
+void put_json_lines(std::string& out, const bench_request& r) {
+  out += ",\"lines\":[";
+  for (std::size_t i = 0; i < r.line_skus.size(); ++i) {
+    if (i > 0) out += ',';
+    out += "{\"sku\":\"";
+    out += r.line_skus[i];
+    out += '"';
+    put_json_member(out, "qty", r.qty);
+    put_json_member(out, "warehouse", r.warehouse);
+    out += '}';
+  }
+  out += ']';
 }
 
 }  // namespace
@@ -105,6 +138,18 @@ void write_msgpack(const bench_request& r, std::string& out) {
     put_str(out, "hold");
     put_str(out, r.hold);
   }
+  if (r.op == bench_op::order_reserve) {
+    put_str(out, "lines");
+    put_lines(out, r);
+    if (r.ttl_ms > 0) {
+      put_str(out, "ttl_ms");
+      put_uint(out, static_cast<std::uint64_t>(r.ttl_ms));
+    }
+  }
+  if (r.op == bench_op::order_release) {
+    put_str(out, "order");
+    put_str(out, r.order);
+  }
   if (r.op != bench_op::get && !r.idem.empty()) {
     put_str(out, "idem");
     put_str(out, r.idem);
@@ -126,6 +171,11 @@ void write_json(const bench_request& r, std::string& out) {
     if (r.ttl_ms > 0) put_json_member(out, "ttl_ms", r.ttl_ms);
   }
   if (r.op == bench_op::commit || r.op == bench_op::release) put_json_member(out, "hold", r.hold);
+  if (r.op == bench_op::order_reserve) {
+    put_json_lines(out, r);
+    if (r.ttl_ms > 0) put_json_member(out, "ttl_ms", r.ttl_ms);
+  }
+  if (r.op == bench_op::order_release) put_json_member(out, "order", r.order);
   if (r.op != bench_op::get && !r.idem.empty()) put_json_member(out, "idem", r.idem);
   out += '}';
 }

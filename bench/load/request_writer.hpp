@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -14,11 +15,13 @@ namespace stockgrid::bench {
 struct bench_request {
   bench_op op = bench_op::reserve;
   std::int64_t id = 0;
-  std::string_view warehouse;  // reserve, get
+  std::string_view warehouse;  // reserve, get; order.reserve: every line's
   std::string_view sku;        // reserve, get
-  std::int64_t qty = 1;        // reserve
-  std::int64_t ttl_ms = 0;     // reserve; 0 = not sent
+  std::int64_t qty = 1;        // reserve; order.reserve: every line's
+  std::int64_t ttl_ms = 0;     // reserve, order.reserve; 0 = not sent
   std::string_view hold;       // commit, release
+  std::span<const std::string_view> line_skus;  // order.reserve: one line each (1..100)
+  std::string_view order;      // order.release
   std::string_view idem;       // mutations; empty = not sent
 };
 

@@ -13,6 +13,8 @@ std::string_view op_name(bench_op op) {
     case bench_op::commit: return "stock.commit";
     case bench_op::release: return "stock.release";
     case bench_op::get: return "stock.get";
+    case bench_op::order_reserve: return "order.reserve";
+    case bench_op::order_release: return "order.release";
   }
   return "?";
 }
@@ -54,6 +56,29 @@ void read_record(const msgpack::object& o, response_view* out) {
   }
 }
 
+// The order object: its id, status and lines (each line's hold counted when
+// it names one).
+void read_order(const msgpack::object& o, response_view* out) {
+  if (o.type != msgpack::type::MAP) return;
+  out->has_order = true;
+  for (std::uint32_t i = 0; i < o.via.map.size; ++i) {
+    const auto& kv = o.via.map.ptr[i];
+    const std::string_view key = str_of(kv.key);
+    if (key == "order") out->order = str_of(kv.val);
+    else if (key == "status") out->order_status = str_of(kv.val);
+    else if (key == "lines" && kv.val.type == msgpack::type::ARRAY) {
+      out->order_lines = kv.val.via.array.size;
+      for (std::uint32_t l = 0; l < kv.val.via.array.size; ++l) {
+        const msgpack::object& line = kv.val.via.array.ptr[l];
+        for (std::uint32_t m = 0; line.type == msgpack::type::MAP && m < line.via.map.size; ++m) {
+          const auto& member = line.via.map.ptr[m];
+          if (str_of(member.key) == "hold" && !str_of(member.val).empty()) ++out->order_lines_held;
+        }
+      }
+    }
+  }
+}
+
 void read_error(const msgpack::object& o, response_view* out) {
   if (o.type != msgpack::type::MAP) return;
   for (std::uint32_t i = 0; i < o.via.map.size; ++i) {
@@ -78,6 +103,20 @@ void int_of(const protocol::value* v, std::int64_t* out) {
   if (const std::int64_t* i = v ? v->as_int() : nullptr) *out = *i;
 }
 
+void read_order(const protocol::value& o, response_view* out) {
+  if (!o.as_object()) return;
+  out->has_order = true;
+  out->order = str_of(o.find("order"));
+  out->order_status = str_of(o.find("status"));
+  const protocol::value* lines = o.find("lines");
+  const protocol::array* items = lines ? lines->as_array() : nullptr;
+  if (!items) return;
+  out->order_lines = static_cast<std::int64_t>(items->size());
+  for (const protocol::value& line : *items) {
+    if (line.as_object() && !str_of(line.find("hold")).empty()) ++out->order_lines_held;
+  }
+}
+
 // Reads one response map into a view.
 bool read_map(const msgpack::object& map, response_view* out) {
   *out = {};
@@ -89,6 +128,7 @@ bool read_map(const msgpack::object& map, response_view* out) {
     else if (key == "ok") out->ok = kv.val.type == msgpack::type::BOOLEAN && kv.val.via.boolean;
     else if (key == "hold") out->hold = str_of(kv.val);
     else if (key == "record") read_record(kv.val, out);
+    else if (key == "order") read_order(kv.val, out);
     else if (key == "error") read_error(kv.val, out);
   }
   return true;
@@ -154,6 +194,7 @@ bool read_value(const protocol::value& response, response_view* out) {
     int_of(record->find("available"), &out->available);
     int_of(record->find("version"), &out->version);
   }
+  if (const protocol::value* order = response.find("order")) read_order(*order, out);
   return true;
 }
 
@@ -167,7 +208,9 @@ bool expected_error(std::string_view code, bench_op op) {
   for (std::string_view c : any_op) {
     if (code == c) return true;
   }
-  if (op == bench_op::reserve) return code == "INSUFFICIENT_STOCK" || code == "LIMIT_EXCEEDED";
+  if (op == bench_op::reserve || op == bench_op::order_reserve) {
+    return code == "INSUFFICIENT_STOCK" || code == "LIMIT_EXCEEDED";
+  }
   return false;
 }
 
@@ -178,6 +221,23 @@ bool consistent_counts(const response_view& r) {
          r.available <= r.on_hand - r.reserved;
 }
 
+// An ok order answer: an all_or_nothing reserve holds every line it asked
+// for (the bench's lines name distinct SKUs, so the server merges none); a
+// release answers the order it was asked about, released.
+verdict judge_order(const response_view& r, const expectation& e) {
+  if (!r.has_order) return {verdict_kind::wrong, "no order"};
+  if (r.order.empty() || r.order.size() > 64) return {verdict_kind::wrong, "no order id"};
+  if (e.op == bench_op::order_release) {
+    if (r.order != e.order) return {verdict_kind::wrong, "another order"};
+    if (r.order_status != "released") return {verdict_kind::wrong, "release: status is not released"};
+    return {verdict_kind::ok, {}};
+  }
+  if (r.order_status != "held") return {verdict_kind::wrong, "reserve: status is not held"};
+  if (r.order_lines != e.order_lines) return {verdict_kind::wrong, "reserve: not every line in the order"};
+  if (r.order_lines_held != r.order_lines) return {verdict_kind::wrong, "reserve: a line without a hold"};
+  return {verdict_kind::ok, {}};
+}
+
 }  // namespace
 
 verdict judge(const response_view& r, const expectation& e, validation level) {
@@ -186,6 +246,7 @@ verdict judge(const response_view& r, const expectation& e, validation level) {
     if (!expected_error(r.error_code, e.op)) return {verdict_kind::wrong, r.error_code};
     return {verdict_kind::error, r.error_code};
   }
+  if (e.op == bench_op::order_reserve || e.op == bench_op::order_release) return judge_order(r, e);
   if (e.op == bench_op::reserve && (r.hold.empty() || r.hold.size() > 64)) {
     return {verdict_kind::wrong, "reserve: no hold id"};
   }

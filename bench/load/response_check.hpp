@@ -4,6 +4,7 @@
 // request asked, so a wrong answer is caught whatever the encoding.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -12,8 +13,9 @@
 
 namespace stockgrid::bench {
 
-enum class bench_op { reserve, commit, release, get };
-std::string_view op_name(bench_op op);  // "stock.reserve", ...
+enum class bench_op { reserve, commit, release, get, order_reserve, order_release };
+inline constexpr std::size_t bench_op_count = 6;
+std::string_view op_name(bench_op op);  // "stock.reserve", ..., "order.reserve", ...
 
 // The members of a response the bench looks at. String views point into the
 // frame (msgpack) or the parsed tree (JSON): valid while those live.
@@ -30,6 +32,13 @@ struct response_view {
   std::int64_t reserved = -1;
   std::int64_t available = -1;
   std::int64_t version = -1;
+  // order.*: the order object's id and status, how many lines it has and
+  // how many of them name a hold.
+  bool has_order = false;
+  std::string_view order;
+  std::string_view order_status;
+  std::int64_t order_lines = -1;
+  std::int64_t order_lines_held = 0;
 };
 
 // Reads msgpack response maps, reusing one memory zone (cleared per frame,
@@ -68,9 +77,11 @@ bool read_value(const protocol::value& response, response_view* out);
 // What the request was.
 struct expectation {
   bench_op op = bench_op::reserve;
-  std::string_view warehouse;
-  std::string_view sku;
-  std::int64_t qty = 1;
+  std::string_view warehouse;  // stock.*
+  std::string_view sku;        // stock.*
+  std::int64_t qty = 1;        // stock.reserve
+  std::int64_t order_lines = 0;  // order.reserve: lines of distinct SKUs, so none merged
+  std::string_view order = {};   // order.release: the order released
 };
 
 enum class validation {

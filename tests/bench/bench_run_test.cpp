@@ -46,6 +46,29 @@ value summary_of(const testing::command_result& r) {
   return v;
 }
 
+// A run that passed: answers all right and present, totals checked and equal.
+void check_passed(const value& summary) {
+  CHECK(integer(summary, "wrong") == 0);
+  CHECK(integer(summary, "missing") == 0);
+  CHECK(at(summary, "totals_checked") == value(true));
+  CHECK(at(summary, "totals_ok") == value(true));
+  CHECK(at(summary, "passed") == value(true));
+}
+
+// A record field (record.reserved, record.on_hand) summed over the bench's
+// first `records` records, read from the node.
+std::int64_t sum_over_records(session& s, int records, const std::string& field) {
+  std::int64_t sum = 0;
+  for (int i = 0; i < records; ++i) {
+    char sku[16];
+    std::snprintf(sku, sizeof sku, "sku-%07d", i);
+    const value got = s.call({{"op", "stock.get"}, {"warehouse", "bench"}, {"sku", sku}});
+    REQUIRE(ok(got));
+    sum += integer(got, field);
+  }
+  return sum;
+}
+
 // The gateway alone, answering every op with canned records (bench/stub_node).
 class stub_node {
  public:
@@ -88,11 +111,7 @@ TEST_CASE("the bench passes against a real node, and the node's totals agree", "
     CHECK(r.exit_code == 0);
     const value s = summary_of(r);
     CHECK(integer(s, "ok") > 0);
-    CHECK(integer(s, "wrong") == 0);
-    CHECK(integer(s, "missing") == 0);
-    CHECK(at(s, "totals_checked") == value(true));
-    CHECK(at(s, "totals_ok") == value(true));
-    CHECK(at(s, "passed") == value(true));
+    check_passed(s);
   }
 
   // The node agrees with what the bench counted: after a reserve-only run,
@@ -102,17 +121,51 @@ TEST_CASE("the bench passes against a real node, and the node's totals agree", "
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   session s(fresh, encoding::json, fresh.demo_writer());
-  std::int64_t reserved = 0;
-  for (int i = 0; i < 5; ++i) {
-    char sku[16];
-    std::snprintf(sku, sizeof sku, "sku-%07d", i);
-    const value got = s.call({{"op", "stock.get"}, {"warehouse", "bench"}, {"sku", sku}});
-    REQUIRE(ok(got));
-    reserved += integer(got, "record.reserved");
-  }
-  CHECK(reserved == 200);
+  CHECK(sum_over_records(s, 5, "record.reserved") == 200);
   CHECK(integer(summary_of(r), "ok") == 200);
   fresh.stop();
+  node.stop();
+}
+
+TEST_CASE("the bench's orders pass against a real node, and every released order gives its units back",
+          "[bench]") {
+  test_node node(durability("batched"));
+  // Five records: every order holds one unit of each, so all orders contend
+  // for the same records; then many records, pipelined in batch frames.
+  for (const std::string workload : {"-c 4 -P 2 --records 5", "-c 4 -P 8 --records 300 --batch --encoding json",
+                                     "-c 2 -P 4 --records 300 --threads 2"}) {
+    INFO(workload);
+    const auto r = run_bench(node.port(), node.demo_writer(), workload + " --duration-s 1 --op order");
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+    CHECK(r.output.find("orders/s (each = 5 holds") != std::string::npos);
+    const value s = summary_of(r);
+    CHECK(at(s, "op") == value("order"));
+    CHECK(integer(s, "order_lines") == 5);
+    CHECK(integer(s, "orders_ok") > 0);
+    check_passed(s);
+  }
+
+  // A fresh node holds afterwards exactly what the bench says it left held:
+  // 5 units per order granted and not released (a request budget that ends
+  // between an order.reserve and its release leaves that order held).
+  test_node fresh(durability("sync"));
+  const auto r = run_bench(fresh.port(), fresh.demo_writer(), "-c 2 -n 301 --records 7 --op order");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const value summary = summary_of(r);
+  const std::int64_t left_held = integer(summary, "orders_ok") - integer(summary, "order_releases_ok");
+  CHECK(integer(summary, "orders_ok") > 100);
+  CHECK(left_held >= 0);
+  CHECK(left_held <= 2);  // one per slot at the most
+  session s(fresh, encoding::json, fresh.demo_writer());
+  CHECK(sum_over_records(s, 7, "record.reserved") == 5 * left_held);
+  CHECK(sum_over_records(s, 7, "record.on_hand") == 7 * 1'000'000'000LL);  // released, never sold
+  fresh.stop();
+
+  // An order's lines need distinct records.
+  CHECK(run_bench(node.port(), node.demo_writer(), "-c 1 --records 4 --op order").exit_code == 2);
+  CHECK(run_bench(node.port(), node.demo_writer(), "-c 1 --records 10 --hot --op order").exit_code == 2);
   node.stop();
 }
 
