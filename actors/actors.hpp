@@ -63,6 +63,10 @@ struct node_context {
   std::vector<partition_actor> partitions;
 };
 
+// The partition that owns a request's record (or hold); the partition count
+// for a hold id that is not one of ours (route answers HOLD_NOT_FOUND).
+std::uint32_t partition_for(const node_context& ctx, const request& req);
+
 // Sends a validated request to the partition that owns its record or hold.
 // The caller has taken one in-flight credit (node_context::in_flight); the
 // reply returns it.

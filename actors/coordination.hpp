@@ -5,16 +5,22 @@
 // document (orders/order.hpp, orders/transfer.hpp), drives its steps one at a
 // time as internal requests to the records, and puts the document in the
 // node's document store (persistence/document_writer.hpp) at each phase
-// change, before the phase's first step. Every step carries an idempotency
-// key derived from the document (orders::step_idem), so a coordinator
-// restarted from its document after a crash re-runs its phase and each step
-// that already happened replays its first outcome instead of applying twice.
+// change: before the phase's first step (except an order's reserving, whose
+// holds name the order instead) and at its end, once the partitions its
+// steps touched are durable (steps are answered when applied). Every step
+// carries an idempotency key derived from the document (orders::step_idem),
+// so a coordinator restarted from its document after a crash re-runs its
+// phase and each step that already happened replays its first outcome
+// instead of applying twice.
 // The directory (one per node) maps ids and idempotency keys to
 // coordinators, reads final documents, plans orders (allocation) and bounds
 // how many coordinators exist.
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <optional>
 #include <string>
 
@@ -35,6 +41,7 @@ using ended_atom = caf::atom_constant<caf::atom("ended")>;
 using found_atom = caf::atom_constant<caf::atom("found")>;
 using planned_atom = caf::atom_constant<caf::atom("planned")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
+using synced_atom = caf::atom_constant<caf::atom("synced")>;
 
 using order_done = std::function<void(orders::order_reply&&)>;
 using transfer_done = std::function<void(orders::transfer_reply&&)>;
@@ -82,6 +89,8 @@ using order_coordinator = caf::typed_actor<
     caf::reacts_to<step_atom, step_result>,
     // The document put before the current phase is durable (or failed).
     caf::reacts_to<saved_atom, persistence::status>,
+    // The phase's steps are durable in every partition they touched.
+    caf::reacts_to<synced_atom, persistence::status>,
     // The order's deadline.
     caf::reacts_to<expire_atom>,
     // Retry the step in flight after a transient failure.
@@ -93,6 +102,7 @@ using transfer_coordinator = caf::typed_actor<
     caf::reacts_to<transfer_call>,
     caf::reacts_to<step_atom, step_result>,
     caf::reacts_to<saved_atom, persistence::status>,
+    caf::reacts_to<synced_atom, persistence::status>,
     caf::reacts_to<retry_atom>,
     caf::reacts_to<stop_atom>>;
 
@@ -122,13 +132,39 @@ struct coordination_context {
 
 // Sends an internal step to its record: counted in flight, not limited (a
 // coordinator has one step in flight and coordinators are bounded). The
-// reply goes to `to` as (step_atom, step_result{step, reply}).
+// reply goes to `to` as (step_atom, step_result{step, reply}) as soon as the
+// record applied the step, before it is durable; the step's partition is
+// added to `touched`, for sync_partitions before the phase ends.
 template <class Handle>
-void send_step(coordination_context* cc, Handle to, std::uint64_t step, request req) {
+void send_step(coordination_context* cc, Handle to, std::uint64_t step, request req,
+               std::set<std::uint32_t>* touched) {
+  if (const auto p = partition_for(*cc->node, req); p < cc->node->partitions.size()) touched->insert(p);
   cc->node->in_flight.fetch_add(1, std::memory_order_relaxed);
   route(*cc->node, std::move(req), [to, step](reply&& r) {
     caf::anon_send(to, step_atom::value, step_result{step, std::move(r)});
   });
+}
+
+// Sends (synced_atom, status) to `to` once everything appended so far to each
+// partition in `partitions` is durable (or with the first error).
+template <class Handle>
+void sync_partitions(coordination_context* cc, Handle to, const std::set<std::uint32_t>& partitions) {
+  struct gather {
+    std::mutex mu;
+    std::size_t left = 0;
+    persistence::status first_error;
+  };
+  auto g = std::make_shared<gather>();
+  g->left = partitions.size();
+  for (auto p : partitions)
+    cc->node->journal->barrier(p, [g, to](const persistence::status& s, const persistence::journal_entry*) {
+      std::unique_lock lk(g->mu);
+      if (!s && g->first_error) g->first_error = s;
+      if (--g->left > 0) return;
+      const auto result = g->first_error;
+      lk.unlock();
+      caf::anon_send(to, synced_atom::value, result);
+    });
 }
 
 // Whether a step's outcome says nothing about the record (retry it).

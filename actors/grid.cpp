@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <tuple>
 #include <fstream>
 #include <thread>
@@ -47,17 +48,18 @@ struct grid::impl {
   std::atomic<bool> stopped{false};
 };
 
+std::uint32_t actors::partition_for(const node_context& ctx, const request& req) {
+  const auto n = static_cast<std::uint32_t>(ctx.partitions.size());
+  if (!targets_hold(req.kind)) return partition_of(req.key, n);
+  hold_ref h;
+  return parse_hold_id(req.hold, &h) && h.partition < n ? h.partition : n;
+}
+
 void actors::route(node_context& ctx, request&& req, reply_fn done) {
-  std::uint32_t p;
-  if (targets_hold(req.kind)) {
-    hold_ref h;
-    if (!parse_hold_id(req.hold, &h) || h.partition >= ctx.partitions.size()) {
-      ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
-      return done(reply::error(outcome::hold_not_found, "no such hold"));
-    }
-    p = h.partition;
-  } else {
-    p = partition_of(req.key, static_cast<std::uint32_t>(ctx.partitions.size()));
+  const auto p = partition_for(ctx, req);
+  if (p >= ctx.partitions.size()) {
+    ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    return done(reply::error(outcome::hold_not_found, "no such hold"));
   }
   caf::anon_send(ctx.partitions[p], envelope{std::move(req), reply_sink{std::move(done), &ctx.in_flight}});
 }
@@ -82,26 +84,41 @@ persistence::journal_writer_options writer_options(const config::settings& s,
   return o;
 }
 
-// Holds whose deadline passed while the node was down are released now, once,
-// before the node serves anything: journaled like any expiry.
-std::uint64_t expire_overdue(persistence::journal_writer& writer, std::uint32_t p,
-                             std::vector<persistence::record_image>& images) {
-  std::uint64_t expired = 0;
+// Holds that must end before the node serves anything, journaled like any
+// expiry or release: those whose deadline passed while the node was down, and
+// orders' holds whose order is not open (the order's coordinator had not put
+// it `held` before the crash: its reserve phase is not journaled, see
+// coordination.hpp). Counts what it ended in `expired` and `orphaned`.
+void end_at_recovery(persistence::journal_writer& writer, std::uint32_t p,
+                     std::vector<persistence::record_image>& images,
+                     const std::set<std::string>& open_orders, std::uint64_t* expired,
+                     std::uint64_t* orphaned) {
   const auto now = now_ms();
   for (auto& image : images) {
     stock_record rec;
     rec.restore(image.on_hand, image.reserved, image.version, image.holds);
     rec.restore_policy(image.policy, image.backordered, image.incoming);
-    for (auto seq : rec.due_holds(now)) {
+    auto journal = [&](change c) {
       journal_entry e;
       e.at_ms = now;
       e.key = image.key;
-      e.c = rec.decide_expire(seq);
+      e.c = c;
       e.result = outcome::ok;
-      auto c = e.c;
       image.last_seq = writer.append(p, std::move(e), {});
       rec.apply(c);
-      ++expired;
+    };
+    for (auto seq : rec.due_holds(now)) {
+      journal(rec.decide_expire(seq));
+      ++*expired;
+    }
+    for (const auto& h : rec.holds()) {
+      if (!is_order_ref(h.ref)) continue;
+      const auto order = h.ref.substr(order_ref_prefix.size());
+      if (open_orders.count(image.key.tenant + '\x1f' + order)) continue;
+      auto d = rec.decide_release(h.seq, std::nullopt, now);
+      d.c.reason = "order " + order + " was not held when the node stopped";
+      journal(d.c);
+      ++*orphaned;
     }
     image.on_hand = rec.on_hand();
     image.reserved = rec.reserved();
@@ -109,7 +126,6 @@ std::uint64_t expire_overdue(persistence::journal_writer& writer, std::uint32_t 
     image.holds = rec.holds();
   }
   std::erase_if(images, [](const auto& i) { return i.holds.empty(); });
-  return expired;
 }
 
 // Blocks until every partition's queued appends are durable (start-up only).
@@ -190,33 +206,10 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
     return nullptr;
   }
   im->ctx.journal = im->journal.get();
-  auto& rec = im->recovered;
-  for (std::uint32_t p = 0; p < reports.size(); ++p) {
-    rec.snapshot_records += reports[p].snapshot_records;
-    rec.replayed_entries += reports[p].replayed_entries;
-    rec.expired_holds += expire_overdue(*im->journal, p, reports[p].with_holds);
-    rec.records_with_holds += reports[p].with_holds.size();
-  }
-  wait_durable(*im->journal);
-  rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  spdlog::info(
-      "recovered {} partitions in {:.3f} s: {} snapshot records, {} journal entries replayed "
-      "({:.0f} entries/s), {} overdue holds released, {} records with active holds",
-      reports.size(), rec.seconds, rec.snapshot_records, rec.replayed_entries,
-      rec.seconds > 0 ? rec.replayed_entries / rec.seconds : 0.0, rec.expired_holds,
-      rec.records_with_holds);
-
-  im->caf_config.set("scheduler.max-threads", s.node.scheduler_threads_resolved());
-  im->system = std::make_unique<caf::actor_system>(im->caf_config);
-  for (std::uint32_t p = 0; p < s.node.partitions; ++p) {
-    for (const auto& [tenant, warehouse] : reports[p].warehouses) im->ctx.warehouses.add(tenant, warehouse);
-    im->partitions.push_back(
-        spawn_partition(*im->system, &im->ctx, p, std::move(reports[p].with_holds)));
-  }
-  im->ctx.partitions = im->partitions;
-
-  // Orders and transfers: their documents, and the directory that resumes
-  // every open one before the node serves.
+  // Orders and transfers: their documents. The open ones are resumed by the
+  // directory once the actors run; their ids decide which order holds stay.
+  std::vector<persistence::document> open_documents;
+  std::set<std::string> open_orders;  // tenant \x1f order id
   {
     status dst;
     auto store = persistence::open_sqlite_document_store(
@@ -230,15 +223,43 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
     o.fsync_interval_ms = std::max<std::int64_t>(1, static_cast<std::int64_t>(s.journal.batched_fsync_interval_ms));
     o.retention_ms = static_cast<std::int64_t>(s.journal.retention_ms);
     im->documents = std::make_unique<persistence::document_writer>(std::move(store), o);
-    std::vector<persistence::document> open;
-    if (auto ls = im->documents->list_open(&open); !ls) {
+    if (auto ls = im->documents->list_open(&open_documents); !ls) {
       *error = ls.to_string();
       return nullptr;
     }
-    im->coordination.node = &im->ctx;
-    im->coordination.docs = im->documents.get();
-    im->coordination.directory = spawn_directory(*im->system, &im->coordination, std::move(open));
+    for (const auto& d : open_documents)
+      if (d.kind == persistence::document_kind::order) open_orders.insert(d.tenant + '\x1f' + d.id);
   }
+  auto& rec = im->recovered;
+  for (std::uint32_t p = 0; p < reports.size(); ++p) {
+    rec.snapshot_records += reports[p].snapshot_records;
+    rec.replayed_entries += reports[p].replayed_entries;
+    end_at_recovery(*im->journal, p, reports[p].with_holds, open_orders, &rec.expired_holds,
+                    &rec.orphaned_order_holds);
+    rec.records_with_holds += reports[p].with_holds.size();
+  }
+  wait_durable(*im->journal);
+  rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  spdlog::info(
+      "recovered {} partitions in {:.3f} s: {} snapshot records, {} journal entries replayed "
+      "({:.0f} entries/s), {} overdue holds released, {} holds of orders not held released, "
+      "{} records with active holds",
+      reports.size(), rec.seconds, rec.snapshot_records, rec.replayed_entries,
+      rec.seconds > 0 ? rec.replayed_entries / rec.seconds : 0.0, rec.expired_holds,
+      rec.orphaned_order_holds, rec.records_with_holds);
+
+  im->caf_config.set("scheduler.max-threads", s.node.scheduler_threads_resolved());
+  im->system = std::make_unique<caf::actor_system>(im->caf_config);
+  for (std::uint32_t p = 0; p < s.node.partitions; ++p) {
+    for (const auto& [tenant, warehouse] : reports[p].warehouses) im->ctx.warehouses.add(tenant, warehouse);
+    im->partitions.push_back(
+        spawn_partition(*im->system, &im->ctx, p, std::move(reports[p].with_holds)));
+  }
+  im->ctx.partitions = im->partitions;
+
+  im->coordination.node = &im->ctx;
+  im->coordination.docs = im->documents.get();
+  im->coordination.directory = spawn_directory(*im->system, &im->coordination, std::move(open_documents));
   im->accepting = true;
   return std::unique_ptr<grid>(new grid(std::move(im)));
 }

@@ -42,6 +42,7 @@ struct recovery_summary {
   std::uint64_t snapshot_records = 0;
   std::uint64_t replayed_entries = 0;
   std::uint64_t expired_holds = 0;  // holds whose deadline passed while down
+  std::uint64_t orphaned_order_holds = 0;  // holds of orders that were not yet held
   std::uint64_t records_with_holds = 0;
   double seconds = 0;
 };

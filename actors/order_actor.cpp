@@ -13,12 +13,17 @@
 //              holds can no longer expire or be released: never half sold.
 //   releasing, expiring   releases every hold.
 //
-// The document is put before a phase's first step and once the phase is
-// final; steps in between are not journaled: each has an idempotency key
-// (orders::step_idem), so a coordinator restarted from its document re-runs
-// the phase and every step already applied replays its first outcome.
+// The document is put before the first step of committing, releasing and
+// expiring, and when each phase ends (after the partitions its steps touched
+// are durable: steps are answered as soon as applied). Steps in between are
+// not journaled: each has an idempotency key (orders::step_idem), so a
+// coordinator restarted from its document re-runs the phase and every step
+// already applied replays its first outcome. Reserving is not journaled
+// before it starts: its holds name the order (ref "order:<id>"), and a start
+// releases the holds of every order that is not open (grid.cpp).
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -48,6 +53,7 @@ struct order_state {
   // replay the refusal. The sequence is the same after a restart, since
   // every refusal in it was journaled.
   int refusals = 0;
+  std::set<std::uint32_t> touched;    // partitions the phase's steps went to
   bool ended = false;                 // final and saved: the directory was told
   static inline const char* name = "stockgrid.order";
 };
@@ -145,6 +151,31 @@ void save(self_ptr self) {
                    persistence::status::io_error("document queue full or stopped"));
 }
 
+// Ends a phase: its steps were answered as soon as applied, so first every
+// partition they touched is made durable, then the document is put.
+void seal(self_ptr self) {
+  auto& st = self->state;
+  st.busy = true;
+  if (st.touched.empty()) return save(self);
+  sync_partitions(st.cc, caf::actor_cast<order_coordinator>(self), st.touched);
+  st.touched.clear();
+}
+
+void on_synced(self_ptr self, const persistence::status& s) {
+  auto& st = self->state;
+  if (s) return save(self);
+  // The journal failed: the steps may not be on disk, so the phase cannot be
+  // called done. Callers are told; the order resumes at the next start.
+  spdlog::error("order {}: journal failed before the phase could end: {}", st.o.id, s.message());
+  const auto fail = [&](order_call& c) { answer(c, refused(st.o, outcome::unavailable, "journal unavailable")); };
+  if (st.creator) fail(*st.creator);
+  st.creator.reset();
+  for (auto* calls : {&st.phase_calls, &st.waiting}) {
+    for (auto& c : *calls) fail(c);
+    calls->clear();
+  }
+}
+
 // Enters a phase: journals the status, then runs its steps.
 void enter(self_ptr self, order_status status) {
   auto& st = self->state;
@@ -217,6 +248,10 @@ void on_saved(self_ptr self, const persistence::status& s) {
 
 // --- reserving ----------------------------------------------------------------
 
+// Whether the step's key cannot have been used: an order this process
+// created (not resumed), on the step's first try.
+bool fresh_key(const order_state& st) { return st.o.attempt == 0 && st.retries == 0; }
+
 void send_reserve(self_ptr self, std::int64_t qty) {
   auto& st = self->state;
   const auto& line = st.o.lines[st.line];
@@ -226,7 +261,8 @@ void send_reserve(self_ptr self, std::int64_t qty) {
   r.qty = qty;
   r.ref = std::string(order_ref_prefix) + st.o.id;
   r.idem = orders::step_idem(st.o, st.second_try ? 'p' : 'r', st.line);
-  send_step(st.cc, caf::actor_cast<order_coordinator>(self), ++st.step, std::move(r));
+  r.idem_fresh = fresh_key(st);
+  send_step(st.cc, caf::actor_cast<order_coordinator>(self), ++st.step, std::move(r), &st.touched);
 }
 
 void send_probe(self_ptr self) {
@@ -235,7 +271,7 @@ void send_probe(self_ptr self) {
   auto r = step_request(st.o, op::get);
   r.key.warehouse = line.warehouse;
   r.key.sku = line.sku;
-  send_step(st.cc, caf::actor_cast<order_coordinator>(self), ++st.step, std::move(r));
+  send_step(st.cc, caf::actor_cast<order_coordinator>(self), ++st.step, std::move(r), &st.touched);
 }
 
 void finish_reserving(self_ptr self) {
@@ -250,13 +286,13 @@ void finish_reserving(self_ptr self) {
   if (o.failure_code != outcome::ok) {
     if (any_held) return enter(self, order_status::releasing);  // then failed
     o.status = order_status::failed;
-    return save(self);
+    return seal(self);
   }
   // partial: lines that got nothing are only in `unfilled`.
   std::erase_if(o.lines, [](const auto& l) { return l.hold.empty(); });
   o.expires_at_ms = now_ms() + o.ttl_ms;
   o.status = order_status::held;
-  save(self);
+  seal(self);
 }
 
 void next_line(self_ptr self) {
@@ -335,7 +371,8 @@ void send_end_step(self_ptr self) {
   r.hold = line.hold;
   r.idem = orders::step_idem(st.o, commit ? 'c' : 'x', st.line);
   if (st.refusals > 0) r.idem += "." + std::to_string(st.refusals);
-  send_step(st.cc, caf::actor_cast<order_coordinator>(self), ++st.step, std::move(r));
+  r.idem_fresh = fresh_key(st);
+  send_step(st.cc, caf::actor_cast<order_coordinator>(self), ++st.step, std::move(r), &st.touched);
 }
 
 void on_end_step(self_ptr self, reply& r) {
@@ -389,7 +426,7 @@ void run_phase(self_ptr self) {
   if (st.line < o.lines.size()) return send_end_step(self);
   for (auto& l : o.lines) l.done = false;
   o.status = end_of(o.status, o);
-  save(self);
+  seal(self);
 }
 
 void on_step(self_ptr self, step_result& s) {
@@ -467,11 +504,14 @@ order_coordinator::behavior_type order_behavior(self_ptr self, coordination_cont
   st.cc = cc;
   st.o = std::move(doc);
   st.creator = std::move(creator);
-  // A new order's document is put first; a recovered one resumes its phase
-  // (its put happened before the crash).
+  // A new order takes its holds before its document is first put: a crash
+  // before the `held` put leaves holds of an order that is not open, which
+  // the next start releases (grid.cpp, end_at_recovery). A recovered order
+  // resumes its phase.
   if (st.creator) {
     st.o.status = order_status::reserving;
-    save(self);
+    st.busy = true;
+    run_phase(self);
   } else if (st.o.status == order_status::held) {
     arm_deadline(self);
   } else if (!orders::is_final(st.o.status)) {
@@ -483,6 +523,7 @@ order_coordinator::behavior_type order_behavior(self_ptr self, coordination_cont
       [=](order_call& call) { handle_call(self, std::move(call)); },
       [=](step_atom, step_result& s) { on_step(self, s); },
       [=](saved_atom, const persistence::status& s) { on_saved(self, s); },
+      [=](synced_atom, const persistence::status& s) { on_synced(self, s); },
       [=](expire_atom) { on_deadline(self); },
       [=](retry_atom) { on_retry(self); },
       [=](stop_atom) { stop(self); },

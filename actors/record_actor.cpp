@@ -89,16 +89,27 @@ void journal_and_apply(self_ptr self, const request& req, const reply_sink& done
   auto index_new_hold = [self, creates_hold](std::uint64_t seq) {
     if (creates_hold) self->send(self->state.parent, hold_atom::value, seq, self->state.key, true);
   };
+  // A coordinator's step is answered as soon as it is applied: the
+  // coordinator waits for durability once per partition before it ends the
+  // phase (coordination.hpp), instead of once per step.
+  std::optional<journal_entry> applied;
+  if (req.internal) applied = e;
   const auto seq = journal(self).append(
       p, std::move(e),
-      [done, p](const status& s, const journal_entry* committed) {
-        done(s ? reply_from_entry(*committed, p)
-               : reply::error(outcome::internal, "journal write failed: " + s.message()));
-      },
+      applied ? persistence::journal_writer::completion{}
+              : [done, p](const status& s, const journal_entry* committed) {
+                  done(s ? reply_from_entry(*committed, p)
+                         : reply::error(outcome::internal, "journal write failed: " + s.message()));
+                },
       index_new_hold);
   if (seq == 0) {
     done(reply::error(outcome::unavailable, "partition unavailable: journal stopped"));
     return;
+  }
+  if (applied) {
+    applied->seq = seq;
+    if (creates_hold) applied->c.hold_seq = seq;
+    done(reply_from_entry(*applied, p));
   }
   st.last_seq = seq;
   if (c.kind == change_kind::refusal) return;
@@ -223,6 +234,9 @@ void execute(self_ptr self, envelope& env) {
       r.code = outcome::ok;
       r.has_record = true;
       r.record = view_of(st.key, rec);
+      // An order's planning read is advisory (the records decide when the
+      // lines are held): it need not wait for durability.
+      if (req.internal) return env.done(std::move(r));
       reply_now(self, env.done, std::move(r));
       return;
     }
@@ -257,7 +271,7 @@ void execute(self_ptr self, envelope& env) {
 // record waits for the answer); everything else runs now.
 void start(self_ptr self, envelope&& env) {
   auto& st = self->state;
-  if (!is_mutation(env.req.kind) || env.req.idem.empty()) {
+  if (!is_mutation(env.req.kind) || env.req.idem.empty() || (env.req.internal && env.req.idem_fresh)) {
     execute(self, env);
     return;
   }

@@ -15,6 +15,7 @@
 // or applied twice.
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -38,6 +39,8 @@ struct transfer_state {
   std::uint64_t step = 0;
   int retries = 0;
   int refusals = 0;  // remembered refusals of the step in flight: its retries need keys of their own
+  std::set<std::uint32_t> touched;  // partitions the phase's steps went to
+  bool resumed = false;  // started from the store at recovery: step keys may have been used
   bool told_creator = false;  // the creator got UNAVAILABLE while steps keep retrying
   bool ended = false;
   static inline const char* name = "stockgrid.transfer";
@@ -200,6 +203,29 @@ void settle(self_ptr self) {
   }
 }
 
+// Before a document put that says steps happened, the partitions they went
+// to are made durable (steps are answered as soon as applied).
+void seal(self_ptr self) {
+  auto& st = self->state;
+  st.busy = true;
+  if (st.touched.empty()) return save(self);
+  sync_partitions(st.cc, caf::actor_cast<transfer_coordinator>(self), st.touched);
+  st.touched.clear();
+}
+
+void on_synced(self_ptr self, const persistence::status& s) {
+  auto& st = self->state;
+  if (s) return save(self);
+  spdlog::error("transfer {}: journal failed before the step could be recorded: {}", st.t.id, s.message());
+  const auto fail = [&](transfer_call& c) { c.done(refused(st.t, outcome::unavailable, "journal unavailable")); };
+  if (st.creator) fail(*st.creator);
+  st.creator.reset();
+  for (auto* calls : {&st.phase_calls, &st.waiting}) {
+    for (auto& c : *calls) fail(c);
+    calls->clear();
+  }
+}
+
 // The phase's steps are done: its end state, put.
 void finish_phase(self_ptr self) {
   auto& t = self->state.t;
@@ -211,7 +237,7 @@ void finish_phase(self_ptr self) {
     case transfer_status::cancelling: t.status = transfer_status::cancelled; break;
     default: break;
   }
-  save(self);
+  seal(self);
 }
 
 void run_phase(self_ptr self) {
@@ -219,7 +245,8 @@ void run_phase(self_ptr self) {
   auto step = next_step(st.t);
   if (!step) return finish_phase(self);
   if (st.refusals > 0) step->idem += "." + std::to_string(st.refusals);
-  send_step(st.cc, caf::actor_cast<transfer_coordinator>(self), ++st.step, std::move(*step));
+  step->idem_fresh = !st.resumed && st.retries == 0;
+  send_step(st.cc, caf::actor_cast<transfer_coordinator>(self), ++st.step, std::move(*step), &st.touched);
 }
 
 // Marks the step that just succeeded as done in the document.
@@ -260,7 +287,7 @@ void on_step(self_ptr self, step_result& s) {
     t.status = transfer_status::failed;
     t.failure = t.from + "/" + t.sku + ": " + (r.message.empty() ? std::string(to_code(r.code)) : r.message);
     t.failure_available = r.code == outcome::insufficient_stock ? r.available : 0;
-    return save(self);
+    return seal(self);
   }
   // Every other step must happen (the stock has moved): retry, backing off
   // to 5 s; a creator waiting that long is told to retry with its idem.
@@ -372,6 +399,7 @@ transfer_coordinator::behavior_type transfer_behavior(self_ptr self, coordinatio
   if (st.creator) {
     save(self);  // a new transfer's document first
   } else if (!orders::is_final(st.t.status)) {
+    st.resumed = true;
     st.busy = true;
     if (next_step(st.t)) run_phase(self);
     else if (st.t.status == transfer_status::in_transit) st.busy = false;
@@ -381,6 +409,7 @@ transfer_coordinator::behavior_type transfer_behavior(self_ptr self, coordinatio
       [=](transfer_call& call) { handle_call(self, std::move(call)); },
       [=](step_atom, step_result& s) { on_step(self, s); },
       [=](saved_atom, const persistence::status& s) { on_saved(self, s); },
+      [=](synced_atom, const persistence::status& s) { on_synced(self, s); },
       [=](retry_atom) {
         if (self->state.busy) run_phase(self);
       },

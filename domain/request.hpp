@@ -70,6 +70,10 @@ struct request {
   // Set by the order and transfer coordinators only, never from a frame: may
   // run internal ops, use "order:" refs and act on order holds.
   bool internal = false;
+  // Internal only: `idem` was never used before (a coordinator's first try of
+  // a step of an order or transfer it created). The record journals the key
+  // without looking it up first. Never set for a retry or after a restart.
+  bool idem_fresh = false;
 };
 
 struct record_view {
