@@ -42,6 +42,7 @@ using found_atom = caf::atom_constant<caf::atom("found")>;
 using planned_atom = caf::atom_constant<caf::atom("planned")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
 using synced_atom = caf::atom_constant<caf::atom("synced")>;
+using resave_atom = caf::atom_constant<caf::atom("resave")>;
 
 using order_done = std::function<void(orders::order_reply&&)>;
 using transfer_done = std::function<void(orders::transfer_reply&&)>;
@@ -95,6 +96,8 @@ using order_coordinator = caf::typed_actor<
     caf::reacts_to<expire_atom>,
     // Retry the step in flight after a transient failure.
     caf::reacts_to<retry_atom>,
+    // Try the failed document put again.
+    caf::reacts_to<resave_atom>,
     // From the directory: the node stops, or the order ended and left the map.
     caf::reacts_to<stop_atom>>;
 

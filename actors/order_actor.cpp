@@ -54,6 +54,7 @@ struct order_state {
   // every refusal in it was journaled.
   int refusals = 0;
   std::set<std::uint32_t> touched;    // partitions the phase's steps went to
+  bool stored = false;                // a put of the document succeeded (or it was recovered)
   bool ended = false;                 // final and saved: the directory was told
   static inline const char* name = "stockgrid.order";
 };
@@ -161,19 +162,14 @@ void seal(self_ptr self) {
   st.touched.clear();
 }
 
+void fail_calls(self_ptr self, const std::string& why);
+
 void on_synced(self_ptr self, const persistence::status& s) {
-  auto& st = self->state;
   if (s) return save(self);
   // The journal failed: the steps may not be on disk, so the phase cannot be
   // called done. Callers are told; the order resumes at the next start.
-  spdlog::error("order {}: journal failed before the phase could end: {}", st.o.id, s.message());
-  const auto fail = [&](order_call& c) { answer(c, refused(st.o, outcome::unavailable, "journal unavailable")); };
-  if (st.creator) fail(*st.creator);
-  st.creator.reset();
-  for (auto* calls : {&st.phase_calls, &st.waiting}) {
-    for (auto& c : *calls) fail(c);
-    calls->clear();
-  }
+  spdlog::error("order {}: journal failed before the phase could end: {}", self->state.o.id, s.message());
+  fail_calls(self, "journal unavailable");
 }
 
 // Enters a phase: journals the status, then runs its steps.
@@ -224,24 +220,48 @@ void settle(self_ptr self) {
   }
 }
 
+void fail_calls(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  if (st.creator) answer(*st.creator, refused(st.o, outcome::unavailable, why));
+  st.creator.reset();
+  for (auto* calls : {&st.phase_calls, &st.waiting}) {
+    for (auto& call : *calls) answer(call, refused(st.o, outcome::unavailable, why));
+    calls->clear();
+  }
+}
+
 void on_saved(self_ptr self, const persistence::status& s) {
   auto& st = self->state;
   if (!s) {
-    // The document store failed: nothing more can be promised. A reserving
-    // order has held nothing yet; later phases resume after a restart.
     spdlog::error("order {}: document put failed: {}", st.o.id, s.message());
-    const auto code = outcome::unavailable;
-    if (st.creator) answer(*st.creator, refused(st.o, code, "order journal unavailable"));
-    st.creator.reset();
-    for (auto* calls : {&st.phase_calls, &st.waiting}) {
-      for (auto& call : *calls) answer(call, refused(st.o, code, "order journal unavailable"));
-      calls->clear();
+    fail_calls(self, "order journal unavailable");
+    if (!st.stored && (st.o.status == order_status::held || st.o.status == order_status::releasing)) {
+      // A new order whose first put failed: give its holds back without it
+      // (the put that ends that is tried too; if it fails, the next start
+      // releases them, as the order is not open).
+      if (st.o.failure_code == outcome::ok) {
+        st.o.failure_code = outcome::unavailable;
+        st.o.failure = "order journal unavailable";
+      }
+      st.o.status = order_status::releasing;
+      st.line = 0;
+      st.retries = 0;
+      return run_phase(self);
     }
-    st.busy = false;
-    st.ended = true;
-    self->send(st.cc->directory, ended_atom::value, persistence::document_kind::order, st.o.id);
+    if (!st.stored) {
+      st.busy = false;
+      st.ended = true;
+      self->send(st.cc->directory, ended_atom::value, persistence::document_kind::order, st.o.id);
+      return;
+    }
+    // The store keeps the previous phase: try the put again, backing off.
+    // Calls meanwhile wait (at most coordinator_waiting_max).
+    ++st.retries;
+    self->delayed_send(self, std::chrono::milliseconds(std::min(5000, 20 << std::min(st.retries, 8))),
+                       resave_atom::value);
     return;
   }
+  st.stored = true;
   if (orders::is_final(st.o.status) || st.o.status == order_status::held) return settle(self);
   run_phase(self);
 }
@@ -504,6 +524,7 @@ order_coordinator::behavior_type order_behavior(self_ptr self, coordination_cont
   st.cc = cc;
   st.o = std::move(doc);
   st.creator = std::move(creator);
+  st.stored = !st.creator;
   // A new order takes its holds before its document is first put: a crash
   // before the `held` put leaves holds of an order that is not open, which
   // the next start releases (grid.cpp, end_at_recovery). A recovered order
@@ -526,6 +547,7 @@ order_coordinator::behavior_type order_behavior(self_ptr self, coordination_cont
       [=](synced_atom, const persistence::status& s) { on_synced(self, s); },
       [=](expire_atom) { on_deadline(self); },
       [=](retry_atom) { on_retry(self); },
+      [=](resave_atom) { save(self); },
       [=](stop_atom) { stop(self); },
   };
 }
