@@ -106,6 +106,7 @@ using transfer_coordinator = caf::typed_actor<
     caf::reacts_to<step_atom, step_result>,
     caf::reacts_to<saved_atom, persistence::status>,
     caf::reacts_to<synced_atom, persistence::status>,
+    caf::reacts_to<resave_atom>,
     caf::reacts_to<retry_atom>,
     caf::reacts_to<stop_atom>>;
 

@@ -15,6 +15,7 @@
 // or applied twice.
 #include <algorithm>
 #include <chrono>
+#include <utility>
 #include <set>
 
 #include <caf/all.hpp>
@@ -40,6 +41,8 @@ struct transfer_state {
   int retries = 0;
   int refusals = 0;  // remembered refusals of the step in flight: its retries need keys of their own
   std::set<std::uint32_t> touched;  // partitions the phase's steps went to
+  // What the put in flight announces, if it comes before its steps.
+  enum class intent_kind { none, create, receipt, cancel } intent = intent_kind::none;
   bool resumed = false;  // started from the store at recovery: step keys may have been used
   bool told_creator = false;  // the creator got UNAVAILABLE while steps keep retrying
   bool ended = false;
@@ -318,14 +321,33 @@ void on_saved(self_ptr self, const persistence::status& s) {
       for (auto& c : *calls) fail(c);
       calls->clear();
     }
-    st.busy = false;
-    if (st.t.status == transfer_status::creating && !st.t.out_done) {
-      // Nothing moved yet: the transfer never existed.
-      st.ended = true;
-      self->send(st.cc->directory, ended_atom::value, persistence::document_kind::transfer, st.t.id);
+    // A put that announced a step (nothing applied yet) is undone, so that
+    // UNAVAILABLE means nothing happened; a put that records steps already
+    // applied is tried again, backing off (the store keeps the previous one).
+    using intent_kind = transfer_state::intent_kind;
+    switch (std::exchange(st.intent, intent_kind::none)) {
+      case intent_kind::create:
+        st.busy = false;
+        st.ended = true;  // nothing moved: the transfer never existed
+        self->send(st.cc->directory, ended_atom::value, persistence::document_kind::transfer, st.t.id);
+        return;
+      case intent_kind::receipt:
+        st.t.receipts.pop_back();
+        st.busy = false;
+        return;
+      case intent_kind::cancel:
+        st.t.status = transfer_status::in_transit;
+        st.busy = false;
+        return;
+      case intent_kind::none:
+        ++st.retries;
+        self->delayed_send(self, std::chrono::milliseconds(std::min(5000, 20 << std::min(st.retries, 8))),
+                           resave_atom::value);
+        return;
     }
-    return;
   }
+  st.intent = transfer_state::intent_kind::none;
+  st.retries = 0;
   if (orders::is_final(st.t.status)) return settle(self);
   // A phase's first put, or a receipt's: run (or continue) the steps. A
   // phase whose steps are all done settles.
@@ -367,11 +389,13 @@ void handle_call(self_ptr self, transfer_call&& call) {
       }
       t.receipts.push_back({req.idem, qty, false, now_ms()});
       st.phase_calls.push_back(std::move(call));
+      st.intent = transfer_state::intent_kind::receipt;
       return save(self);
     }
     case orders::transfer_op::cancel:
       t.status = transfer_status::cancelling;
       st.phase_calls.push_back(std::move(call));
+      st.intent = transfer_state::intent_kind::cancel;
       return save(self);
     case orders::transfer_op::get: break;
   }
@@ -397,6 +421,7 @@ transfer_coordinator::behavior_type transfer_behavior(self_ptr self, coordinatio
   st.t = std::move(doc);
   st.creator = std::move(creator);
   if (st.creator) {
+    st.intent = transfer_state::intent_kind::create;
     save(self);  // a new transfer's document first
   } else if (!orders::is_final(st.t.status)) {
     st.resumed = true;
@@ -410,6 +435,7 @@ transfer_coordinator::behavior_type transfer_behavior(self_ptr self, coordinatio
       [=](step_atom, step_result& s) { on_step(self, s); },
       [=](saved_atom, const persistence::status& s) { on_saved(self, s); },
       [=](synced_atom, const persistence::status& s) { on_synced(self, s); },
+      [=](resave_atom) { save(self); },
       [=](retry_atom) {
         if (self->state.busy) run_phase(self);
       },
