@@ -393,3 +393,57 @@ TEST_CASE("an order may backorder where the record allows it", "[orders][backord
   CHECK(rec.on_hand == 0);
   CHECK(rec.reserved == 0);
 }
+
+TEST_CASE("another tenant's order or transfer is NOT_FOUND, whatever the call", "[orders][tenants]") {
+  temp_dir dir;
+  auto g = open_grid(test_settings(dir.path()));
+  REQUIRE(call(*g, adjust("w1", "a", 5)).code == outcome::ok);
+  auto o = call_order(*g, reserve_order({{"a", 2, "w1"}}));
+  REQUIRE(o.code == outcome::ok);
+  auto t = call_transfer(*g, create_transfer("a", "w1", "w2", 1));
+  REQUIRE(t.code == outcome::ok);
+  for (auto kind : {order_op::get, order_op::commit, order_op::release, order_op::extend}) {
+    auto r = on_order(kind, o.doc.id, 60'000);
+    r.who = who("t2");
+    auto rep = call_order(*g, r);
+    CHECK(rep.code == outcome::not_found);
+    CHECK_FALSE(rep.has_order);
+  }
+  for (auto kind : {transfer_op::get, transfer_op::receive, transfer_op::cancel}) {
+    auto r = on_transfer(kind, t.doc.id);
+    r.who = who("t2");
+    auto rep = call_transfer(*g, r);
+    CHECK(rep.code == outcome::not_found);
+    CHECK_FALSE(rep.has_transfer);
+  }
+  // Nothing moved for the owner.
+  CHECK(call_order(*g, on_order(order_op::get, o.doc.id)).doc.status == orders::order_status::held);
+  CHECK(record(*g, "w1", "a").reserved == 2);
+  CHECK(record(*g, "w2", "a").incoming == 1);
+}
+
+TEST_CASE("a key limited to some warehouses sees only orders within them", "[orders][warehouses]") {
+  temp_dir dir;
+  auto g = open_grid(test_settings(dir.path()));
+  REQUIRE(call(*g, adjust("north", "a", 5)).code == outcome::ok);
+  REQUIRE(call(*g, adjust("south", "a", 5)).code == outcome::ok);
+  auto limited = who();
+  limited.warehouses_allowed = std::make_shared<const std::vector<std::string>>(std::vector<std::string>{"north"});
+  // Lines without a warehouse are placed only where the key may go.
+  auto r = reserve_order({{"a", 3, ""}});
+  r.who = limited;
+  auto placed = call_order(*g, r);
+  REQUIRE(placed.code == outcome::ok);
+  REQUIRE(placed.doc.lines.size() == 1);
+  CHECK(placed.doc.lines[0].warehouse == "north");
+  auto named = reserve_order({{"a", 1, "south"}});
+  named.who = limited;
+  CHECK(call_order(*g, named).code == outcome::forbidden);
+  // An order reaching into south is not the limited key's to see.
+  auto wide = call_order(*g, reserve_order({{"a", 1, "north"}, {"a", 1, "south"}}));
+  REQUIRE(wide.code == outcome::ok);
+  auto peek = on_order(order_op::commit, wide.doc.id);
+  peek.who = limited;
+  CHECK(call_order(*g, peek).code == outcome::forbidden);
+  CHECK(call_order(*g, on_order(order_op::get, wide.doc.id)).doc.status == orders::order_status::held);
+}
