@@ -325,8 +325,8 @@ bool expand(const word& w, const variables& vars, std::string* out, std::string*
 std::optional<std::string> default_save_path(std::string_view op) {
   if (op == "stock.reserve" || op == "stock.extend") return "hold";
   if (op == "tenant.create" || op == "key.create") return "token";
-  if (op.starts_with("order.")) return "order.order";
-  if (op.starts_with("transfer.")) return "transfer.transfer";
+  if (op.starts_with("order.")) return "order";
+  if (op.starts_with("transfer.")) return "transfer";
   return std::nullopt;
 }
 

@@ -17,7 +17,7 @@ using namespace examples;
 namespace {
 std::string lines_of(const value& order) {
   std::string out;
-  if (const auto* lines = sg::lookup(order, "order.lines"); lines && lines->as_array())
+  if (const auto* lines = sg::lookup(order, "lines"); lines && lines->as_array())
     for (const auto& l : *lines->as_array())
       out += "\n     " + std::to_string(sg::lookup_int(l, "qty").value_or(0)) + " x " +
              sg::lookup_string(l, "sku").value_or("?") + " from " +
@@ -58,11 +58,11 @@ int main(int argc, char** argv) {
   //    and berlin; the idempotency key is the cart's.
   const std::string cart = "cart-" + id;
   r = shop.order_reserve(basket, {.ttl_ms = 900'000, .ref = cart, .idem = cart}).get();
-  const std::string order = sg::lookup_string(r, "order.order").value_or("");
+  const std::string order = sg::lookup_string(r, "order").value_or("");
   std::printf("\n3. order.reserve -> %s %s%s\n", order.c_str(),
-              sg::lookup_string(r, "order.status").value_or(sg::error_code(r)).c_str(), lines_of(r).c_str());
-  checks.check(sg::lookup_string(r, "order.status") == "held", "the basket is held");
-  const auto* lines = sg::lookup(r, "order.lines");
+              sg::lookup_string(r, "status").value_or(sg::error_code(r)).c_str(), lines_of(r).c_str());
+  checks.check(sg::lookup_string(r, "status") == "held", "the basket is held");
+  const auto* lines = sg::lookup(r, "lines");
   checks.check(lines && lines->as_array() && lines->as_array()->size() == 3,
                "a split shipment: lamps from two warehouses, shades from one");
   std::string a_hold;  // one of the order's holds, for step 5
@@ -72,8 +72,8 @@ int main(int argc, char** argv) {
   // 4. The browser retries the checkout (a timeout): same key, same order.
   r = shop.order_reserve(basket, {.ttl_ms = 900'000, .ref = cart, .idem = cart}).get();
   std::printf("\n4. the same checkout again -> %s, replayed %s\n",
-              sg::lookup_string(r, "order.order").value_or("?").c_str(), sg::is_replayed(r) ? "true" : "false");
-  checks.check(sg::lookup_string(r, "order.order") == order && sg::is_replayed(r), "one order, not two");
+              sg::lookup_string(r, "order").value_or("?").c_str(), sg::is_replayed(r) ? "true" : "false");
+  checks.check(sg::lookup_string(r, "order") == order && sg::is_replayed(r), "one order, not two");
 
   // 5. A hold of the order cannot be sold on its own: the order is one unit.
   r = shop.commit(a_hold).get();
@@ -82,17 +82,17 @@ int main(int argc, char** argv) {
 
   // 6. Payment succeeded: commit the whole order.
   r = shop.order_commit(order, "pay-" + id).get();
-  std::printf("\n6. order.commit -> %s\n", sg::lookup_string(r, "order.status").value_or(sg::error_code(r)).c_str());
-  checks.check(sg::lookup_string(r, "order.status") == "committed", "sold as one");
+  std::printf("\n6. order.commit -> %s\n", sg::lookup_string(r, "status").value_or(sg::error_code(r)).c_str());
+  checks.check(sg::lookup_string(r, "status") == "committed", "sold as one");
   r = shop.get("paris", lamp).get();
   std::printf("   paris lamps: %s\n", record_line(r).c_str());
   checks.check(sg::lookup_int(r, "record.on_hand") == 0, "paris sold its 5 lamps");
 
   // 7. Paris is empty; berlin has 2 left. Move 2 from berlin to paris.
   r = shop.transfer_create(lamp, "berlin", "paris", 2, "move-" + id).get();
-  const std::string transfer = sg::lookup_string(r, "transfer.transfer").value_or("");
+  const std::string transfer = sg::lookup_string(r, "transfer").value_or("");
   std::printf("\n7. transfer.create berlin -> paris, 2 -> %s %s\n", transfer.c_str(),
-              sg::lookup_string(r, "transfer.status").value_or(sg::error_code(r)).c_str());
+              sg::lookup_string(r, "status").value_or(sg::error_code(r)).c_str());
   r = shop.get("berlin", lamp).get();
   std::printf("   berlin lamps: %s\n", record_line(r).c_str());
   checks.check(sg::lookup_int(r, "record.on_hand") == 0, "the units left berlin at once");
@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
   // 8. The truck arrives; the receipt is booked (twice, by a nervous clerk).
   for (int attempt = 0; attempt < 2; ++attempt) r = shop.transfer_receive(transfer, 2, "truck-" + id).get();
   std::printf("\n8. transfer.receive 2 (booked twice) -> %s\n",
-              sg::lookup_string(r, "transfer.status").value_or(sg::error_code(r)).c_str());
+              sg::lookup_string(r, "status").value_or(sg::error_code(r)).c_str());
   r = shop.get("paris", lamp).get();
   std::printf("   paris lamps: %s\n", record_line(r).c_str());
   checks.check(sg::lookup_int(r, "record.on_hand") == 2 && sg::lookup_int(r, "record.incoming") == 0,

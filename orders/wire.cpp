@@ -298,24 +298,29 @@ object dry_run_result(const order_reply& r) {
 value order_response(std::optional<std::int64_t> id, const order_reply& r, bool dry_run) {
   if (r.code == outcome::ok) {
     value ok = dry_run ? protocol::ok_response(id, dry_run_result(r))
-                       : protocol::ok_response(id, {{"order", order_value(r.doc)}});
+                       : protocol::ok_response(id, *order_value(r.doc).as_object());
     return with_replayed(std::move(ok), r.replayed);
   }
   object details;
   if (r.code == outcome::insufficient_stock) details.emplace_back("lines", shortage_values(r.shortages));
-  if (r.has_order) details.emplace_back("order", order_value(r.doc));
+  if (r.has_order) {
+    details.emplace_back("order", r.doc.id);
+    details.emplace_back("status", wire_status(r.doc.status));
+  }
   return with_replayed(refusal(id, r.code, r.message, r.retry_after_ms, std::move(details)),
                        r.replayed);
 }
 
 value transfer_response(std::optional<std::int64_t> id, const transfer_reply& r) {
   if (r.code == outcome::ok) {
-    return with_replayed(protocol::ok_response(id, {{"transfer", transfer_value(r.doc)}}),
-                         r.replayed);
+    return with_replayed(protocol::ok_response(id, *transfer_value(r.doc).as_object()), r.replayed);
   }
   object details;
   if (r.code == outcome::insufficient_stock) details.emplace_back("available", r.available);
-  if (r.has_transfer) details.emplace_back("transfer", transfer_value(r.doc));
+  if (r.has_transfer) {
+    details.emplace_back("transfer", r.doc.id);
+    details.emplace_back("status", wire_status(r.doc.status));
+  }
   return with_replayed(refusal(id, r.code, r.message, r.retry_after_ms, std::move(details)),
                        r.replayed);
 }

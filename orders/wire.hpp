@@ -61,15 +61,15 @@ protocol::value settings_value(const tenant_settings& s);
 
 // Responses, ok or error, in the op's documented shape. Errors carry their
 // details: INSUFFICIENT_STOCK `lines` (orders) or `available` (transfers),
-// `order`/`transfer` when the refusal has one, `retry_after_ms` for
-// RATE_LIMITED, OVERLOADED and UNAVAILABLE; "replayed": true on an
-// idempotent replay.
-// order.*: {order: {...}}; a dry run (dry_run set in the request)
-// {dry_run: true, lines: [{sku, warehouse, qty}], unfilled: [{sku, qty}],
-// explanation: [str]}.
+// `order` or `transfer` (the id) and its `status` when the refusal has one,
+// `retry_after_ms` for RATE_LIMITED, OVERLOADED and UNAVAILABLE;
+// "replayed": true on an idempotent replay.
+// order.*: the order object's members at the top of the result; a dry run
+// (dry_run set in the request) {dry_run: true, complete, lines: [{sku,
+// warehouse, qty}], unfilled: [{sku, qty}], short: [...], explanation: [str]}.
 protocol::value order_response(std::optional<std::int64_t> id, const order_reply& r,
                                bool dry_run = false);
-// transfer.*: {transfer: {...}}.
+// transfer.*: the transfer object's members at the top of the result.
 protocol::value transfer_response(std::optional<std::int64_t> id, const transfer_reply& r);
 // stock.find: {sku, records: [record...], total_available}.
 protocol::value find_response(std::optional<std::int64_t> id, std::string_view sku,

@@ -56,25 +56,16 @@ void read_record(const msgpack::object& o, response_view* out) {
   }
 }
 
-// The order object: its id, status and lines (each line's hold counted when
-// it names one).
-void read_order(const msgpack::object& o, response_view* out) {
-  if (o.type != msgpack::type::MAP) return;
-  out->has_order = true;
-  for (std::uint32_t i = 0; i < o.via.map.size; ++i) {
-    const auto& kv = o.via.map.ptr[i];
-    const std::string_view key = str_of(kv.key);
-    if (key == "order") out->order = str_of(kv.val);
-    else if (key == "status") out->order_status = str_of(kv.val);
-    else if (key == "lines" && kv.val.type == msgpack::type::ARRAY) {
-      out->order_lines = kv.val.via.array.size;
-      for (std::uint32_t l = 0; l < kv.val.via.array.size; ++l) {
-        const msgpack::object& line = kv.val.via.array.ptr[l];
-        for (std::uint32_t m = 0; line.type == msgpack::type::MAP && m < line.via.map.size; ++m) {
-          const auto& member = line.via.map.ptr[m];
-          if (str_of(member.key) == "hold" && !str_of(member.val).empty()) ++out->order_lines_held;
-        }
-      }
+// An order's lines (members of the result): how many, and how many name a
+// hold.
+void read_order_lines(const msgpack::object& lines, response_view* out) {
+  if (lines.type != msgpack::type::ARRAY) return;
+  out->order_lines = lines.via.array.size;
+  for (std::uint32_t l = 0; l < lines.via.array.size; ++l) {
+    const msgpack::object& line = lines.via.array.ptr[l];
+    for (std::uint32_t m = 0; line.type == msgpack::type::MAP && m < line.via.map.size; ++m) {
+      const auto& member = line.via.map.ptr[m];
+      if (str_of(member.key) == "hold" && !str_of(member.val).empty()) ++out->order_lines_held;
     }
   }
 }
@@ -103,12 +94,14 @@ void int_of(const protocol::value* v, std::int64_t* out) {
   if (const std::int64_t* i = v ? v->as_int() : nullptr) *out = *i;
 }
 
-void read_order(const protocol::value& o, response_view* out) {
-  if (!o.as_object()) return;
+// The order members of a result: its id, status and lines.
+void read_order(const protocol::value& response, response_view* out) {
+  const std::string* id = response.find("order") ? response.find("order")->as_string() : nullptr;
+  if (!id) return;
   out->has_order = true;
-  out->order = str_of(o.find("order"));
-  out->order_status = str_of(o.find("status"));
-  const protocol::value* lines = o.find("lines");
+  out->order = *id;
+  out->order_status = str_of(response.find("status"));
+  const protocol::value* lines = response.find("lines");
   const protocol::array* items = lines ? lines->as_array() : nullptr;
   if (!items) return;
   out->order_lines = static_cast<std::int64_t>(items->size());
@@ -128,7 +121,11 @@ bool read_map(const msgpack::object& map, response_view* out) {
     else if (key == "ok") out->ok = kv.val.type == msgpack::type::BOOLEAN && kv.val.via.boolean;
     else if (key == "hold") out->hold = str_of(kv.val);
     else if (key == "record") read_record(kv.val, out);
-    else if (key == "order") read_order(kv.val, out);
+    else if (key == "order" && kv.val.type == msgpack::type::STR) {
+      out->has_order = true;  // an order's members are the result's
+      out->order = str_of(kv.val);
+    } else if (key == "status") out->order_status = str_of(kv.val);
+    else if (key == "lines") read_order_lines(kv.val, out);
     else if (key == "error") read_error(kv.val, out);
   }
   return true;
@@ -194,7 +191,7 @@ bool read_value(const protocol::value& response, response_view* out) {
     int_of(record->find("available"), &out->available);
     int_of(record->find("version"), &out->version);
   }
-  if (const protocol::value* order = response.find("order")) read_order(*order, out);
+  read_order(response, out);
   return true;
 }
 

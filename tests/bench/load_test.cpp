@@ -283,11 +283,11 @@ TEST_CASE("the judge calls an order answer wrong when its status, id or lines ar
 
 TEST_CASE("order answers are read in place from msgpack and through the parser from JSON") {
   const std::string json =
-      R"({"id":12,"ok":true,"order":{"order":"O1f","status":"held","policy":"all_or_nothing","ref":"",)"
+      R"({"id":12,"ok":true,"order":"O1f","status":"held","policy":"all_or_nothing","ref":"",)"
       R"("lines":[{"sku":"sku-1","warehouse":"bench","qty":1,"hold":"H1-2a"},)"
       R"({"sku":"sku-2","warehouse":"bench","qty":1,"hold":"H2-7"},)"
       R"({"sku":"sku-3","warehouse":"bench","qty":1,"hold":""}],)"
-      R"("unfilled":[],"expires_at_ms":1764417900000,"created_ms":1764417000000}})";
+      R"("unfilled":[],"expires_at_ms":1764417900000,"created_ms":1764417000000})";
   answer_read_both_ways answer(json);
   for (const response_view* r : {&answer.from_json, &answer.from_msgpack}) {
     CHECK(r->has_id);
