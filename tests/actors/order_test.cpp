@@ -21,22 +21,6 @@ orders::caller who(std::string tenant = "t1") {
   return c;
 }
 
-orders::order_reply call_order(grid& g, orders::order_request r) {
-  auto p = std::make_shared<std::promise<orders::order_reply>>();
-  auto f = p->get_future();
-  g.order(std::move(r), [p](orders::order_reply&& rep) { p->set_value(std::move(rep)); });
-  REQUIRE(f.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
-  return f.get();
-}
-
-orders::transfer_reply call_transfer(grid& g, orders::transfer_request r) {
-  auto p = std::make_shared<std::promise<orders::transfer_reply>>();
-  auto f = p->get_future();
-  g.transfer(std::move(r), [p](orders::transfer_reply&& rep) { p->set_value(std::move(rep)); });
-  REQUIRE(f.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
-  return f.get();
-}
-
 orders::order_request reserve_order(std::vector<orders::line_request> lines,
                                     order_policy policy = order_policy::all_or_nothing,
                                     std::string idem = {}, std::int64_t ttl_ms = 0) {

@@ -48,6 +48,22 @@ inline reply call(grid& g, request r) {
   return f.get();
 }
 
+// Orders and transfers, answered within 30 s.
+inline orders::order_reply call_order(grid& g, orders::order_request r) {
+  auto p = std::make_shared<std::promise<orders::order_reply>>();
+  auto f = p->get_future();
+  g.order(std::move(r), [p](orders::order_reply&& rep) { p->set_value(std::move(rep)); });
+  REQUIRE(f.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  return f.get();
+}
+inline orders::transfer_reply call_transfer(grid& g, orders::transfer_request r) {
+  auto p = std::make_shared<std::promise<orders::transfer_reply>>();
+  auto f = p->get_future();
+  g.transfer(std::move(r), [p](orders::transfer_reply&& rep) { p->set_value(std::move(rep)); });
+  REQUIRE(f.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  return f.get();
+}
+
 // Request builders. The tenant is "t1" unless a test says otherwise.
 inline request rec_req(op kind, std::string wh, std::string sku, std::string tenant = "t1") {
   request r;

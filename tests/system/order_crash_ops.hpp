@@ -8,10 +8,12 @@
 //                    left held
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "orders/requests.hpp"
+#include "tests/support/grid_harness.hpp"
 
 namespace stockgrid::testing {
 
@@ -72,6 +74,31 @@ inline orders::transfer_request order_crash_receive(long i, const std::string& i
   r.transfer = id;
   r.idem = "tr" + std::to_string(i);
   return r;
+}
+
+// What the records must show for these orders (all settled: held or final):
+// each record's `reserved` is exactly what held orders hold there, and stock
+// is conserved: on_hand + incoming over the records plus what committed
+// orders sold is what was stocked.
+inline void check_records_match(grid& g, const std::vector<orders::order>& settled) {
+  std::map<std::pair<std::string, std::string>, std::int64_t> held;
+  std::int64_t sold = 0;
+  for (const auto& o : settled)
+    for (const auto& l : o.lines) {
+      if (o.status == orders::order_status::held) held[{l.warehouse, l.sku}] += l.qty;
+      if (o.status == orders::order_status::committed) sold += l.qty;
+    }
+  std::int64_t stock = 0;
+  for (const auto& w : order_crash_warehouses)
+    for (int k = 0; k < order_crash_skus; ++k) {
+      const auto sku = "sku" + std::to_string(k);
+      auto r = call(g, get(w, sku, "crash"));
+      REQUIRE(r.code == outcome::ok);
+      INFO(w << "/" << sku);
+      CHECK(r.record.reserved == held[{w, sku}]);
+      stock += r.record.on_hand + r.record.incoming;
+    }
+  CHECK(stock + sold == 2 * order_crash_skus * order_crash_stock);
 }
 
 }  // namespace stockgrid::testing

@@ -20,14 +20,6 @@ namespace powercut = stockgrid::persistence::powercut;
 
 namespace {
 
-orders::order_reply order_call(grid& g, orders::order_request r) {
-  auto p = std::make_shared<std::promise<orders::order_reply>>();
-  auto f = p->get_future();
-  g.order(std::move(r), [p](orders::order_reply&& rep) { p->set_value(std::move(rep)); });
-  REQUIRE(f.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
-  return f.get();
-}
-
 struct ack {
   std::string id;
   orders::order_status status;
@@ -61,7 +53,7 @@ TEST_CASE("sync durability keeps every acknowledged order exactly through a powe
         while (!cutting) {
           const long i = next++;
           if (is_transfer_step(i)) continue;
-          auto o = order_call(*g, order_crash_reserve(i));
+          auto o = call_order(*g, order_crash_reserve(i));
           if (o.code != outcome::ok) continue;
           {
             std::lock_guard lk(mu);
@@ -69,7 +61,7 @@ TEST_CASE("sync durability keeps every acknowledged order exactly through a powe
           }
           auto follow = order_crash_follow_up(i, o.doc.id);
           if (!follow) continue;
-          auto f = order_call(*g, *follow);
+          auto f = call_order(*g, *follow);
           std::lock_guard lk(mu);
           if (!cutting && f.code == outcome::ok) followed[i] = {o.doc.id, f.doc.status};
         }
@@ -91,7 +83,7 @@ TEST_CASE("sync durability keeps every acknowledged order exactly through a powe
   auto g = open_grid(s);
   // Acknowledged orders replay; their follow-ups stuck.
   for (const auto& [i, a] : reserved) {
-    auto o = order_call(*g, order_crash_reserve(i));
+    auto o = call_order(*g, order_crash_reserve(i));
     INFO("step " << i);
     REQUIRE(o.code == outcome::ok);
     CHECK(o.replayed);
@@ -103,33 +95,19 @@ TEST_CASE("sync durability keeps every acknowledged order exactly through a powe
     get.who = order_crash_caller();
     get.order = a.id;
     INFO("step " << i);
-    CHECK(order_call(*g, get).doc.status == a.status);
+    CHECK(call_order(*g, get).doc.status == a.status);
   }
   // Every order that exists (the acknowledged ones and any the cut caught
   // after their `held` put) is settled; `reserved` is exactly what held
   // orders hold; stock is conserved.
-  std::map<std::pair<std::string, std::string>, std::int64_t> held;
-  std::int64_t sold = 0;
+  std::vector<orders::order> settled;
   for (long i = 0; i < next.load(); ++i) {
     if (is_transfer_step(i)) continue;
     // Retrying places the orders the cut lost (they count like the others).
-    auto o = order_call(*g, order_crash_reserve(i));
+    auto o = call_order(*g, order_crash_reserve(i));
     if (o.code != outcome::ok) continue;
     REQUIRE((o.doc.status == orders::order_status::held || orders::is_final(o.doc.status)));
-    for (const auto& l : o.doc.lines) {
-      if (o.doc.status == orders::order_status::held) held[{l.warehouse, l.sku}] += l.qty;
-      if (o.doc.status == orders::order_status::committed) sold += l.qty;
-    }
+    settled.push_back(o.doc);
   }
-  std::int64_t on_hand = 0;
-  for (const auto& w : order_crash_warehouses)
-    for (int k = 0; k < order_crash_skus; ++k) {
-      const auto sku = "sku" + std::to_string(k);
-      auto r = call(*g, get(w, sku, "crash"));
-      REQUIRE(r.code == outcome::ok);
-      INFO(w << "/" << sku);
-      CHECK(r.record.reserved == held[{w, sku}]);
-      on_hand += r.record.on_hand;
-    }
-  CHECK(on_hand + sold == 2 * order_crash_skus * order_crash_stock);
+  check_records_match(*g, settled);
 }
