@@ -399,14 +399,16 @@ void grid::stop() {
   if (auto left = im.ctx.in_flight.load(); left > 0)
     spdlog::warn("stopping with {} requests still in flight after the drain time", left);
   // Coordinators first: they answer what waits on them and stop sending steps.
+  // The shared handles (the directory, ctx.partitions) stay until every
+  // actor has exited: coordinators may still route a step meanwhile.
   if (im.coordination.directory) caf::anon_send(im.coordination.directory, stop_atom::value);
-  im.coordination.directory = nullptr;
   for (auto& p : im.partitions) caf::anon_send(p, stop_atom::value);
   im.partitions.clear();
-  im.ctx.partitions.clear();
   im.journal->stop();
   if (im.documents) im.documents->stop();
   im.system.reset();  // waits for every actor, all of which were told to stop
+  im.ctx.partitions.clear();
+  im.coordination.directory = nullptr;
 }
 
 void grid::order(orders::order_request req, std::function<void(orders::order_reply&&)> done) {

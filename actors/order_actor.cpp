@@ -55,6 +55,12 @@ struct order_state {
   int refusals = 0;
   std::set<std::uint32_t> touched;    // partitions the phase's steps went to
   bool stored = false;                // a put of the document succeeded (or it was recovered)
+  // The journal or the store failed under this order: it cannot go on until
+  // a restart resumes it from its document; calls get UNAVAILABLE at once.
+  bool broken = false;
+  // A commit waits for backordered units to arrive (the order stays
+  // committing); calls are answered at once instead of waiting.
+  bool awaiting_stock = false;
   bool ended = false;                 // final and saved: the directory was told
   static inline const char* name = "stockgrid.order";
 };
@@ -145,7 +151,11 @@ void save(self_ptr self) {
   st.busy = true;
   st.o.updated_ms = now_ms();
   auto me = caf::actor_cast<order_coordinator>(self);
-  if (!st.cc->docs->put(to_document(st.o), [me](const persistence::status& s) {
+  auto doc = to_document(st.o);
+  // A failure a retry must decide anew (UNAVAILABLE, OVERLOADED, ...) is not
+  // remembered under the client's key.
+  if (st.o.status == order_status::failed && !remembered(st.o.failure_code)) doc.idem.clear();
+  if (!st.cc->docs->put(std::move(doc), [me](const persistence::status& s) {
         caf::anon_send(me, saved_atom::value, s);
       }))
     caf::anon_send(me, saved_atom::value,
@@ -170,6 +180,8 @@ void on_synced(self_ptr self, const persistence::status& s) {
   // called done. Callers are told; the order resumes at the next start.
   spdlog::error("order {}: journal failed before the phase could end: {}", self->state.o.id, s.message());
   fail_calls(self, "journal unavailable");
+  self->state.broken = true;
+  self->state.busy = false;
 }
 
 // Enters a phase: journals the status, then runs its steps.
@@ -250,6 +262,7 @@ void on_saved(self_ptr self, const persistence::status& s) {
     }
     if (!st.stored) {
       st.busy = false;
+      st.broken = true;  // never stored: no replay of it, until the directory stops it
       st.ended = true;
       self->send(st.cc->directory, ended_atom::value, persistence::document_kind::order, st.o.id);
       return;
@@ -401,6 +414,7 @@ void on_end_step(self_ptr self, reply& r) {
   // idempotency entry aged out): the step is done.
   if (r.code == outcome::ok || r.code == outcome::hold_not_found) {
     st.o.lines[st.line].done = true;
+    st.awaiting_stock = false;
     return next_line(self);
   }
   // These phases must finish: retry, backing off to 5 s. A commit refused
@@ -413,7 +427,8 @@ void on_end_step(self_ptr self, reply& r) {
   const auto delay = std::min(5000, 20 << std::min(st.retries, 8));
   self->delayed_send(self, std::chrono::milliseconds(delay), retry_atom::value);
   // Callers of order.commit learn why it is slow instead of waiting.
-  if (r.code == outcome::insufficient_stock && st.retries == 1) {
+  if (r.code == outcome::insufficient_stock) st.awaiting_stock = true;
+  if (r.code == outcome::insufficient_stock) {
     auto started = std::move(st.phase_calls);
     st.phase_calls.clear();
     for (auto& call : started)
@@ -471,10 +486,25 @@ void handle_call(self_ptr self, order_call&& call) {
   if (!permitted(req.who, o))
     return answer(call, order_reply::error(outcome::forbidden,
                                            "this key may not use every warehouse of this order"));
+  if (st.broken)
+    return answer(call, refused(o, outcome::unavailable, "order " + o.id + " is unavailable until the node restarts"));
   if (req.kind == orders::order_op::get) return answer(call, ok_order(o, false));
   if (req.kind == orders::order_op::reserve && orders::fingerprint(req) != o.fingerprint)
     return answer(call, order_reply::error(outcome::idempotency_mismatch,
                                            "idem: key already used for a different request"));
+  if (st.awaiting_stock) {
+    // Committing, waiting for backordered units: no point in queueing.
+    if (req.kind == orders::order_op::commit)
+      return answer(call, refused(o, outcome::insufficient_stock,
+                                  "units are backordered; the order commits once stock arrives"));
+    return answer(call, answer_final(o, call));
+  }
+  // The deadline passed but its timer has not run yet: expire first.
+  if (!st.busy && o.status == order_status::held && now_ms() >= o.expires_at_ms &&
+      req.kind != orders::order_op::reserve) {
+    st.waiting.push_back(std::move(call));
+    return enter(self, order_status::expiring);
+  }
   if (st.busy) {
     if (st.waiting.size() >= waiting_max)
       return answer(call, order_reply::error(outcome::overloaded, "too many calls wait on this order"));

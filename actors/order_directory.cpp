@@ -184,7 +184,12 @@ void refuse_order(self_ptr self, order_call&& call, order_reply&& r) {
     return call.done(std::move(r));
   }
   const auto id = new_id(self, 'O');
-  if (id.empty()) return call.done(order_reply::error(outcome::unavailable, "order journal unavailable"));
+  if (id.empty()) {
+    release_pending(st.order_pending, key, [](order_call& c) {
+      c.done(order_reply::error(outcome::unavailable, "order journal unavailable"));
+    });
+    return call.done(order_reply::error(outcome::unavailable, "order journal unavailable"));
+  }
   auto o = order_of(req, id);
   o.status = orders::order_status::failed;
   o.failure_code = r.code;
@@ -246,7 +251,14 @@ void on_planned(self_ptr self, plan_input& in) {
     return refuse_order(self, std::move(call), std::move(r));
   }
   const auto id = new_id(self, 'O');
-  if (id.empty()) return call.done(order_reply::error(outcome::unavailable, "order journal unavailable"));
+  if (id.empty()) {
+    if (!req.idem.empty())
+      release_pending(st.order_pending, make_key(document_kind::order, req.who.tenant, req.idem),
+                      [](order_call& c) {
+                        c.done(order_reply::error(outcome::unavailable, "order journal unavailable"));
+                      });
+    return call.done(order_reply::error(outcome::unavailable, "order journal unavailable"));
+  }
   start_order(self, std::move(call), plan, id);
 }
 

@@ -9,7 +9,7 @@
 //               `from` (transfer_back) -> cancelled.
 //
 // As for orders, the document is put before each phase (and each receipt) and
-// every step carries an idempotency key derived from it ("<id>/out",
+// every step carries an idempotency key derived from it ("sg:<id>/out",
 // "<id>/in", "<id>/r<n>", "<id>/cin", "<id>/cout", "<id>/back"), so a
 // coordinator restarted after a crash re-runs its phase and nothing is lost
 // or applied twice.
@@ -44,6 +44,10 @@ struct transfer_state {
   // What the put in flight announces, if it comes before its steps.
   enum class intent_kind { none, create, receipt, cancel } intent = intent_kind::none;
   bool resumed = false;  // started from the store at recovery: step keys may have been used
+  // The journal or the store failed under this transfer (or it was never
+  // stored): calls get UNAVAILABLE at once until a restart resumes it.
+  bool broken = false;
+  bool failure_remembered = false;  // failed at `from` with INSUFFICIENT_STOCK
   bool told_creator = false;  // the creator got UNAVAILABLE while steps keep retrying
   bool ended = false;
   static inline const char* name = "stockgrid.transfer";
@@ -123,7 +127,11 @@ void save(self_ptr self) {
   st.busy = true;
   st.t.updated_ms = now_ms();
   auto me = caf::actor_cast<transfer_coordinator>(self);
-  if (!st.cc->docs->put(to_document(st.t), [me](const persistence::status& s) {
+  auto doc = to_document(st.t);
+  // Only INSUFFICIENT_STOCK at `from` is remembered under the client's key;
+  // another refusal (a `from` never stocked) is decided anew on a retry.
+  if (st.t.status == transfer_status::failed && !st.failure_remembered) doc.idem.clear();
+  if (!st.cc->docs->put(std::move(doc), [me](const persistence::status& s) {
         caf::anon_send(me, saved_atom::value, s);
       }))
     caf::anon_send(me, saved_atom::value, persistence::status::io_error("document queue full or stopped"));
@@ -136,7 +144,7 @@ request step_request(const orders::transfer& t, op kind, const std::string& ware
   r.internal = true;
   r.key = {t.tenant, warehouse, t.sku};
   r.key_id = t.key_id;
-  r.idem = t.id + "/" + std::move(idem_suffix);
+  r.idem = std::string(internal_idem_prefix) + t.id + "/" + std::move(idem_suffix);
   r.reason = "transfer " + t.id;
   return r;
 }
@@ -220,6 +228,8 @@ void on_synced(self_ptr self, const persistence::status& s) {
   auto& st = self->state;
   if (s) return save(self);
   spdlog::error("transfer {}: journal failed before the step could be recorded: {}", st.t.id, s.message());
+  st.broken = true;
+  st.busy = false;
   const auto fail = [&](transfer_call& c) { c.done(refused(st.t, outcome::unavailable, "journal unavailable")); };
   if (st.creator) fail(*st.creator);
   st.creator.reset();
@@ -290,6 +300,7 @@ void on_step(self_ptr self, step_result& s) {
     t.status = transfer_status::failed;
     t.failure = t.from + "/" + t.sku + ": " + (r.message.empty() ? std::string(to_code(r.code)) : r.message);
     t.failure_available = r.code == outcome::insufficient_stock ? r.available : 0;
+    st.failure_remembered = r.code == outcome::insufficient_stock;
     return seal(self);
   }
   // Every other step must happen (the stock has moved): retry, backing off
@@ -328,6 +339,7 @@ void on_saved(self_ptr self, const persistence::status& s) {
     switch (std::exchange(st.intent, intent_kind::none)) {
       case intent_kind::create:
         st.busy = false;
+        st.broken = true;
         st.ended = true;  // nothing moved: the transfer never existed
         self->send(st.cc->directory, ended_atom::value, persistence::document_kind::transfer, st.t.id);
         return;
@@ -363,6 +375,8 @@ void handle_call(self_ptr self, transfer_call&& call) {
   if (!permitted(req.who, t))
     return call.done(transfer_reply::error(outcome::forbidden,
                                            "this key may not use both warehouses of this transfer"));
+  if (st.broken)
+    return call.done(refused(t, outcome::unavailable, "transfer " + t.id + " is unavailable until the node restarts"));
   if (req.kind == orders::transfer_op::get) return call.done(ok_transfer(t, false));
   if (req.kind == orders::transfer_op::create && orders::fingerprint(req) != t.fingerprint)
     return call.done(transfer_reply::error(outcome::idempotency_mismatch,

@@ -33,7 +33,14 @@ std::string check(const orders::transfer_request& r) {
 void create(directory_ptr self, transfer_call&& call) {
   auto& st = self->state;
   const auto id = new_id(self, 'T');
-  if (id.empty()) return call.done(transfer_reply::error(outcome::unavailable, "transfer journal unavailable"));
+  if (id.empty()) {
+    if (!call.req.idem.empty())
+      release_pending(st.transfer_pending, idem_key{document_kind::transfer, call.req.who.tenant, call.req.idem},
+                      [](transfer_call& c) {
+                        c.done(transfer_reply::error(outcome::unavailable, "transfer journal unavailable"));
+                      });
+    return call.done(transfer_reply::error(outcome::unavailable, "transfer journal unavailable"));
+  }
   const auto& req = call.req;
   orders::transfer t;
   t.tenant = req.who.tenant;

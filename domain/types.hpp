@@ -60,4 +60,9 @@ bool parse_hold_id(std::string_view text, hold_ref* out);
 inline constexpr std::string_view order_ref_prefix = "order:";
 inline bool is_order_ref(std::string_view ref) { return ref.starts_with(order_ref_prefix); }
 
+// The idempotency keys of order and transfer steps start with "sg:" (their
+// coordinators derive them from the order's or transfer's id); a client's
+// key may not, so a client can never collide with a step.
+inline constexpr std::string_view internal_idem_prefix = "sg:";
+
 }  // namespace stockgrid

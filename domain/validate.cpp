@@ -41,6 +41,8 @@ std::string validate(const request& req, const validation_limits& lim) {
   fail(check_optional_id("idem", req.idem));
   fail(check_optional_id("ref", req.ref));
   if (!req.internal && is_internal(req.kind)) fail("op: not a client operation");
+  if (!req.internal && req.idem.starts_with(internal_idem_prefix))
+    fail("idem: the prefix \"sg:\" is reserved for the server's own keys");
   if (!req.internal && is_order_ref(req.ref))
     fail("ref: the prefix \"order:\" is reserved for orders' holds");
   if (req.reason.size() > limits::reason_bytes_max)

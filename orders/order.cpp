@@ -30,7 +30,7 @@ bool is_final(order_status s) {
 
 std::string step_idem(const order& o, char step, std::size_t line) {
   assert(step == 'r' || step == 'p' || step == 'c' || step == 'x');
-  std::string key = o.id + '/' + step + std::to_string(line);
+  std::string key = std::string(internal_idem_prefix) + o.id + '/' + step + std::to_string(line);
   assert(key.size() <= limits::id_bytes_max);
   return key;
 }

@@ -108,7 +108,7 @@ std::string encode(const order& o);
 // have written; never throws.
 bool decode(std::string_view bytes, order* out);
 
-// The idempotency key of one line's step: "<order id>/<step><line index>",
+// The idempotency key of one line's step: "sg:<order id>/<step><line index>",
 // step 'r' reserve, 'p' partial's second reserve (of what was available),
 // 'c' commit, 'x' release. Order ids are short, so the key
 // stays within limits::id_bytes_max (asserted).

@@ -110,6 +110,12 @@ TEST_CASE("clients may not use order refs or internal ops", "[order][validate]")
   CHECK(validate(r, lim).find("ref") != std::string::npos);
   r.internal = true;
   CHECK(validate(r, lim).empty());
+  r.internal = false;
+  r.ref.clear();
+  r.idem = "sg:O1/r0";  // a step's key
+  CHECK(validate(r, lim).find("idem") == 0);
+  r.internal = true;
+  CHECK(validate(r, lim).empty());
   request t;
   t.kind = op::transfer_out;
   t.key = {"t", "w", "s"};

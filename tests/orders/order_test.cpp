@@ -59,9 +59,9 @@ TEST_CASE("order statuses have wire names, and four are final", "[order]") {
 
 TEST_CASE("a step's idempotency key names the order, the step and the line", "[order]") {
   const auto o = sample_order();
-  CHECK(step_idem(o, 'r', 0) == "O1f/r0");
-  CHECK(step_idem(o, 'c', 12) == "O1f/c12");
-  CHECK(step_idem(o, 'x', 99) == "O1f/x99");
+  CHECK(step_idem(o, 'r', 0) == "sg:O1f/r0");
+  CHECK(step_idem(o, 'c', 12) == "sg:O1f/c12");
+  CHECK(step_idem(o, 'x', 99) == "sg:O1f/x99");
 }
 
 TEST_CASE("an order round-trips through encode and decode, every field", "[order]") {
