@@ -41,14 +41,6 @@ using tcp = net::ip::tcp;
 
 constexpr auto wait_timeout = 5s;
 
-value json(const std::string& text) {
-  value v;
-  std::string error;
-  INFO(text);
-  REQUIRE(protocol::parse(text, protocol::encoding::json, {}, &v, &error));
-  return v;
-}
-
 // The scripted server: accepts connections one after another; each request
 // frame it reads is queued for the test, which answers with send().
 class fake_server {
@@ -61,7 +53,7 @@ class fake_server {
     net::post(io_, [this] {
       beast::error_code ignored;
       acceptor_.close(ignored);
-      if (ws_) beast::get_lowest_layer(*ws_).close(ignored);
+      if (conn_) beast::get_lowest_layer(conn_->ws).socket().close(ignored);
     });
     thread_.join();
   }
@@ -96,20 +88,21 @@ class fake_server {
   // A text frame to the current connection.
   void send(std::string frame) {
     net::post(io_, [this, frame = std::move(frame)]() mutable {
-      outbox_.push_back(std::move(frame));
-      if (outbox_.size() == 1) write_next();
+      if (!conn_) return;
+      conn_->outbox.push_back(std::move(frame));
+      if (conn_->outbox.size() == 1) write_next(conn_);
     });
   }
   // Ends the current connection without a close frame, or with a close code.
   void drop() {
     net::post(io_, [this] {
       beast::error_code ignored;
-      if (ws_) beast::get_lowest_layer(*ws_).close(ignored);
+      if (conn_) beast::get_lowest_layer(conn_->ws).socket().close(ignored);
     });
   }
   void close_with(websocket::close_code code) {
     net::post(io_, [this, code] {
-      if (ws_) ws_->async_close(code, [](beast::error_code) {});
+      if (conn_) conn_->ws.async_close(code, [c = conn_](beast::error_code) {});
     });
   }
   int connections() {
@@ -118,53 +111,58 @@ class fake_server {
   }
 
  private:
+  // One accepted connection and the frames waiting to be written to it.
+  struct connection {
+    explicit connection(tcp::socket socket) : ws(std::move(socket)) {}
+    websocket::stream<beast::tcp_stream> ws;
+    std::deque<std::string> outbox;
+    beast::flat_buffer buffer;
+  };
+
   void accept() {
     acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (ec) return;
-      outbox_.clear();
-      ws_ = std::make_shared<websocket::stream<beast::tcp_stream>>(std::move(socket));
-      auto ws = ws_;
-      ws->async_accept([this, ws](beast::error_code ec) {
+      auto c = std::make_shared<connection>(std::move(socket));
+      conn_ = c;
+      c->ws.async_accept([this, c](beast::error_code ec) {
         if (ec) return;
         {
           std::lock_guard lock(mutex_);
           ++connections_;
         }
-        read(ws);
+        read(c);
       });
       accept();
     });
   }
-  void read(std::shared_ptr<websocket::stream<beast::tcp_stream>> ws) {
-    auto buffer = std::make_shared<beast::flat_buffer>();
-    ws->async_read(*buffer, [this, ws, buffer](beast::error_code ec, std::size_t) {
+  void read(std::shared_ptr<connection> c) {
+    c->ws.async_read(c->buffer, [this, c](beast::error_code ec, std::size_t) {
       if (ec) return;
       value v;
       std::string error;
-      if (protocol::parse(beast::buffers_to_string(buffer->data()), protocol::encoding::json, {}, &v, &error)) {
+      const std::string bytes = beast::buffers_to_string(c->buffer.data());
+      c->buffer.consume(c->buffer.size());
+      if (protocol::parse(bytes, protocol::encoding::json, {}, &v, &error)) {
         std::lock_guard lock(mutex_);
         requests_.push_back(std::move(v));
         changed_.notify_all();
       }
-      read(ws);
+      read(c);
     });
   }
-  void write_next() {
-    if (!ws_) return outbox_.clear();
-    auto ws = ws_;
-    ws->text(true);
-    ws->async_write(net::buffer(outbox_.front()), [this, ws](beast::error_code ec, std::size_t) {
-      if (ec) return outbox_.clear();
-      outbox_.pop_front();
-      if (!outbox_.empty()) write_next();
+  void write_next(std::shared_ptr<connection> c) {
+    c->ws.text(true);
+    c->ws.async_write(net::buffer(c->outbox.front()), [this, c](beast::error_code ec, std::size_t) {
+      if (ec) return;
+      c->outbox.pop_front();
+      if (!c->outbox.empty()) write_next(c);
     });
   }
 
   net::io_context io_;
   tcp::acceptor acceptor_;
   std::thread thread_;
-  std::shared_ptr<websocket::stream<beast::tcp_stream>> ws_;
-  std::deque<std::string> outbox_;
+  std::shared_ptr<connection> conn_;  // the newest
   std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<value> requests_;
@@ -219,6 +217,21 @@ client::client_options fast_reconnect() {
   return o;
 }
 
+// A client connected to a fresh scripted server, and a log for its events.
+// The log outlives the client: the client's last callback (an `ended`
+// event) runs while it is destroyed.
+struct session {
+  fake_server server;
+  event_log log;
+  client::client c{fast_reconnect()};
+
+  session() {
+    auto connected = c.connect(server.url(), "token");
+    server.accept_auth();
+    REQUIRE(client::is_ok(connected.get()));
+  }
+};
+
 // The versions of the stock events the callback saw, in order.
 std::vector<std::int64_t> stock_versions(const std::vector<subscription_event>& events) {
   std::vector<std::int64_t> versions;
@@ -231,13 +244,8 @@ std::vector<std::int64_t> stock_versions(const std::vector<subscription_event>& 
 }  // namespace
 
 TEST_CASE("a subscription resumes from its position after a drop and a 1013, exactly once") {
-  fake_server server;
-  client::client c(fast_reconnect());
-  auto connected = c.connect(server.url(), "token");
-  server.accept_auth();
-  REQUIRE(client::is_ok(connected.get()));
-
-  event_log log;
+  session t;
+  auto& [server, log, c] = t;
   auto sub = c.subscribe({.warehouse = "w", .sku = "", .sku_prefix = "", .alerts = false}, log.callback());
   const value first = server.answer_next("subscribe", R"("sub":7)");
   CHECK(client::lookup_string(first, "warehouse") == "w");
@@ -294,13 +302,8 @@ TEST_CASE("a subscription resumes from its position after a drop and a 1013, exa
 }
 
 TEST_CASE("a stream cut off during its snapshot restarts with a reset and a new snapshot") {
-  fake_server server;
-  client::client c(fast_reconnect());
-  auto connected = c.connect(server.url(), "token");
-  server.accept_auth();
-  REQUIRE(client::is_ok(connected.get()));
-
-  event_log log;
+  session t;
+  auto& [server, log, c] = t;
   auto sub = c.subscribe({}, log.callback());
   server.answer_next("subscribe", R"("sub":1)");
   server.send(R"({"event":"snapshot","sub":1,"records":[]})");
@@ -317,13 +320,8 @@ TEST_CASE("a stream cut off during its snapshot restarts with a reset and a new 
 }
 
 TEST_CASE("a server reset clears the position; events come out of batch arrays") {
-  fake_server server;
-  client::client c(fast_reconnect());
-  auto connected = c.connect(server.url(), "token");
-  server.accept_auth();
-  REQUIRE(client::is_ok(connected.get()));
-
-  event_log log;
+  session t;
+  auto& [server, log, c] = t;
   auto sub = c.subscribe({.warehouse = "", .sku = "", .sku_prefix = "", .alerts = true}, log.callback());
   const value request = server.next_request();
   REQUIRE(client::lookup(request, "alerts") != nullptr);
@@ -355,13 +353,8 @@ TEST_CASE("a server reset clears the position; events come out of batch arrays")
 }
 
 TEST_CASE("a refused subscribe ends it: its answer is the error and no event follows") {
-  fake_server server;
-  client::client c(fast_reconnect());
-  auto connected = c.connect(server.url(), "token");
-  server.accept_auth();
-  REQUIRE(client::is_ok(connected.get()));
-
-  event_log log;
+  session t;
+  auto& [server, log, c] = t;
   auto sub = c.subscribe({.warehouse = "elsewhere", .sku = "", .sku_prefix = "", .alerts = false}, log.callback());
   const value request = server.next_request();
   server.send(R"({"id":)" + std::to_string(*client::lookup_int(request, "id")) +
