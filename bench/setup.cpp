@@ -11,15 +11,15 @@
 
 namespace stockgrid::bench {
 
-namespace {
-
-constexpr std::size_t bulk_chunk = 500;  // items per stock.bulk: well inside the 64 KiB frame
-
 std::string sku_name(std::size_t i) {
   char name[32];
   std::snprintf(name, sizeof name, "sku-%07zu", i);
   return name;
 }
+
+namespace {
+
+constexpr std::size_t bulk_chunk = 500;  // items per stock.bulk: well inside the 64 KiB frame
 
 // Whether every item of a stock.bulk answer is ok; the first failure in `error`.
 bool bulk_ok(const client::value& v, std::string* error) {
