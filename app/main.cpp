@@ -162,6 +162,12 @@ void add_gateway_options(CLI::App& app, gateway::gateway_settings& g) {
   app.add_option("--origin-allow", g.origin_allow, "allowed Origin values (default: any)");
   app.add_option("--auth-timeout-ms", g.auth_timeout_ms, "close unauthenticated connections after this")
       ->capture_default_str();
+  app.add_option("--connections-per-tenant-max", g.connections_per_tenant_max,
+                 "authenticated WebSocket connections one tenant may hold")
+      ->capture_default_str();
+  app.add_option("--subscriptions-per-connection-max", g.subscriptions_per_connection_max,
+                 "live subscriptions one connection may hold")
+      ->capture_default_str();
 }
 
 }  // namespace

@@ -71,7 +71,9 @@ class feed_stream final : public gateway::event_stream {
  public:
   explicit feed_stream(std::shared_ptr<feed::subscription> sub) : sub_(std::move(sub)) {}
   std::uint64_t id() const override { return sub_->id(); }
-  std::size_t take(std::size_t max, std::vector<protocol::value>& out) override { return sub_->take(max, out); }
+  std::size_t take(std::size_t max, protocol::encoding enc, std::vector<std::string>& out) override {
+    return sub_->take_encoded(max, enc, out);
+  }
   std::optional<end> failure() const override {
     auto f = sub_->failure();
     if (!f) return std::nullopt;

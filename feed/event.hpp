@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -19,6 +20,19 @@ namespace stockgrid::feed {
 enum class alert_kind : std::uint8_t { low_stock = 1, out_of_stock = 2, back_in_stock = 3 };
 std::string_view to_string(alert_kind k);
 
+// An event's members after `event` and `sub`, encoded once per encoding
+// (0 JSON, 1 msgpack) on first use and shared by every subscriber it goes
+// to: each frame is then its own `event`/`sub` head spliced onto these bytes
+// (subscription.cpp), not a value tree built and serialized per subscriber.
+// Copies start empty.
+struct encoded_tail {
+  encoded_tail() = default;
+  encoded_tail(const encoded_tail&) {}
+  encoded_tail& operator=(const encoded_tail&) { return *this; }
+  std::once_flag once[2];
+  std::string bytes[2];
+};
+
 struct event {
   std::uint32_t partition = 0;
   std::uint64_t seq = 0;
@@ -31,6 +45,7 @@ struct event {
   // Set on an alert event (it shares the seq of the change that caused it).
   std::optional<alert_kind> alert;
   std::int64_t threshold = 0;  // alerts: the threshold in force
+  mutable encoded_tail encoded;
 };
 using event_ptr = std::shared_ptr<const event>;
 

@@ -69,6 +69,7 @@ struct publisher::item {
   std::vector<record_view> records;    // attach: the snapshot's records
   bool reset = false;                  // attach: the position cannot be resumed
   bool too_big = false;                // attach: more records than the snapshot limit
+  std::uint64_t from_seq = 0;          // attach of a resume: the position's seq
   std::optional<std::string> error;    // attach: the read failed
   std::string tenant;                  // threshold
   std::int64_t threshold = 0;          // threshold
@@ -336,9 +337,13 @@ void publisher::start(const std::shared_ptr<sub_state>& s) {
         // From the future, lost in a power cut, or compacted away.
         it.reset = true;
       } else {
+        // From the entry at the position itself: an alert shares its
+        // change's seq, so a client that processed the change may not have
+        // seen the alert; attach() sends that alert again (and not the change).
         std::vector<journal_entry> rows;
         std::size_t scanned = 0;
-        std::uint64_t cursor = *after;
+        std::uint64_t cursor = *after > 0 ? *after - 1 : 0;
+        it.from_seq = *after;
         while (cursor < it.seq) {
           st = store.read_journal(cursor, resume_read_page, &rows);
           if (!st || rows.empty()) break;
@@ -408,7 +413,8 @@ void publisher::attach(item& it) {
       const auto threshold = threshold_of(e);
       const auto alert = tracker.on_change(e.key, e.c, threshold);
       auto ev = std::make_shared<event>(event_of(e, p));
-      if (!s.sub->what().alerts_only) s.sub->push_event(ev, true);
+      const bool at_position = e.seq == it.from_seq;  // its change was processed already
+      if (!s.sub->what().alerts_only && !at_position) s.sub->push_event(ev, true);
       if (alert) s.sub->push_event(alert_of(*ev, *alert, threshold), true);
     }
   } else {

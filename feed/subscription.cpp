@@ -116,30 +116,45 @@ void subscription::flush_coalesced_locked() {
   coalescing_ = false;
 }
 
+void subscription::take_locked(std::size_t max, std::vector<value>& control, std::vector<queued>& events) {
+  wake_pending_ = false;
+  if (failed_ || cancelled_) return;
+  while (control.size() < max && !control_.empty()) {
+    control.push_back(std::move(control_.front()));
+    control_.pop_front();
+  }
+  if (gated_) return;
+  if (events_.empty() && coalescing_) flush_coalesced_locked();
+  while (control.size() + events.size() < max && !events_.empty()) {
+    events.push_back(std::move(events_.front()));
+    events_.pop_front();
+  }
+  // More left: the connection comes back when it has room (it does not
+  // wait for another wake).
+}
+
 std::size_t subscription::take(std::size_t max, std::vector<value>& out) {
-  std::vector<queued> taken;
-  std::size_t n = 0;
+  std::vector<value> control;
+  std::vector<queued> events;
   {
     std::lock_guard lk(mu_);
-    wake_pending_ = false;
-    if (failed_ || cancelled_) return 0;
-    while (n < max && !control_.empty()) {
-      out.push_back(std::move(control_.front()));
-      control_.pop_front();
-      ++n;
-    }
-    if (!gated_) {
-      if (events_.empty() && coalescing_) flush_coalesced_locked();
-      while (n + taken.size() < max && !events_.empty()) {
-        taken.push_back(std::move(events_.front()));
-        events_.pop_front();
-      }
-    }
-    // More left: the connection comes back when it has room (it does not
-    // wait for another wake).
+    take_locked(max, control, events);
   }
-  for (const auto& q : taken) out.push_back(event_frame(id_, *q.e, q.coalesced));
-  return n + taken.size();
+  for (auto& c : control) out.push_back(std::move(c));
+  for (const auto& q : events) out.push_back(event_frame(id_, *q.e, q.coalesced));
+  return control.size() + events.size();
+}
+
+std::size_t subscription::take_encoded(std::size_t max, protocol::encoding enc, std::vector<std::string>& out) {
+  std::vector<value> control;
+  std::vector<queued> events;
+  {
+    std::lock_guard lk(mu_);
+    take_locked(max, control, events);
+  }
+  for (const auto& c : control) out.push_back(protocol::serialize(c, enc));
+  for (const auto& q : events) out.push_back(encoded_event_frame(id_, *q.e, q.coalesced, enc));
+  return control.size() + events.size();
 }
 
 std::optional<subscription_end> subscription::failure() const {
@@ -168,12 +183,13 @@ subscription_stats subscription::stats() const {
 
 // ---- frames ------------------------------------------------------------------
 
-value event_frame(std::uint64_t sub, const event& e, bool coalesced) {
+namespace {
+
+// An event frame's members after `event` and `sub`.
+object tail_members(const event& e) {
   object o;
-  o.reserve(9);
+  o.reserve(7);
   if (e.alert) {
-    o.emplace_back("event", "alert");
-    o.emplace_back("sub", sub);
     o.emplace_back("kind", to_string(*e.alert));
     o.emplace_back("partition", std::int64_t{e.partition});
     o.emplace_back("seq", e.seq);
@@ -181,8 +197,6 @@ value event_frame(std::uint64_t sub, const event& e, bool coalesced) {
     o.emplace_back("record", protocol::record_value(e.record));
     o.emplace_back("threshold", e.threshold);
   } else {
-    o.emplace_back("event", "stock");
-    o.emplace_back("sub", sub);
     o.emplace_back("partition", std::int64_t{e.partition});
     o.emplace_back("seq", e.seq);
     o.emplace_back("at_ms", e.at_ms);
@@ -193,8 +207,57 @@ value event_frame(std::uint64_t sub, const event& e, bool coalesced) {
                                     {"reason", e.reason},
                                     {"version", e.record.version}});
   }
+  return o;
+}
+
+object head_members(std::uint64_t sub, const event& e) {
+  return object{{"event", e.alert ? "alert" : "stock"}, {"sub", sub}};
+}
+
+// Joins two encoded objects (and an optional third) into one object with
+// the members of each, in order. Both encodings write an object as a
+// header and its members back to back: JSON "{...}", msgpack a map header
+// (fixmap for these small objects: 0x80 | count) and the pairs.
+std::string join_objects(const std::string& a, const std::string& b, const std::string* c,
+                         protocol::encoding enc) {
+  std::string out;
+  out.reserve(a.size() + b.size() + (c ? c->size() : 0));
+  if (enc == protocol::encoding::json) {
+    out.append(a, 0, a.size() - 1);  // without '}'
+    if (b.size() > 2) out += ',';
+    out.append(b, 1, b.size() - (c ? 2 : 1));
+    if (c) {
+      out += ',';
+      out.append(*c, 1, std::string::npos);
+    }
+    return out;
+  }
+  auto count = [](const std::string& m) { return static_cast<unsigned>(static_cast<unsigned char>(m[0]) & 0x0f); };
+  const unsigned total = count(a) + count(b) + (c ? count(*c) : 0);
+  out += static_cast<char>(0x80 | total);
+  out.append(a, 1, std::string::npos);
+  out.append(b, 1, std::string::npos);
+  if (c) out.append(*c, 1, std::string::npos);
+  return out;
+}
+
+}  // namespace
+
+value event_frame(std::uint64_t sub, const event& e, bool coalesced) {
+  object o = head_members(sub, e);
+  for (auto& m : tail_members(e)) o.push_back(std::move(m));
   if (coalesced) o.emplace_back("coalesced", true);
   return value(std::move(o));
+}
+
+std::string encoded_event_frame(std::uint64_t sub, const event& e, bool coalesced, protocol::encoding enc) {
+  const int i = enc == protocol::encoding::json ? 0 : 1;
+  std::call_once(e.encoded.once[i], [&] { e.encoded.bytes[i] = protocol::serialize(value(tail_members(e)), enc); });
+  const std::string head = protocol::serialize(value(head_members(sub, e)), enc);
+  if (!coalesced) return join_objects(head, e.encoded.bytes[i], nullptr, enc);
+  static const std::string flag[2] = {protocol::serialize(value(object{{"coalesced", true}}), protocol::encoding::json),
+                                      protocol::serialize(value(object{{"coalesced", true}}), protocol::encoding::msgpack)};
+  return join_objects(head, e.encoded.bytes[i], &flag[i], enc);
 }
 
 value snapshot_frame(std::uint64_t sub, const std::vector<record_view>& records) {

@@ -29,6 +29,7 @@
 
 #include "feed/event.hpp"
 #include "feed/filter.hpp"
+#include "protocol/codec.hpp"
 #include "protocol/value.hpp"
 
 namespace stockgrid::feed {
@@ -74,6 +75,8 @@ class subscription {
   // --- connection side ---
   // Moves up to `max` frames into `out`, rendered; returns how many.
   std::size_t take(std::size_t max, std::vector<protocol::value>& out);
+  // The same, encoded in `enc` (what a connection sends).
+  std::size_t take_encoded(std::size_t max, protocol::encoding enc, std::vector<std::string>& out);
   std::optional<subscription_end> failure() const;
   // The connection no longer wants frames; the publisher drops it.
   void cancel();
@@ -85,6 +88,8 @@ class subscription {
     event_ptr e;
     bool coalesced = false;
   };
+  // Moves up to `max` items out of the queues: control frames, then events.
+  void take_locked(std::size_t max, std::vector<protocol::value>& control, std::vector<queued>& events);
   bool ready_locked() const;
   // Call with the lock held; returns whether to call wake_ after unlocking.
   bool should_wake_locked();
@@ -110,6 +115,8 @@ class subscription {
 
 // The frames of docs/protocol.md "Subscriptions".
 protocol::value event_frame(std::uint64_t sub, const event& e, bool coalesced);
+// The same frame encoded: the same bytes as serialize(event_frame(...)).
+std::string encoded_event_frame(std::uint64_t sub, const event& e, bool coalesced, protocol::encoding enc);
 protocol::value snapshot_frame(std::uint64_t sub, const std::vector<record_view>& records);
 protocol::value snapshot_end_frame(std::uint64_t sub, const position& at);
 protocol::value reset_frame(std::uint64_t sub);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "domain/types.hpp"
+#include "protocol/codec.hpp"
 #include "protocol/messages.hpp"
 
 namespace stockgrid::gateway {
@@ -36,8 +37,10 @@ class event_stream {
   virtual ~event_stream() = default;
   // The subscription id the client uses (unsubscribe {sub}).
   virtual std::uint64_t id() const = 0;
-  // Moves up to `max` frames into `out`; returns how many.
-  virtual std::size_t take(std::size_t max, std::vector<protocol::value>& out) = 0;
+  // Moves up to `max` frames, encoded in `enc` (the subscribe's encoding),
+  // into `out`; returns how many. Encoding here lets a stream share bytes
+  // between the subscribers of one event.
+  virtual std::size_t take(std::size_t max, protocol::encoding enc, std::vector<std::string>& out) = 0;
   // Set once the stream cannot go on: the connection is closed with this
   // WebSocket close code and reason (1008 too slow, 1013 try again later).
   struct end {

@@ -282,7 +282,7 @@ void websocket_session<Stream>::pump() {
     return begin_close({static_cast<close_code>(failed->close_code), std::move(failed->reason)},
                        close_mode::after_queued);
   }
-  std::vector<protocol::value> frames;
+  std::vector<std::string> frames;
   bool more = true;
   while (more && queue_.size() < stream_frames_queued_max) {
     more = false;
@@ -291,8 +291,8 @@ void websocket_session<Stream>::pump() {
       if (room == 0) break;
       frames.clear();
       const auto want = std::min<std::size_t>(room, 16);
-      const auto got = live.stream->take(want, frames);
-      for (auto& f : frames) send(std::move(f), live.enc);
+      const auto got = live.stream->take(want, live.enc, frames);
+      for (auto& f : frames) send_encoded(std::move(f), live.enc);
       if (stage_ != stage::open && stage_ != stage::draining) return;  // send() closed
       more = more || got == want;
     }
@@ -307,11 +307,16 @@ void websocket_session<Stream>::cancel_streams() {
 
 template <class Stream>
 void websocket_session<Stream>::send(protocol::value frame, protocol::encoding enc) {
+  send_encoded(protocol::serialize(frame, enc), enc);
+}
+
+template <class Stream>
+void websocket_session<Stream>::send_encoded(std::string bytes, protocol::encoding enc) {
   if (queue_.size() >= ctx_.settings.write_queue_max) {
     return begin_close({close_code::policy_violation, "write queue full: answers are not read"},
                        close_mode::discard_queued);
   }
-  queue_.push_back({protocol::serialize(frame, enc), enc == protocol::encoding::json});
+  queue_.push_back({std::move(bytes), enc == protocol::encoding::json});
   do_write();
 }
 

@@ -75,6 +75,7 @@ class websocket_session final
   void pump();
   void cancel_streams();
   void send(protocol::value frame, protocol::encoding enc);
+  void send_encoded(std::string bytes, protocol::encoding enc);
   void do_write();
   void merge_queued_answers();
   void on_write(beast::error_code ec, std::size_t bytes);

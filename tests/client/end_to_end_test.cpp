@@ -274,6 +274,10 @@ TEST_CASE("every example runs against the node") {
   check_exit(r, 0);
   check_output(r, "checkout: all checks passed");
 
+  r = run(example("live_feed") + url + writer);
+  check_exit(r, 0);
+  check_output(r, "live_feed: all checks passed");
+
   // The system token from the environment, as the README shows.
   r = run("env STOCKGRID_ADMIN_TOKEN=" + shell_quoted(system_token) + " " + example("multi_tenant") + url);
   check_exit(r, 0);

@@ -224,6 +224,32 @@ TEST_CASE("publisher: a resume from a position replays exactly the missed change
   CHECK(quiet(*again));
 }
 
+TEST_CASE("publisher: an alert after the change at the resume position is sent again, the change not",
+          "[feed][publisher]") {
+  rig r;
+  r.adjust("a1", 10);
+  auto first = make_sub();
+  REQUIRE(r.subscribe(first) == outcome::ok);
+  auto frames = take(*first, 2);
+  REQUIRE(frames.size() == 2);
+  position at = position_of(frames[1]);
+  const auto out = r.adjust("a1", -10);  // 0: the change, then its out_of_stock alert
+  frames = take(*first, 1);             // the client processes the change only
+  REQUIRE(frames.size() == 1);
+  CHECK(str(frames[0], "event") == "stock");
+  at[0].second = out;
+  first->cancel();
+
+  auto again = make_sub();
+  REQUIRE(r.subscribe(again, at) == outcome::ok);
+  frames = take(*again, 1);
+  REQUIRE(frames.size() == 1);
+  CHECK(str(frames[0], "event") == "alert");
+  CHECK(str(frames[0], "kind") == "out_of_stock");
+  CHECK(num(frames[0], "seq") == static_cast<std::int64_t>(out));
+  CHECK(quiet(*again));
+}
+
 TEST_CASE("publisher: a position it cannot resume gets reset and a fresh snapshot", "[feed][publisher]") {
   SECTION("from the future") {
     rig r;

@@ -124,3 +124,24 @@ TEST_CASE("alert frames name the kind, the record and the threshold", "[feed][su
   CHECK(num(f, "seq") == 9);
   CHECK(sku_of(f) == "a");
 }
+
+TEST_CASE("an event frame spliced from its shared encoded bytes equals the frame serialized whole",
+          "[feed][subscription]") {
+  event stock = *change_of("sku-é", 42, 7);
+  stock.reason = "PO \"5540\"";
+  stock.delta = -3;
+  event alert = stock;
+  alert.alert = alert_kind::out_of_stock;
+  alert.threshold = 0;
+  for (const auto enc : {protocol::encoding::json, protocol::encoding::msgpack}) {
+    for (const event* e : {&stock, &alert}) {
+      for (const bool coalesced : {false, true}) {
+        for (const std::uint64_t sub : {std::uint64_t{1}, std::uint64_t{123456789}}) {
+          INFO("json " << (enc == protocol::encoding::json) << " alert " << e->alert.has_value()
+                       << " coalesced " << coalesced << " sub " << sub);
+          CHECK(encoded_event_frame(sub, *e, coalesced, enc) == protocol::serialize(event_frame(sub, *e, coalesced), enc));
+        }
+      }
+    }
+  }
+}

@@ -18,11 +18,11 @@ class scripted_stream final : public gateway::event_stream {
  public:
   explicit scripted_stream(std::uint64_t id) : id_(id) {}
   std::uint64_t id() const override { return id_; }
-  std::size_t take(std::size_t max, std::vector<protocol::value>& out) override {
+  std::size_t take(std::size_t max, protocol::encoding enc, std::vector<std::string>& out) override {
     std::lock_guard lk(mu_);
     std::size_t n = 0;
     while (n < max && !frames_.empty()) {
-      out.push_back(std::move(frames_.front()));
+      out.push_back(protocol::serialize(frames_.front(), enc));
       frames_.pop_front();
       ++n;
     }
