@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/grid.hpp"
+#include "app/dashboard.hpp"
 #include "app/node_dispatcher.hpp"
 #include "auth/authenticator.hpp"
 #include "auth/bootstrap.hpp"
@@ -184,6 +185,9 @@ int main(int argc, char** argv) {
   add_gateway_options(app, gs);
   bool demo = false;
   app.add_flag("--demo", demo, "also create a `demo` tenant with stock and print its tokens");
+  std::string web_dir;
+  app.add_option("--web-dir", web_dir, "serve the dashboard from this directory (development)")
+      ->check(CLI::ExistingDirectory);
   auto* check = app.add_subcommand("check", "verify the data dir's files and invariants");
   CLI11_PARSE(app, argc, argv);
   if (auto problem = s.validate(); !problem.empty()) {
@@ -222,7 +226,9 @@ int main(int argc, char** argv) {
   gs.announced_ttl_ms_max = static_cast<std::int64_t>(s.holds.max_ttl_ms);
   gs.announced_ttl_ms_default = static_cast<std::int64_t>(s.holds.default_ttl_ms);
   std::atomic<bool> draining{false};
+  const gateway::static_site dashboard = app::dashboard_site(web_dir);
   gateway::server gateway(gs, dispatcher, authn, [&] { return !draining.load(); });
+  gateway.extra_http = [&dashboard](const gateway::http_request& r) { return dashboard.answer(r); };
   if (!gateway.start(&error)) {
     std::fprintf(stderr, "stockgrid: cannot listen on %s:%u: %s\n", gs.bind.c_str(), gs.port,
                  error.c_str());
