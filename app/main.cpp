@@ -21,6 +21,7 @@
 
 #include "actors/grid.hpp"
 #include "app/dashboard.hpp"
+#include "app/demo_load.hpp"
 #include "app/node_dispatcher.hpp"
 #include "auth/authenticator.hpp"
 #include "auth/bootstrap.hpp"
@@ -184,7 +185,11 @@ int main(int argc, char** argv) {
   config::add_options(app, s);
   add_gateway_options(app, gs);
   bool demo = false;
-  app.add_flag("--demo", demo, "also create a `demo` tenant with stock and print its tokens");
+  auto* demo_flag =
+      app.add_flag("--demo", demo, "also create a `demo` tenant with stock and print its tokens");
+  bool demo_load_on = false;
+  app.add_flag("--demo-load", demo_load_on, "with --demo: keep a small random load on its records")
+      ->needs(demo_flag);
   std::string web_dir;
   app.add_option("--web-dir", web_dir, "serve the dashboard from this directory (development)")
       ->check(CLI::ExistingDirectory);
@@ -235,6 +240,8 @@ int main(int argc, char** argv) {
     return exit_start;
   }
   if (demo) run_demo(*g, admin, gateway.port());
+  std::optional<app::demo_load> load;
+  if (demo_load_on) load.emplace(*g, app::demo_load_settings{});
   spdlog::info("stockgrid ready on ws://{}:{}/v1/ws: data in {}, {} partitions, durability {}",
                gs.bind, gateway.port(), s.node.data_dir, s.node.partitions,
                config::to_string(s.journal.durability));
@@ -246,6 +253,7 @@ int main(int argc, char** argv) {
   draining = true;
   gateway.begin_drain();
   gateway.stop();
+  load.reset();
   g->stop();
   spdlog::info("stopped cleanly");
   return 0;
