@@ -193,3 +193,23 @@ test('a token the server refuses signs out without retrying', async () => {
   assert.equal(sockets.length, 1, 'no reconnect with a refused token');
   session.stop();
 });
+
+test('a filter the server refuses is reported, not retried', async () => {
+  FakeSocket.refuse = false;
+  FakeSocket.serve = (request, socket) => {
+    if (request.op !== 'subscribe') return;
+    socket.push({ id: request.id, ok: false,
+      error: { code: 'LIMIT_EXCEEDED', message: 'snapshot larger than the limit', limit: 100000 } });
+  };
+  const view = recordingView();
+  const session = startSession(view);
+  try {
+    await until('the refusal is shown', () => view.statuses.some((s) => s.state === 'refused'));
+    assert.match(view.statuses.at(-1).detail, /snapshot larger than the limit; change the filter/);
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(sockets.length, 1, 'the connection stays, no reconnect');
+    assert.equal(sockets[0].sent.filter((r) => r.op === 'subscribe').length, 1);
+  } finally {
+    session.stop();
+  }
+});

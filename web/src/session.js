@@ -12,6 +12,10 @@ import {
 } from './limits.js';
 import { RecordStore } from './records.js';
 
+// Subscribe errors that no retry of the same filter can cure (a filter the key
+// may not use, a snapshot larger than the server allows).
+const refusals = new Set(['BAD_REQUEST', 'FORBIDDEN', 'LIMIT_EXCEEDED']);
+
 export class Session {
   constructor({ location, token, view }) {
     this.url = endpointUrl(location);
@@ -26,6 +30,7 @@ export class Session {
     this.retryTimer = null;
     this.pollTimer = null;
     this.pollGeneration = 0;   // a newer poll makes an older one's result moot
+    this.subscribeGeneration = 0;  // likewise for subscribe answers
     this.stopped = false;
     this.mode = 'subscribe';   // or 'poll'
   }
@@ -98,21 +103,34 @@ export class Session {
     const fields = this.filterFields();
     const resuming = this.store.resumable();
     if (resuming) fields.from = this.store.from();
+    const generation = ++this.subscribeGeneration;
     this.pendingEvents = [];
     let answer;
     try {
       answer = await connection.request('subscribe', fields);
     } catch (error) {
+      if (generation !== this.subscribeGeneration) return undefined;
       this.pendingEvents = null;
-      if (error instanceof RequestError && error.code === 'UNKNOWN_OP') return this.startPolling();
-      if (error instanceof RequestError && resuming && error.code === 'BAD_REQUEST') {
+      if (!(error instanceof RequestError)) throw error;
+      if (error.code === 'UNKNOWN_OP') return this.startPolling();
+      if (resuming && error.code === 'BAD_REQUEST') {
         // A position this server cannot read: start over from a snapshot.
         this.store.clear();
         return this.subscribe();
       }
+      if (refusals.has(error.code)) {
+        // Retrying the same filter would be refused again: wait for another.
+        this.report('refused', `${error.message}; change the filter`);
+        return undefined;
+      }
       throw error;
     }
-    if (connection !== this.connection) return;
+    if (connection !== this.connection) return undefined;
+    if (generation !== this.subscribeGeneration) {
+      // The filter changed while this was on its way.
+      connection.request('unsubscribe', { sub: answer.sub }).catch(() => {});
+      return undefined;
+    }
     this.mode = 'subscribe';
     this.sub = answer.sub;
     this.attempt = 0;
@@ -120,6 +138,7 @@ export class Session {
     this.pendingEvents = null;
     for (const event of early) this.handle(event);
     this.report('connected');
+    return undefined;
   }
 
   onEvent(connection, event) {
