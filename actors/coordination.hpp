@@ -132,6 +132,8 @@ struct coordination_context {
   node_context* node = nullptr;
   persistence::document_writer* docs = nullptr;
   order_directory directory;
+  // Told each tenant's settings at start and after each durable change.
+  std::function<void(const std::string&, const orders::tenant_settings&)> on_settings;
 };
 
 // Sends an internal step to its record: counted in flight, not limited (a

@@ -67,8 +67,10 @@ void actors::route(node_context& ctx, request&& req, reply_fn done) {
 namespace {
 
 persistence::journal_writer_options writer_options(const config::settings& s,
-                                                   const std::string& sqlite_vfs) {
+                                                   const grid_options& options) {
+  const std::string& sqlite_vfs = options.sqlite_vfs;
   persistence::journal_writer_options o;
+  o.on_committed = options.on_committed;
   o.sync = s.journal.durability == config::durability_mode::sync;
   o.fsync_interval_ms = static_cast<std::int64_t>(s.journal.batched_fsync_interval_ms);
   o.batch_entries_max = s.journal.batch_entries_max;
@@ -200,7 +202,7 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
   status st;
   std::vector<persistence::recovery_report> reports;
   im->journal = std::make_unique<persistence::journal_writer>(std::move(stores),
-                                                              writer_options(s, options.sqlite_vfs), &st, &reports);
+                                                              writer_options(s, options), &st, &reports);
   if (!st) {
     *error = st.to_string();
     return nullptr;
@@ -258,6 +260,7 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
   im->ctx.partitions = im->partitions;
 
   im->coordination.node = &im->ctx;
+  im->coordination.on_settings = options.on_settings;
   im->coordination.docs = im->documents.get();
   im->coordination.directory = spawn_directory(*im->system, &im->coordination, std::move(open_documents));
   im->accepting = true;
@@ -479,6 +482,8 @@ void grid::find(orders::caller who, std::string sku, std::function<void(orders::
     });
   }
 }
+
+persistence::journal_writer& grid::journal() { return *impl_->journal; }
 
 grid_stats grid::stats() const {
   const auto& c = impl_->ctx;

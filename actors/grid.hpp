@@ -11,11 +11,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/settings.hpp"
 #include "domain/request.hpp"
 #include "orders/requests.hpp"
+#include "persistence/journal_writer.hpp"
 #include "persistence/partition_store.hpp"
 
 namespace stockgrid {
@@ -25,8 +27,16 @@ namespace stockgrid {
 using reply_fn = std::function<void(reply&&)>;
 
 struct grid_options {
+  grid_options(config::settings s = {}, std::string vfs = {})
+      : settings(std::move(s)), sqlite_vfs(std::move(vfs)) {}
   config::settings settings;
   std::string sqlite_vfs;  // empty = SQLite's default; tests inject a fault VFS
+  // Subscriptions (feed/publisher.hpp): called on a journal thread with each
+  // committed batch of a partition, in seq order (journal_writer_options).
+  std::function<void(std::uint32_t, const std::vector<persistence::journal_entry>&)> on_committed;
+  // Called with each tenant's settings when they are loaded at start and
+  // whenever they change (durably); on a grid thread.
+  std::function<void(const std::string& tenant, const orders::tenant_settings&)> on_settings;
 };
 
 struct grid_stats {
@@ -100,6 +110,9 @@ class grid {
   void stop();
 
   grid_stats stats() const;
+  // The journal writer, for the subscription publisher (feed/publisher.hpp):
+  // its jobs read a partition at an exact point of its journal.
+  persistence::journal_writer& journal();
   const recovery_summary& recovery() const;
   const config::settings& settings() const;
 

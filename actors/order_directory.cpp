@@ -376,9 +376,10 @@ void on_settings_call(self_ptr self, settings_call& call) {
         return call.done({outcome::bad_request, "priority: each warehouse must be 1 to 128 bytes", {}});
   }
   auto ts = st.settings.count(req.who.tenant) ? st.settings[req.who.tenant] : orders::tenant_settings{};
-  if (!req.allocation && !req.priority) return call.done({outcome::ok, {}, ts});
+  if (!req.allocation && !req.priority && !req.low_stock_threshold) return call.done({outcome::ok, {}, ts});
   if (req.allocation) ts.allocation.policy = *req.allocation;
   if (req.priority) ts.allocation.priority = *req.priority;
+  if (req.low_stock_threshold) ts.low_stock_threshold = *req.low_stock_threshold;
   persistence::document d;
   d.kind = document_kind::tenant_settings;
   d.tenant = req.who.tenant;
@@ -406,8 +407,10 @@ void recover(self_ptr self, std::vector<persistence::document> open) {
     switch (d.kind) {
       case document_kind::tenant_settings: {
         orders::tenant_settings ts;
-        if (orders::decode(d.body, &ts)) st.settings[d.tenant] = ts;
-        else spdlog::error("tenant {}: settings document undecodable; using defaults", d.tenant);
+        if (orders::decode(d.body, &ts)) {
+          st.settings[d.tenant] = ts;
+          if (st.cc->on_settings) st.cc->on_settings(d.tenant, ts);
+        } else spdlog::error("tenant {}: settings document undecodable; using defaults", d.tenant);
         break;
       }
       case document_kind::order: {
@@ -461,6 +464,7 @@ order_directory::behavior_type directory_behavior(self_ptr self, coordination_co
       [=](read_atom, transfer_call& call, doc_result& r) { on_transfer_read(self, call, r); },
       [=](saved_atom, const std::string& tenant, const orders::tenant_settings& ts) {
         self->state.settings[tenant] = ts;
+        if (self->state.cc->on_settings) self->state.cc->on_settings(tenant, ts);
       },
       [=](ended_atom, document_kind k, const std::string& id) {
         auto& st = self->state;

@@ -203,7 +203,18 @@ int main(int argc, char** argv) {
 
   spdlog::info("stockgrid {} starting with settings:\n{}", server_version, config::to_string(s));
   std::string error;
-  auto g = grid::open(grid_options{s, {}}, &error);
+  // Subscriptions: the publisher sees every committed journal batch; it is
+  // made before the grid and outlives it. Snapshot pages take at most half
+  // a frame.
+  feed::publisher publisher(s.subscriptions, gs.frame_bytes_max / 2);
+  grid_options options{s, {}};
+  options.on_committed = [&publisher](std::uint32_t p, const std::vector<persistence::journal_entry>& batch) {
+    publisher.on_committed(p, batch);
+  };
+  options.on_settings = [&publisher](const std::string& tenant, const orders::tenant_settings& ts) {
+    publisher.set_tenant_threshold(tenant, ts.low_stock_threshold);
+  };
+  auto g = grid::open(options, &error);
   if (!g) {
     std::fprintf(stderr, "stockgrid: cannot start: %s\n", error.c_str());
     return exit_corrupt;
@@ -226,7 +237,9 @@ int main(int argc, char** argv) {
     spdlog::warn("STOCKGRID_ADMIN_TOKEN ignored: the data dir already has a system key");
   auth::key_authenticator authn(*keys);
   auth::key_admin admin(*keys, &authn);
-  app::node_dispatcher dispatcher(*g, admin);
+  publisher.bind(&g->journal());
+  app::node_dispatcher dispatcher(*g, admin, &publisher,
+                                  {s.subscriptions.queue_events_max, s.subscriptions.coalesce_records_max});
 
   gs.announced_ttl_ms_max = static_cast<std::int64_t>(s.holds.max_ttl_ms);
   gs.announced_ttl_ms_default = static_cast<std::int64_t>(s.holds.default_ttl_ms);

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "feed/wire.hpp"
 #include "orders/wire.hpp"
 
 namespace stockgrid::app {
@@ -65,10 +66,55 @@ protocol::value admin_failure(std::optional<std::int64_t> id, const auth::admin_
   return error_response(id, r.code, r.message);
 }
 
+// A subscription's queue as the gateway drains it.
+class feed_stream final : public gateway::event_stream {
+ public:
+  explicit feed_stream(std::shared_ptr<feed::subscription> sub) : sub_(std::move(sub)) {}
+  std::uint64_t id() const override { return sub_->id(); }
+  std::size_t take(std::size_t max, std::vector<protocol::value>& out) override { return sub_->take(max, out); }
+  std::optional<end> failure() const override {
+    auto f = sub_->failure();
+    if (!f) return std::nullopt;
+    return end{f->close_code, std::move(f->reason)};
+  }
+  void cancel() override { sub_->cancel(); }
+
+ private:
+  std::shared_ptr<feed::subscription> sub_;
+};
+
 }  // namespace
 
-node_dispatcher::node_dispatcher(grid& g, auth::key_admin& admin)
-    : grid_(g), admin_(admin), admin_thread_([this] { admin_loop(); }) {}
+node_dispatcher::node_dispatcher(grid& g, auth::key_admin& admin, feed::publisher* feed,
+                                 feed::subscription_limits subscriber_limits)
+    : grid_(g),
+      admin_(admin),
+      feed_(feed),
+      subscriber_limits_(subscriber_limits),
+      admin_thread_([this] { admin_loop(); }) {}
+
+void node_dispatcher::subscribe(const gateway::principal& who, protocol::op_request&& req,
+                                std::function<void()> wake, subscribed_fn done) {
+  const auto id = req.id;
+  if (feed_ == nullptr) return gateway::dispatcher::subscribe(who, std::move(req), std::move(wake), std::move(done));
+  auto decoded = feed::decode_subscribe(req);
+  if (auto* f = std::get_if<protocol::decode_failure>(&decoded)) return done(error_response(id, f->code, f->message), nullptr);
+  auto& r = std::get<feed::subscribe_request>(decoded);
+  if (!r.what.warehouse.empty() && !may_use(who, r.what.warehouse)) return done(forbidden(id, r.what.warehouse), nullptr);
+  r.what.tenant = who.tenant;
+  r.what.warehouses_allowed = allowed(who);
+  auto sub = std::make_shared<feed::subscription>(next_subscription_.fetch_add(1, std::memory_order_relaxed),
+                                                  std::move(r.what), subscriber_limits_, std::move(wake));
+  feed_->subscribe(sub, std::move(r.from),
+                   [id, sub, done = std::move(done)](outcome code, std::string message, std::int64_t limit) {
+                     if (code != outcome::ok) {
+                       protocol::object details;
+                       if (limit > 0) details.emplace_back("limit", limit);
+                       return done(error_response(id, code, message, std::move(details)), nullptr);
+                     }
+                     done(ok_response(id, {{"sub", sub->id()}}), std::make_shared<feed_stream>(sub));
+                   });
+}
 
 node_dispatcher::~node_dispatcher() {
   {

@@ -5,6 +5,7 @@
 // grid facade, no Beast, no CAF.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -13,17 +14,22 @@
 
 #include "actors/grid.hpp"
 #include "auth/admin.hpp"
+#include "feed/publisher.hpp"
 #include "gateway/dispatcher.hpp"
 
 namespace stockgrid::app {
 
 class node_dispatcher final : public gateway::dispatcher {
  public:
-  node_dispatcher(grid& g, auth::key_admin& admin);
+  // `feed` (may be null: no subscriptions) serves subscribe.
+  node_dispatcher(grid& g, auth::key_admin& admin, feed::publisher* feed = nullptr,
+                  feed::subscription_limits subscriber_limits = {});
   ~node_dispatcher() override;
 
   void dispatch(const gateway::principal& who, protocol::op_request&& req,
                 std::function<void(protocol::value)> done) override;
+  void subscribe(const gateway::principal& who, protocol::op_request&& req, std::function<void()> wake,
+                 subscribed_fn done) override;
 
  private:
   using response_fn = std::function<void(protocol::value)>;
@@ -41,6 +47,9 @@ class node_dispatcher final : public gateway::dispatcher {
 
   grid& grid_;
   auth::key_admin& admin_;
+  feed::publisher* feed_;
+  feed::subscription_limits subscriber_limits_;
+  std::atomic<std::uint64_t> next_subscription_{1};
   // Admin ops wait here for the admin thread; bounded.
   std::mutex mu_;
   std::condition_variable cv_;

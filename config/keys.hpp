@@ -80,6 +80,28 @@ void for_each_setting(Settings& s, Visitor&& visit) {
   auto& i = s.idempotency;
   visit(key_info{"idempotency", "idempotency-cache-entries", "recent idempotency keys kept in memory per partition"},
         i.cache_entries, idempotency::cache_entries_bounds);
+
+  using subs = subscription_settings;
+  auto& u = s.subscriptions;
+  visit(key_info{"subscriptions", "subscriptions-max", "live subscriptions the node serves at once"},
+        u.subscriptions_max, subs::subscriptions_max_bounds);
+  visit(key_info{"subscriptions", "subscription-queue-events-max",
+                 "events queued per subscriber before it gets coalesced updates"},
+        u.queue_events_max, subs::queue_events_max_bounds);
+  visit(key_info{"subscriptions", "subscription-coalesce-records-max",
+                 "records a lagging subscriber may have coalesced before it is disconnected"},
+        u.coalesce_records_max, subs::coalesce_records_max_bounds);
+  visit(key_info{"subscriptions", "subscription-snapshot-records-max", "records one subscribe's snapshot may hold"},
+        u.snapshot_records_max, subs::snapshot_records_max_bounds);
+  visit(key_info{"subscriptions", "subscription-resume-events-max",
+                 "missed events a resume may replay per partition before it gets a reset"},
+        u.resume_events_max, subs::resume_events_max_bounds);
+  visit(key_info{"subscriptions", "publisher-queue-entries-max",
+                 "committed entries waiting for fan-out before every subscription is closed (1013)"},
+        u.publisher_queue_entries_max, subs::publisher_queue_entries_max_bounds);
+  visit(key_info{"subscriptions", "alert-hysteresis-percent",
+                 "back_in_stock needs available above threshold + this percent (at least 1 unit)"},
+        u.alert_hysteresis_percent, subs::alert_hysteresis_percent_bounds);
 }
 
 }  // namespace stockgrid::config

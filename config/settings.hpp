@@ -170,6 +170,54 @@ struct idempotency_settings {
   friend bool operator==(const idempotency_settings&, const idempotency_settings&) = default;
 };
 
+// Live subscriptions (feed/publisher.hpp, docs/protocol.md "Subscriptions"):
+// how much each subscriber may fall behind, and what a subscribe may cost.
+struct subscription_settings {
+  // Subscriptions the node serves at once, over every tenant and connection;
+  // one more is refused with LIMIT_EXCEEDED. Default 10,000, bounds 1..1,000,000.
+  std::uint32_t subscriptions_max = 10'000;
+  static constexpr bounds<std::uint32_t> subscriptions_max_bounds{1, 1'000'000};
+
+  // Change events queued for one subscriber that its connection has not yet
+  // taken. Past this the subscriber gets coalesced events (the latest state
+  // per record) instead. About 16 bytes each (events are shared between
+  // subscribers). Default 4,096, bounds 16..1,048,576.
+  std::uint32_t queue_events_max = 4'096;
+  static constexpr bounds<std::uint32_t> queue_events_max_bounds{16, 1'048'576};
+
+  // Records a lagging subscriber may have coalesced; one more and it is
+  // disconnected (close 1008, "subscriber too slow"). Default 16,384, bounds
+  // 16..1,048,576.
+  std::uint32_t coalesce_records_max = 16'384;
+  static constexpr bounds<std::uint32_t> coalesce_records_max_bounds{16, 1'048'576};
+
+  // Records one subscribe's snapshot may hold; a larger one is refused with
+  // LIMIT_EXCEEDED (narrow the filter). Default 100,000, bounds 1..10,000,000.
+  std::uint32_t snapshot_records_max = 100'000;
+  static constexpr bounds<std::uint32_t> snapshot_records_max_bounds{1, 10'000'000};
+
+  // Missed events a resume (`from`) may replay from the journal per
+  // partition; more and the subscriber gets `reset` and a fresh snapshot.
+  // Default 4,096, bounds 1..1,048,576.
+  std::uint32_t resume_events_max = 4'096;
+  static constexpr bounds<std::uint32_t> resume_events_max_bounds{1, 1'048'576};
+
+  // Committed journal entries waiting for the publisher thread. Past this
+  // (fan-out cannot keep up with the writes) every subscription is closed
+  // with 1013 and resumes from its position. Default 1,000,000, bounds
+  // 1,000..100,000,000.
+  std::uint32_t publisher_queue_entries_max = 1'000'000;
+  static constexpr bounds<std::uint32_t> publisher_queue_entries_max_bounds{1'000, 100'000'000};
+
+  // Alert hysteresis: after low_stock or out_of_stock, back_in_stock fires
+  // only once available exceeds threshold + max(1, threshold * this / 100).
+  // Default 10, bounds 0..1,000.
+  std::uint32_t alert_hysteresis_percent = 10;
+  static constexpr bounds<std::uint32_t> alert_hysteresis_percent_bounds{0, 1'000};
+
+  friend bool operator==(const subscription_settings&, const subscription_settings&) = default;
+};
+
 static_assert(limits::journal_batch_entries_max <= UINT32_MAX);
 static_assert(limits::holds_per_record_max <= UINT32_MAX);
 
@@ -180,6 +228,7 @@ struct settings {
   journal_settings journal;
   hold_settings holds;
   idempotency_settings idempotency;
+  subscription_settings subscriptions;
 
   // Empty when every setting is within its bounds and the settings agree with
   // each other; otherwise one line per problem, each naming the key as it is

@@ -33,6 +33,7 @@ enum class close_code : std::uint16_t {
   invalid_payload = 1007,   // text frame that is not UTF-8
   policy_violation = 1008,  // auth failures/timeout, revoked key, limits, not reading
   too_big = 1009,           // frame over frame_bytes_max
+  try_again_later = 1013,   // a subscription's fan-out is overloaded: resume later
 };
 
 struct close_request {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,29 @@ struct principal {
   std::optional<epoch_ms> expires_at_ms;
 };
 
+// The frames the server sends on its own for one subscription
+// (docs/protocol.md "Subscriptions"): made by the dispatcher, drained by the
+// connection when it has room to write (so a slow reader is the stream's
+// problem, which it solves by coalescing and then failing, not the
+// connection's memory).
+class event_stream {
+ public:
+  virtual ~event_stream() = default;
+  // The subscription id the client uses (unsubscribe {sub}).
+  virtual std::uint64_t id() const = 0;
+  // Moves up to `max` frames into `out`; returns how many.
+  virtual std::size_t take(std::size_t max, std::vector<protocol::value>& out) = 0;
+  // Set once the stream cannot go on: the connection is closed with this
+  // WebSocket close code and reason (1008 too slow, 1013 try again later).
+  struct end {
+    std::uint16_t close_code = 1008;
+    std::string reason;
+  };
+  virtual std::optional<end> failure() const = 0;
+  // The connection wants no more frames (unsubscribe, closed).
+  virtual void cancel() = 0;
+};
+
 class dispatcher {
  public:
   virtual ~dispatcher() = default;
@@ -34,6 +58,16 @@ class dispatcher {
   // the gateway serializes it in the request's encoding.
   virtual void dispatch(const principal& who, protocol::op_request&& req,
                         std::function<void(protocol::value)> done) = 0;
+
+  // `subscribe` (the gateway keeps `unsubscribe` itself: streams belong to
+  // connections). `done` is called exactly once, on any thread, with the
+  // response and, when it is ok, the stream; no frame of the stream may be
+  // sent before the response. `wake` may be called on any thread, often,
+  // while the stream lives: it has frames to take, or has failed. This
+  // default answers UNKNOWN_OP (a dispatcher without subscriptions).
+  using subscribed_fn = std::function<void(protocol::value, std::shared_ptr<event_stream>)>;
+  virtual void subscribe(const principal& who, protocol::op_request&& req, std::function<void()> wake,
+                         subscribed_fn done);
 };
 
 // Turns tokens into principals. Called on gateway threads: must not block for

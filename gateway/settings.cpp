@@ -31,6 +31,7 @@ std::string gateway_settings::validate() const {
   STOCKGRID_CHECK(frame_bytes_max);
   STOCKGRID_CHECK(in_flight_per_connection_max);
   STOCKGRID_CHECK(write_queue_max);
+  STOCKGRID_CHECK(subscriptions_per_connection_max);
   STOCKGRID_CHECK(handshake_timeout_ms);
   STOCKGRID_CHECK(auth_timeout_ms);
   STOCKGRID_CHECK(auth_failures_max);

@@ -60,6 +60,11 @@ struct gateway_settings {
   std::uint32_t write_queue_max = 8'192;
   static constexpr bounds<std::uint32_t> write_queue_max_bounds{2, 1'048'576};
 
+  // Live subscriptions (subscribe) one connection may hold; one more is
+  // answered LIMIT_EXCEEDED. Default 16, bounds 1..1,024.
+  std::uint32_t subscriptions_per_connection_max = 16;
+  static constexpr bounds<std::uint32_t> subscriptions_per_connection_max_bounds{1, 1'024};
+
   // Time allowed for a new connection's TLS handshake, its HTTP request (each
   // request of a keep-alive HTTP connection) and the WebSocket upgrade.
   // Default 5,000, bounds 100..600,000.

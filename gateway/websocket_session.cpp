@@ -19,6 +19,10 @@ constexpr const char* batch_subprotocol = "stockgrid.batch";
 // Most answers merged into one frame; a client's parser takes arrays of up to
 // 1,000 items (protocol::parse_limits).
 constexpr std::size_t answers_per_frame_max = 256;
+// Subscription frames in the write queue at once: enough to keep the socket
+// busy; the rest waits in the subscription's own bounded queue, which
+// coalesces for a slow reader instead of growing this one.
+constexpr std::size_t stream_frames_queued_max = 64;
 
 // Whether a Sec-WebSocket-Protocol header (a comma-separated list) offers `name`.
 bool offers_subprotocol(std::string_view header, std::string_view name) {
@@ -158,6 +162,8 @@ void websocket_session<Stream>::apply(conversation::verdict verdict, protocol::e
 
 template <class Stream>
 void websocket_session<Stream>::dispatch(protocol::op_request&& req, protocol::encoding enc) {
+  if (req.op == "subscribe") return subscribe(std::move(req), enc);
+  if (req.op == "unsubscribe") return unsubscribe(req, enc);
   const std::int64_t id = *req.id;
   // The registry keeps the session alive while it is open; an answer for a
   // session that is gone, or after the server stopped, is dropped.
@@ -184,6 +190,119 @@ void websocket_session<Stream>::on_answer(std::int64_t id, protocol::encoding en
     stage_ = stage::flushing;
     do_write();
   }
+}
+
+template <class Stream>
+void websocket_session<Stream>::subscribe(protocol::op_request&& req, protocol::encoding enc) {
+  const std::int64_t id = *req.id;
+  if (streams_.size() + subscribing_ >= ctx_.settings.subscriptions_per_connection_max) {
+    conversation_.finished(id);
+    return send(protocol::error_response(
+                    id, outcome::limit_exceeded,
+                    "at most " + std::to_string(ctx_.settings.subscriptions_per_connection_max) +
+                        " subscriptions per connection",
+                    {{"limit", std::int64_t{ctx_.settings.subscriptions_per_connection_max}}}),
+                enc);
+  }
+  ++subscribing_;
+  std::weak_ptr<websocket_session> weak = this->shared_from_this();
+  auto wake = [weak, gate = ctx_.gate] {
+    std::shared_lock lock(gate->mutex);
+    if (!gate->open) return;
+    if (auto self = weak.lock()) net::post(self->executor_, [self] { self->pump(); });
+  };
+  ctx_.dispatch.subscribe(
+      conversation_.who(), std::move(req), std::move(wake),
+      [weak, gate = ctx_.gate, id, enc](protocol::value answer, std::shared_ptr<event_stream> stream) {
+        std::shared_lock lock(gate->mutex);
+        auto self = gate->open ? weak.lock() : nullptr;
+        if (!self) {
+          if (stream) stream->cancel();
+          return;
+        }
+        net::post(self->executor_, [self, id, enc, answer = std::move(answer),
+                                    stream = std::move(stream)]() mutable {
+          self->on_subscribed(id, enc, std::move(answer), std::move(stream));
+        });
+      });
+}
+
+template <class Stream>
+void websocket_session<Stream>::on_subscribed(std::int64_t id, protocol::encoding enc, protocol::value answer,
+                                              std::shared_ptr<event_stream> stream) {
+  --subscribing_;
+  conversation_.finished(id);
+  const bool open = stage_ == stage::open || stage_ == stage::draining;
+  if (open) send(std::move(answer), enc);
+  if (stream) {
+    if (open && stage_ != stage::done) {
+      const auto sub = stream->id();
+      streams_[sub] = {std::move(stream), enc};
+      pump();
+    } else {
+      stream->cancel();
+    }
+  }
+  if (stage_ == stage::draining && conversation_.in_flight() == 0) {
+    stage_ = stage::flushing;
+    do_write();
+  }
+}
+
+template <class Stream>
+void websocket_session<Stream>::unsubscribe(const protocol::op_request& req, protocol::encoding enc) {
+  const std::int64_t id = *req.id;
+  conversation_.finished(id);
+  const protocol::value* sub = req.params.find("sub");
+  const std::int64_t* n = sub != nullptr ? sub->as_int() : nullptr;
+  if (n == nullptr || *n <= 0) {
+    return send(protocol::error_response(id, outcome::bad_request, "sub: must be a subscription id (> 0)"),
+                enc);
+  }
+  auto it = streams_.find(static_cast<std::uint64_t>(*n));
+  if (it == streams_.end()) {
+    return send(protocol::error_response(id, outcome::not_found,
+                                         "sub: no subscription " + std::to_string(*n) + " on this connection"),
+                enc);
+  }
+  it->second.stream->cancel();
+  streams_.erase(it);
+  send(protocol::ok_response(id, {{"sub", *n}}), enc);
+}
+
+// Takes frames from the streams, round robin, while the write queue has
+// room; a failed stream closes the connection with its code and reason.
+template <class Stream>
+void websocket_session<Stream>::pump() {
+  if (streams_.empty() || (stage_ != stage::open && stage_ != stage::draining)) return;
+  std::optional<event_stream::end> failed;
+  for (auto& [sub, live] : streams_)
+    if (!failed) failed = live.stream->failure();
+  if (failed) {
+    return begin_close({static_cast<close_code>(failed->close_code), std::move(failed->reason)},
+                       close_mode::after_queued);
+  }
+  std::vector<protocol::value> frames;
+  bool more = true;
+  while (more && queue_.size() < stream_frames_queued_max) {
+    more = false;
+    for (auto& [sub, live] : streams_) {
+      const auto room = stream_frames_queued_max - std::min(queue_.size(), stream_frames_queued_max);
+      if (room == 0) break;
+      frames.clear();
+      const auto want = std::min<std::size_t>(room, 16);
+      const auto got = live.stream->take(want, frames);
+      for (auto& f : frames) send(std::move(f), live.enc);
+      if (stage_ != stage::open && stage_ != stage::draining) return;  // send() closed
+      more = more || got == want;
+    }
+  }
+}
+
+template <class Stream>
+void websocket_session<Stream>::cancel_streams() {
+  for (auto& [sub, live] : streams_) live.stream->cancel();
+  streams_.clear();
 }
 
 template <class Stream>
@@ -243,6 +362,7 @@ void websocket_session<Stream>::on_write(beast::error_code ec, std::size_t) {
   queue_.pop_front();
   do_write();
   do_read();  // resumes a connection paused by back-pressure
+  if (queue_.size() < stream_frames_queued_max / 2) pump();
 }
 
 template <class Stream>
@@ -265,6 +385,7 @@ void websocket_session<Stream>::begin_close(close_request request, close_mode mo
     stage_ = wait ? stage::draining : stage::flushing;
   }
   if (first) {
+    cancel_streams();
     auth_timer_.cancel();
     close_timer_.expires_after(ms(ctx_.settings.close_timeout_ms));
     close_timer_.async_wait(
@@ -307,6 +428,7 @@ template <class Stream>
 void websocket_session<Stream>::finish() {
   if (stage_ == stage::done) return;
   stage_ = stage::done;
+  cancel_streams();
   auth_timer_.cancel();
   close_timer_.cancel();
   ctx_.connections.leave(id_);

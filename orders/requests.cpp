@@ -69,7 +69,8 @@ std::string encode(const tenant_settings& s) {
   protocol::array priority(s.allocation.priority.begin(), s.allocation.priority.end());
   return document::serialize({{"v", document::format_version},
                               {"allocation", static_cast<std::int64_t>(s.allocation.policy)},
-                              {"priority", std::move(priority)}});
+                              {"priority", std::move(priority)},
+                              {"low_stock_threshold", s.low_stock_threshold}});
 }
 
 bool decode(std::string_view bytes, tenant_settings* out) {
@@ -85,6 +86,11 @@ bool decode(std::string_view bytes, tenant_settings* out) {
     const std::string* name = w.as_string();
     if (name == nullptr) return false;
     s.allocation.priority.push_back(*name);
+  }
+  if (const protocol::value* t = body.find("low_stock_threshold")) {
+    const std::int64_t* n = t->as_int();
+    if (n == nullptr || *n < 0) return false;
+    s.low_stock_threshold = *n;
   }
   *out = std::move(s);
   return true;

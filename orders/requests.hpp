@@ -101,6 +101,9 @@ struct find_reply {
 // Per-tenant settings (tenant.settings); later issues add fields.
 struct tenant_settings {
   allocation_settings allocation;
+  // Low-stock alerts (feed/alerts.hpp) for records without a threshold of
+  // their own (stock.policy); 0 = none.
+  std::int64_t low_stock_threshold = 0;
 };
 
 struct settings_request {
@@ -108,6 +111,7 @@ struct settings_request {
   // Absent = unchanged; both absent = read.
   std::optional<allocation_policy> allocation;
   std::optional<std::vector<std::string>> priority;
+  std::optional<std::int64_t> low_stock_threshold;  // 0..limits::qty_max
 };
 
 struct settings_reply {
@@ -122,7 +126,8 @@ std::uint64_t fingerprint(const order_request& r);
 std::uint64_t fingerprint(const transfer_request& r);
 
 // tenant.settings' document body: msgpack of {v: 1, allocation: int
-// (allocation_policy), priority: [str]}. decode is false on anything else.
+// (allocation_policy), priority: [str], low_stock_threshold: int (optional,
+// absent = 0)}. decode is false on anything else.
 std::string encode(const tenant_settings& s);
 bool decode(std::string_view bytes, tenant_settings* out);
 

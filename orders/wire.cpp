@@ -116,6 +116,13 @@ void read_settings_change(field_reader& f, settings_request& r) {
       f.fail("priority", "more than " + std::to_string(priority_warehouses_max) + " warehouses");
     if (f.ok()) r.priority = std::move(priority);
   }
+  if (f.find("low_stock_threshold") != nullptr) {
+    std::int64_t threshold = 0;
+    f.optional_integer("low_stock_threshold", &threshold);
+    if (f.ok() && (threshold < 0 || threshold > limits::quantity_max))
+      f.fail("low_stock_threshold", "must be between 0 and 10^12");
+    if (f.ok()) r.low_stock_threshold = threshold;
+  }
 }
 
 }  // namespace
@@ -244,7 +251,8 @@ value transfer_value(const transfer& t) {
 value settings_value(const tenant_settings& s) {
   const auto& a = s.allocation;
   return value(object{{"allocation", to_string(a.policy)},
-                      {"priority", array(a.priority.begin(), a.priority.end())}});
+                      {"priority", array(a.priority.begin(), a.priority.end())},
+                      {"low_stock_threshold", s.low_stock_threshold}});
 }
 
 // ---------------------------------------------------------------------------

@@ -55,6 +55,7 @@ class checker {
   sqlite::connection db_;
   sqlite::statement snapshot_get_;
   std::int64_t format_version_ = 0;  // the file's; columns it lacks read as 0
+  std::int64_t compacted_below_ = 0;  // 0: the optional meta row is absent
 
   // The record being checked.
   bool in_record_ = false;
@@ -100,12 +101,23 @@ status checker::read_meta() {
     if (key == format::meta_epoch) out_.epoch = static_cast<std::uint64_t>(value);
     if (key == format::meta_seq_lease) out_.seq_lease = static_cast<std::uint64_t>(value);
     if (key == format::meta_snapshot_seq) out_.snapshot_seq = static_cast<std::uint64_t>(value);
+    if (key == format::meta_compacted_below) compacted_below_ = value;
   }
   if (rc != SQLITE_DONE) return db_.error(rc, "reading meta");
   if (!format::readable_format(version))
     return status::invalid(path_ + ": format version " + std::to_string(version) + ", this build reads " +
                            std::to_string(format::format_version_min) + " to " +
                            std::to_string(format::format_version));
+  // Compaction deletes every row below compacted_below: one left behind
+  // would be resumed past.
+  if (compacted_below_ > 1) {
+    std::int64_t below = 0;
+    if (status st = count("SELECT count(*) FROM journal WHERE seq < " + std::to_string(compacted_below_), &below); !st)
+      return st;
+    if (below > 0)
+      return status::corruption(path_ + ": meta: " + std::to_string(below) + " journal rows below compacted_below " +
+                                std::to_string(compacted_below_));
+  }
   if (out_.seq_lease == 0 || out_.snapshot_seq >= out_.seq_lease)
     return status::corruption(path_ + ": meta: snapshot_seq " + std::to_string(out_.snapshot_seq) +
                               " not below seq_lease " + std::to_string(out_.seq_lease));

@@ -10,6 +10,8 @@
 //     seq_lease       seqs >= seq_lease have never been handed out (fresh: 1)
 //     snapshot_seq    journal entries with seq <= snapshot_seq are folded into
 //                     `snapshot` (fresh: 0)
+//     compacted_below optional: compaction deleted only journal rows with
+//                     seq < compacted_below (subscriptions resume above it)
 //
 //   journal(seq INTEGER PRIMARY KEY, epoch, at_ms, tenant, warehouse, sku,
 //           kind, version, on_hand_before, on_hand_after, reserved_before,
@@ -109,6 +111,9 @@ inline constexpr const char* meta_format_version = "format_version";
 inline constexpr const char* meta_epoch = "epoch";
 inline constexpr const char* meta_seq_lease = "seq_lease";
 inline constexpr const char* meta_snapshot_seq = "snapshot_seq";
+// Compaction has deleted only journal rows below this seq. Optional: a file
+// without the row never compacted anything since it was added (read as 1).
+inline constexpr const char* meta_compacted_below = "compacted_below";
 
 // Column lists in canonical order, for INSERT and SELECT, and the column
 // positions within them.

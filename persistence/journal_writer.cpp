@@ -92,6 +92,9 @@ struct journal_writer::partition {
   // Guarded by owner->mu.
   std::uint64_t next_seq = 1;
   std::uint64_t epoch = 1;
+  // Set at recovery, then constant.
+  std::uint64_t recovered_seq = 0;
+  std::uint64_t first_seq = 1;
   bool failed = false;
   // Writer thread only.
   std::vector<journal_entry> batch;
@@ -192,6 +195,8 @@ journal_writer::journal_writer(std::vector<std::unique_ptr<partition_store>> sto
           res = part->store->extend_seq_lease(part->next_seq + opt_.seq_lease_step);
         }
         part->committed_seq = rep.last_seq;
+        part->recovered_seq = rep.last_seq;
+        part->first_seq = part->next_seq;
         part->durable.store(rep.last_seq);
         part->last_snapshot_ms = now_ms();
         if (reports) (*reports)[part->id] = std::move(rep);
@@ -335,6 +340,9 @@ std::uint64_t journal_writer::durable_seq(std::uint32_t p) const {
   return parts_[p]->durable.load(std::memory_order_acquire);
 }
 
+std::uint64_t journal_writer::recovered_seq(std::uint32_t p) const { return parts_[p]->recovered_seq; }
+std::uint64_t journal_writer::first_seq(std::uint32_t p) const { return parts_[p]->first_seq; }
+
 // ---- the writer thread -------------------------------------------------------
 
 namespace {
@@ -354,12 +362,13 @@ status write_batch(Partition& part, bool sync, std::uint64_t lease_step) {
 
 // After write_batch: `st` says whether the batch is written, and durable as
 // the mode promises; publishes it and runs its completions.
-template <class Partition>
-void complete_batch(Partition& part, const status& st, bool synced) {
+template <class Partition, class Hook>
+void complete_batch(Partition& part, const status& st, bool synced, const Hook& on_committed) {
   if (st && !part.batch.empty()) {
     part.committed_seq = part.batch.back().seq;
     part.durable.store(part.committed_seq, std::memory_order_release);
     part.unsynced = part.unsynced || !synced;
+    if (on_committed) on_committed(part.id, part.batch);
   }
   if (!st) part.health = st;  // the partition stops: memory is ahead of disk
   part.evicted_uncommitted = false;
@@ -372,10 +381,10 @@ void complete_batch(Partition& part, const status& st, bool synced) {
 }
 
 // Commits the partition's pending batch and runs its completions.
-template <class Partition>
-void flush(Partition& part, bool sync, std::uint64_t lease_step) {
+template <class Partition, class Hook>
+void flush(Partition& part, bool sync, std::uint64_t lease_step, const Hook& on_committed) {
   if (part.batch_done.empty()) return;
-  complete_batch(part, write_batch(part, sync, lease_step), sync);
+  complete_batch(part, write_batch(part, sync, lease_step), sync, on_committed);
 }
 
 }  // namespace
@@ -384,7 +393,7 @@ void journal_writer::flush_pass(std::vector<partition*>& touched) {
   std::size_t pending = 0;
   for (auto* part : touched) pending += !part->batch_done.empty();
   if (!opt_.sync || sync_dir_fd_ < 0 || pending < 2) {
-    for (auto* part : touched) flush(*part, opt_.sync, opt_.seq_lease_step);
+    for (auto* part : touched) flush(*part, opt_.sync, opt_.seq_lease_step, opt_.on_committed);
     return;
   }
   // Write every batch without fsync, make them all durable at once, then
@@ -394,7 +403,7 @@ void journal_writer::flush_pass(std::vector<partition*>& touched) {
     if (!touched[i]->batch_done.empty()) written[i] = write_batch(*touched[i], false, opt_.seq_lease_step);
   const status synced = sync_filesystem();
   for (std::size_t i = 0; i < touched.size(); ++i)
-    if (!touched[i]->batch_done.empty()) complete_batch(*touched[i], written[i] ? synced : written[i], true);
+    if (!touched[i]->batch_done.empty()) complete_batch(*touched[i], written[i] ? synced : written[i], true, opt_.on_committed);
 }
 
 void journal_writer::run_worker(worker& w) {
@@ -435,7 +444,7 @@ void journal_writer::run_worker(worker& w) {
           part.batch.push_back(std::move(item.entry));
           part.batch_done.emplace_back(std::move(item.done),
                                        static_cast<std::ptrdiff_t>(part.batch.size() - 1));
-          if (part.batch.size() >= opt_.batch_entries_max) flush(part, opt_.sync, opt_.seq_lease_step);
+          if (part.batch.size() >= opt_.batch_entries_max) flush(part, opt_.sync, opt_.seq_lease_step, opt_.on_committed);
           break;
         case item_kind::barrier:
           if (part.batch_done.empty())
@@ -451,7 +460,7 @@ void journal_writer::run_worker(worker& w) {
             break;
           }
           // Entries still in the batch are in the cache unless evicted.
-          if (part.evicted_uncommitted) flush(part, opt_.sync, opt_.seq_lease_step);
+          if (part.evicted_uncommitted) flush(part, opt_.sync, opt_.seq_lease_step, opt_.on_committed);
           std::optional<journal_entry> found;
           const auto since = now - opt_.retention_ms;
           auto st = q.c.hold_seq != 0
@@ -462,7 +471,7 @@ void journal_writer::run_worker(worker& w) {
           break;
         }
         case item_kind::run:
-          flush(part, opt_.sync, opt_.seq_lease_step);
+          flush(part, opt_.sync, opt_.seq_lease_step, opt_.on_committed);
           item.fn(*part.store);
           break;
       }

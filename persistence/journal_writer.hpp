@@ -42,6 +42,11 @@ struct journal_writer_options {
   // so per-partition fsyncs would bound sync throughput by partitions touched
   // per pass. Empty: each store syncs itself (through its VFS).
   std::string sync_dir;
+  // Runs on the writer thread each time a batch of partition p has been
+  // committed (durable as the mode promises), before its completions, with
+  // the batch's entries in seq order. Subscriptions hang here
+  // (feed/publisher.hpp); it must be quick and must not call the writer.
+  std::function<void(std::uint32_t p, const std::vector<journal_entry>& batch)> on_committed;
 };
 
 class journal_writer {
@@ -91,6 +96,11 @@ class journal_writer {
 
   // Highest seq of p known durable (entries up to it are acknowledged).
   std::uint64_t durable_seq(std::uint32_t p) const;
+  // The highest seq p's journal held when this writer recovered it, and the
+  // first seq this writer hands out (above the lease, so seqs in between were
+  // never used or were lost with a power cut in `batched` mode).
+  std::uint64_t recovered_seq(std::uint32_t p) const;
+  std::uint64_t first_seq(std::uint32_t p) const;
   std::uint32_t partitions() const { return static_cast<std::uint32_t>(parts_.size()); }
   // Entries and jobs queued but not yet processed, over all partitions.
   std::size_t queued() const { return queued_.load(std::memory_order_relaxed); }

@@ -190,10 +190,19 @@ std::uint64_t memory_store::compact(epoch_ms retain_since_ms) {
   std::uint64_t deleted = 0;
   while (!journal_.empty() && journal_.begin()->first <= snapshot_seq_ &&
          journal_.begin()->second.at_ms < retain_since_ms) {
+    compacted_below_ = std::max(compacted_below_, journal_.begin()->first + 1);
     erase_entry(journal_.begin());
     ++deleted;
   }
   return deleted;
+}
+
+status memory_store::read_journal(std::uint64_t after_seq, std::size_t limit,
+                                  std::vector<journal_entry>* out) {
+  out->clear();
+  for (auto it = journal_.upper_bound(after_seq); it != journal_.end() && out->size() < limit; ++it)
+    out->push_back(it->second);
+  return status::ok();
 }
 
 status memory_store::snapshot(epoch_ms retain_since_ms, snapshot_report* report) {

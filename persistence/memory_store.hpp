@@ -34,6 +34,9 @@ class memory_store final : public partition_store {
                               std::string_view idem, epoch_ms since_ms,
                               std::optional<journal_entry>* out) override;
   status list_records(const list_filter& filter, std::vector<record_image>* out) override;
+  status read_journal(std::uint64_t after_seq, std::size_t limit,
+                      std::vector<journal_entry>* out) override;
+  std::uint64_t compacted_below() const override { return compacted_below_; }
   std::uint64_t entries_since_snapshot() const override { return since_snapshot_; }
   status snapshot(epoch_ms retain_since_ms, snapshot_report* report) override;
   const std::string& name() const override { return name_; }
@@ -68,6 +71,7 @@ class memory_store final : public partition_store {
   std::uint64_t epoch_ = 0;
   std::uint64_t seq_lease_ = 1;
   std::uint64_t snapshot_seq_ = 0;
+  std::uint64_t compacted_below_ = 1;
   std::uint64_t last_seq_ = 0;
   std::uint64_t synced_seq_ = 0;  // entries up to here survive lose_unsynced()
   std::uint64_t since_snapshot_ = 0;

@@ -134,6 +134,16 @@ class partition_store {
   // their current state (as load_record gives them).
   virtual status list_records(const list_filter& filter, std::vector<record_image>* out) = 0;
 
+  // Up to `limit` journal entries with seq > after_seq, in seq order,
+  // refusals included (subscriptions resume from here). Entries below
+  // compacted_below() may be gone.
+  virtual status read_journal(std::uint64_t after_seq, std::size_t limit,
+                              std::vector<journal_entry>* out) = 0;
+  // Every journal entry with seq >= this is still in the journal: compaction
+  // has deleted only entries below it (1 = nothing ever deleted). Durable with
+  // the compaction that raised it.
+  virtual std::uint64_t compacted_below() const = 0;
+
   // Journal entries appended since the last snapshot.
   virtual std::uint64_t entries_since_snapshot() const = 0;
   // Folds the entries appended since the last snapshot into the snapshot in one

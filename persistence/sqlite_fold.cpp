@@ -185,7 +185,8 @@ status sqlite_store::recover(recovery_report* report) {
 
 // Deletes the oldest journal entries (and their index rows) up to the first
 // one that must stay: in the snapshot range and at or after retain_since_ms.
-status sqlite_store::compact(std::uint64_t snapshot_seq, epoch_ms retain_since_ms, std::uint64_t* deleted) {
+status sqlite_store::compact(std::uint64_t snapshot_seq, epoch_ms retain_since_ms, std::uint64_t* deleted,
+                             std::uint64_t* compacted_below) {
   std::uint64_t boundary = snapshot_seq + 1;
   {
     auto& s = q_.compact_boundary;
@@ -223,7 +224,9 @@ status sqlite_store::compact(std::uint64_t snapshot_seq, epoch_ms retain_since_m
   q_.compact.bind_u64(1, boundary);
   if (status st = db_.run(q_.compact, "compacting the journal"); !st) return st;
   *deleted = static_cast<std::uint64_t>(sqlite3_changes64(db_.get()));
-  return status::ok();
+  if (*deleted == 0 || boundary <= *compacted_below) return status::ok();
+  *compacted_below = boundary;
+  return write_meta(format::meta_compacted_below, static_cast<std::int64_t>(boundary));
 }
 
 status sqlite_store::snapshot(epoch_ms retain_since_ms, snapshot_report* report) {
@@ -234,12 +237,14 @@ status sqlite_store::snapshot(epoch_ms retain_since_ms, snapshot_report* report)
   folded_tail tail;
   status st = fold_tail(&tail);
   if (st) st = save_fold(&tail, &report->records_written);
-  if (st) st = compact(tail.last_seq, retain_since_ms, &report->compacted_entries);
+  std::uint64_t compacted_below = compacted_below_;
+  if (st) st = compact(tail.last_seq, retain_since_ms, &report->compacted_entries, &compacted_below);
   if (st) st = commit();
   if (!st) {
     rollback();
     return st;
   }
+  compacted_below_ = compacted_below;
   snapshot_committed(tail.last_seq);
   report->folded_entries = tail.entries;
   report->seconds = seconds_since(start);

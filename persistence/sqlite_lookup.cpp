@@ -102,6 +102,21 @@ status sqlite_store::history(const record_key& key, std::int64_t before_version,
   return rc == SQLITE_DONE ? status::ok() : db_.error(rc, "reading history");
 }
 
+status sqlite_store::read_journal(std::uint64_t after_seq, std::size_t limit,
+                                  std::vector<journal_entry>* out) {
+  out->clear();
+  auto& s = q_.journal_after;
+  reset_on_exit guard(s);
+  s.bind_u64(1, after_seq);
+  s.bind(2, static_cast<std::int64_t>(limit));
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    out->emplace_back();
+    if (status st = sqlite::read_journal_row(s.get(), name(), &out->back()); !st) return st;
+  }
+  return rc == SQLITE_DONE ? status::ok() : db_.error(rc, "reading the journal");
+}
+
 // The newest tail entry carrying `idem`, appended at or after since_ms, that
 // `match` accepts.
 template <typename Match>

@@ -112,6 +112,7 @@ status sqlite_store::prepare_statements() {
       {&q_.tail, journal_select("WHERE seq > ?1 ORDER BY seq")},
       {&q_.tail_keys, "SELECT seq, tenant, warehouse, sku, idem FROM journal WHERE seq > ?1 ORDER BY seq"},
       {&q_.entry_at, journal_select("WHERE seq = ?1")},
+      {&q_.journal_after, journal_select("WHERE seq > ?1 ORDER BY seq LIMIT ?2")},
       // Hash matches of other records or keys are filtered on the journal row.
       {&q_.history, joined + " FROM record_index r JOIN journal j ON j.seq = r.seq"
                              " WHERE r.record_hash=?1 AND r.version < ?2 AND j.tenant=?3 AND j.warehouse=?4"
@@ -161,6 +162,18 @@ status sqlite_store::load_meta() {
   epoch_ = static_cast<std::uint64_t>(epoch);
   seq_lease_ = static_cast<std::uint64_t>(lease);
   snapshot_seq_ = static_cast<std::uint64_t>(snapshot_seq);
+  {
+    // Optional row (compacted_below in format.hpp): absent means 1.
+    std::int64_t compacted = 1;
+    if (read_meta(format::meta_compacted_below, &compacted)) compacted_below_ = static_cast<std::uint64_t>(compacted);
+    // Files compacted before the row existed: the journal's oldest row is the bound.
+    if (compacted == 1) {
+      reset_on_exit guard(q_.tail);
+      q_.tail.bind_u64(1, 0);
+      if (q_.tail.step() == SQLITE_ROW) compacted_below_ = sqlite::column_u64(q_.tail.get(), 0);
+      else compacted_below_ = snapshot_seq_ + 1;
+    }
+  }
   {
     reset_on_exit guard(q_.max_seq);
     if (const int rc = q_.max_seq.step(); rc != SQLITE_ROW) return db_.error(rc, "reading max seq");

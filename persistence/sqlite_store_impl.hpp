@@ -53,6 +53,9 @@ class sqlite_store final : public partition_store {
                               std::string_view idem, epoch_ms since_ms,
                               std::optional<journal_entry>* out) override;
   status list_records(const list_filter& filter, std::vector<record_image>* out) override;
+  status read_journal(std::uint64_t after_seq, std::size_t limit,
+                      std::vector<journal_entry>* out) override;
+  std::uint64_t compacted_below() const override { return compacted_below_; }
   std::uint64_t entries_since_snapshot() const override { return since_snapshot_; }
   status snapshot(epoch_ms retain_since_ms, snapshot_report* report) override;
   const std::string& name() const override { return options_.path; }
@@ -61,7 +64,7 @@ class sqlite_store final : public partition_store {
   struct statements {
     sqlite::statement begin, commit, rollback;
     sqlite::statement meta_get, meta_put, max_seq, count_after;
-    sqlite::statement insert_entry, tail, tail_keys, entry_at;
+    sqlite::statement insert_entry, tail, tail_keys, entry_at, journal_after;
     sqlite::statement history, find_idem, find_idem_hold;
     sqlite::statement record_index_put, idem_index_put, record_index_del, idem_index_del;
     sqlite::statement compact_boundary, compact_rows, compact;
@@ -106,7 +109,10 @@ class sqlite_store final : public partition_store {
   status save_records(const folding_map& records, std::uint64_t* written);
   status save_index_rows(folded_tail* tail);
   status save_fold(folded_tail* tail, std::uint64_t* written);
-  status compact(std::uint64_t snapshot_seq, epoch_ms retain_since_ms, std::uint64_t* deleted);
+  // Deletes old journal rows; raises *compacted_below (and its meta row) when
+  // it deleted any.
+  status compact(std::uint64_t snapshot_seq, epoch_ms retain_since_ms, std::uint64_t* deleted,
+                 std::uint64_t* compacted_below);
   void snapshot_committed(std::uint64_t last);
 
   sqlite_options options_;
@@ -115,6 +121,7 @@ class sqlite_store final : public partition_store {
   std::uint64_t epoch_ = 0;
   std::uint64_t seq_lease_ = 1;
   std::uint64_t snapshot_seq_ = 0;
+  std::uint64_t compacted_below_ = 1;
   std::uint64_t last_seq_ = 0;  // highest seq appended or folded
   std::uint64_t since_snapshot_ = 0;
   bool synchronous_full_ = false;  // the connection's current synchronous level

@@ -52,6 +52,8 @@ constexpr op_spec op_table[] = {
     {"stock.bulk", role::writer},
     {"stock.policy", role::admin},
     {"stock.find", role::reader, false, true},
+    {"subscribe", role::reader, false, true},
+    {"unsubscribe", role::reader, false, true},
     {"order.reserve", role::writer, false, true, true},
     {"order.commit", role::writer, false, true, true},
     {"order.release", role::writer, false, true, true},

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "gateway/connection_registry.hpp"
 #include "gateway/conversation.hpp"
@@ -65,6 +66,14 @@ class websocket_session final
   void apply(conversation::verdict verdict, protocol::encoding enc);
   void dispatch(protocol::op_request&& req, protocol::encoding enc);
   void on_answer(std::int64_t id, protocol::encoding enc, protocol::value answer);
+  // Subscriptions: subscribe goes to the dispatcher, unsubscribe is ours.
+  void subscribe(protocol::op_request&& req, protocol::encoding enc);
+  void on_subscribed(std::int64_t id, protocol::encoding enc, protocol::value answer,
+                     std::shared_ptr<event_stream> stream);
+  void unsubscribe(const protocol::op_request& req, protocol::encoding enc);
+  // Moves frames of the streams into the write queue while it has room.
+  void pump();
+  void cancel_streams();
   void send(protocol::value frame, protocol::encoding enc);
   void do_write();
   void merge_queued_answers();
@@ -91,6 +100,12 @@ class websocket_session final
   bool reading_ = false;  // an async_read is pending
   bool writing_ = false;  // an async_write is pending (of queue_.front())
   bool batch_ = false;    // subprotocol stockgrid.batch: array frames both ways
+  struct live_stream {
+    std::shared_ptr<event_stream> stream;
+    protocol::encoding enc;
+  };
+  std::unordered_map<std::uint64_t, live_stream> streams_;
+  std::size_t subscribing_ = 0;  // subscribe requests not yet answered
   std::uint64_t id_ = 0;  // in the registry
 };
 

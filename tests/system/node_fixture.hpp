@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <fstream>
 #include <future>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -365,6 +366,10 @@ class session {
       const value v = next();
       const auto got = gateway_test::id_of(v);
       if (got == id) return v;
+      if (!got && v.find("event") != nullptr) {  // a subscription's frame
+        events_.push_back(v);
+        continue;
+      }
       INFO("unexpected answer " << Catch::Detail::stringify(v));
       REQUIRE(got.has_value());
       REQUIRE(early_.count(*got) == 0);
@@ -405,6 +410,29 @@ class session {
   }
   bool last_was_text() const { return last_was_text_; }
 
+  // The next subscription event (a frame with "event" and no id), in order,
+  // keeping answers that arrive meanwhile for answer().
+  value next_event(std::chrono::milliseconds timeout = answer_timeout) {
+    if (!events_.empty()) {
+      value v = std::move(events_.front());
+      events_.pop_front();
+      return v;
+    }
+    for (;;) {
+      value v = next(timeout);
+      if (auto got = gateway_test::id_of(v)) {
+        REQUIRE(early_.count(*got) == 0);
+        early_.emplace(*got, std::move(v));
+        continue;
+      }
+      INFO(Catch::Detail::stringify(v));
+      REQUIRE(v.find("event") != nullptr);
+      return v;
+    }
+  }
+  // Whether an event is already waiting (read, not yet returned).
+  std::size_t events_waiting() const { return events_.size(); }
+
   // Raw frames, for bad input.
   void send_text(std::string_view bytes) { client_->send_text(bytes); }
   void send_binary(std::string_view bytes) { client_->send_binary(bytes); }
@@ -440,6 +468,7 @@ class session {
   std::int64_t next_id_ = 1;
   std::map<std::int64_t, encoding> sent_in_;
   std::map<std::int64_t, value> early_;
+  std::deque<value> events_;
   bool last_was_text_ = false;
 };
 
