@@ -23,12 +23,12 @@ struct demo_load_settings {
   // Requests sent and not yet answered; a tick that finds this many skips.
   std::uint32_t in_flight_max = 32;
   // A record whose on_hand falls below this is restocked by restock_units.
-  std::int64_t restock_below = 40;
-  std::int64_t restock_units = 60;
+  std::int64_t restock_below = 85;
+  std::int64_t restock_units = 20;
   // Reserves hold for a random time up to this, then expire by themselves.
   std::int64_t hold_ttl_ms_max = 8'000;
   // The low_stock_threshold given to the first few records (0 = none).
-  std::int64_t low_stock_threshold = 50;
+  std::int64_t low_stock_threshold = 90;
 };
 
 class demo_load {
