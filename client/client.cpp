@@ -81,6 +81,12 @@ constexpr std::size_t response_bytes_max = 64u << 20;
 constexpr auto idle_timeout = std::chrono::seconds(30);
 // How often request deadlines and delayed resends are checked.
 constexpr auto tick_interval = std::chrono::milliseconds(20);
+// Event frames kept while their subscribe answer has not arrived (a server
+// that sends them first); more are dropped and counted.
+constexpr std::size_t early_events_max = 4'096;
+// A 1008 or 1013 close this soon after the connection opened keeps the
+// reconnect backoff growing instead of starting it over.
+constexpr auto pushed_back_window = std::chrono::seconds(30);
 
 // ---------------------------------------------------------------------------
 // Transport: one WebSocket connection, plain or TLS. It only moves bytes:
@@ -91,7 +97,8 @@ constexpr auto tick_interval = std::chrono::milliseconds(20);
 struct transport_events {
   std::function<void()> opened;
   std::function<void(std::string bytes, bool text)> frame;
-  std::function<void(std::string why)> closed;
+  // close_code: the server's WebSocket close code, 0 when it sent none.
+  std::function<void(std::string why, int close_code)> closed;
 };
 
 class transport {
@@ -234,7 +241,8 @@ class ws_transport final : public transport,
     if (ec == websocket::error::closed) {
       const auto& reason = ws_->reason();
       return end("the server closed the connection (" + std::to_string(reason.code) +
-                 (reason.reason.empty() ? std::string() : " " + std::string(reason.reason.data(), reason.reason.size())) + ")");
+                     (reason.reason.empty() ? std::string() : " " + std::string(reason.reason.data(), reason.reason.size())) + ")",
+                 static_cast<int>(reason.code));
     }
     if (ec) return end("connection lost: " + ec.message());
     std::string bytes = beast::buffers_to_string(buffer_.data());
@@ -269,10 +277,10 @@ class ws_transport final : public transport,
   }
 
   // The queue is kept: a write in progress may still read its frame.
-  void end(std::string why) {
+  void end(std::string why, int close_code = 0) {
     if (ended_) return;
     ended_ = true;
-    events_.closed(std::move(why));
+    events_.closed(std::move(why), close_code);
   }
 
   tcp::resolver resolver_;
@@ -298,7 +306,28 @@ struct pending {
   steady::time_point deadline;
   std::uint32_t sends = 0;    // times written to a connection
   std::uint32_t retries = 0;  // resends after a retryable answer
+  // Belongs to one connection (subscribe, unsubscribe): when that connection
+  // drops it fails with DISCONNECTED instead of being resent; the
+  // subscription resubscribes with its position after the reconnect.
+  bool once = false;
 };
+
+// subscribe and unsubscribe frames are written from their params as given:
+// the subscription's filter and position are built here (subscription.hpp).
+bool is_subscription_op(std::string_view op) { return op == "subscribe" || op == "unsubscribe"; }
+
+value encode_for_wire(const protocol::op_request& r) {
+  if (!is_subscription_op(r.op)) return protocol::encode_request(r);
+  protocol::object o;
+  o.emplace_back("op", r.op);
+  if (r.id) o.emplace_back("id", *r.id);
+  if (const protocol::object* params = r.params.as_object()) {
+    for (const auto& member : *params) {
+      if (member.first != "op" && member.first != "id") o.push_back(member);
+    }
+  }
+  return value(std::move(o));
+}
 
 protocol::object idem_details(const protocol::op_request& r) {
   protocol::object details;
@@ -377,8 +406,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         [weak, generation](std::string bytes, bool text) {
           if (auto self = weak.lock()) self->on_frame(generation, std::move(bytes), text);
         },
-        [weak, generation](std::string why) {
-          if (auto self = weak.lock()) self->on_closed(generation, std::move(why));
+        [weak, generation](std::string why, int close_code) {
+          if (auto self = weak.lock()) self->on_closed(generation, std::move(why), close_code);
         }};
     if (url.tls) {
       conn = std::make_shared<ws_transport<true>>(strand, tls, url, options.connect_timeout,
@@ -418,7 +447,10 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     connect_timer.cancel();
     if (is_ok(answer)) {
       current = state::open;
-      reconnect_attempts = 0;
+      opened_at = steady::now();
+      // After the server pushed us away (1008 too slow, 1013 overloaded) the
+      // backoff keeps growing across reconnects that it ends again at once.
+      if (!pushed_back) reconnect_attempts = 0;
       {
         std::lock_guard lock(shared_mutex);
         session = answer;
@@ -431,6 +463,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       if (auto limit = lookup_int(answer, "limits.frame_bytes_max"); limit && *limit > 0)
         frame_bytes_max = static_cast<std::size_t>(*limit);
       if (connect_done) std::exchange(connect_done, nullptr)(answer);
+      resubscribe_all();
       pump();
       return;
     }
@@ -450,26 +483,50 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     abort_connection("authentication failed: " + code);
   }
 
-  void on_closed(std::uint64_t generation, std::string why) {
+  void on_closed(std::uint64_t generation, std::string why, int close_code) {
     if (generation != connection_generation) return;
     conn.reset();
     connect_timer.cancel();
     if (!abort_reason.empty()) why = std::exchange(abort_reason, {});
     if (current == state::closed || current == state::failed) return;
+    const bool was_open = current == state::open;
     last_failure = why;
+    pushed_back = was_open && (close_code == 1008 || close_code == 1013) &&
+                  steady::now() - opened_at < pushed_back_window;
+    // The server's subscription ids die with the connection.
+    forget_connection_subscriptions();
     // What was in flight goes back to the queue in its original order; it is
-    // resent, with the same idempotency keys, after the reconnect.
-    for (auto& [wire_id, p] : in_flight) waiting.emplace(p->seq, p);
+    // resent, with the same idempotency keys, after the reconnect. Requests
+    // of this connection alone (subscribe, unsubscribe) fail instead.
+    std::vector<std::shared_ptr<pending>> of_this_connection;
+    for (auto& [wire_id, p] : in_flight) {
+      if (p->once) {
+        of_this_connection.push_back(p);
+      } else {
+        waiting.emplace(p->seq, p);
+      }
+    }
     in_flight.clear();
+    for (auto it = delayed.begin(); it != delayed.end();) {
+      if (!it->second->once) {
+        ++it;
+        continue;
+      }
+      of_this_connection.push_back(std::move(it->second));
+      it = delayed.erase(it);
+    }
     if (connect_done) {
       // The first connection of a connect() failed: report it, no reconnect.
       current = state::failed;
       const std::string message = "cannot connect to " + url_for_messages() + ": " + why;
       std::exchange(connect_done, nullptr)(local_error(disconnected_code, message));
       fail_all(std::string(disconnected_code), message);
-      return;
+    } else {
+      schedule_reconnect();
     }
-    schedule_reconnect();
+    for (auto& p : of_this_connection) {
+      complete(*p, local_error(disconnected_code, "the connection dropped: " + why));
+    }
   }
 
   void schedule_reconnect() {
@@ -502,7 +559,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
 
   std::size_t pending_count() const { return waiting.size() + in_flight.size() + delayed.size(); }
 
-  void do_call(protocol::op_request request, callback done) {
+  void do_call(protocol::op_request request, callback done, bool once = false) {
     if (current == state::closed) return done(local_error(disconnected_code, "the client is closed"));
     if (current == state::idle) {
       return done(local_error(disconnected_code, "not connected: call connect() first"));
@@ -523,6 +580,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     p->request = std::move(request);
     p->done = std::move(done);
     p->deadline = steady::now() + options.request_timeout;
+    p->once = once;
     waiting.emplace(p->seq, std::move(p));
     ensure_ticking();
     pump();
@@ -541,7 +599,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     const std::int64_t wire_id = next_wire_id++;
     p->request.id = wire_id;
     auto bytes = std::make_shared<const std::string>(
-        protocol::serialize(protocol::encode_request(p->request), options.encoding));
+        protocol::serialize(encode_for_wire(p->request), options.encoding));
     if (bytes->size() > frame_bytes_max) {
       return complete(*p, local_error(frame_too_big_code,
                                       "the request is " + std::to_string(bytes->size()) +
@@ -570,6 +628,19 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
                          response_limits(), &answer, &error)) {
       return;  // not a frame of this protocol: nothing to match it to
     }
+    // A batch frame (stockgrid.batch) carries answers and events in order.
+    if (const protocol::array* items = answer.as_array()) {
+      for (const value& item : *items) {
+        if (generation != connection_generation) return;  // a callback closed the client
+        on_message(item);
+      }
+      return;
+    }
+    on_message(answer);
+  }
+
+  void on_message(const value& answer) {
+    if (is_event_frame(answer)) return on_event(answer);
     const value* id_field = answer.find("id");
     const std::int64_t* id = id_field != nullptr ? id_field->as_int() : nullptr;
     // `id: null` answers a frame the server could not read; every frame this
@@ -580,7 +651,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     if (it == in_flight.end()) return;  // its request already timed out
     auto p = std::move(it->second);
     in_flight.erase(it);
-    on_answer(std::move(p), std::move(answer));
+    on_answer(std::move(p), answer);
     pump();
   }
 
@@ -629,6 +700,214 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     delayed.clear();
     std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a->seq < b->seq; });
     for (auto& p : all) complete(*p, local_error(code, message, idem_details(p->request)));
+    end_subscriptions(code, message);
+  }
+
+  // --- subscriptions ----------------------------------------------------------
+  //
+  // A subscription outlives connections: its handle is the caller's, the
+  // server's `sub` id is only valid on the connection that answered it. After
+  // a reconnect every subscription is sent again with `from` = its position
+  // (position_keeper), so the caller's stream goes on without a gap or a
+  // repeat; a subscription whose snapshot was not complete starts over, and
+  // the caller gets a `reset` first.
+
+  struct subscription_entry {
+    std::uint64_t handle = 0;
+    subscription_filter filter;
+    event_callback on_event;
+    callback first_answer;  // until the first server answer
+    position_keeper keeper;
+    std::optional<std::int64_t> server_sub;
+    bool subscribing = false;  // a subscribe is queued or in flight
+    bool removed = false;      // unsubscribed or ended
+    bool delivered = false;    // the caller saw events since the last reset
+  };
+
+  void do_subscribe(std::uint64_t handle, subscription_filter filter, event_callback on_event,
+                    callback done) {
+    if (subscriptions.size() >= options.subscriptions_max) {
+      return done(local_error(queue_full_code,
+                              "the client already has " + std::to_string(options.subscriptions_max) +
+                                  " subscriptions (client_options::subscriptions_max)"));
+    }
+    auto entry = std::make_shared<subscription_entry>();
+    entry->handle = handle;
+    entry->filter = std::move(filter);
+    entry->on_event = std::move(on_event);
+    entry->first_answer = std::move(done);
+    subscriptions.emplace(handle, entry);
+    send_subscribe(entry);
+  }
+
+  void send_subscribe(const std::shared_ptr<subscription_entry>& entry) {
+    const auto from = entry->keeper.resume_from();
+    if (!from && entry->delivered) {
+      // The snapshot was cut off: the caller drops what it built from it.
+      subscription_event reset;
+      reset.kind = event_kind::reset;
+      reset.sub = entry->server_sub.value_or(0);
+      deliver(*entry, reset);
+    }
+    entry->keeper.resubscribing();
+    entry->subscribing = true;
+    protocol::op_request r;
+    r.op = "subscribe";
+    r.params = value(subscribe_params(entry->filter, from));
+    std::weak_ptr<impl> weak = shared_from_this();
+    do_call(std::move(r),
+            [weak, entry](value answer) {
+              if (auto self = weak.lock()) self->on_subscribed(entry, std::move(answer));
+            },
+            /*once=*/true);
+  }
+
+  void on_subscribed(const std::shared_ptr<subscription_entry>& entry, value answer) {
+    entry->subscribing = false;
+    const auto sub = lookup_int(answer, "sub");
+    if (entry->removed) {
+      // Unsubscribed while the subscribe was on its way: undo it.
+      if (is_ok(answer) && sub && current == state::open) send_unsubscribe(*sub, nullptr);
+      if (entry->first_answer) std::exchange(entry->first_answer, nullptr)(std::move(answer));
+      return;
+    }
+    if (is_ok(answer) && sub) {
+      entry->server_sub = *sub;
+      by_sub[*sub] = entry;
+      {
+        std::lock_guard lock(shared_mutex);
+        ++(entry->first_answer ? stats.subscribes : stats.resubscribes);
+      }
+      if (entry->first_answer) std::exchange(entry->first_answer, nullptr)(std::move(answer));
+      replay_early_events(*sub);
+      return;
+    }
+    const bool reconnecting = current == state::reconnect_wait || current == state::connecting ||
+                              current == state::authenticating;
+    if (reconnecting && error_code(answer) == disconnected_code) return;  // resubscribed on reconnect
+    end_subscription(entry, answer);
+  }
+
+  void resubscribe_all() {
+    for (auto& [handle, entry] : subscriptions) {
+      if (!entry->subscribing && !entry->server_sub) send_subscribe(entry);
+    }
+  }
+
+  void do_unsubscribe(std::uint64_t handle, callback done) {
+    auto found = subscriptions.find(handle);
+    if (found == subscriptions.end()) {
+      return done(local_error("NOT_FOUND", "no subscription " + std::to_string(handle)));
+    }
+    auto entry = found->second;
+    subscriptions.erase(found);
+    entry->removed = true;
+    if (entry->server_sub) {
+      by_sub.erase(*entry->server_sub);
+      if (current == state::open) return send_unsubscribe(*entry->server_sub, std::move(done));
+    }
+    // Not subscribed on this connection (yet): nothing to tell the server now;
+    // on_subscribed undoes a subscribe still on its way.
+    done(value(protocol::object{{"ok", true}}));
+  }
+
+  void send_unsubscribe(std::int64_t sub, callback done) {
+    protocol::op_request r;
+    r.op = "unsubscribe";
+    r.params = value(protocol::object{{"sub", sub}});
+    do_call(std::move(r), done ? std::move(done) : [](value) {}, /*once=*/true);
+  }
+
+  // An event frame: to its subscription, through its position keeper.
+  void on_event(const value& frame) {
+    const auto sub = event_sub(frame);
+    if (!sub) return;
+    auto found = by_sub.find(*sub);
+    if (found == by_sub.end()) {
+      // Events may overtake their subscribe answer only if the server sends
+      // them first; keep a bounded number for a subscribe still on its way.
+      if (subscribing_count() > 0 && early_events.size() < early_events_max) {
+        early_events.push_back(frame);
+      } else if (subscribing_count() > 0) {
+        std::lock_guard lock(shared_mutex);
+        ++stats.events_dropped;
+      }
+      return;
+    }
+    auto entry = found->second;  // a callback may unsubscribe it
+    subscription_event e;
+    std::string error;
+    if (!decode_event(frame, &e, &error)) {
+      std::lock_guard lock(shared_mutex);
+      ++stats.bad_events;
+      return;
+    }
+    if (!entry->keeper.apply(e)) {
+      std::lock_guard lock(shared_mutex);
+      ++stats.duplicate_events;
+      return;
+    }
+    deliver(*entry, e);
+  }
+
+  void replay_early_events(std::int64_t sub) {
+    std::vector<value> mine;
+    for (auto it = early_events.begin(); it != early_events.end();) {
+      if (event_sub(*it) == sub) {
+        mine.push_back(std::move(*it));
+        it = early_events.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const value& frame : mine) on_event(frame);
+  }
+
+  std::size_t subscribing_count() const {
+    std::size_t n = 0;
+    for (const auto& [handle, entry] : subscriptions) n += entry->subscribing;
+    return n;
+  }
+
+  void deliver(subscription_entry& entry, const subscription_event& e) {
+    if (entry.removed && e.kind != event_kind::ended) return;
+    entry.delivered = e.kind != event_kind::reset && e.kind != event_kind::ended;
+    {
+      std::lock_guard lock(shared_mutex);
+      ++stats.events;
+    }
+    try {
+      entry.on_event(e);
+    } catch (...) {
+      // A throwing callback must not take the client's io thread down.
+    }
+  }
+
+  void forget_connection_subscriptions() {
+    by_sub.clear();
+    early_events.clear();
+    for (auto& [handle, entry] : subscriptions) entry->server_sub.reset();
+  }
+
+  // The subscription is over: its first answer, or an `ended` event.
+  void end_subscription(const std::shared_ptr<subscription_entry>& entry, value why) {
+    subscriptions.erase(entry->handle);
+    if (entry->server_sub) by_sub.erase(*entry->server_sub);
+    if (entry->first_answer) {
+      entry->removed = true;
+      return std::exchange(entry->first_answer, nullptr)(std::move(why));
+    }
+    subscription_event ended;
+    ended.kind = event_kind::ended;
+    ended.sub = entry->server_sub.value_or(0);
+    ended.raw = std::move(why);
+    deliver(*entry, ended);
+    entry->removed = true;
+  }
+
+  void end_subscriptions(const std::string& code, const std::string& message) {
+    auto all = subscriptions;
+    for (auto& [handle, entry] : all) end_subscription(entry, local_error(code, message));
   }
 
   // --- time -------------------------------------------------------------------
@@ -721,6 +1000,12 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   std::map<std::uint64_t, std::shared_ptr<pending>> waiting;              // by seq
   std::unordered_map<std::int64_t, std::shared_ptr<pending>> in_flight;   // by wire id
   std::multimap<steady::time_point, std::shared_ptr<pending>> delayed;    // retry-after
+
+  std::map<std::uint64_t, std::shared_ptr<subscription_entry>> subscriptions;  // by handle
+  std::unordered_map<std::int64_t, std::shared_ptr<subscription_entry>> by_sub;  // this connection's ids
+  std::vector<value> early_events;  // events ahead of their subscribe answer
+  steady::time_point opened_at;
+  bool pushed_back = false;  // the last connection ended with 1008/1013 soon after it opened
 
   // Read by session() and stats() from other threads.
   mutable std::mutex shared_mutex;
@@ -982,6 +1267,27 @@ std::future<value> client::transfer_get(std::string transfer) {
 
 std::future<value> client::tenant_settings(settings_change change) {
   return call(build_settings(change));
+}
+
+client::subscription client::subscribe(subscription_filter filter, event_callback on_event) {
+  auto [done, future] = promised();
+  const subscription_handle handle = subscribe(std::move(filter), std::move(on_event), std::move(done));
+  return {handle, std::move(future)};
+}
+
+subscription_handle client::subscribe(subscription_filter filter, event_callback on_event, callback done) {
+  const subscription_handle handle = next_subscription_handle_.fetch_add(1) + 1;
+  impl_->post([handle, filter = std::move(filter), on_event = std::move(on_event),
+               done = std::move(done)](impl& self) mutable {
+    self.do_subscribe(handle, std::move(filter), std::move(on_event), std::move(done));
+  });
+  return handle;
+}
+
+std::future<value> client::unsubscribe(subscription_handle handle) {
+  auto [done, future] = promised();
+  impl_->post([handle, done = std::move(done)](impl& self) mutable { self.do_unsubscribe(handle, std::move(done)); });
+  return std::move(future);
 }
 
 void client::close() {

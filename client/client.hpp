@@ -37,6 +37,7 @@
 // All public functions are thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -49,6 +50,7 @@
 
 #include "client/requests.hpp"
 #include "client/response.hpp"
+#include "client/subscription.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/value.hpp"
@@ -91,6 +93,9 @@ struct client_options {
   // Resends of one request after TIMEOUT, UNAVAILABLE, OVERLOADED or
   // RATE_LIMITED answers (resends after a reconnect do not count).
   std::uint32_t retries_max = 5;
+  // Subscriptions at once; one more fails at once with QUEUE_FULL. The
+  // server has its own, usually lower, limit per connection.
+  std::size_t subscriptions_max = 1'000;
   backoff_settings reconnect;
   // wss://: verify the server's certificate against the system's CAs or
   // tls_ca_file (PEM). tls_verify = false accepts any certificate (tests).
@@ -124,7 +129,22 @@ struct client_stats {
   std::uint64_t connects = 0;  // successful connections (first one included)
   std::uint64_t resends = 0;   // requests sent again (reconnect or retryable answer)
   std::uint64_t answered = 0;  // requests completed with a server answer
+  // Subscriptions: subscribes answered ok (first time, and again after a
+  // reconnect), events handed to callbacks, events not handed on because
+  // they repeat ones delivered before a reconnect, event frames that could
+  // not be decoded, and events dropped because too many overtook their
+  // subscribe answer.
+  std::uint64_t subscribes = 0;
+  std::uint64_t resubscribes = 0;
+  std::uint64_t events = 0;
+  std::uint64_t duplicate_events = 0;
+  std::uint64_t bad_events = 0;
+  std::uint64_t events_dropped = 0;
 };
+
+// The caller's name for a subscription: stays the same across reconnects
+// (the server's `sub` id does not). Never 0.
+using subscription_handle = std::uint64_t;
 
 // A random 128-bit idempotency key, 32 lowercase hex digits.
 std::string new_idempotency_key();
@@ -208,6 +228,29 @@ class client {
   // tenant.settings (admin): reads the settings, or changes and returns them.
   std::future<value> tenant_settings(settings_change change = {});
 
+  // Live subscriptions (docs/protocol.md, "Subscriptions"). `on_event`
+  // gets the stream on the io thread: the snapshot pages and snapshot_end,
+  // then stock and alert events, a `reset` (drop what was built from the
+  // snapshot; a new one follows) and, last, `ended` when the subscription
+  // ends without unsubscribe (a resubscribe refused, the client closed or
+  // giving up). Across reconnects, and closes 1008 (too slow) or 1013
+  // (overloaded), the client resubscribes with `from` = the position it
+  // kept (client/subscription.hpp): the callback sees every change once, in
+  // order, with no gap. The answer is the first subscribe's ({"sub": N} or
+  // the error: BAD_REQUEST, FORBIDDEN, LIMIT_EXCEEDED); after an error no
+  // event comes.
+  struct subscription {
+    subscription_handle handle;
+    std::future<value> answer;
+  };
+  subscription subscribe(subscription_filter filter, event_callback on_event);
+  subscription_handle subscribe(subscription_filter filter, event_callback on_event, callback done);
+  // Ends a subscription: no event reaches its callback after this call has
+  // run on the io thread. The server's answer, or a local ok when the
+  // subscription was not active on a connection; NOT_FOUND for an unknown
+  // handle.
+  std::future<value> unsubscribe(subscription_handle handle);
+
   // Closes the connection (WebSocket close 1000) and fails every waiting
   // request with DISCONNECTED. Later calls fail the same way. Idempotent.
   void close();
@@ -227,6 +270,7 @@ class client {
   struct own_thread;  // the io_context and thread of the first constructor
   std::unique_ptr<own_thread> own_thread_;
   std::shared_ptr<impl> impl_;
+  std::atomic<subscription_handle> next_subscription_handle_{0};
 };
 
 }  // namespace stockgrid::client

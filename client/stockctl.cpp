@@ -4,11 +4,15 @@
 //   stockctl [OPTIONS] COMMAND ARGS...     one command, its response as JSON
 //   stockctl [OPTIONS] run FILE            a script (client/script.hpp)
 //   stockctl [OPTIONS] import FILE.csv     stock counts from a CSV file
+//   stockctl [OPTIONS] watch [FILTER...]   the live stream of a subscription
 //   stockctl help                          every command
 //
 // Exit codes: 0 ok, 1 an error response / failed expect / failed import
 // row, 2 bad usage or script syntax, 3 cannot connect or authenticate.
+#include <signal.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include <cstdlib>
 #include <fstream>
@@ -19,6 +23,7 @@
 
 #include "client/commands.hpp"
 #include "client/script_runner.hpp"
+#include "client/watch.hpp"
 
 namespace {
 
@@ -35,18 +40,43 @@ const char* usage_text =
     "                                    one command; prints the response as JSON\n"
     "  stockctl run checkout.sg          run a script: commands, expect, repeat, -> $var\n"
     "  stockctl import stock.csv         bulk stock counts: header warehouse,sku,on_hand\n"
+    "  stockctl watch --warehouse berlin --count 10\n"
+    "                                    live changes, one line each, until Ctrl-C or a bound:\n"
+    "                                    [--warehouse W] [--sku S] [--sku-prefix P] [--alerts]\n"
+    "                                    [--json] [--count N] [--seconds T]\n"
     "  stockctl help                     every command\n"
     "\n"
     "Options (anywhere on the line):\n"
     "  --url URL          the node (env STOCKGRID_URL; default ws://127.0.0.1:7400/v1/ws)\n"
     "  --token TOKEN      an API token (env STOCKGRID_TOKEN)\n"
-    "  --json             send JSON text frames instead of msgpack\n"
+    "  --json             send JSON text frames instead of msgpack (watch: print events as JSON)\n"
     "  --raw              print responses as compact JSON on one line\n"
     "  --quiet            run: print only failures, repeat summaries, echo and the result\n"
     "  --timeout DUR      per-request timeout, retries included (default 10s)\n"
     "  --ca-file PEM      wss://: trust this CA; --insecure: trust any certificate\n"
     "\n"
     "Exit codes: 0 ok, 1 error response or failed expect, 2 usage, 3 cannot connect.\n";
+
+// Set by SIGINT/SIGTERM; `watch` stops at it.
+std::atomic<bool> stop_requested{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+extern "C" void request_stop(int) { stop_requested.store(true); }
+
+int watch(const stockctl::runner_settings& settings, const std::vector<std::string>& words) {
+  auto parsed = stockctl::parse_watch({words.begin() + 1, words.end()});
+  if (auto* error = std::get_if<std::string>(&parsed)) {
+    std::cerr << "stockctl: " << *error << "\n";
+    return exit_usage;
+  }
+  auto options = std::get<stockctl::watch_options>(parsed);
+  options.json = settings.client.encoding == protocol::encoding::json;
+  struct sigaction action {};
+  action.sa_handler = request_stop;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+  return stockctl::run_watch(settings, options, std::cout, std::cerr, stop_requested);
+}
 
 bool read_file(const std::string& path, std::string* out) {
   std::ifstream in(path, std::ios::binary);
@@ -131,6 +161,7 @@ int main(int argc, char** argv) {
     return exit_usage;
   }
 
+  if (!words.empty() && words[0] == "watch") return watch(settings, words);
   stockctl::script_runner runner(settings, std::cout);
   if (words.empty()) {
     const bool tty = ::isatty(0) != 0;

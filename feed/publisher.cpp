@@ -98,13 +98,14 @@ void publisher::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void publisher::enqueue(item&& it) {
+bool publisher::enqueue(item&& it) {
   {
     std::lock_guard lk(mu_);
-    if (stopping_) return;
+    if (stopping_) return false;
     queue_.push_back(std::move(it));
   }
   cv_.notify_one();
+  return true;
 }
 
 void publisher::on_committed(std::uint32_t p, const std::vector<journal_entry>& batch) {
@@ -165,10 +166,14 @@ void publisher::subscribe(std::shared_ptr<subscription> sub, std::optional<posit
   s->sub = std::move(sub);
   s->from = std::move(from);
   s->done = std::move(done);
+  auto answer = s->done;
   item it;
   it.what = item::kind::start;
   it.state = std::move(s);
-  enqueue(std::move(it));
+  if (!enqueue(std::move(it))) {
+    active_.fetch_sub(1, std::memory_order_acq_rel);
+    answer(outcome::unavailable, "server stopping", 0);
+  }
 }
 
 publisher_stats publisher::stats() const {
@@ -278,11 +283,7 @@ void publisher::publish_batch(std::uint32_t p, std::vector<journal_entry>& batch
 // come back through the queue.
 void publisher::start(const std::shared_ptr<sub_state>& s) {
   const auto n = partitions();
-  if (s->sub->cancelled()) {
-    if (s->done) std::exchange(s->done, nullptr)(outcome::unavailable, "subscription cancelled", 0);
-    active_.fetch_sub(1, std::memory_order_acq_rel);
-    return;
-  }
+  if (s->sub->cancelled()) return drop(s);  // answers it; sweep() forgets it
   auto& list = by_tenant_[s->sub->what().tenant];
   if (std::find(list.begin(), list.end(), s) == list.end()) list.push_back(s);
   s->attached.assign(n, false);

@@ -98,7 +98,8 @@ class publisher {
   void refuse(sub_state& s, outcome code, std::string message, std::int64_t limit = 0);
   void drop(const std::shared_ptr<sub_state>& s);
   void sweep();
-  void enqueue(item&& it);
+  // False when stopping (nothing queued).
+  bool enqueue(item&& it);
   std::int64_t threshold_of(const persistence::journal_entry& e) const;
 
   const config::subscription_settings settings_;

@@ -215,7 +215,7 @@ class connection : public std::enable_shared_from_this<connection> {
       case workload::reserve:
         // Uniform: reserves only. Hot: each granted hold is released next, so
         // one record's holds do not pile up to the per-record limit.
-        if (o_.hot && s.step == 1) {
+        if ((o_.hot || o_.release_holds) && s.step == 1) {
           s.op = bench_op::release;
           return;
         }
@@ -434,7 +434,7 @@ class connection : public std::enable_shared_from_this<connection> {
       case bench_op::reserve:
         ++r.reserves_ok;
         s.hold.assign(view.hold);
-        s.step = (o_.work == workload::mix || o_.hot) ? 1 : 0;
+        s.step = (o_.work == workload::mix || o_.hot || o_.release_holds) ? 1 : 0;
         return;
       case bench_op::commit:
       case bench_op::release:

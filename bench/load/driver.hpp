@@ -38,6 +38,9 @@ struct driver_options {
   int threads = 1;
   workload work = workload::reserve;
   bool hot = false;                 // every request on the first record
+  // workload::reserve over many records: release each granted hold next, as
+  // --hot does (stock changes twice per cycle, holds do not pile up).
+  bool release_holds = false;
   double seconds = 10;              // run time, unless requests_max is set
   std::uint64_t requests_max = 0;   // stop after this many requests (0 = use seconds)
   double rate = 0;                  // offered requests/s in total; 0 = as fast as answered

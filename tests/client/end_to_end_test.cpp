@@ -12,7 +12,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <future>
 #include <memory>
@@ -453,6 +455,134 @@ TEST_CASE("client library: a revoked key's connection is closed and its requests
     if (code != "UNAUTHENTICATED") std::this_thread::sleep_for(100ms);
   }
   CHECK(code == "UNAUTHENTICATED");
+}
+
+// Reads the lines a child prints until `enough` says so, within `timeout`:
+// at the deadline the child is killed, which ends the read (EOF).
+std::vector<std::string> read_lines_until(testing::child_process& child,
+                                          const std::function<bool(const std::vector<std::string>&)>& enough,
+                                          std::vector<std::string> lines, std::chrono::seconds timeout) {
+  auto reading = std::async(std::launch::async, [&child, &enough, &lines] {
+    while (!enough(lines)) {
+      auto line = child.read_line();
+      if (!line) return;
+      lines.push_back(*line);
+    }
+  });
+  if (reading.wait_for(timeout) != std::future_status::ready) child.kill(SIGKILL);
+  reading.get();
+  return lines;
+}
+
+std::vector<value> stock_events_of(const std::vector<std::string>& lines) {
+  std::vector<value> events;
+  for (const auto& line : lines) {
+    const value v = json_of(line);
+    if (client::lookup_string(v, "event") == "stock") events.push_back(v);
+  }
+  return events;
+}
+
+TEST_CASE("stockctl watch --json prints a record's changes in order, then stops at --count") {
+  const std::string sku = "e2e-watch-" + std::to_string(::getpid());
+  client::client writer;
+  connect(writer, the_node().writer);
+  REQUIRE(client::is_ok(writer.set("berlin", sku, 10).get()));
+
+  testing::child_process watch({stockctl(), "--url", the_node().url(), "--token", the_node().reader, "--json",
+                                "watch", "--warehouse", "berlin", "--sku", sku, "--count", "3", "--seconds", "60"});
+  // The snapshot comes first: then the subscription is live.
+  auto lines = read_lines_until(
+      watch, [](const auto& l) { return !l.empty() && l.back().find("\"snapshot_end\"") != std::string::npos; }, {},
+      30s);
+  INFO("watch printed:\n" << [&] { std::string all; for (auto& l : lines) all += l + "\n"; return all; }());
+  REQUIRE_FALSE(lines.empty());
+  REQUIRE(lines.back().find("\"snapshot_end\"") != std::string::npos);
+  const value snapshot = json_of(lines.front());
+  CHECK(client::lookup_string(snapshot, "event") == "snapshot");
+  CHECK(client::lookup_int(snapshot, "records.0.on_hand") == 10);
+  CHECK(client::lookup_int(snapshot, "records.0.version") == 1);
+
+  REQUIRE(client::is_ok(writer.adjust("berlin", sku, 5).get()));
+  const value held = writer.reserve("berlin", sku, 4).get();
+  REQUIRE(client::is_ok(held));
+  REQUIRE(client::is_ok(writer.release(*client::lookup_string(held, "hold")).get()));
+
+  lines = read_lines_until(watch, [](const auto& l) { return stock_events_of(l).size() >= 3; }, lines, 30s);
+  const auto code = watch.wait_exit(30s);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);  // --count 3 reached
+  const auto events = stock_events_of(lines);
+  REQUIRE(events.size() == 3);
+  const char* kinds[] = {"adjust", "reserve", "release"};
+  const std::int64_t available[] = {15, 11, 15};
+  const std::int64_t delta[] = {5, -4, 4};
+  for (std::size_t i = 0; i < 3; ++i) {
+    INFO(client::to_json(events[i]));
+    CHECK(client::lookup_string(events[i], "record.sku") == sku);
+    CHECK(client::lookup_int(events[i], "record.version") == static_cast<std::int64_t>(i) + 2);
+    CHECK(client::lookup_string(events[i], "change.kind") == kinds[i]);
+    CHECK(client::lookup_int(events[i], "change.delta") == delta[i]);
+    CHECK(client::lookup_int(events[i], "record.available") == available[i]);
+    CHECK(client::lookup(events[i], "at_ms") != nullptr);
+  }
+}
+
+TEST_CASE("client library: a subscription resumes after a dropped connection, every change once, in order") {
+  const std::string sku = "e2e-resume-" + std::to_string(::getpid());
+  client::client writer;
+  connect(writer, the_node().writer);
+  REQUIRE(client::is_ok(writer.set("berlin", sku, 1000).get()));
+
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::int64_t> versions;
+  int snapshots_ended = 0, resets = 0, ended = 0;
+  client::client_options options;
+  options.reconnect.initial = 50ms;
+  client::client watcher(options);
+  connect(watcher, the_node().reader);
+  auto sub = watcher.subscribe({.warehouse = "berlin", .sku = sku, .sku_prefix = "", .alerts = false},
+                               [&](const client::subscription_event& e) {
+                                 std::lock_guard lock(mutex);
+                                 if (e.kind == client::event_kind::stock) versions.push_back(e.record.version);
+                                 snapshots_ended += e.kind == client::event_kind::snapshot_end;
+                                 resets += e.kind == client::event_kind::reset;
+                                 ended += e.kind == client::event_kind::ended;
+                                 changed.notify_all();
+                               });
+  const value answer = sub.answer.get();
+  INFO(client::to_json(answer));
+  REQUIRE(client::is_ok(answer));
+  auto wait_for_versions = [&](std::size_t n) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, 20s, [&] { return versions.size() >= n && snapshots_ended > 0; });
+  };
+
+  for (int i = 0; i < 5; ++i) REQUIRE(client::is_ok(writer.adjust("berlin", sku, -1).get()));
+  REQUIRE(wait_for_versions(5));
+  // The connection dies; changes go on while the watcher is away.
+  watcher.drop_connection();
+  for (int i = 0; i < 10; ++i) REQUIRE(client::is_ok(writer.adjust("berlin", sku, -1).get()));
+  REQUIRE(wait_for_versions(15));
+  // And once more, with changes racing the reconnect.
+  watcher.drop_connection();
+  for (int i = 0; i < 10; ++i) REQUIRE(client::is_ok(writer.adjust("berlin", sku, -1).get()));
+  REQUIRE(wait_for_versions(25));
+  // After unsubscribe a change reaches no callback.
+  REQUIRE(client::is_ok(watcher.unsubscribe(sub.handle).get()));
+  REQUIRE(client::is_ok(writer.adjust("berlin", sku, -1).get()));
+
+  std::lock_guard lock(mutex);
+  std::vector<std::int64_t> expected;
+  for (std::int64_t v = 2; v <= 26; ++v) expected.push_back(v);  // the set made version 1
+  CHECK(versions == expected);
+  CHECK(snapshots_ended == 1);
+  CHECK(resets == 0);
+  CHECK(ended == 0);
+  const auto stats = watcher.stats();
+  CHECK(stats.connects == 3);
+  CHECK(stats.resubscribes == 2);
 }
 
 TEST_CASE("the node stops cleanly on SIGTERM") {

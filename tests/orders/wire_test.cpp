@@ -4,10 +4,12 @@
 // written out as the JSON a client sees.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "config/limits.hpp"
+#include "orders/document.hpp"
 #include "orders/wire.hpp"
 #include "protocol/codec.hpp"
 
@@ -282,6 +284,15 @@ TEST_CASE("wire: tenant.settings reads, or changes what `set` names", "[wire][se
   CHECK(settings_refusal(head + R"({"allocation":2}})") == "set.allocation: must be a string");
   CHECK(settings_refusal(head + R"({"priority":"w1"}})") == "set.priority: must be an array of strings");
   CHECK(settings_refusal(head + R"({"priority":["w1",2]}})") == "set.priority[1]: must be a string");
+
+  // The low-stock alert default (feed/alerts.hpp).
+  const auto threshold = accepted<settings_request>(
+      R"({"op":"tenant.settings","id":7,"set":{"low_stock_threshold":5}})", decode_settings);
+  CHECK(threshold.low_stock_threshold == 5);
+  CHECK_FALSE(threshold.allocation);
+  CHECK(settings_refusal(head + R"({"low_stock_threshold":-1}})") ==
+        "set.low_stock_threshold: must be between 0 and 10^12");
+  CHECK(settings_refusal(head + R"({"low_stock_threshold":"5"}})") == "set.low_stock_threshold: must be an integer");
 }
 
 TEST_CASE("wire: a decoder given another op answers UNKNOWN_OP", "[wire]") {
@@ -475,8 +486,33 @@ TEST_CASE("wire: stock.find and tenant.settings responses", "[wire][response]") 
   s.settings.allocation.policy = allocation_policy::priority;
   s.settings.allocation.priority = {"w2", "w1"};
   CHECK(to_json(settings_response(11, s)) ==
-        R"({"id":11,"ok":true,"settings":{"allocation":"priority","priority":["w2","w1"]}})");
+        R"({"id":11,"ok":true,"settings":{"allocation":"priority","priority":["w2","w1"],"low_stock_threshold":0}})");
   s.settings = {};
   CHECK(to_json(settings_response(11, s)) ==
-        R"({"id":11,"ok":true,"settings":{"allocation":"most_available","priority":[]}})");
+        R"({"id":11,"ok":true,"settings":{"allocation":"most_available","priority":[],"low_stock_threshold":0}})");
+}
+
+TEST_CASE("tenant settings documents keep the low-stock default; older ones without it read 0", "[wire]") {
+  tenant_settings ts;
+  ts.allocation.policy = allocation_policy::priority;
+  ts.allocation.priority = {"w1"};
+  ts.low_stock_threshold = 7;
+  tenant_settings back;
+  REQUIRE(decode(encode(ts), &back));
+  CHECK(back.low_stock_threshold == 7);
+  CHECK(back.allocation.priority == std::vector<std::string>{"w1"});
+
+  tenant_settings older;
+  older.allocation.policy = allocation_policy::most_available;
+  std::string body = encode(older);  // then drop the field, as a document written before it existed
+  protocol::value v;
+  REQUIRE(document::parse(body, &v));
+  auto* members = v.as_object();
+  REQUIRE(members != nullptr);
+  members->erase(std::remove_if(members->begin(), members->end(),
+                                [](const auto& m) { return m.first == "low_stock_threshold"; }),
+                 members->end());
+  tenant_settings read;
+  REQUIRE(decode(document::serialize(*members), &read));
+  CHECK(read.low_stock_threshold == 0);
 }
