@@ -20,6 +20,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/grid.hpp"
+#include "app/dashboard.hpp"
+#include "app/demo_load.hpp"
 #include "app/node_dispatcher.hpp"
 #include "auth/authenticator.hpp"
 #include "auth/bootstrap.hpp"
@@ -189,7 +191,14 @@ int main(int argc, char** argv) {
   config::add_options(app, s);
   add_gateway_options(app, gs);
   bool demo = false;
-  app.add_flag("--demo", demo, "also create a `demo` tenant with stock and print its tokens");
+  auto* demo_flag =
+      app.add_flag("--demo", demo, "also create a `demo` tenant with stock and print its tokens");
+  bool demo_load_on = false;
+  app.add_flag("--demo-load", demo_load_on, "with --demo: keep a small random load on its records")
+      ->needs(demo_flag);
+  std::string web_dir;
+  app.add_option("--web-dir", web_dir, "serve the dashboard from this directory (development)")
+      ->check(CLI::ExistingDirectory);
   auto* check = app.add_subcommand("check", "verify the data dir's files and invariants");
   CLI11_PARSE(app, argc, argv);
   if (auto problem = s.validate(); !problem.empty()) {
@@ -241,13 +250,17 @@ int main(int argc, char** argv) {
   gs.announced_ttl_ms_max = static_cast<std::int64_t>(s.holds.max_ttl_ms);
   gs.announced_ttl_ms_default = static_cast<std::int64_t>(s.holds.default_ttl_ms);
   std::atomic<bool> draining{false};
+  const gateway::static_site dashboard = app::dashboard_site(web_dir);
   gateway::server gateway(gs, dispatcher, authn, [&] { return !draining.load(); });
+  gateway.extra_http = [&dashboard](const gateway::http_request& r) { return dashboard.answer(r); };
   if (!gateway.start(&error)) {
     std::fprintf(stderr, "stockgrid: cannot listen on %s:%u: %s\n", gs.bind.c_str(), gs.port,
                  error.c_str());
     return exit_start;
   }
   if (demo) run_demo(*g, admin, gateway.port());
+  std::optional<app::demo_load> load;
+  if (demo_load_on) load.emplace(*g, app::demo_load_settings{});
   spdlog::info("stockgrid ready on ws://{}:{}/v1/ws: data in {}, {} partitions, durability {}",
                gs.bind, gateway.port(), s.node.data_dir, s.node.partitions,
                config::to_string(s.journal.durability));
@@ -259,6 +272,7 @@ int main(int argc, char** argv) {
   draining = true;
   gateway.begin_drain();
   gateway.stop();
+  load.reset();
   g->stop();
   spdlog::info("stopped cleanly");
   return 0;
