@@ -98,11 +98,14 @@ node_dispatcher::node_dispatcher(grid& g, auth::key_admin& admin, feed::publishe
 void node_dispatcher::subscribe(const gateway::principal& who, protocol::op_request&& req,
                                 std::function<void()> wake, subscribed_fn done) {
   const auto id = req.id;
-  if (feed_ == nullptr) return gateway::dispatcher::subscribe(who, std::move(req), std::move(wake), std::move(done));
+  if (feed_ == nullptr)
+    return gateway::dispatcher::subscribe(who, std::move(req), std::move(wake), std::move(done));
   auto decoded = feed::decode_subscribe(req);
-  if (auto* f = std::get_if<protocol::decode_failure>(&decoded)) return done(error_response(id, f->code, f->message), nullptr);
+  if (auto* f = std::get_if<protocol::decode_failure>(&decoded))
+    return done(error_response(id, f->code, f->message), nullptr);
   auto& r = std::get<feed::subscribe_request>(decoded);
-  if (!r.what.warehouse.empty() && !may_use(who, r.what.warehouse)) return done(forbidden(id, r.what.warehouse), nullptr);
+  if (!r.what.warehouse.empty() && !may_use(who, r.what.warehouse))
+    return done(forbidden(id, r.what.warehouse), nullptr);
   r.what.tenant = who.tenant;
   r.what.warehouses_allowed = allowed(who);
   auto sub = std::make_shared<feed::subscription>(next_subscription_.fetch_add(1, std::memory_order_relaxed),

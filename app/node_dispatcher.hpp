@@ -1,8 +1,8 @@
 // The node's dispatcher: what the gateway calls for every authenticated,
 // decoded request. Stock, order and transfer ops and tenant.settings go to
 // the grid, key and tenant ops to the key store (on a thread of their own:
-// they fsync). Knows the protocol and the
-// grid facade, no Beast, no CAF.
+// they fsync), subscribe to the subscription publisher (feed/publisher.hpp).
+// Knows the protocol and the grid facade, no Beast, no CAF.
 #pragma once
 
 #include <atomic>
