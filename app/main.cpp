@@ -274,6 +274,7 @@ int main(int argc, char** argv) {
   gateway.stop();
   load.reset();
   g->stop();
+  publisher.stop();  // its thread may call the journal writer: stop it before the grid goes
   spdlog::info("stopped cleanly");
   return 0;
 }

@@ -347,6 +347,15 @@ void publisher::start(const std::shared_ptr<sub_state>& s) {
         while (cursor < it.seq) {
           st = store.read_journal(cursor, resume_read_page, &rows);
           if (!st || rows.empty()) break;
+          // A position's seq is one the client received (an event's, or a
+          // snapshot_end's committed seq): unless compacted, it is in the
+          // journal. Missing, it was lost by a power cut in `batched` mode
+          // (whatever restarts came since): the client saw changes that are
+          // gone.
+          if (scanned == 0 && *after > 0 && *after >= store.compacted_below() && rows.front().seq != *after) {
+            it.reset = true;
+            break;
+          }
           for (auto& e : rows) {
             if (e.seq > it.seq) break;
             if (is_visible(e) && f.matches(e.key)) it.entries.push_back(std::move(e));

@@ -235,7 +235,7 @@ void websocket_session<Stream>::on_subscribed(std::int64_t id, protocol::encodin
   const bool open = stage_ == stage::open || stage_ == stage::draining;
   if (open) send(std::move(answer), enc);
   if (stream) {
-    if (open && stage_ != stage::done) {
+    if (stage_ == stage::open) {  // closing (draining included): no new stream
       const auto sub = stream->id();
       streams_[sub] = {std::move(stream), enc};
       pump();
@@ -282,15 +282,21 @@ void websocket_session<Stream>::pump() {
     return begin_close({static_cast<close_code>(failed->close_code), std::move(failed->reason)},
                        close_mode::after_queued);
   }
+  // Within the write queue's bound even when it is configured small (it
+  // must exceed the in-flight limit, so this is at least 1).
+  const std::size_t cap = std::min<std::size_t>(
+      stream_frames_queued_max, ctx_.settings.write_queue_max - ctx_.settings.in_flight_per_connection_max);
   std::vector<std::string> frames;
   bool more = true;
-  while (more && queue_.size() < stream_frames_queued_max) {
+  while (more && queue_.size() < cap) {
     more = false;
     for (auto& [sub, live] : streams_) {
-      const auto room = stream_frames_queued_max - std::min(queue_.size(), stream_frames_queued_max);
+      const auto room = cap - std::min(queue_.size(), cap);
       if (room == 0) break;
       frames.clear();
-      const auto want = std::min<std::size_t>(room, 16);
+      // A fair share of the room, so one busy stream cannot starve the
+      // connection's other streams.
+      const auto want = std::max<std::size_t>(1, std::min<std::size_t>(room / streams_.size(), 16));
       const auto got = live.stream->take(want, live.enc, frames);
       for (auto& f : frames) send_encoded(std::move(f), live.enc);
       if (stage_ != stage::open && stage_ != stage::draining) return;  // send() closed
