@@ -297,9 +297,12 @@ void websocket_session<Stream>::pump() {
       // A fair share of the room, so one busy stream cannot starve the
       // connection's other streams.
       const auto want = std::max<std::size_t>(1, std::min<std::size_t>(room / streams_.size(), 16));
-      const auto got = live.stream->take(want, live.enc, frames);
-      for (auto& f : frames) send_encoded(std::move(f), live.enc);
-      if (stage_ != stage::open && stage_ != stage::draining) return;  // send() closed
+      const auto enc = live.enc;  // a close below clears streams_
+      const auto got = live.stream->take(want, enc, frames);
+      for (auto& f : frames) {
+        send_encoded(std::move(f), enc);
+        if (stage_ != stage::open && stage_ != stage::draining) return;  // it closed
+      }
       more = more || got == want;
     }
   }
