@@ -1,6 +1,6 @@
 // Live subscriptions on the client side, as plain state without I/O: the
-// decoded events of the `subscribe` op (docs/protocol.md, "Subscriptions";
-// /work/briefs/subscribe-wire.md) and the stream position the client keeps so
+// decoded events of the `subscribe` op (docs/protocol.md, "Subscriptions")
+// and the stream position the client keeps so
 // that it can resume a subscription after a reconnect with no gap and no
 // duplicate. client.cpp routes frames here; the tests drive it directly.
 //
