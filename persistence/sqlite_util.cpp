@@ -1,6 +1,7 @@
 #include "persistence/sqlite_util.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <fstream>
@@ -210,13 +211,19 @@ status check_wal_file(const std::string& path) {
     return status::corruption(wal + ": bad WAL page size " + std::to_string(page_size));
   const auto frames_bytes = static_cast<std::uint64_t>(size) - wal_header_bytes;
   // SQLite appends a frame as two writes: its 24-byte header, then the page.
-  // A process killed between them leaves exactly a frame header past the last
-  // whole frame: the torn start of a transaction that never committed (so was
-  // never acknowledged), which SQLite ignores. Any other remainder means bytes
-  // were lost from the file. (A cut exactly at a frame boundary cannot be told
-  // from a crash; docs/operations.md says so.)
+  // A process killed mid-append leaves the torn start of a transaction that
+  // never committed (so was never acknowledged), which SQLite ignores: either
+  // exactly a frame header past the last whole frame (killed between the two
+  // writes), or a frame cut where the kernel stopped copying the write into
+  // the page cache, which is at an OS page boundary (a fatal signal ends a
+  // write between pages). Any other remainder means bytes were lost from the
+  // file. (A cut exactly at a frame boundary cannot be told from a crash;
+  // docs/operations.md says so.)
   const auto remainder = frames_bytes % (wal_frame_header_bytes + page_size);
-  if (remainder != 0 && remainder != wal_frame_header_bytes)
+  const long os_page = ::sysconf(_SC_PAGESIZE);
+  const bool torn_append = remainder == wal_frame_header_bytes ||
+                           (os_page > 0 && static_cast<unsigned long long>(size) % os_page == 0);
+  if (remainder != 0 && !torn_append)
     return status::corruption("truncated WAL: " + wal + " has " + std::to_string(size) +
                               " bytes, not a whole number of frames");
   return status::ok();
