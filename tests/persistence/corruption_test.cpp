@@ -174,7 +174,11 @@ TEST_CASE("a truncated WAL is refused before SQLite opens the database") {
   CHECK(contains(open_sqlite_store({copy, ""}, &st) ? "" : st.message(), "truncated WAL"));
 }
 
-TEST_CASE("a WAL ending in a torn frame header (a crash mid-append) opens") {
+// Writes 20 entries, copies the database and its WAL, lets `tear` append a
+// torn tail to the copy's WAL (given the WAL's size), and checks the copy opens
+// with the last entry's record.
+template <typename Tear>
+void check_torn_wal_opens(Tear tear) {
   temp_dir dir;
   const auto path = dir.file("p-0001.db");
   const auto copy = dir.file("copy.db");
@@ -187,14 +191,13 @@ TEST_CASE("a WAL ending in a torn frame header (a crash mid-append) opens") {
   namespace fs = std::filesystem;
   fs::copy_file(path, copy);
   fs::copy_file(path + "-wal", copy + "-wal");
-  // SQLite writes a frame's 24-byte header before its page; SIGKILL between
-  // the two leaves exactly this.
   const auto whole = fs::file_size(copy + "-wal");
+  const std::string tail = tear(whole);
   {
     std::ofstream out(copy + "-wal", std::ios::binary | std::ios::app);
-    out << std::string(24, '\0');
+    out << tail;
   }
-  REQUIRE(fs::file_size(copy + "-wal") == whole + 24);
+  REQUIRE(fs::file_size(copy + "-wal") == whole + tail.size());
   auto reopened = open_sqlite_store({copy, ""}, &st);
   INFO(st.to_string());
   REQUIRE(reopened);
@@ -204,38 +207,22 @@ TEST_CASE("a WAL ending in a torn frame header (a crash mid-append) opens") {
   CHECK(found);
 }
 
+TEST_CASE("a WAL ending in a torn frame header (a crash mid-append) opens") {
+  // SQLite writes a frame's 24-byte header before its page; SIGKILL between
+  // the two leaves exactly this.
+  check_torn_wal_opens([](std::uintmax_t) { return std::string(24, '\0'); });
+}
+
 TEST_CASE("a WAL ending in a frame cut at an OS page boundary (a write killed mid-page) opens") {
-  temp_dir dir;
-  const auto path = dir.file("p-0001.db");
-  const auto copy = dir.file("copy.db");
-  journal_sim sim;
-  status st;
-  auto store = open_sqlite_store({path, ""}, &st);
-  REQUIRE(st);
-  for (int i = 0; i < 20; ++i) sim.adjust(key_of("sku-" + std::to_string(i)), 1);
-  REQUIRE(sim.flush(*store));
-  namespace fs = std::filesystem;
-  fs::copy_file(path, copy);
-  fs::copy_file(path + "-wal", copy + "-wal");
   // A fatal signal stops the kernel copying a write between two page-cache
   // pages, so a frame's page can be cut at any 4096-byte file offset; a CI run
   // once left a 495,616-byte WAL (121 pages, 1,184 bytes into a frame).
-  const auto whole = fs::file_size(copy + "-wal");
-  auto cut = (whole / 4096 + 1) * 4096;
-  if (cut - whole <= 24) cut += 4096;  // room for a frame header and part of its page
-  REQUIRE((cut - 32) % (24 + 4096) != 0);
-  {
-    std::ofstream out(copy + "-wal", std::ios::binary | std::ios::app);
-    out << std::string(24, '\x01') << std::string(cut - whole - 24, '\x02');
-  }
-  REQUIRE(fs::file_size(copy + "-wal") == cut);
-  auto reopened = open_sqlite_store({copy, ""}, &st);
-  INFO(st.to_string());
-  REQUIRE(reopened);
-  record_image image;
-  bool found = false;
-  REQUIRE(reopened->load_record(key_of("sku-19"), &image, &found));
-  CHECK(found);
+  check_torn_wal_opens([](std::uintmax_t whole) {
+    auto cut = (whole / 4096 + 1) * 4096;
+    if (cut - whole <= 24) cut += 4096;  // room for a frame header and part of its page
+    REQUIRE((cut - 32) % (24 + 4096) != 0);
+    return std::string(24, '\x01') + std::string(cut - whole - 24, '\x02');
+  });
 }
 
 void overwrite(const std::string& path, std::streamoff offset, const std::string& bytes) {
