@@ -71,6 +71,7 @@ persistence::journal_writer_options writer_options(const config::settings& s,
   const std::string& sqlite_vfs = options.sqlite_vfs;
   persistence::journal_writer_options o;
   o.on_committed = options.on_committed;
+  o.monitor = options.journal_monitor;
   o.sync = s.journal.durability == config::durability_mode::sync;
   o.fsync_interval_ms = static_cast<std::int64_t>(s.journal.batched_fsync_interval_ms);
   o.batch_entries_max = s.journal.batch_entries_max;
@@ -494,6 +495,7 @@ grid_stats grid::stats() const {
   s.passivations = c.passivations.load();
   s.journal_queued = impl_->journal->queued();
   s.overloaded = c.overloaded.load();
+  s.failed_partitions = impl_->journal->failed_partitions();
   return s;
 }
 

@@ -34,6 +34,8 @@ struct grid_options {
   // Subscriptions (feed/publisher.hpp): called on a journal thread with each
   // committed batch of a partition, in seq order (journal_writer_options).
   std::function<void(std::uint32_t, const std::vector<persistence::journal_entry>&)> on_committed;
+  // Batch sizes, fsync and snapshot durations, for metrics.
+  persistence::journal_monitor journal_monitor;
   // Called with each tenant's settings when they are loaded at start and
   // whenever they change (durably); on a grid thread.
   std::function<void(const std::string& tenant, const orders::tenant_settings&)> on_settings;
@@ -46,6 +48,7 @@ struct grid_stats {
   std::uint64_t passivations = 0;      // record actors stopped for idleness
   std::uint64_t journal_queued = 0;    // entries and jobs waiting for the journal
   std::uint64_t overloaded = 0;        // requests refused at the in-flight limit
+  std::uint64_t failed_partitions = 0; // partitions stopped by a journal write, sync or snapshot error
 };
 
 struct recovery_summary {

@@ -21,12 +21,15 @@
 
 #include "actors/grid.hpp"
 #include "app/dashboard.hpp"
+#include "app/logging.hpp"
 #include "app/demo_load.hpp"
 #include "app/node_dispatcher.hpp"
+#include "app/node_metrics.hpp"
 #include "auth/authenticator.hpp"
 #include "auth/bootstrap.hpp"
 #include "auth/sqlite_key_store.hpp"
 #include "config/load.hpp"
+#include "gateway/metered_dispatcher.hpp"
 #include "gateway/server.hpp"
 #include "orders/requests.hpp"
 #include "persistence/check.hpp"
@@ -172,11 +175,25 @@ void add_gateway_options(CLI::App& app, gateway::gateway_settings& g) {
       ->capture_default_str();
 }
 
+// The admin port: /metrics without a token, /healthz and /readyz; no
+// WebSocket. Off unless --admin-port is given.
+struct admin_port_settings {
+  std::string bind = "127.0.0.1";
+  int port = -1;  // -1 off, 0 any free port
+};
+
+void add_admin_options(CLI::App& app, admin_port_settings& a) {
+  app.add_option("--admin-port", a.port,
+                 "serve /metrics without a token (and health checks) on this port; -1 = off, 0 = any free port")
+      ->capture_default_str()
+      ->check(CLI::Range(-1, 65535));
+  app.add_option("--admin-bind", a.bind, "address of the admin port (keep it on loopback or a private network)")
+      ->capture_default_str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Logs go to stderr; stdout is for what the program is asked to print.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("stockgrid"));
   // Block the stop signals in every thread; main collects them with sigwait.
   sigset_t set;
   sigemptyset(&set);
@@ -190,6 +207,8 @@ int main(int argc, char** argv) {
   app.fallthrough();
   config::add_options(app, s);
   add_gateway_options(app, gs);
+  admin_port_settings admin_port;
+  add_admin_options(app, admin_port);
   bool demo = false;
   auto* demo_flag =
       app.add_flag("--demo", demo, "also create a `demo` tenant with stock and print its tokens");
@@ -199,8 +218,18 @@ int main(int argc, char** argv) {
   std::string web_dir;
   app.add_option("--web-dir", web_dir, "serve the dashboard from this directory (development)")
       ->check(CLI::ExistingDirectory);
+  // Logs go to stderr; stdout is for what the program is asked to print.
+  std::string log_format = "text";
+  std::string log_level = "info";
+  app.add_option("--log-format", log_format, "text, or json: one JSON object per line")->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
+      ->capture_default_str();
   auto* check = app.add_subcommand("check", "verify the data dir's files and invariants");
   CLI11_PARSE(app, argc, argv);
+  if (auto problem = app::configure_logging(log_format, log_level); !problem.empty()) {
+    std::fprintf(stderr, "stockgrid: %s\n", problem.c_str());
+    return exit_usage;
+  }
   if (auto problem = s.validate(); !problem.empty()) {
     std::fprintf(stderr, "stockgrid: %s\n", problem.c_str());
     return exit_usage;
@@ -213,7 +242,10 @@ int main(int argc, char** argv) {
   // made before the grid and outlives it. Snapshot pages take at most half
   // a frame.
   feed::publisher publisher(s.subscriptions, gs.frame_bytes_max / 2);
+  metrics::registry registry;
+  app::node_metrics node_metrics(registry, server_version);
   grid_options options{s, {}};
+  options.journal_monitor = node_metrics.journal_monitor();
   options.on_committed = [&publisher](std::uint32_t p, const std::vector<persistence::journal_entry>& batch) {
     publisher.on_committed(p, batch);
   };
@@ -249,14 +281,35 @@ int main(int argc, char** argv) {
 
   gs.announced_ttl_ms_max = static_cast<std::int64_t>(s.holds.max_ttl_ms);
   gs.announced_ttl_ms_default = static_cast<std::int64_t>(s.holds.default_ttl_ms);
+  // Every request is counted, timed and given a request id on its way in.
+  gateway::metered_dispatcher metered(dispatcher, registry, 10'000);
   std::atomic<bool> draining{false};
+  auto ready = [&draining] { return !draining.load(); };
   const gateway::static_site dashboard = app::dashboard_site(web_dir);
-  gateway::server gateway(gs, dispatcher, authn, [&] { return !draining.load(); });
+  gateway::server gateway(gs, metered, authn, ready);
   gateway.extra_http = [&dashboard](const gateway::http_request& r) { return dashboard.answer(r); };
+  gateway.metrics = [&registry] { return registry.expose(); };
+  node_metrics.watch(*g, publisher, gateway, ready, s.node.max_in_flight);
   if (!gateway.start(&error)) {
     std::fprintf(stderr, "stockgrid: cannot listen on %s:%u: %s\n", gs.bind.c_str(), gs.port,
                  error.c_str());
     return exit_start;
+  }
+  std::optional<gateway::server> admin_server;
+  if (admin_port.port >= 0) {
+    gateway::gateway_settings as;
+    as.bind = admin_port.bind;
+    as.port = static_cast<std::uint16_t>(admin_port.port);
+    as.io_threads = 1;
+    as.websocket_enabled = false;
+    as.metrics_token_required = false;
+    admin_server.emplace(as, metered, authn, ready);
+    admin_server->metrics = [&registry] { return registry.expose(); };
+    if (!admin_server->start(&error)) {
+      std::fprintf(stderr, "stockgrid: cannot listen on admin port %s:%d: %s\n", admin_port.bind.c_str(),
+                   admin_port.port, error.c_str());
+      return exit_start;
+    }
   }
   if (demo) run_demo(*g, admin, gateway.port());
   std::optional<app::demo_load> load;
@@ -264,6 +317,8 @@ int main(int argc, char** argv) {
   spdlog::info("stockgrid ready on ws://{}:{}/v1/ws: data in {}, {} partitions, durability {}",
                gs.bind, gateway.port(), s.node.data_dir, s.node.partitions,
                config::to_string(s.journal.durability));
+  // The admin line first: tests and scripts wait for "listening on".
+  if (admin_server) std::printf("admin listening on %s:%u\n", admin_port.bind.c_str(), admin_server->port());
   std::printf("listening on %s:%u\n", gs.bind.c_str(), gateway.port());
   std::fflush(stdout);
 
@@ -271,7 +326,9 @@ int main(int argc, char** argv) {
   spdlog::info("signal {}: draining", sig);
   draining = true;
   gateway.begin_drain();
+  if (admin_server) admin_server->begin_drain();
   gateway.stop();
+  if (admin_server) admin_server->stop();
   load.reset();
   g->stop();
   publisher.stop();  // its thread may call the journal writer: stop it before the grid goes

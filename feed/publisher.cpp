@@ -185,6 +185,9 @@ publisher_stats publisher::stats() const {
   s.resets = counters_.resets.load(std::memory_order_relaxed);
   s.overflows = counters_.overflows.load(std::memory_order_relaxed);
   s.queued_entries = queued_entries_.load(std::memory_order_relaxed);
+  s.queued_events = counters_.queued_events.load(std::memory_order_relaxed);
+  s.coalesced = counters_.coalesced.load(std::memory_order_relaxed);
+  s.dropped = counters_.dropped.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -478,20 +481,29 @@ void publisher::drop(const std::shared_ptr<sub_state>& s) {
   active_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
-// Drops cancelled and failed subscriptions.
+// Drops cancelled and failed subscriptions and sums the others' queues for
+// stats().
 void publisher::sweep() {
+  std::uint64_t queued = 0, coalesced_live = 0;
   for (auto it = by_tenant_.begin(); it != by_tenant_.end();) {
     auto& subs = it->second;
     for (auto s = subs.begin(); s != subs.end();) {
+      const auto st = (*s)->sub->stats();
       if ((*s)->sub->cancelled() || (*s)->sub->failure()) {
+        if ((*s)->sub->failure()) counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+        counters_.coalesced_ended += st.coalesced;
         drop(*s);
         s = subs.erase(s);
       } else {
+        queued += st.queued;
+        coalesced_live += st.coalesced;
         ++s;
       }
     }
     it = subs.empty() ? by_tenant_.erase(it) : std::next(it);
   }
+  counters_.queued_events.store(queued, std::memory_order_relaxed);
+  counters_.coalesced.store(counters_.coalesced_ended + coalesced_live, std::memory_order_relaxed);
 }
 
 }  // namespace stockgrid::feed

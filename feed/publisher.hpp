@@ -48,6 +48,10 @@ struct publisher_stats {
   std::uint64_t resets = 0;           // resumes answered with reset
   std::uint64_t overflows = 0;        // times the hand-off queue overflowed
   std::uint64_t queued_entries = 0;   // entries waiting for the publisher thread
+  // Over all subscriptions, as of the last sweep (every 250 ms):
+  std::uint64_t queued_events = 0;    // events waiting in subscriber queues
+  std::uint64_t coalesced = 0;        // events folded into later ones, since start
+  std::uint64_t dropped = 0;          // subscriptions ended as too slow (1008) or overloaded (1013)
 };
 
 class publisher {
@@ -125,6 +129,10 @@ class publisher {
 
   struct counters {
     std::atomic<std::uint64_t> events{0}, alerts{0}, resets{0}, overflows{0};
+    // Written by sweep(): queued events and coalesced counts of live
+    // subscriptions plus those of ended ones, and failed subscriptions.
+    std::atomic<std::uint64_t> queued_events{0}, coalesced{0}, dropped{0};
+    std::uint64_t coalesced_ended = 0;  // publisher thread only
   };
   counters counters_;
 };

@@ -178,7 +178,9 @@ bool subscription::cancelled() const {
 
 subscription_stats subscription::stats() const {
   std::lock_guard lk(mu_);
-  return stats_;
+  auto s = stats_;
+  s.queued = events_.size() + coalesced_.size() + coalesced_alerts_.size();
+  return s;
 }
 
 // ---- frames ------------------------------------------------------------------

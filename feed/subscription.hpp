@@ -48,6 +48,7 @@ struct subscription_end {
 struct subscription_stats {
   std::uint64_t events = 0;     // stock and alert events queued (coalesced included)
   std::uint64_t coalesced = 0;  // events folded into a later one of the same record
+  std::uint64_t queued = 0;     // events waiting to be taken (coalesced records included)
 };
 
 class subscription {

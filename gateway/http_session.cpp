@@ -3,12 +3,14 @@
 #include <chrono>
 #include <memory>
 #include <optional>
-#include <spdlog/spdlog.h>
 #include <string>
 #include <string_view>
 #include <type_traits>
 
+#include <spdlog/spdlog.h>
+
 #include "gateway/detail/websocket_session.hpp"
+#include "metrics/metrics.hpp"
 
 namespace stockgrid::gateway::detail {
 
@@ -137,7 +139,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   void upgrade() {
     const request_type& req = parser_->get();
     const unsigned version = req.version();
-    if (path_of(to_view(req.target())) != websocket_path) {
+    if (path_of(to_view(req.target())) != websocket_path || !ctx_.settings.websocket_enabled) {
       return respond(text_response(http::status::not_found, version, "not found"), false);
     }
     if (ctx_.draining) {
@@ -195,7 +197,8 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
       }
       return text_response(http::status::ok, version, "ready");
     }
-    if (path == websocket_path) {
+    if (path == "/metrics" && ctx_.metrics) return metrics(req, get);
+    if (path == websocket_path && ctx_.settings.websocket_enabled) {
       auto res =
           text_response(http::status::upgrade_required, version, "WebSocket upgrade required");
       res.set(http::field::upgrade, "websocket");
@@ -212,6 +215,30 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
       }
     }
     return text_response(http::status::not_found, version, "not found");
+  }
+
+  response_type metrics(const request_type& req, bool get) {
+    const unsigned version = req.version();
+    if (!get) {
+      auto res = text_response(http::status::method_not_allowed, version, "method not allowed");
+      res.set(http::field::allow, "GET, HEAD");
+      return res;
+    }
+    if (ctx_.settings.metrics_token_required) {
+      std::optional<principal> who;
+      if (auto header = req.find(http::field::authorization); header != req.end())
+        if (auto token = bearer_token(to_view(header->value()))) who = ctx_.auth.authenticate(*token);
+      if (!who) {
+        auto res = text_response(http::status::unauthorized, version, "a system-role bearer token is required");
+        res.set(http::field::www_authenticate, "Bearer");
+        return res;
+      }
+      if (who->role != protocol::role::system)
+        return text_response(http::status::forbidden, version, "metrics need the system role");
+    }
+    auto res = text_response(http::status::ok, version, ctx_.metrics());
+    res.set(http::field::content_type, std::string(metrics::content_type));
+    return res;
   }
 
   void respond(response_type res, bool keep_alive) {

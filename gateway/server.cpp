@@ -131,10 +131,11 @@ bool load_tls(const gateway_settings& settings, ssl::context& tls, std::string* 
 struct server::impl {
   impl(const gateway_settings& settings, dispatcher& dispatch, authenticator& auth,
        const std::function<bool()>& ready,
-       const std::function<std::optional<http_response>(const http_request&)>& extra_http)
+       const std::function<std::optional<http_response>(const http_request&)>& extra_http,
+       const std::function<std::string()>& metrics)
       : connections(settings.connections_max, settings.connections_per_tenant_max),
         gate(std::make_shared<answer_gate>()),
-        ctx{settings, dispatch, auth, ready, extra_http, draining, connections, gate},
+        ctx{settings, dispatch, auth, ready, extra_http, metrics, draining, connections, gate},
         ioc(static_cast<int>(settings.io_threads_resolved())),
         work(net::make_work_guard(ioc)),
         revalidate_timer(net::make_strand(ioc)) {}
@@ -201,7 +202,7 @@ bool server::start(std::string* error) {
     return false;
   }
 
-  auto state = std::make_unique<impl>(settings_, dispatch_, auth_, ready_, extra_http);
+  auto state = std::make_unique<impl>(settings_, dispatch_, auth_, ready_, extra_http, metrics);
   if (!settings_.tls_cert_file.empty()) {
     state->tls.emplace(ssl::context::tls_server);
     if (!load_tls(settings_, *state->tls, error)) return false;

@@ -1,5 +1,5 @@
-// The WebSocket gateway: one port serving HTTP (`/healthz`, `/readyz`, hooks
-// for more) and the protocol's WebSocket endpoint `/v1/ws`, plain or TLS.
+// The WebSocket gateway: one port serving HTTP (`/healthz`, `/readyz`,
+// `/metrics`, hooks for more) and the protocol's WebSocket endpoint `/v1/ws`, plain or TLS.
 // It authenticates, decodes and checks roles, then hands each request to a
 // dispatcher (gateway/dispatcher.hpp). Includes no Beast, Asio or CAF header,
 // so the program's main can hold a server cheaply.
@@ -10,7 +10,8 @@
 // not read what the server sends on its own; answers are held back by
 // back-pressure instead); 1009 frame over frame_bytes_max.
 // HTTP answers to an upgrade: 401 invalid Authorization header token, 403
-// Origin not allowed, 404 other path, 503 draining or connections_max reached.
+// Origin not allowed, 404 other path or WebSocket off, 503 draining or
+// connections_max reached.
 #pragma once
 
 #include <cstdint>
@@ -59,6 +60,12 @@ class server {
   // dashboard) before the 404; nullopt = not mine. Runs on gateway threads,
   // must not block. Set before start().
   std::function<std::optional<http_response>(const http_request&)> extra_http;
+
+  // GET /metrics answers what this returns (Prometheus text format); unset =
+  // 404. With settings.metrics_token_required only for an
+  // `Authorization: Bearer` token of the system role (401 without a valid
+  // token, 403 for another role). Runs on gateway threads. Set before start().
+  std::function<std::string()> metrics;
 
   // start(), begin_drain() and stop() are meant for one controlling thread
   // (main, or its signal handling); port() and connections() for any.

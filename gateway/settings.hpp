@@ -124,6 +124,15 @@ struct gateway_settings {
   std::uint64_t revalidate_interval_ms = 500;
   static constexpr bounds<std::uint64_t> revalidate_interval_ms_bounds{50, 60'000};
 
+  // Whether the port serves the WebSocket endpoint /v1/ws (else an upgrade
+  // gets 404): off for an admin port that only serves /metrics and health.
+  // Default on.
+  bool websocket_enabled = true;
+
+  // Whether GET /metrics needs a system-role bearer token. Off only for a
+  // port bound to loopback (the admin port). Default on.
+  bool metrics_token_required = true;
+
   // Limits on what one frame may contain (nesting, strings, containers).
   protocol::parse_limits parse;
 

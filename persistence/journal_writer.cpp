@@ -16,6 +16,11 @@ namespace stockgrid::persistence {
 
 namespace {
 
+// Seconds since `start`, for the monitoring hooks.
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 epoch_ms now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
@@ -243,8 +248,10 @@ status journal_writer::sync_filesystem() {
   // Since Linux 5.8 syncfs reports writeback errors of any file on the
   // filesystem since the descriptor was opened: a failed write of a WAL is
   // seen here even though its own fsync was never called.
+  const auto start = std::chrono::steady_clock::now();
   if (::syncfs(sync_dir_fd_) != 0)
     return status::io_error("syncfs of " + opt_.sync_dir + ": " + std::strerror(errno));
+  if (opt_.monitor.on_durable) opt_.monitor.on_durable(seconds_since(start));
   return status::ok();
 }
 
@@ -352,23 +359,24 @@ namespace {
 // the lease (durably, by `lease_step`) before it is written, so seqs are
 // never reused even after a power cut loses the batch.
 template <class Partition>
-status write_batch(Partition& part, bool sync, std::uint64_t lease_step) {
+status write_batch(Partition& part, bool sync, const journal_writer_options& opt) {
   status st = part.health;
   if (st && !part.batch.empty() && part.batch.back().seq >= part.store->seq_lease())
-    st = part.store->extend_seq_lease(part.batch.back().seq + 1 + lease_step);
+    st = part.store->extend_seq_lease(part.batch.back().seq + 1 + opt.seq_lease_step);
   if (st && !part.batch.empty()) st = part.store->append(part.batch, sync);
   return st;
 }
 
 // After write_batch: `st` says whether the batch is written, and durable as
 // the mode promises; publishes it and runs its completions.
-template <class Partition, class Hook>
-void complete_batch(Partition& part, const status& st, bool synced, const Hook& on_committed) {
+template <class Partition>
+void complete_batch(Partition& part, const status& st, bool synced, const journal_writer_options& opt) {
   if (st && !part.batch.empty()) {
     part.committed_seq = part.batch.back().seq;
     part.durable.store(part.committed_seq, std::memory_order_release);
     part.unsynced = part.unsynced || !synced;
-    if (on_committed) on_committed(part.id, part.batch);
+    if (opt.monitor.on_batch) opt.monitor.on_batch(part.batch.size());
+    if (opt.on_committed) opt.on_committed(part.id, part.batch);
   }
   if (!st) part.health = st;  // the partition stops: memory is ahead of disk
   part.evicted_uncommitted = false;
@@ -381,10 +389,13 @@ void complete_batch(Partition& part, const status& st, bool synced, const Hook& 
 }
 
 // Commits the partition's pending batch and runs its completions.
-template <class Partition, class Hook>
-void flush(Partition& part, bool sync, std::uint64_t lease_step, const Hook& on_committed) {
+template <class Partition>
+void flush(Partition& part, const journal_writer_options& opt) {
   if (part.batch_done.empty()) return;
-  complete_batch(part, write_batch(part, sync, lease_step), sync, on_committed);
+  const auto start = std::chrono::steady_clock::now();
+  const status st = write_batch(part, opt.sync, opt);
+  if (opt.sync && st && !part.batch.empty() && opt.monitor.on_durable) opt.monitor.on_durable(seconds_since(start));
+  complete_batch(part, st, opt.sync, opt);
 }
 
 }  // namespace
@@ -393,17 +404,17 @@ void journal_writer::flush_pass(std::vector<partition*>& touched) {
   std::size_t pending = 0;
   for (auto* part : touched) pending += !part->batch_done.empty();
   if (!opt_.sync || sync_dir_fd_ < 0 || pending < 2) {
-    for (auto* part : touched) flush(*part, opt_.sync, opt_.seq_lease_step, opt_.on_committed);
+    for (auto* part : touched) flush(*part, opt_);
     return;
   }
   // Write every batch without fsync, make them all durable at once, then
   // answer: no completion runs before its entry is on stable storage.
   std::vector<status> written(touched.size());
   for (std::size_t i = 0; i < touched.size(); ++i)
-    if (!touched[i]->batch_done.empty()) written[i] = write_batch(*touched[i], false, opt_.seq_lease_step);
+    if (!touched[i]->batch_done.empty()) written[i] = write_batch(*touched[i], false, opt_);
   const status synced = sync_filesystem();
   for (std::size_t i = 0; i < touched.size(); ++i)
-    if (!touched[i]->batch_done.empty()) complete_batch(*touched[i], written[i] ? synced : written[i], true, opt_.on_committed);
+    if (!touched[i]->batch_done.empty()) complete_batch(*touched[i], written[i] ? synced : written[i], true, opt_);
 }
 
 void journal_writer::run_worker(worker& w) {
@@ -444,7 +455,7 @@ void journal_writer::run_worker(worker& w) {
           part.batch.push_back(std::move(item.entry));
           part.batch_done.emplace_back(std::move(item.done),
                                        static_cast<std::ptrdiff_t>(part.batch.size() - 1));
-          if (part.batch.size() >= opt_.batch_entries_max) flush(part, opt_.sync, opt_.seq_lease_step, opt_.on_committed);
+          if (part.batch.size() >= opt_.batch_entries_max) flush(part, opt_);
           break;
         case item_kind::barrier:
           if (part.batch_done.empty())
@@ -460,7 +471,7 @@ void journal_writer::run_worker(worker& w) {
             break;
           }
           // Entries still in the batch are in the cache unless evicted.
-          if (part.evicted_uncommitted) flush(part, opt_.sync, opt_.seq_lease_step, opt_.on_committed);
+          if (part.evicted_uncommitted) flush(part, opt_);
           std::optional<journal_entry> found;
           const auto since = now - opt_.retention_ms;
           auto st = q.c.hold_seq != 0
@@ -471,7 +482,7 @@ void journal_writer::run_worker(worker& w) {
           break;
         }
         case item_kind::run:
-          flush(part, opt_.sync, opt_.seq_lease_step, opt_.on_committed);
+          flush(part, opt_);
           item.fn(*part.store);
           break;
       }
@@ -499,14 +510,18 @@ void journal_writer::run_worker(worker& w) {
       if (pending >= opt_.snapshot_every_entries ||
           (pending > 0 && after - part->last_snapshot_ms >= opt_.snapshot_interval_ms)) {
         snapshot_report rep;
+        const auto start = std::chrono::steady_clock::now();
         if (auto st = part->store->snapshot(after - opt_.retention_ms, &rep); !st)
           part->health = st;
+        else if (opt_.monitor.on_snapshot)
+          opt_.monitor.on_snapshot(seconds_since(start));
         part->last_snapshot_ms = after;
       }
     }
     for (auto* part : w.parts) {
       if (!part->health) {
         std::lock_guard lk(w.mu);
+        if (!part->failed) failed_partitions_.fetch_add(1, std::memory_order_relaxed);
         part->failed = true;
       }
     }
@@ -528,7 +543,11 @@ void journal_writer::sync_unsynced(worker& w) {
   const status group = together ? sync_filesystem() : status::ok();
   for (auto* part : w.parts) {
     if (!part->unsynced || !part->health) continue;
-    if (auto st = together ? group : part->store->sync(); !st) part->health = st;
+    const auto start = std::chrono::steady_clock::now();
+    if (auto st = together ? group : part->store->sync(); !st)
+      part->health = st;
+    else if (!together && opt_.monitor.on_durable)
+      opt_.monitor.on_durable(seconds_since(start));
     part->unsynced = false;
   }
 }

@@ -22,6 +22,17 @@
 
 namespace stockgrid::persistence {
 
+// Monitoring (metrics/; each may be empty), called on the writer threads and
+// the batched mode's sync thread: the entries of each committed transaction;
+// the seconds of each step that makes written data durable (one syncfs of
+// sync_dir, one store's fsync, or, for a `sync` batch committed alone, its
+// commit, which includes the fsync); the seconds of each snapshot.
+struct journal_monitor {
+  std::function<void(std::size_t entries)> on_batch;
+  std::function<void(double seconds)> on_durable;
+  std::function<void(double seconds)> on_snapshot;
+};
+
 struct journal_writer_options {
   bool sync = true;                          // durability `sync` (else `batched`)
   std::int64_t fsync_interval_ms = 1000;     // batched: fsync at most this often
@@ -47,6 +58,7 @@ struct journal_writer_options {
   // the batch's entries in seq order. Subscriptions hang here
   // (feed/publisher.hpp); it must be quick and must not call the writer.
   std::function<void(std::uint32_t p, const std::vector<journal_entry>& batch)> on_committed;
+  journal_monitor monitor;
 };
 
 class journal_writer {
@@ -104,6 +116,9 @@ class journal_writer {
   std::uint32_t partitions() const { return static_cast<std::uint32_t>(parts_.size()); }
   // Entries and jobs queued but not yet processed, over all partitions.
   std::size_t queued() const { return queued_.load(std::memory_order_relaxed); }
+  // Partitions stopped by a failed write, sync or snapshot (they refuse
+  // appends from then on).
+  std::size_t failed_partitions() const { return failed_partitions_.load(std::memory_order_relaxed); }
 
   // Processes everything queued, commits and fsyncs it, and joins the threads.
   // Later calls fail their completions with `unavailable`-like io errors.
@@ -133,6 +148,7 @@ class journal_writer {
   std::vector<std::unique_ptr<partition>> parts_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::atomic<std::size_t> queued_{0};
+  std::atomic<std::size_t> failed_partitions_{0};
 };
 
 }  // namespace stockgrid::persistence

@@ -29,6 +29,7 @@ struct context {
   authenticator& auth;
   const std::function<bool()>& ready;
   const std::function<std::optional<http_response>(const http_request&)>& extra_http;
+  const std::function<std::string()>& metrics;
   const std::atomic<bool>& draining;
   connection_registry& connections;
   std::shared_ptr<answer_gate> gate;

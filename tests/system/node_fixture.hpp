@@ -222,6 +222,8 @@ class test_node {
   test_node& operator=(const test_node&) = delete;
 
   std::uint16_t port() const { return port_; }
+  // With --admin-port: the port it bound; else 0.
+  std::uint16_t admin_port() const { return admin_port_; }
   // The demo tenant's tokens, as printed by --demo.
   const std::string& demo_writer() const { return writer_; }
   const std::string& demo_reader() const { return reader_; }
@@ -263,6 +265,10 @@ class test_node {
       };
       if (auto t = after("writer token: "); !t.empty()) writer_ = t;
       if (auto t = after("reader token: "); !t.empty()) reader_ = t;
+      if (auto p = after("admin listening on 127.0.0.1:"); !p.empty()) {
+        admin_port_ = static_cast<std::uint16_t>(std::stoi(p));
+        continue;
+      }
       if (auto p = after("listening on 127.0.0.1:"); !p.empty()) {
         port_ = static_cast<std::uint16_t>(std::stoi(p));
         return true;
@@ -277,6 +283,7 @@ class test_node {
   std::string stdout_;
   std::string writer_, reader_;
   std::uint16_t port_ = 0;
+  std::uint16_t admin_port_ = 0;
 };
 
 // ---------------------------------------------------------------------------
