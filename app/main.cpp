@@ -7,7 +7,8 @@
 //   stockgrid check --data-dir D
 //       verify every partition file and the stock invariants; exit 0 if sound
 //
-// Exit codes: 0 clean stop or sound data, 1 bad usage or settings, 2 cannot
+// Exit codes: 0 clean stop or sound data, 1 bad usage or settings (flags,
+// config keys and values, log options), 2 cannot
 // listen or open the key store, 3 the data dir is corrupt or unreadable (the
 // message names the file and the row).
 #include <csignal>
@@ -225,7 +226,13 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
       ->capture_default_str();
   auto* check = app.add_subcommand("check", "verify the data dir's files and invariants");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help prints and exits 0; every parse error (unknown flag or config
+    // key, value out of bounds, missing config file) is a usage error.
+    return app.exit(e) == 0 ? 0 : exit_usage;
+  }
   if (auto problem = app::configure_logging(log_format, log_level); !problem.empty()) {
     std::fprintf(stderr, "stockgrid: %s\n", problem.c_str());
     return exit_usage;

@@ -144,3 +144,24 @@ TEST_CASE("a truncated WAL stops the node naming the WAL", "[corrupt][system]") 
   CHECK(code == 3);
   CHECK_THAT(err, Catch::Contains(fs::path(wal).filename().string()));
 }
+
+TEST_CASE("bad flags, bad config keys and values out of bounds exit 1 (usage), naming the problem") {
+  temp_dir dir;
+  const auto conf = dir.path() + "/bad.conf";
+  std::ofstream(conf) << "no-such-key = 3\n";
+  std::filesystem::create_directories(dir.path() + "/data");  // start_node's stderr file is beside it
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--no-such-flag"}, "no-such-flag"},
+      {{"--partitions", "0"}, "partitions"},
+      {{"--log-format", "xml"}, "--log-format"},
+      {{"--config", conf}, "no-such-key"},
+      {{"--config", dir.path() + "/missing.conf"}, "missing.conf"},
+  };
+  for (const auto& [args, named] : cases) {
+    INFO(args.front() << " " << (args.size() > 1 ? args[1] : ""));
+    const auto [code, err] = start_node(dir.path() + "/data", args);
+    INFO(err);
+    CHECK(code == 1);
+    CHECK(err.find(named) != std::string::npos);
+  }
+}
