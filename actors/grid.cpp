@@ -76,6 +76,7 @@ persistence::journal_writer_options writer_options(const config::settings& s,
   o.fsync_interval_ms = static_cast<std::int64_t>(s.journal.batched_fsync_interval_ms);
   o.batch_entries_max = s.journal.batch_entries_max;
   o.batch_window_us = static_cast<std::int64_t>(s.journal.batch_window_us);
+  o.commit_delay_us = static_cast<std::int64_t>(s.journal.commit_delay_us);
   o.threads = s.node.journal_threads;
   o.snapshot_every_entries = s.journal.snapshot_every_entries;
   o.snapshot_interval_ms = static_cast<std::int64_t>(s.journal.snapshot_interval_ms);

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <future>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -334,6 +335,11 @@ int main(int argc, char** argv) {
   draining = true;
   gateway.begin_drain();
   if (admin_server) admin_server->begin_drain();
+  if (s.node.shutdown_unready_ms > 0) {
+    // Load balancers see /readyz 503 and move traffic while it is served.
+    spdlog::info("/readyz answers 503 for {} ms before connections close", s.node.shutdown_unready_ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(s.node.shutdown_unready_ms));
+  }
   gateway.stop();
   if (admin_server) admin_server->stop();
   load.reset();

@@ -49,6 +49,8 @@ void for_each_setting(Settings& s, Visitor&& visit) {
         n.passivate_idle_ms, node::passivate_idle_ms_bounds);
   visit(key_info{"node", "shutdown-drain-ms", "time allowed to finish work on shutdown"},
         n.shutdown_drain_ms, node::shutdown_drain_ms_bounds);
+  visit(key_info{"node", "shutdown-unready-ms", "on shutdown, /readyz is 503 this long before connections close"},
+        n.shutdown_unready_ms, node::shutdown_unready_ms_bounds);
 
   using journal = journal_settings;
   auto& j = s.journal;
@@ -60,6 +62,8 @@ void for_each_setting(Settings& s, Visitor&& visit) {
         j.batch_entries_max, journal::batch_entries_max_bounds);
   visit(key_info{"journal", "journal-batch-window-us", "wait this long to fill a batch (0 = never wait)"},
         j.batch_window_us, journal::batch_window_us_bounds);
+  visit(key_info{"journal", "journal-commit-delay-us", "drills and tests: delay every commit, as on a slow disk"},
+        j.commit_delay_us, journal::commit_delay_us_bounds);
   visit(key_info{"journal", "snapshot-every-entries", "snapshot a partition after this many entries"},
         j.snapshot_every_entries, journal::snapshot_every_entries_bounds);
   visit(key_info{"journal", "snapshot-interval-ms", "... or after this long, whichever is first"},

@@ -85,6 +85,13 @@ struct node_settings {
   std::uint64_t shutdown_drain_ms = 5'000;
   static constexpr bounds<std::uint64_t> shutdown_drain_ms_bounds{0, 300'000};
 
+  // On shutdown, first answer /readyz with 503 for this long while still
+  // serving every request, so load balancers move traffic away before
+  // connections close. Set it above the balancer's health-check interval
+  // times its failure threshold. Default 0, bounds 0..300,000.
+  std::uint64_t shutdown_unready_ms = 0;
+  static constexpr bounds<std::uint64_t> shutdown_unready_ms_bounds{0, 300'000};
+
   // scheduler_threads with 0 replaced by the number of cores (at least 1).
   std::uint32_t scheduler_threads_resolved() const;
 
@@ -114,6 +121,12 @@ struct journal_settings {
   // 0..100,000 (100 ms).
   std::uint64_t batch_window_us = 0;
   static constexpr bounds<std::uint64_t> batch_window_us_bounds{0, 100'000};
+
+  // Drills and tests only: every journal transaction waits this long before
+  // it commits, as on a slow disk, so overload and back-pressure can be seen
+  // on a fast machine. Default 0, bounds 0..1,000,000 (1 s).
+  std::uint64_t commit_delay_us = 0;
+  static constexpr bounds<std::uint64_t> commit_delay_us_bounds{0, 1'000'000};
 
   // Write a partition snapshot after this many journal entries since the last
   // one, bounding replay time at startup. Default 200,000, bounds

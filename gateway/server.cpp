@@ -230,13 +230,13 @@ std::size_t server::connections() const { return impl_ ? impl_->connections.size
 
 void server::begin_drain() {
   if (!impl_ || impl_->draining.exchange(true)) return;
-  impl_->accept->close();
-  spdlog::info("gateway: draining: not accepting new connections");
+  spdlog::info("gateway: draining: /readyz 503, refusing WebSocket upgrades");
 }
 
 void server::stop() {
   if (!impl_ || impl_->stopped) return;
   begin_drain();
+  impl_->accept->close();
   for (auto& connection : impl_->connections.all()) connection->shut_down();
   // Each connection bounds its own close by close_timeout_ms; the margin
   // covers scheduling. Whatever is still open then is dropped below.

@@ -77,13 +77,14 @@ class server {
   // The bound port (the OS's choice when settings.port was 0); 0 before start.
   std::uint16_t port() const;
 
-  // /readyz turns 503 and no new connection is accepted; open connections
-  // keep being served.
+  // /readyz turns 503 and WebSocket upgrades are refused (503); open
+  // connections keep being served and plain HTTP (health checks, metrics)
+  // is still answered, so a load balancer sees the node leave.
   void begin_drain();
 
-  // Drains, then closes every connection with 1001 once its in-flight answers
-  // are written (each bounded by close_timeout_ms), and joins the threads.
-  // Idempotent.
+  // Drains, stops accepting connections, then closes every connection with
+  // 1001 once its in-flight answers are written (each bounded by
+  // close_timeout_ms), and joins the threads. Idempotent.
   void stop();
 
   // WebSocket connections open now (authenticated or not).

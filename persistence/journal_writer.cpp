@@ -361,6 +361,8 @@ namespace {
 template <class Partition>
 status write_batch(Partition& part, bool sync, const journal_writer_options& opt) {
   status st = part.health;
+  if (st && !part.batch.empty() && opt.commit_delay_us > 0)
+    std::this_thread::sleep_for(std::chrono::microseconds(opt.commit_delay_us));
   if (st && !part.batch.empty() && part.batch.back().seq >= part.store->seq_lease())
     st = part.store->extend_seq_lease(part.batch.back().seq + 1 + opt.seq_lease_step);
   if (st && !part.batch.empty()) st = part.store->append(part.batch, sync);
@@ -530,7 +532,19 @@ void journal_writer::run_worker(worker& w) {
       if (w.queue.empty()) break;
     }
   }
-  // A clean stop leaves everything on stable storage, whatever the mode.
+  // A clean stop folds each partition's journal into its snapshot, so the
+  // next start replays nothing, and leaves everything on stable storage,
+  // whatever the mode.
+  for (auto* part : w.parts) {
+    if (!part->health || part->store->entries_since_snapshot() == 0) continue;
+    snapshot_report rep;
+    const auto start = std::chrono::steady_clock::now();
+    // A failed snapshot changes nothing (its transaction rolls back): the
+    // journal still holds everything and the next start replays it.
+    if (!part->store->snapshot(now_ms() - opt_.retention_ms, &rep)) continue;
+    part->unsynced = true;
+    if (opt_.monitor.on_snapshot) opt_.monitor.on_snapshot(seconds_since(start));
+  }
   sync_unsynced(w);
 }
 

@@ -38,6 +38,7 @@ struct journal_writer_options {
   std::int64_t fsync_interval_ms = 1000;     // batched: fsync at most this often
   std::size_t batch_entries_max = 4096;      // entries per transaction
   std::int64_t batch_window_us = 0;          // wait this long to fill a batch
+  std::int64_t commit_delay_us = 0;          // drills: sleep before each commit (a slow disk)
   std::uint32_t threads = 2;                 // writer threads
   std::uint64_t snapshot_every_entries = 200000;
   std::int64_t snapshot_interval_ms = 60000;

@@ -99,7 +99,8 @@ TEST_CASE("gateway: extra_http answers other paths", "[gateway]") {
   CHECK(http_get(server.port(), "/other").status == 404);
 }
 
-TEST_CASE("gateway: draining turns /readyz 503 and stops accepting", "[gateway]") {
+TEST_CASE("gateway: draining turns /readyz 503, refuses upgrades and still answers health checks",
+          "[gateway]") {
   running_server s;
   auto keep_alive = http_client::connect(s.server.port());
   REQUIRE(keep_alive);
@@ -109,8 +110,11 @@ TEST_CASE("gateway: draining turns /readyz 503 and stops accepting", "[gateway]"
   s.server.begin_drain();
   CHECK(keep_alive->get("/readyz").status == 503);
   CHECK(keep_alive->get("/healthz").status == 200);
-  // No new connections; the open one is still served.
-  CHECK(http_get(s.server.port(), "/healthz").status == 0);
+  // New connections still get health checks (a load balancer must see the
+  // 503), but no WebSocket; the open one is still served.
+  CHECK(http_get(s.server.port(), "/readyz").status == 503);
+  CHECK(http_get(s.server.port(), "/healthz").status == 200);
+  CHECK(upgrade_status(s.server.port()) == 503);
   open->send_text(get_request(2));
   auto answer = open->read_value();
   REQUIRE(answer);

@@ -94,6 +94,9 @@ class child_process {
     }
   }
 
+  // The process id (env execs the program, so it is the program's too).
+  pid_t pid() const { return pid_; }
+
  private:
   pid_t pid_ = -1;
   int out_ = -1;

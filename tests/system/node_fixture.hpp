@@ -199,29 +199,28 @@ class test_node {
                                   "2"};
     if (options.demo) argv.push_back("--demo");
     for (auto& a : options.args) argv.push_back(std::move(a));
-    process_ = std::make_unique<testing::child_process>(std::move(argv), stderr_path());
-
-    // The node prints the demo tokens, then "listening on 127.0.0.1:PORT".
-    // The lines are read on a helper thread so the wait is bounded: at the
-    // deadline the node is killed, which ends the read.
-    auto startup = std::async(std::launch::async, [this] { return read_startup(); });
-    if (startup.wait_for(node_start_timeout) != std::future_status::ready)
-      process_->kill(SIGKILL);
-    const bool started = startup.get();
-    INFO("node stdout:\n" << stdout_ << "node stderr:\n" << log());
-    REQUIRE(started);
-    REQUIRE(port_ != 0);
-    if (options.demo) {
-      REQUIRE_FALSE(writer_.empty());
-      REQUIRE_FALSE(reader_.empty());
-    }
+    argv_ = std::move(argv);
+    demo_ = options.demo;
+    launch();
   }
   ~test_node() { process_.reset(); }  // SIGKILL and reap, if not stopped
+
+  // Starts the node again on the same data dir, with the same options, after
+  // stop() (--demo then finds its tenant and stock, and prints new tokens).
+  void restart() {
+    sessions_.clear();
+    writer_.clear();
+    reader_.clear();
+    stdout_.clear();
+    port_ = admin_port_ = 0;
+    launch();
+  }
 
   test_node(const test_node&) = delete;
   test_node& operator=(const test_node&) = delete;
 
   std::uint16_t port() const { return port_; }
+  pid_t pid() const { return process_->pid(); }
   // With --admin-port: the port it bound; else 0.
   std::uint16_t admin_port() const { return admin_port_; }
   // The demo tenant's tokens, as printed by --demo.
@@ -256,6 +255,24 @@ class test_node {
  private:
   std::string stderr_path() const { return dir_.path() + "/stderr.log"; }
 
+  void launch() {
+    process_ = std::make_unique<testing::child_process>(argv_, stderr_path());
+    // The node prints the demo tokens, then "listening on 127.0.0.1:PORT".
+    // The lines are read on a helper thread so the wait is bounded: at the
+    // deadline the node is killed, which ends the read.
+    auto startup = std::async(std::launch::async, [this] { return read_startup(); });
+    if (startup.wait_for(node_start_timeout) != std::future_status::ready)
+      process_->kill(SIGKILL);
+    const bool started = startup.get();
+    INFO("node stdout:\n" << stdout_ << "node stderr:\n" << log());
+    REQUIRE(started);
+    REQUIRE(port_ != 0);
+    if (demo_) {
+      REQUIRE_FALSE(writer_.empty());
+      REQUIRE_FALSE(reader_.empty());
+    }
+  }
+
   bool read_startup() {
     while (auto line = process_->read_line()) {
       stdout_ += *line + "\n";
@@ -278,6 +295,8 @@ class test_node {
   }
 
   testing::temp_dir dir_;
+  std::vector<std::string> argv_;
+  bool demo_ = true;
   std::unique_ptr<testing::child_process> process_;
   std::set<session*> sessions_;
   std::string stdout_;
