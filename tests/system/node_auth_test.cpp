@@ -16,11 +16,24 @@ namespace {
 
 // An answer without its id, members sorted: what two answers to different
 // requests must share to be "the same answer".
+// The answer without its id and its error's request_id (both differ by
+// request), to compare what two answers say.
 value without_id(const value& answer) {
   object rest;
-  if (const object* members = answer.as_object())
-    for (const auto& member : *members)
-      if (member.first != "id") rest.push_back(member);
+  if (const object* members = answer.as_object()) {
+    for (const auto& member : *members) {
+      if (member.first == "id") continue;
+      const object* error = member.first == "error" ? member.second.as_object() : nullptr;
+      if (!error) {
+        rest.push_back(member);
+        continue;
+      }
+      object fields;
+      for (const auto& field : *error)
+        if (field.first != "request_id") fields.push_back(field);
+      rest.emplace_back("error", value(std::move(fields)));
+    }
+  }
   return sorted(rest);
 }
 
