@@ -17,6 +17,7 @@
 #include "actors/clock.hpp"
 #include "actors/coordination.hpp"
 #include "config/limits.hpp"
+#include "domain/hex.hpp"
 #include "domain/validate.hpp"
 #include "persistence/document_writer.hpp"
 #include "persistence/sqlite_store.hpp"
@@ -297,27 +298,12 @@ namespace {
 // Cursors are opaque to clients: the hex of "warehouse\x1fsku" of the last
 // record returned.
 std::string encode_cursor(const record_view& r) {
-  static constexpr char digits[] = "0123456789abcdef";
-  const auto raw = r.key.warehouse + '\x1f' + r.key.sku;
-  std::string out;
-  for (unsigned char c : raw) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
+  return to_hex(r.key.warehouse + '\x1f' + r.key.sku);
 }
 
 bool decode_cursor(std::string_view hex, std::string* warehouse, std::string* sku) {
-  if (hex.size() % 2 != 0 || hex.size() > 4 * limits::id_bytes_max) return false;
   std::string raw;
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    auto nibble = [](char c) {
-      return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    };
-    const int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    raw += static_cast<char>(hi * 16 + lo);
-  }
+  if (hex.size() > 4 * limits::id_bytes_max || !from_hex(hex, &raw)) return false;
   const auto sep = raw.find('\x1f');
   if (sep == std::string::npos) return false;
   *warehouse = raw.substr(0, sep);

@@ -10,6 +10,7 @@
 #include "actors/clock.hpp"
 #include "actors/replies.hpp"
 #include "config/limits.hpp"
+#include "persistence/tenant_export.hpp"
 
 namespace stockgrid::actors {
 
@@ -170,16 +171,7 @@ void read_history(self_ptr self, const envelope& env) {
     reply r;
     r.code = outcome::ok;
     r.events.reserve(rows.size());
-    for (auto& row : rows) {
-      history_event ev;
-      ev.seq = row.seq;
-      ev.hold = row.c.hold_seq ? format_hold_id({p, row.c.hold_seq}) : std::string{};
-      ev.c = std::move(row.c);
-      ev.idem = std::move(row.idem);
-      ev.key_id = std::move(row.key_id);
-      ev.at_ms = row.at_ms;
-      r.events.push_back(std::move(ev));
-    }
+    for (auto& row : rows) r.events.push_back(persistence::history_event_of(std::move(row), p));
     done(std::move(r));
   });
 }

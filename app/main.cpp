@@ -285,7 +285,8 @@ int main(int argc, char** argv) {
   auth::key_admin admin(*keys, &authn);
   publisher.bind(&g->journal());
   app::node_dispatcher dispatcher(*g, admin, &publisher,
-                                  {s.subscriptions.queue_events_max, s.subscriptions.coalesce_records_max});
+                                  {s.subscriptions.queue_events_max, s.subscriptions.coalesce_records_max},
+                                  gs.frame_bytes_max / 2);
 
   gs.announced_ttl_ms_max = static_cast<std::int64_t>(s.holds.max_ttl_ms);
   gs.announced_ttl_ms_default = static_cast<std::int64_t>(s.holds.default_ttl_ms);

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "app/tenant_export.hpp"
 #include "feed/wire.hpp"
 #include "orders/wire.hpp"
 
@@ -88,11 +89,13 @@ class feed_stream final : public gateway::event_stream {
 }  // namespace
 
 node_dispatcher::node_dispatcher(grid& g, auth::key_admin& admin, feed::publisher* feed,
-                                 feed::subscription_limits subscriber_limits)
+                                 feed::subscription_limits subscriber_limits,
+                                 std::size_t export_page_bytes_max)
     : grid_(g),
       admin_(admin),
       feed_(feed),
       subscriber_limits_(subscriber_limits),
+      export_page_bytes_max_(export_page_bytes_max),
       admin_thread_([this] { admin_loop(); }) {}
 
 void node_dispatcher::subscribe(const gateway::principal& who, protocol::op_request&& req,
@@ -263,10 +266,18 @@ void node_dispatcher::admin_op(const gateway::principal& who, protocol::op_reque
     if (op == "tenant.list") {
       auto r = admin_.tenant_list(who);
       if (!r.ok()) return done(admin_failure(id, r));
-      std::vector<std::string> names;
-      for (auto& t : r.value) names.push_back(t.name);
-      return done(ok_response(id, protocol::tenant_list_result(names)));
+      std::vector<protocol::tenant_info> tenants;
+      for (auto& t : r.value) tenants.push_back({t.name, t.suspended_ms.has_value()});
+      return done(ok_response(id, protocol::tenant_list_result(tenants)));
     }
+    if (op == "tenant.suspend" || op == "tenant.resume") {
+      const bool suspend = op == "tenant.suspend";
+      auto r = suspend ? admin_.tenant_suspend(who, req.tenant) : admin_.tenant_resume(who, req.tenant);
+      if (!r.ok()) return done(admin_failure(id, r));
+      spdlog::info("tenant {} {}", req.tenant, suspend ? "suspended" : "resumed");
+      return done(ok_response(id, {{"tenant", req.tenant}, {"suspended", suspend}}));
+    }
+    if (op == "tenant.export") return export_page(who, req, done);
     if (op == "key.create") {
       auto r = admin_.key_create(who, {req.key_role, req.warehouses, req.expires_at_ms});
       if (!r.ok()) return done(admin_failure(id, r));
@@ -297,6 +308,33 @@ void node_dispatcher::admin_op(const gateway::principal& who, protocol::op_reque
   admin_queue_.push_back(std::move(job));
   lk.unlock();
   cv_.notify_one();
+}
+
+// On the admin thread: checks the request and the tenant, then reads the
+// page on the partition's writer thread (app/tenant_export.hpp).
+void node_dispatcher::export_page(const gateway::principal& who, const protocol::op_request& req,
+                                  const response_fn& done) {
+  const auto id = req.id;
+  auto t = admin_.tenant_get(who, req.tenant);
+  if (!t.ok()) return done(admin_failure(id, t));
+  if (req.limit < 0 || req.limit > export_items_max)
+    return done(error_response(id, outcome::bad_request,
+                               "limit: must be between 1 and " + std::to_string(export_items_max) +
+                                   " (0 or absent = " + std::to_string(export_items_default) + ")"));
+  export_cursor from;
+  if (!req.cursor.empty() && !decode_export_cursor(req.cursor, grid_.journal().partitions(), &from))
+    return done(error_response(id, outcome::bad_request, "cursor: not a cursor this server issued"));
+  export_page_limits limits;
+  limits.items_max = req.limit == 0 ? export_items_default : static_cast<std::size_t>(req.limit);
+  limits.bytes_max = export_page_bytes_max_;
+  tenant_export_page(grid_.journal(), req.tenant, std::move(from), limits,
+                     [id, done](outcome code, std::string message, protocol::object result) {
+                       if (code != outcome::ok) {
+                         spdlog::error("tenant.export: {}", message);
+                         return done(error_response(id, code, "export failed: storage error"));
+                       }
+                       done(ok_response(id, std::move(result)));
+                     });
 }
 
 void node_dispatcher::admin_loop() {

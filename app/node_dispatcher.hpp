@@ -1,7 +1,8 @@
 // The node's dispatcher: what the gateway calls for every authenticated,
 // decoded request. Stock, order and transfer ops and tenant.settings go to
 // the grid, key and tenant ops to the key store (on a thread of their own:
-// they fsync), subscribe to the subscription publisher (feed/publisher.hpp).
+// they fsync; tenant.export then reads on the partitions' writer threads,
+// app/tenant_export.hpp), subscribe to the subscription publisher (feed/publisher.hpp).
 // Knows the protocol and the grid facade, no Beast, no CAF.
 #pragma once
 
@@ -21,9 +22,11 @@ namespace stockgrid::app {
 
 class node_dispatcher final : public gateway::dispatcher {
  public:
-  // `feed` (may be null: no subscriptions) serves subscribe.
+  // `feed` (may be null: no subscriptions) serves subscribe. A tenant.export
+  // page takes at most `export_page_bytes_max` (main: half a frame).
   node_dispatcher(grid& g, auth::key_admin& admin, feed::publisher* feed = nullptr,
-                  feed::subscription_limits subscriber_limits = {});
+                  feed::subscription_limits subscriber_limits = {},
+                  std::size_t export_page_bytes_max = 32 * 1024);
   ~node_dispatcher() override;
 
   void dispatch(const gateway::principal& who, protocol::op_request&& req,
@@ -43,12 +46,16 @@ class node_dispatcher final : public gateway::dispatcher {
   void find(const gateway::principal& who, protocol::op_request&& req, response_fn done);
   void settings(const gateway::principal& who, protocol::op_request&& req, response_fn done);
   void admin_op(const gateway::principal& who, protocol::op_request&& req, response_fn done);
+  // tenant.export, on the admin thread.
+  void export_page(const gateway::principal& who, const protocol::op_request& req,
+                   const response_fn& done);
   void admin_loop();
 
   grid& grid_;
   auth::key_admin& admin_;
   feed::publisher* feed_;
   feed::subscription_limits subscriber_limits_;
+  std::size_t export_page_bytes_max_;
   std::atomic<std::uint64_t> next_subscription_{1};
   // Admin ops wait here for the admin thread; bounded.
   std::mutex mu_;

@@ -84,6 +84,47 @@ admin_result<std::vector<tenant_record>> key_admin::tenant_list(const gateway::p
   return r;
 }
 
+admin_result<tenant_record> key_admin::tenant_get(const gateway::principal& who,
+                                                  std::string_view tenant) {
+  using result = tenant_record;
+  if (!is_system(who)) return refuse<result>(outcome::forbidden, not_system);
+  if (std::string err = check_tenant_name(tenant); !err.empty())
+    return refuse<result>(outcome::bad_request, std::move(err));
+  std::vector<tenant_record> all;
+  if (store_status st = store_.list_tenants(&all); !st) return store_failure<result>(st);
+  for (auto& t : all) {
+    if (t.name != tenant) continue;
+    admin_result<result> r;
+    r.value = std::move(t);
+    return r;
+  }
+  return refuse<result>(outcome::not_found, "tenant: no such tenant");
+}
+
+admin_result<std::monostate> key_admin::tenant_suspend(const gateway::principal& who,
+                                                      std::string_view tenant) {
+  return set_suspended(who, tenant, true);
+}
+
+admin_result<std::monostate> key_admin::tenant_resume(const gateway::principal& who,
+                                                     std::string_view tenant) {
+  return set_suspended(who, tenant, false);
+}
+
+admin_result<std::monostate> key_admin::set_suspended(const gateway::principal& who,
+                                                      std::string_view tenant, bool suspend) {
+  using result = std::monostate;
+  if (!is_system(who)) return refuse<result>(outcome::forbidden, not_system);
+  if (std::string err = check_tenant_name(tenant); !err.empty())
+    return refuse<result>(outcome::bad_request, std::move(err));
+  store_status st = store_.set_tenant_suspended(tenant, suspend, clock_());
+  if (st.kind() == store_status::code::not_found)
+    return refuse<result>(outcome::not_found, "tenant: no such tenant");
+  if (!st) return store_failure<result>(st);
+  if (cache_) cache_->note_suspended(tenant, suspend);
+  return {};
+}
+
 admin_result<created_key> key_admin::key_create(const gateway::principal& who,
                                                 const key_create_args& args) {
   using result = created_key;

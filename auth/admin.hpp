@@ -1,5 +1,6 @@
 // The admin ops of protocol v1 over the key store, for the node's dispatcher:
-//   system: tenant.create {tenant} -> {tenant, token}, tenant.list
+//   system: tenant.create {tenant} -> {tenant, token}, tenant.list,
+//           tenant.suspend {tenant}, tenant.resume {tenant}
 //   admin:  key.create {role, warehouses?, expires_at_ms?} -> {key_id, token},
 //           key.list, key.revoke {key_id}
 // Results are plain structs; the dispatcher turns them into protocol values
@@ -58,6 +59,16 @@ class key_admin {
   admin_result<created_tenant> tenant_create(const gateway::principal& who,
                                              std::string_view tenant);
   admin_result<std::vector<tenant_record>> tenant_list(const gateway::principal& who);
+  // system. Durably suspends the tenant (its keys stop authenticating, its
+  // open connections are closed, requests still arriving are FORBIDDEN) or
+  // resumes it (its keys work again). Both idempotent; BAD_REQUEST for a bad
+  // name, NOT_FOUND for an unknown tenant. The cache learns of it before
+  // this returns, so no request checked afterwards gets through.
+  // system. The tenant's row (tenant.export checks it exists); BAD_REQUEST
+  // for a bad name, NOT_FOUND for an unknown tenant.
+  admin_result<tenant_record> tenant_get(const gateway::principal& who, std::string_view tenant);
+  admin_result<std::monostate> tenant_suspend(const gateway::principal& who, std::string_view tenant);
+  admin_result<std::monostate> tenant_resume(const gateway::principal& who, std::string_view tenant);
 
   // admin, in its own tenant. BAD_REQUEST for role system or a missing role,
   // more than 100 warehouses, an empty, duplicate or over-128-byte warehouse,
@@ -70,6 +81,9 @@ class key_admin {
   admin_result<std::monostate> key_revoke(const gateway::principal& who, std::string_view key_id);
 
  private:
+  admin_result<std::monostate> set_suspended(const gateway::principal& who, std::string_view tenant,
+                                             bool suspend);
+
   key_store& store_;
   key_authenticator* cache_;
   clock_fn clock_;

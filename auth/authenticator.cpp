@@ -37,9 +37,22 @@ void key_authenticator::reload_loop(std::stop_token stop) {
 }
 
 store_status key_authenticator::reload() {
+  std::uint64_t changes_before = 0;
+  {
+    std::lock_guard lock(mutex_);
+    changes_before = tenant_changes_;
+  }
   std::vector<key_record> keys;
   if (store_status st = store_.load_keys(&keys); !st) return st;
+  std::vector<tenant_record> tenants;
+  if (store_status st = store_.list_tenants(&tenants); !st) return st;
   std::lock_guard lock(mutex_);
+  // A local suspend or resume after the read may be missing from it.
+  if (tenant_changes_ == changes_before) {
+    suspended_.clear();
+    for (const auto& t : tenants)
+      if (t.suspended_ms) suspended_.insert(t.name);
+  }
   for (auto& k : keys) {
     auto [it, inserted] = cache_.try_emplace(k.key_id);
     // Keep a revocation already known here: the snapshot may predate it.
@@ -57,6 +70,15 @@ void key_authenticator::note_revoked(std::string_view key_id, epoch_ms when) {
   if (it != cache_.end() && !it->second.revoked_ms) it->second.revoked_ms = when;
 }
 
+void key_authenticator::note_suspended(std::string_view tenant, bool suspended) {
+  std::lock_guard lock(mutex_);
+  ++tenant_changes_;
+  if (suspended)
+    suspended_.emplace(tenant);
+  else if (auto it = suspended_.find(tenant); it != suspended_.end())
+    suspended_.erase(it);
+}
+
 std::optional<key_record> key_authenticator::lookup(std::string_view key_id) {
   {
     std::lock_guard lock(mutex_);
@@ -72,13 +94,17 @@ std::optional<key_record> key_authenticator::lookup(std::string_view key_id) {
 bool key_authenticator::usable(const key_record& key) const {
   if (key.revoked_ms) return false;
   if (key.expires_at_ms && clock_() >= *key.expires_at_ms) return false;
+  if (!suspended_.empty() && suspended_.contains(key.tenant)) return false;
   return true;
 }
 
 std::optional<gateway::principal> key_authenticator::admit(const key_record& key,
                                                            std::string_view secret) const {
   if (!verify_secret(key.scheme, key.salt, secret, key.hash)) return std::nullopt;
-  if (!usable(key)) return std::nullopt;
+  {
+    std::lock_guard lock(mutex_);
+    if (!usable(key)) return std::nullopt;
+  }
   gateway::principal who;
   who.tenant = key.tenant;
   who.key_id = key.key_id;
@@ -103,6 +129,13 @@ bool key_authenticator::still_valid(const gateway::principal& who) {
   std::lock_guard lock(mutex_);
   auto it = cache_.find(who.key_id);
   return it != cache_.end() && usable(it->second);
+}
+
+gateway::authenticator::invalid_reason key_authenticator::why_invalid(
+    const gateway::principal& who) {
+  std::lock_guard lock(mutex_);
+  return suspended_.contains(who.tenant) ? invalid_reason::tenant_suspended
+                                         : invalid_reason::revoked_or_expired;
 }
 
 }  // namespace stockgrid::auth

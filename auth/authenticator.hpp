@@ -15,12 +15,20 @@
 //    and the gateway closes those connections at its next check.
 //  - Revocation is final, so a reload never un-revokes a cached key: a
 //    snapshot read just before a local revocation cannot undo it.
+//  - Suspended tenants (tenant.suspend) are a set beside the keys: a key of
+//    one does not authenticate and is not still_valid(). The set is usually
+//    empty, so the check costs one empty() per request. Suspensions made
+//    through this process update it at once (note_suspended); a reload
+//    replaces it from the tenants table unless a local change came in while
+//    it read (it is not final like a revocation), in which case the next
+//    round takes it.
 #pragma once
 
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -46,6 +54,7 @@ class key_authenticator final : public gateway::authenticator {
 
   std::optional<gateway::principal> authenticate(std::string_view token) override;
   bool still_valid(const gateway::principal& who) override;
+  invalid_reason why_invalid(const gateway::principal& who) override;
 
   // Reads every key from the store into the cache. On error the cache is
   // kept as it was and the error returned (the reload thread retries).
@@ -56,6 +65,8 @@ class key_authenticator final : public gateway::authenticator {
 
   // A key this process just revoked in the store.
   void note_revoked(std::string_view key_id, epoch_ms when);
+  // A tenant this process just suspended (true) or resumed in the store.
+  void note_suspended(std::string_view tenant, bool suspended);
 
   key_store& store() { return store_; }
   epoch_ms now() const { return clock_(); }
@@ -64,7 +75,8 @@ class key_authenticator final : public gateway::authenticator {
   // The cached key `key_id`, fetched from the store on a miss.
   std::optional<key_record> lookup(std::string_view key_id);
   std::optional<gateway::principal> admit(const key_record& key, std::string_view secret) const;
-  bool usable(const key_record& key) const;  // not revoked, not expired
+  // Not revoked, not expired, its tenant not suspended; with mutex_ held.
+  bool usable(const key_record& key) const;
   void reload_loop(std::stop_token stop);
 
   key_store& store_;
@@ -74,6 +86,8 @@ class key_authenticator final : public gateway::authenticator {
 
   mutable std::mutex mutex_;
   std::map<std::string, key_record, std::less<>> cache_;
+  std::set<std::string, std::less<>> suspended_;  // tenants
+  std::uint64_t tenant_changes_ = 0;               // note_suspended calls, for reload
 
   std::mutex wake_mutex_;
   std::condition_variable_any wake_;

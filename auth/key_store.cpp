@@ -106,7 +106,7 @@ issued_key create_tenant(key_store& store, std::string_view name, epoch_ms now) 
   info.created_ms = now;
   key_record row;
   issued.status = draw_key(info, &issued, &row);
-  if (issued.status) issued.status = store.add_tenant({std::string(name), now}, &row);
+  if (issued.status) issued.status = store.add_tenant({std::string(name), now, std::nullopt}, &row);
   if (!issued.status) issued = {issued.status, {}, {}};
   return issued;
 }

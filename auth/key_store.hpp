@@ -55,6 +55,8 @@ class store_status {
 struct tenant_record {
   std::string name;
   epoch_ms created_ms = 0;
+  // Since when the tenant is suspended (tenant.suspend); none = active.
+  std::optional<epoch_ms> suspended_ms;
   friend bool operator==(const tenant_record&, const tenant_record&) = default;
 };
 
@@ -90,6 +92,11 @@ class key_store {
   virtual store_status add_tenant(const tenant_record& tenant, const key_record* first_key) = 0;
   // Every tenant, sorted by name.
   virtual store_status list_tenants(std::vector<tenant_record>* out) = 0;
+  // Suspends the tenant since `now` (`suspend`), or resumes it. not_found for
+  // an unknown tenant. Suspending a suspended tenant is ok and keeps the
+  // first time; resuming an active tenant is ok and changes nothing.
+  virtual store_status set_tenant_suspended(std::string_view tenant, bool suspend,
+                                            epoch_ms now) = 0;
 
   // Adds a key. A tenant key needs its tenant (not_found otherwise); the
   // system key has tenant "" and role system, and no other key may

@@ -34,6 +34,18 @@ store_status memory_key_store::list_tenants(std::vector<tenant_record>* out) {
   return store_status::ok();
 }
 
+store_status memory_key_store::set_tenant_suspended(std::string_view tenant, bool suspend,
+                                                    epoch_ms now) {
+  std::lock_guard lock(mutex_);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end()) return store_status::not_found("tenant " + std::string(tenant));
+  if (!suspend)
+    it->second.suspended_ms.reset();
+  else if (!it->second.suspended_ms)
+    it->second.suspended_ms = now;
+  return store_status::ok();
+}
+
 store_status memory_key_store::add_key(const key_record& key) {
   std::lock_guard lock(mutex_);
   if (store_status st = check_new_key(key); !st) return st;

@@ -33,6 +33,12 @@ CREATE TABLE key_warehouses(
 PRAGMA user_version = 1;
 )sql";
 
+// Version 1 -> 2: tenant suspension (tenant.suspend / tenant.resume).
+constexpr const char* upgrade_v1_to_v2 = R"sql(
+ALTER TABLE tenants ADD COLUMN suspended_ms INTEGER;
+PRAGMA user_version = 2;
+)sql";
+
 // A prepared statement that finalizes itself. Text is bound without a copy:
 // it must outlive the statement's use.
 class statement {
@@ -166,9 +172,15 @@ store_status sqlite_key_store::init() {
     return store_status::invalid(path_ + ": format version " + std::to_string(v) +
                                  " is newer than this stockgrid reads (" +
                                  std::to_string(system_db_format_version) + ")");
+  // A new file gets the first schema, then every upgrade, so the upgrade
+  // path is the one every node runs.
   if (v == 0) {
     if (int rc = sqlite3_exec(db_, schema_v1, nullptr, nullptr, nullptr); rc != SQLITE_OK)
       return error(rc, "create schema");
+  }
+  if (v < 2) {
+    if (int rc = sqlite3_exec(db_, upgrade_v1_to_v2, nullptr, nullptr, nullptr); rc != SQLITE_OK)
+      return error(rc, "upgrade to format version 2");
   }
   if (int rc = txn.commit(); rc != SQLITE_OK) return error(rc, "commit schema");
   return store_status::ok();
@@ -232,11 +244,27 @@ store_status sqlite_key_store::add_tenant(const tenant_record& tenant,
 store_status sqlite_key_store::list_tenants(std::vector<tenant_record>* out) {
   std::lock_guard lock(mutex_);
   out->clear();
-  statement s(db_, "SELECT name, created_ms FROM tenants ORDER BY name");
+  statement s(db_, "SELECT name, created_ms, suspended_ms FROM tenants ORDER BY name");
   if (s.prepare_rc() != SQLITE_OK) return error(s.prepare_rc(), "prepare list tenants");
   int rc;
-  while ((rc = s.step()) == SQLITE_ROW) out->push_back({s.bytes(0), s.i64(1)});
+  while ((rc = s.step()) == SQLITE_ROW) out->push_back({s.bytes(0), s.i64(1), s.opt_i64(2)});
   if (rc != SQLITE_DONE) return error(rc, "list tenants");
+  return store_status::ok();
+}
+
+store_status sqlite_key_store::set_tenant_suspended(std::string_view tenant, bool suspend,
+                                                    epoch_ms now) {
+  std::lock_guard lock(mutex_);
+  // One statement: the row is found and changed atomically. COALESCE keeps
+  // the first suspension time.
+  statement s(db_, suspend ? "UPDATE tenants SET suspended_ms = COALESCE(suspended_ms, ?1) "
+                             "WHERE name = ?2"
+                           : "UPDATE tenants SET suspended_ms = NULL WHERE name = ?2");
+  if (s.prepare_rc() != SQLITE_OK) return error(s.prepare_rc(), "prepare suspend tenant");
+  if (suspend) s.bind(1, now);
+  s.bind_text(2, tenant);
+  if (int rc = s.step(); rc != SQLITE_DONE) return error(rc, "suspend tenant");
+  if (sqlite3_changes(db_) == 0) return store_status::not_found("tenant " + std::string(tenant));
   return store_status::ok();
 }
 

@@ -3,10 +3,11 @@
 // must survive a power cut once acknowledged, so the file runs in WAL mode
 // with synchronous=FULL, and each change is one transaction.
 //
-// File format, version 1 (PRAGMA user_version = 1; a file with a higher
+// File format, version 2 (PRAGMA user_version = 2; a file with a higher
 // version is refused rather than misread):
 //
-//   tenants(name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL)
+//   tenants(name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL,
+//           suspended_ms INTEGER)  -- NULL: active; else suspended since then
 //   keys(key_id TEXT PRIMARY KEY,   -- 16 hex digits, or "system"
 //        tenant TEXT NOT NULL,      -- "" for the system key
 //        role INTEGER NOT NULL,     -- protocol::role value (never renumbered)
@@ -21,6 +22,12 @@
 //
 // No column holds a secret or a token. The file is created with mode 0600
 // (SQLite gives its -wal and -shm files the same mode).
+//
+// Versions: 1 had no tenants.suspended_ms. Opening a version 1 file (or a
+// new, empty one, which is first given the version 1 schema) upgrades it in
+// place, in the same transaction that reads the version: ALTER TABLE adds
+// the column (NULL: every tenant active) and user_version becomes 2. Builds
+// that read only version 1 refuse an upgraded file.
 #pragma once
 
 #include <memory>
@@ -33,7 +40,7 @@ struct sqlite3;
 
 namespace stockgrid::auth {
 
-inline constexpr int system_db_format_version = 1;
+inline constexpr int system_db_format_version = 2;
 
 // DATA_DIR/system.db
 std::string system_db_path(std::string_view data_dir);
@@ -48,6 +55,7 @@ class sqlite_key_store final : public key_store {
 
   store_status add_tenant(const tenant_record& tenant, const key_record* first_key) override;
   store_status list_tenants(std::vector<tenant_record>* out) override;
+  store_status set_tenant_suspended(std::string_view tenant, bool suspend, epoch_ms now) override;
   store_status add_key(const key_record& key) override;
   store_status list_keys(std::string_view tenant, std::vector<key_info>* out) override;
   store_status revoke_key(std::string_view tenant, std::string_view key_id, epoch_ms now) override;

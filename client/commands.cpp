@@ -420,6 +420,35 @@ const std::vector<command_spec>& commands() {
          r.op = "tenant.list";
          return "";
        }},
+      {"tenant suspend", "TENANT",
+       "suspend a tenant: its keys stop working, its connections close (system token)", 1, 1, {},
+       [](const parsed_args& a, protocol::op_request& r) -> std::string {
+         r.op = "tenant.suspend";
+         r.tenant = a.positional[0];
+         return "";
+       }},
+      {"tenant resume", "TENANT", "resume a suspended tenant: its keys work again (system token)", 1,
+       1, {},
+       [](const parsed_args& a, protocol::op_request& r) -> std::string {
+         r.op = "tenant.resume";
+         r.tenant = a.positional[0];
+         return "";
+       }},
+      {"tenant export", "TENANT [--cursor C] [--limit N]",
+       "one page of a tenant's records, holds and history (system token); stockctl export "
+       "TENANT writes every page",
+       1, 1, {"--cursor", "--limit"},
+       [](const parsed_args& a, protocol::op_request& r) -> std::string {
+         r.op = "tenant.export";
+         r.tenant = a.positional[0];
+         if (auto* c = option(a, "--cursor")) r.cursor = *c;
+         if (auto* l = option(a, "--limit")) {
+           std::int64_t n = 0;
+           if (auto e = need_integer(*l, "--limit", &n); !e.empty()) return e;
+           r.limit = static_cast<int>(std::clamp<std::int64_t>(n, -1, 1'000'000));
+         }
+         return "";
+       }},
       {"key create", "ROLE [--warehouses W1,W2] [--expires-in DURATION | --expires-at EPOCH_MS]",
        "create an API key of the tenant: reader, writer or admin (admin token)", 1, 1,
        {"--warehouses", "--expires-in", "--expires-at"},

@@ -84,6 +84,14 @@ bool script_runner::connect(const std::string& token) {
   }
 }
 
+bool connect_or_explain(client::client& c, const runner_settings& settings, std::ostream& err) {
+  const client::value auth = c.connect(settings.url, settings.token).get();
+  if (client::is_ok(auth)) return true;
+  err << "stockctl: cannot connect to " << settings.url << ": " << client::error_code(auth) << " "
+      << client::error_message(auth) << "\n";
+  return false;
+}
+
 protocol::value script_runner::send(protocol::op_request request) {
   if (!client_) return client::local_error(client::disconnected_code, "not connected");
   return client_->call(std::move(request)).get();

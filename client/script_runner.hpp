@@ -31,6 +31,11 @@ struct runner_settings {
   bool quiet = false;  // run: print only failures, repeat summaries, echo and the result
 };
 
+// Connects `c` to the settings' url with their token; when that fails, says
+// why on `err` ("stockctl: cannot connect to URL: CODE message") and returns
+// false. For the modes that drive a client of their own (watch, export).
+bool connect_or_explain(client::client& c, const runner_settings& settings, std::ostream& err);
+
 class script_runner {
  public:
   script_runner(runner_settings settings, std::ostream& out);

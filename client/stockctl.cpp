@@ -5,6 +5,7 @@
 //   stockctl [OPTIONS] run FILE            a script (client/script.hpp)
 //   stockctl [OPTIONS] import FILE.csv     stock counts from a CSV file
 //   stockctl [OPTIONS] watch [FILTER...]   the live stream of a subscription
+//   stockctl [OPTIONS] export TENANT       every page of tenant.export, as JSON lines
 //   stockctl help                          every command
 //
 // Exit codes: 0 ok, 1 an error response / failed expect / failed import
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "client/commands.hpp"
+#include "client/export.hpp"
 #include "client/script_runner.hpp"
 #include "client/watch.hpp"
 
@@ -44,6 +46,7 @@ const char* usage_text =
     "                                    live changes, one line each, until Ctrl-C or a bound:\n"
     "                                    [--warehouse W] [--sku S] [--sku-prefix P] [--alerts]\n"
     "                                    [--json] [--count N] [--seconds T]\n"
+    "  stockctl export acme > acme.jsonl every page of tenant.export as JSON lines (system token)\n"
     "  stockctl help                     every command\n"
     "\n"
     "Options (anywhere on the line):\n"
@@ -162,6 +165,13 @@ int main(int argc, char** argv) {
   }
 
   if (!words.empty() && words[0] == "watch") return watch(settings, words);
+  if (!words.empty() && words[0] == "export") {
+    if (words.size() != 2) {
+      std::cerr << "usage: stockctl export TENANT\n";
+      return exit_usage;
+    }
+    return stockctl::run_export(settings, words[1], std::cout, std::cerr);
+  }
   stockctl::script_runner runner(settings, std::cout);
   if (words.empty()) {
     const bool tty = ::isatty(0) != 0;

@@ -136,12 +136,7 @@ int run_watch(const runner_settings& settings, const watch_options& options, std
     bool ended = false;
   } state;
   client::client c(settings.client);
-  const client::value auth = c.connect(settings.url, settings.token).get();
-  if (!client::is_ok(auth)) {
-    err << "stockctl: cannot connect to " << settings.url << ": " << client::error_code(auth) << " "
-        << client::error_message(auth) << "\n";
-    return exit_connection;
-  }
+  if (!connect_or_explain(c, settings, err)) return exit_connection;
   auto subscription = c.subscribe(options.filter, [&](const subscription_event& e) {
     std::lock_guard lock(state.mutex);
     if (state.done) return;  // past --count: print nothing more

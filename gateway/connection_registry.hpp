@@ -24,9 +24,9 @@ namespace stockgrid::gateway {
 class live_connection {
  public:
   virtual ~live_connection() = default;
-  // Its key is no longer valid: close with 1008 now, dropping answers not yet
-  // written (requests on it fail from then on).
-  virtual void revoke() = 0;
+  // Its key is no longer valid: close with 1008 and `reason` now, dropping
+  // answers not yet written (requests on it fail from then on).
+  virtual void revoke(std::string reason) = 0;
   // The server stops: close with 1001 once the in-flight answers are written.
   virtual void shut_down() = 0;
 };

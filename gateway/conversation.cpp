@@ -98,6 +98,11 @@ conversation::verdict conversation::on_request(const protocol::value& frame) {
   // The periodic re-check closes a revoked key's connections; this one makes
   // every request after the revocation fail, not just those after the check.
   if (!auth_.still_valid(*who_)) {
+    if (auth_.why_invalid(*who_) == authenticator::invalid_reason::tenant_suspended) {
+      auto v = refuse(id, outcome::forbidden, "tenant " + who_->tenant + " is suspended");
+      v.close = close_request{close_code::policy_violation, std::string(tenant_suspended_reason)};
+      return v;
+    }
     auto v = refuse(id, outcome::unauthenticated, "the key was revoked or has expired");
     v.close = close_request{close_code::policy_violation, "key revoked or expired"};
     return v;
@@ -123,7 +128,8 @@ conversation::verdict conversation::on_auth(const protocol::op_request& req) {
 
   std::optional<principal> who = auth_.authenticate(req.token);
   if (!who) {
-    verdict v = refuse(id, outcome::unauthenticated, "invalid, expired or revoked token");
+    verdict v = refuse(id, outcome::unauthenticated,
+                       "invalid, expired or revoked token, or its tenant is suspended");
     if (++auth_failures_ >= settings_.auth_failures_max) {
       v.close = close_request{close_code::policy_violation,
                               "too many failed authentication attempts"};

@@ -41,6 +41,9 @@ struct close_request {
   std::string reason;  // short, sent in the close frame (at most 123 bytes)
 };
 
+// The 1008 close reason of a suspended tenant's connections.
+inline constexpr std::string_view tenant_suspended_reason = "tenant suspended";
+
 class conversation {
  public:
   // What the session must do after a frame, in this order: write `reply`,

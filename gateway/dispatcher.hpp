@@ -81,9 +81,17 @@ class authenticator {
   // The principal of a valid, unexpired, unrevoked token; nullopt otherwise.
   virtual std::optional<principal> authenticate(std::string_view token) = 0;
   // Whether the key behind an authenticated connection is still valid (not
-  // revoked, not expired). The gateway re-checks its connections about every
-  // 500 ms and closes those whose key is no longer valid (1008).
+  // revoked, not expired, its tenant not suspended). The gateway re-checks
+  // its connections about every 500 ms and closes those whose key is no
+  // longer valid (1008); it also asks before each request.
   virtual bool still_valid(const principal& who) = 0;
+
+  // Why still_valid() answered false: asked only then, so it costs nothing
+  // on the hot path. A suspended tenant's requests are answered FORBIDDEN
+  // and its connections closed with a reason that says so; otherwise
+  // UNAUTHENTICATED and "key revoked or expired".
+  enum class invalid_reason { revoked_or_expired, tenant_suspended };
+  virtual invalid_reason why_invalid(const principal&) { return invalid_reason::revoked_or_expired; }
 };
 
 }  // namespace stockgrid::gateway

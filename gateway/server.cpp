@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 
 #include "gateway/connection_registry.hpp"
+#include "gateway/conversation.hpp"
 #include "gateway/detail/context.hpp"
 #include "gateway/detail/http_session.hpp"
 #include "gateway/detail/net.hpp"
@@ -168,13 +169,17 @@ void server::impl::schedule_revalidation() {
 }
 
 // Re-checks each authenticated connection's key; one authenticator call per
-// key per round, however many connections share it.
+// key per round, however many connections share it. The close reason says
+// why: the key, or its tenant's suspension.
 void server::impl::revalidate() {
-  std::unordered_map<std::string, bool> valid_by_key;
+  std::unordered_map<std::string, std::optional<std::string>> closing_by_key;
   for (auto& [connection, who] : connections.authenticated()) {
-    auto [known, inserted] = valid_by_key.try_emplace(who.key_id, false);
-    if (inserted) known->second = ctx.auth.still_valid(who);
-    if (!known->second) connection->revoke();
+    auto [known, inserted] = closing_by_key.try_emplace(who.key_id);
+    if (inserted && !ctx.auth.still_valid(who))
+      known->second = ctx.auth.why_invalid(who) == authenticator::invalid_reason::tenant_suspended
+                          ? std::string(tenant_suspended_reason)
+                          : std::string("key revoked or expired");
+    if (known->second) connection->revoke(*known->second);
   }
 }
 

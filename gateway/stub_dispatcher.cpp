@@ -53,7 +53,7 @@ protocol::value answer(const principal& who, const protocol::op_request& req,
     return protocol::ok_response(req.id, {{"tenant", req.tenant}, {"token", "stub-token"}});
   }
   if (req.op == "tenant.list") {
-    return protocol::ok_response(req.id, protocol::tenant_list_result({"demo"}));
+    return protocol::ok_response(req.id, protocol::tenant_list_result({{"demo", false}}));
   }
   return protocol::error_response(req.id, outcome::unknown_op, "op: the stub does not know it");
 }

@@ -74,9 +74,9 @@ void websocket_session<Stream>::run(http::request<http::string_body> upgrade) {
 }
 
 template <class Stream>
-void websocket_session<Stream>::revoke() {
-  net::post(executor_, [self = this->shared_from_this()] {
-    self->begin_close({close_code::policy_violation, "key revoked or expired"},
+void websocket_session<Stream>::revoke(std::string reason) {
+  net::post(executor_, [self = this->shared_from_this(), reason = std::move(reason)] {
+    self->begin_close({close_code::policy_violation, reason},
                       close_mode::discard_queued);
   });
 }

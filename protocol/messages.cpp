@@ -69,6 +69,9 @@ constexpr op_spec op_table[] = {
     {"key.revoke", role::admin},
     {"tenant.create", role::system},
     {"tenant.list", role::system},
+    {"tenant.suspend", role::system},
+    {"tenant.resume", role::system},
+    {"tenant.export", role::system},
 };
 
 struct grid_op_name {
@@ -243,8 +246,12 @@ void read_fields(op_request* req, field_reader& f) {
     f.optional_integer("expires_at_ms", &req->expires_at_ms);
   } else if (name == "key.revoke") {
     f.required_string("key_id", &req->key_id);
-  } else if (name == "tenant.create") {
+  } else if (name == "tenant.create" || name == "tenant.suspend" || name == "tenant.resume") {
     f.required_string("tenant", &req->tenant);
+  } else if (name == "tenant.export") {
+    f.required_string("tenant", &req->tenant);
+    f.optional_string("cursor", &req->cursor);
+    f.optional_integer("limit", &req->limit);
   }
   // ping, key.list, tenant.list: no fields.
 }
@@ -402,8 +409,12 @@ value encode_request(const op_request& req) {
     if (req.expires_at_ms) o.emplace_back("expires_at_ms", *req.expires_at_ms);
   } else if (name == "key.revoke") {
     o.emplace_back("key_id", req.key_id);
-  } else if (name == "tenant.create") {
+  } else if (name == "tenant.create" || name == "tenant.suspend" || name == "tenant.resume") {
     o.emplace_back("tenant", req.tenant);
+  } else if (name == "tenant.export") {
+    o.emplace_back("tenant", req.tenant);
+    add_text("cursor", req.cursor);
+    if (req.limit != 0) o.emplace_back("limit", req.limit);
   } else if (const op_spec* spec = find_op(name); spec && spec->params) {
     if (const object* params = req.params.as_object()) {
       for (const auto& member : *params) {
@@ -467,37 +478,6 @@ object error_details(const reply& r) {
     default: break;
   }
   return d;
-}
-
-value hold_value(const hold_view& h) {
-  object o;
-  o.emplace_back("hold", h.hold);
-  o.emplace_back("qty", h.qty);
-  o.emplace_back("expires_at_ms", h.expires_at_ms);
-  o.emplace_back("ref", h.ref);
-  return value(std::move(o));
-}
-
-value event_value(const history_event& e) {
-  const change& c = e.c;
-  object o;
-  o.emplace_back("seq", static_cast<std::int64_t>(e.seq));
-  o.emplace_back("version", c.version);
-  o.emplace_back("kind", to_string(c.kind));
-  o.emplace_back("qty", c.qty);
-  o.emplace_back("on_hand_before", c.on_hand_before);
-  o.emplace_back("on_hand_after", c.on_hand_after);
-  o.emplace_back("reserved_before", c.reserved_before);
-  o.emplace_back("reserved_after", c.reserved_after);
-  if (!e.hold.empty()) o.emplace_back("hold", e.hold);
-  if ((c.kind == change_kind::reserve || c.kind == change_kind::extend) && c.expires_at_ms != 0)
-    o.emplace_back("expires_at_ms", c.expires_at_ms);
-  if (!c.ref.empty()) o.emplace_back("ref", c.ref);
-  if (!c.reason.empty()) o.emplace_back("reason", c.reason);
-  if (!e.idem.empty()) o.emplace_back("idem", e.idem);
-  if (!e.key_id.empty()) o.emplace_back("key_id", e.key_id);
-  o.emplace_back("at_ms", e.at_ms);
-  return value(std::move(o));
 }
 
 // The result members of a successful grid op, in the op's documented shape.
@@ -581,6 +561,37 @@ value error_response(std::optional<std::int64_t> id, outcome code, std::string_v
   o.emplace_back("id", id_value(id));
   o.emplace_back("ok", false);
   o.emplace_back("error", error_object(code, message, std::move(details)));
+  return value(std::move(o));
+}
+
+value hold_value(const hold_view& h) {
+  object o;
+  o.emplace_back("hold", h.hold);
+  o.emplace_back("qty", h.qty);
+  o.emplace_back("expires_at_ms", h.expires_at_ms);
+  o.emplace_back("ref", h.ref);
+  return value(std::move(o));
+}
+
+value event_value(const history_event& e) {
+  const change& c = e.c;
+  object o;
+  o.emplace_back("seq", static_cast<std::int64_t>(e.seq));
+  o.emplace_back("version", c.version);
+  o.emplace_back("kind", to_string(c.kind));
+  o.emplace_back("qty", c.qty);
+  o.emplace_back("on_hand_before", c.on_hand_before);
+  o.emplace_back("on_hand_after", c.on_hand_after);
+  o.emplace_back("reserved_before", c.reserved_before);
+  o.emplace_back("reserved_after", c.reserved_after);
+  if (!e.hold.empty()) o.emplace_back("hold", e.hold);
+  if ((c.kind == change_kind::reserve || c.kind == change_kind::extend) && c.expires_at_ms != 0)
+    o.emplace_back("expires_at_ms", c.expires_at_ms);
+  if (!c.ref.empty()) o.emplace_back("ref", c.ref);
+  if (!c.reason.empty()) o.emplace_back("reason", c.reason);
+  if (!e.idem.empty()) o.emplace_back("idem", e.idem);
+  if (!e.key_id.empty()) o.emplace_back("key_id", e.key_id);
+  o.emplace_back("at_ms", e.at_ms);
   return value(std::move(o));
 }
 
@@ -668,12 +679,13 @@ object key_list_result(const std::vector<key_info>& keys) {
   return result;
 }
 
-object tenant_list_result(const std::vector<std::string>& tenants) {
+object tenant_list_result(const std::vector<tenant_info>& tenants) {
   array list;
   list.reserve(tenants.size());
   for (const auto& t : tenants) {
     object o;
-    o.emplace_back("tenant", t);
+    o.emplace_back("tenant", t.tenant);
+    o.emplace_back("suspended", t.suspended);
     list.emplace_back(std::move(o));
   }
   object result;

@@ -62,7 +62,8 @@ struct op_request {
   int limit = 0;
   // auth
   std::string token;
-  // key.create, key.revoke, tenant.create
+  // key.create, key.revoke, tenant.create/suspend/resume/export (export
+  // also takes `cursor` and `limit` above)
   std::optional<role> key_role;
   std::vector<std::string> warehouses;
   std::optional<std::int64_t> expires_at_ms;
@@ -106,6 +107,10 @@ value error_response(std::optional<std::int64_t> id, outcome code, std::string_v
                      object details = {});
 // The wire record object {warehouse, sku, on_hand, reserved, available, version}.
 value record_value(const record_view& r);
+// A hold as stock.holds lists it {hold, qty, expires_at_ms, ref}, and a
+// history event as stock.history lists it.
+value hold_value(const hold_view& h);
+value event_value(const history_event& e);
 // The response to a grid op (stock.*) from the grid's reply, in the op's
 // documented shape (error details: available, record, limit, retry_after_ms).
 value grid_response(std::optional<std::int64_t> id, std::string_view op, const reply& r);
@@ -148,7 +153,11 @@ struct key_info {
 };
 // key.list: {keys: [{key_id, role, warehouses, expires_at_ms?}]}.
 object key_list_result(const std::vector<key_info>& keys);
-// tenant.list: {tenants: [{tenant}]}.
-object tenant_list_result(const std::vector<std::string>& tenants);
+// tenant.list: {tenants: [{tenant, suspended}]}.
+struct tenant_info {
+  std::string tenant;
+  bool suspended = false;
+};
+object tenant_list_result(const std::vector<tenant_info>& tenants);
 
 }  // namespace stockgrid::protocol

@@ -35,7 +35,7 @@ class websocket_session final
   // Registers the connection and accepts the upgrade request.
   void run(http::request<http::string_body> upgrade);
 
-  void revoke() override;
+  void revoke(std::string reason) override;
   void shut_down() override;
 
  private:

@@ -190,6 +190,7 @@ TEST_CASE("a store failure is INTERNAL with the detail kept for the log", "[auth
     store_status fail() { return store_status::io_error("system.db: disk I/O error"); }
     store_status add_tenant(const tenant_record&, const key_record*) override { return fail(); }
     store_status list_tenants(std::vector<tenant_record>*) override { return fail(); }
+    store_status set_tenant_suspended(std::string_view, bool, epoch_ms) override { return fail(); }
     store_status add_key(const key_record&) override { return fail(); }
     store_status list_keys(std::string_view, std::vector<key_info>*) override { return fail(); }
     store_status revoke_key(std::string_view, std::string_view, epoch_ms) override {
@@ -206,6 +207,64 @@ TEST_CASE("a store failure is INTERNAL with the detail kept for the log", "[auth
   CHECK(r.value.token.empty());
   CHECK(ops.tenant_create(system_principal(), "x").code == outcome::internal);
   CHECK(ops.key_revoke(admin, "0123456789abcdef").code == outcome::internal);
+  CHECK(ops.tenant_suspend(system_principal(), "acme").code == outcome::internal);
+}
+
+TEST_CASE("tenant.suspend stops the tenant's keys at once; tenant.resume brings them back",
+          "[auth][admin]") {
+  node n;
+  const gateway::principal admin_a = n.tenant_admin("a");
+  const gateway::principal admin_b = n.tenant_admin("b");
+  const auto key_a = n.ops.key_create(admin_a, {protocol::role::writer, {}, std::nullopt});
+  REQUIRE(key_a.ok());
+  const gateway::principal writer_a = n.login(key_a.value.token);
+  const gateway::principal system = system_principal();
+
+  REQUIRE(n.ops.tenant_suspend(system, "a").ok());
+  REQUIRE(n.ops.tenant_suspend(system, "a").ok());  // again: still ok
+  CHECK_FALSE(n.auth.still_valid(writer_a));
+  CHECK_FALSE(n.auth.still_valid(admin_a));
+  CHECK(n.auth.why_invalid(writer_a) == gateway::authenticator::invalid_reason::tenant_suspended);
+  CHECK_FALSE(n.auth.authenticate(key_a.value.token));
+  CHECK(n.auth.still_valid(admin_b));  // another tenant is untouched
+  // A reload from the store keeps the suspension (it is durable).
+  REQUIRE(n.auth.reload());
+  CHECK_FALSE(n.auth.still_valid(writer_a));
+  const auto list = n.ops.tenant_list(system);
+  REQUIRE(list.ok());
+  REQUIRE(list.value.size() == 2);
+  CHECK(list.value[0].suspended_ms == n.clock.now->load());
+  CHECK_FALSE(list.value[1].suspended_ms);
+
+  REQUIRE(n.ops.tenant_resume(system, "a").ok());
+  REQUIRE(n.ops.tenant_resume(system, "a").ok());
+  CHECK(n.auth.still_valid(writer_a));
+  CHECK(n.auth.authenticate(key_a.value.token));
+  REQUIRE(n.auth.reload());
+  CHECK(n.auth.still_valid(writer_a));
+
+  CHECK(n.ops.tenant_suspend(system, "nobody").code == outcome::not_found);
+  CHECK(n.ops.tenant_resume(system, "nobody").code == outcome::not_found);
+  CHECK(n.ops.tenant_suspend(system, "Not Valid").code == outcome::bad_request);
+  CHECK(n.ops.tenant_suspend(admin_b, "a").code == outcome::forbidden);
+  CHECK(n.ops.tenant_resume(admin_b, "a").code == outcome::forbidden);
+  CHECK(n.ops.tenant_get(admin_b, "a").code == outcome::forbidden);
+  CHECK(n.ops.tenant_get(system, "a").ok());
+  CHECK(n.ops.tenant_get(system, "nobody").code == outcome::not_found);
+}
+
+TEST_CASE("a suspension made by another process reaches the cache at the next reload",
+          "[auth][admin]") {
+  node n;
+  const gateway::principal admin_a = n.tenant_admin("a");
+  // Another process sharing system.db writes the suspension.
+  REQUIRE(n.store->set_tenant_suspended("a", true, n.clock.now->load()));
+  CHECK(n.auth.still_valid(admin_a));
+  REQUIRE(n.auth.reload());
+  CHECK_FALSE(n.auth.still_valid(admin_a));
+  REQUIRE(n.store->set_tenant_suspended("a", false, n.clock.now->load()));
+  REQUIRE(n.auth.reload());
+  CHECK(n.auth.still_valid(admin_a));
 }
 
 }  // namespace

@@ -197,13 +197,70 @@ TEST_CASE("system.db is private, in WAL mode, and refuses a newer format",
   REQUIRE(sqlite3_step(s) == SQLITE_ROW);
   CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, 0))) == "wal");
   sqlite3_finalize(s);
-  REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 2", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 3", nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
 
   std::unique_ptr<sqlite_key_store> store;
   const store_status opened = sqlite_key_store::open(path, &store);
   CHECK(opened.kind() == store_status::code::invalid);
   CHECK_FALSE(store);
+}
+
+TEMPLATE_TEST_CASE("a tenant is suspended and resumed, idempotently", "[auth][store]",
+                   memory_fixture, sqlite_fixture) {
+  TestType f;
+  key_store& store = f.get();
+  REQUIRE(create_tenant(store, "acme", t0).status);
+  REQUIRE(create_tenant(store, "beta", t0).status);
+  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 5));
+  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 9));  // keeps the first time
+  std::vector<tenant_record> tenants;
+  REQUIRE(store.list_tenants(&tenants));
+  CHECK(tenants == std::vector<tenant_record>{{"acme", t0, t0 + 5}, {"beta", t0, std::nullopt}});
+  REQUIRE(store.set_tenant_suspended("acme", false, t0 + 10));
+  REQUIRE(store.set_tenant_suspended("acme", false, t0 + 11));
+  REQUIRE(store.list_tenants(&tenants));
+  CHECK(tenants == std::vector<tenant_record>{{"acme", t0, std::nullopt}, {"beta", t0, std::nullopt}});
+  CHECK(store.set_tenant_suspended("nobody", true, t0).kind() == store_status::code::not_found);
+  CHECK(store.set_tenant_suspended("nobody", false, t0).kind() == store_status::code::not_found);
+}
+
+TEST_CASE("a version 1 system.db is upgraded in place, its rows kept", "[auth][store][sqlite]") {
+  temp_dir dir;
+  const std::string path = system_db_path(dir.path());
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  // The version 1 layout, as the first release wrote it.
+  REQUIRE(sqlite3_exec(db,
+                       "CREATE TABLE tenants(name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL);"
+                       "CREATE TABLE keys(key_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, role INTEGER "
+                       "NOT NULL, hash_scheme INTEGER NOT NULL, salt BLOB NOT NULL, hash BLOB NOT NULL, "
+                       "created_ms INTEGER NOT NULL, expires_at_ms INTEGER, revoked_ms INTEGER);"
+                       "CREATE TABLE key_warehouses(key_id TEXT NOT NULL, position INTEGER NOT NULL, "
+                       "warehouse TEXT NOT NULL, PRIMARY KEY(key_id, position));"
+                       "INSERT INTO tenants VALUES('acme', 1700000000000);"
+                       "PRAGMA user_version = 1;",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+
+  {
+    auto store = open_store(dir.path());
+    std::vector<tenant_record> tenants;
+    REQUIRE(store->list_tenants(&tenants));
+    CHECK(tenants == std::vector<tenant_record>{{"acme", t0, std::nullopt}});
+    REQUIRE(store->set_tenant_suspended("acme", true, t0 + 1));
+  }
+  auto store = open_store(dir.path());  // opening again changes nothing
+  std::vector<tenant_record> tenants;
+  REQUIRE(store->list_tenants(&tenants));
+  CHECK(tenants == std::vector<tenant_record>{{"acme", t0, t0 + 1}});
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(s) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(s, 0) == system_db_format_version);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
 }
 
 TEST_CASE("a damaged key row is reported as corruption", "[auth][store][sqlite]") {

@@ -137,6 +137,12 @@ const std::vector<op_case>& op_cases() {
       {"key.revoke", R"({"key_id":"k1"})", {{"key_id", field_type::text, true}}},
       {"tenant.create", R"({"tenant":"acme"})", {{"tenant", field_type::text, true}}},
       {"tenant.list", R"({})", {}},
+      {"tenant.suspend", R"({"tenant":"acme"})", {{"tenant", field_type::text, true}}},
+      {"tenant.resume", R"({"tenant":"acme"})", {{"tenant", field_type::text, true}}},
+      {"tenant.export", R"({"tenant":"acme","cursor":"c1","limit":10})",
+       {{"tenant", field_type::text, true},
+        {"cursor", field_type::text, false},
+        {"limit", field_type::integer, false}}},
   };
   return cases;
 }
@@ -196,7 +202,8 @@ TEST_CASE("roles: every op needs the role the issue names", "[roles]") {
       {"stock.sell", role::writer},    {"stock.bulk", role::writer},
       {"key.create", role::admin},     {"key.list", role::admin},
       {"key.revoke", role::admin},     {"tenant.create", role::system},
-      {"tenant.list", role::system},
+      {"tenant.list", role::system},   {"tenant.suspend", role::system},
+      {"tenant.resume", role::system}, {"tenant.export", role::system},
   };
   for (const auto& [name, needs] : tenant_ops) {
     const op_spec* spec = find_op(name);
@@ -235,8 +242,9 @@ TEST_CASE("roles: admin ⊃ writer ⊃ reader; system runs only system ops", "[r
   CHECK(can(role::admin, "stock.sell"));
   CHECK(can(role::admin, "key.revoke"));
   for (role who : {role::reader, role::writer, role::admin}) {
-    CHECK_FALSE(can(who, "tenant.create"));
-    CHECK_FALSE(can(who, "tenant.list"));
+    for (const char* op_name : {"tenant.create", "tenant.list", "tenant.suspend", "tenant.resume",
+                                "tenant.export"})
+      CHECK_FALSE(can(who, op_name));
   }
   // The operator belongs to no tenant: no stock or key ops.
   CHECK(can(role::system, "tenant.create"));
@@ -722,6 +730,14 @@ std::vector<op_request> every_kind_of_request() {
   add("key.revoke", [](op_request& r) { r.key_id = "k-9"; });
   add("tenant.create", [](op_request& r) { r.tenant = "acme"; });
   add("tenant.list", [](op_request&) {});
+  add("tenant.suspend", [](op_request& r) { r.tenant = "acme"; });
+  add("tenant.resume", [](op_request& r) { r.tenant = "acme"; });
+  add("tenant.export", [](op_request& r) { r.tenant = "acme"; });
+  add("tenant.export", [](op_request& r) {
+    r.tenant = "acme";
+    r.cursor = "c1";
+    r.limit = 50;
+  });
   return all;
 }
 

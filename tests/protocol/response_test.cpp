@@ -215,8 +215,9 @@ TEST_CASE("responses: auth, list, keys and tenants", "[response]") {
         R"({"id":4,"ok":true,"keys":[{"key_id":"k-1","role":"reader","warehouses":["store-7"],)"
         R"("expires_at_ms":1900000000000},{"key_id":"k-2","role":"admin","warehouses":[]}]})");
 
-  CHECK(to_json(ok_response(5, tenant_list_result({"acme", "demo"}))) ==
-        R"({"id":5,"ok":true,"tenants":[{"tenant":"acme"},{"tenant":"demo"}]})");
+  CHECK(to_json(ok_response(5, tenant_list_result({{"acme", true}, {"demo", false}}))) ==
+        R"({"id":5,"ok":true,"tenants":[{"tenant":"acme","suspended":true},)"
+        R"({"tenant":"demo","suspended":false}]})");
 }
 
 TEST_CASE("responses: the same response in msgpack", "[response][msgpack]") {

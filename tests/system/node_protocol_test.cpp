@@ -840,9 +840,9 @@ TEST_CASE("node: tenants and keys: tenant.create/list, key.create/list/revoke",
   CHECK_FALSE(acme_admin.empty());
   r = system.call({{"op", "tenant.list"}});
   const array tenants = items(r, "tenants");
-  CHECK(std::find(tenants.begin(), tenants.end(), value(object{{"tenant", "acme"}})) !=
+  CHECK(std::find(tenants.begin(), tenants.end(), value(object{{"tenant", "acme"}, {"suspended", false}})) !=
         tenants.end());
-  CHECK(std::find(tenants.begin(), tenants.end(), value(object{{"tenant", "demo"}})) !=
+  CHECK(std::find(tenants.begin(), tenants.end(), value(object{{"tenant", "demo"}, {"suspended", false}})) !=
         tenants.end());
   r = system.call({{"op", "tenant.create"}, {"tenant", "acme"}});
   check_bad_field(r, "tenant");
