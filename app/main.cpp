@@ -27,6 +27,7 @@
 #include "auth/bootstrap.hpp"
 #include "auth/sqlite_key_store.hpp"
 #include "config/load.hpp"
+#include "gateway/rate_limited_dispatcher.hpp"
 #include "gateway/server.hpp"
 #include "orders/requests.hpp"
 #include "persistence/check.hpp"
@@ -217,8 +218,22 @@ int main(int argc, char** argv) {
   options.on_committed = [&publisher](std::uint32_t p, const std::vector<persistence::journal_entry>& batch) {
     publisher.on_committed(p, batch);
   };
-  options.on_settings = [&publisher](const std::string& tenant, const orders::tenant_settings& ts) {
+  // Per-tenant request rates, checked on the gateway's threads before a
+  // request reaches the grid; made before the grid, whose settings (at
+  // start and on every change) set each tenant's own.
+  const app::node_quotas quotas{s.quotas, s.subscriptions.subscriptions_per_tenant_max};
+  gateway::rate_limiter limiter({s.quotas.rate_per_second, s.quotas.rate_burst});
+  options.on_settings = [&publisher, &limiter, &quotas](const std::string& tenant,
+                                                        const orders::tenant_settings& ts) {
     publisher.set_tenant_threshold(tenant, ts.low_stock_threshold);
+    publisher.set_tenant_subscriptions_max(tenant, ts.subscriptions_max);
+    std::optional<gateway::rate_limit> own;
+    if (ts.rate_per_second != 0 || ts.rate_burst != 0) {
+      const auto rate = quotas.rates.for_tenant(ts.rate_per_second, ts.rate_burst);
+      own = gateway::rate_limit{rate.rate_per_second, rate.burst};
+    }
+    if (!limiter.set_tenant_limit(tenant, own))
+      spdlog::warn("tenant {}: too many tenants with rates of their own; it keeps the defaults", tenant);
   };
   auto g = grid::open(options, &error);
   if (!g) {
@@ -244,8 +259,10 @@ int main(int argc, char** argv) {
   auth::key_authenticator authn(*keys);
   auth::key_admin admin(*keys, &authn);
   publisher.bind(&g->journal());
-  app::node_dispatcher dispatcher(*g, admin, &publisher,
-                                  {s.subscriptions.queue_events_max, s.subscriptions.coalesce_records_max});
+  app::node_dispatcher grid_dispatcher(*g, admin, &publisher,
+                                       {s.subscriptions.queue_events_max, s.subscriptions.coalesce_records_max},
+                                       quotas);
+  gateway::rate_limited_dispatcher dispatcher(grid_dispatcher, limiter);
 
   gs.announced_ttl_ms_max = static_cast<std::int64_t>(s.holds.max_ttl_ms);
   gs.announced_ttl_ms_default = static_cast<std::int64_t>(s.holds.default_ttl_ms);

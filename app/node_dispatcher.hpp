@@ -14,16 +14,29 @@
 
 #include "actors/grid.hpp"
 #include "auth/admin.hpp"
+#include "config/settings.hpp"
 #include "feed/publisher.hpp"
 #include "gateway/dispatcher.hpp"
 
 namespace stockgrid::app {
 
+// The node's quotas (config/settings.hpp), for tenants without their own.
+struct node_quotas {
+  config::quota_settings rates;
+  std::uint32_t subscriptions_per_tenant_max = config::subscription_settings{}.subscriptions_per_tenant_max;
+};
+
+// The tenant's settings with every quota it has not set (0) replaced by the
+// node's: what applies to it, as tenant.settings shows it.
+orders::tenant_settings with_node_quotas(orders::tenant_settings ts, const node_quotas& node);
+
 class node_dispatcher final : public gateway::dispatcher {
  public:
-  // `feed` (may be null: no subscriptions) serves subscribe.
+  // `feed` (may be null: no subscriptions) serves subscribe. `quotas` are
+  // only shown (tenant.settings); the gateway's rate limiter and the feed
+  // enforce them.
   node_dispatcher(grid& g, auth::key_admin& admin, feed::publisher* feed = nullptr,
-                  feed::subscription_limits subscriber_limits = {});
+                  feed::subscription_limits subscriber_limits = {}, node_quotas quotas = {});
   ~node_dispatcher() override;
 
   void dispatch(const gateway::principal& who, protocol::op_request&& req,
@@ -41,14 +54,21 @@ class node_dispatcher final : public gateway::dispatcher {
   void order_op(const gateway::principal& who, protocol::op_request&& req, response_fn done);
   void transfer_op(const gateway::principal& who, protocol::op_request&& req, response_fn done);
   void find(const gateway::principal& who, protocol::op_request&& req, response_fn done);
+  // A tenant's admin reads and changes its tenant's settings but not its
+  // quotas (FORBIDDEN); the system role names the tenant and may change
+  // them all.
   void settings(const gateway::principal& who, protocol::op_request&& req, response_fn done);
+  void ask_settings(std::optional<std::int64_t> id, orders::settings_request&& r, response_fn done);
   void admin_op(const gateway::principal& who, protocol::op_request&& req, response_fn done);
+  // Queues `job` for the admin thread, or answers OVERLOADED when too many wait.
+  void on_admin_thread(std::optional<std::int64_t> id, std::function<void()> job, const response_fn& done);
   void admin_loop();
 
   grid& grid_;
   auth::key_admin& admin_;
   feed::publisher* feed_;
   feed::subscription_limits subscriber_limits_;
+  const node_quotas quotas_;
   std::atomic<std::uint64_t> next_subscription_{1};
   // Admin ops wait here for the admin thread; bounded.
   std::mutex mu_;
