@@ -376,10 +376,13 @@ void on_settings_call(self_ptr self, settings_call& call) {
         return call.done({outcome::bad_request, "priority: each warehouse must be 1 to 128 bytes", {}});
   }
   auto ts = st.settings.count(req.who.tenant) ? st.settings[req.who.tenant] : orders::tenant_settings{};
-  if (!req.allocation && !req.priority && !req.low_stock_threshold) return call.done({outcome::ok, {}, ts});
+  if (!req.changes()) return call.done({outcome::ok, {}, ts});
   if (req.allocation) ts.allocation.policy = *req.allocation;
   if (req.priority) ts.allocation.priority = *req.priority;
   if (req.low_stock_threshold) ts.low_stock_threshold = *req.low_stock_threshold;
+  if (req.rate_per_second) ts.rate_per_second = *req.rate_per_second;
+  if (req.rate_burst) ts.rate_burst = *req.rate_burst;
+  if (req.subscriptions_max) ts.subscriptions_max = *req.subscriptions_max;
   persistence::document d;
   d.kind = document_kind::tenant_settings;
   d.tenant = req.who.tenant;

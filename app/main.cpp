@@ -32,6 +32,7 @@
 #include "auth/sqlite_key_store.hpp"
 #include "config/load.hpp"
 #include "gateway/metered_dispatcher.hpp"
+#include "gateway/rate_limited_dispatcher.hpp"
 #include "gateway/server.hpp"
 #include "orders/requests.hpp"
 #include "persistence/check.hpp"
@@ -257,8 +258,22 @@ int main(int argc, char** argv) {
   options.on_committed = [&publisher](std::uint32_t p, const std::vector<persistence::journal_entry>& batch) {
     publisher.on_committed(p, batch);
   };
-  options.on_settings = [&publisher](const std::string& tenant, const orders::tenant_settings& ts) {
+  // Per-tenant request rates, checked on the gateway's threads before a
+  // request reaches the grid; made before the grid, whose settings (at
+  // start and on every change) set each tenant's own.
+  const app::node_quotas quotas{s.quotas, s.subscriptions.subscriptions_per_tenant_max};
+  gateway::rate_limiter limiter({s.quotas.rate_per_second, s.quotas.rate_burst});
+  options.on_settings = [&publisher, &limiter, &quotas](const std::string& tenant,
+                                                        const orders::tenant_settings& ts) {
     publisher.set_tenant_threshold(tenant, ts.low_stock_threshold);
+    publisher.set_tenant_subscriptions_max(tenant, ts.subscriptions_max);
+    std::optional<gateway::rate_limit> own;
+    if (ts.rate_per_second != 0 || ts.rate_burst != 0) {
+      const auto rate = quotas.rates.for_tenant(ts.rate_per_second, ts.rate_burst);
+      own = gateway::rate_limit{rate.rate_per_second, rate.burst};
+    }
+    if (!limiter.set_tenant_limit(tenant, own))
+      spdlog::warn("tenant {}: too many tenants with rates of their own; it keeps the defaults", tenant);
   };
   auto g = grid::open(options, &error);
   if (!g) {
@@ -284,14 +299,22 @@ int main(int argc, char** argv) {
   auth::key_authenticator authn(*keys);
   auth::key_admin admin(*keys, &authn);
   publisher.bind(&g->journal());
-  app::node_dispatcher dispatcher(*g, admin, &publisher,
-                                  {s.subscriptions.queue_events_max, s.subscriptions.coalesce_records_max},
-                                  gs.frame_bytes_max / 2);
+  app::node_dispatcher grid_dispatcher(*g, admin, &publisher,
+                                       {s.subscriptions.queue_events_max, s.subscriptions.coalesce_records_max},
+                                       gs.frame_bytes_max / 2, quotas);
+  gateway::rate_limited_dispatcher dispatcher(grid_dispatcher, limiter);
 
   gs.announced_ttl_ms_max = static_cast<std::int64_t>(s.holds.max_ttl_ms);
   gs.announced_ttl_ms_default = static_cast<std::int64_t>(s.holds.default_ttl_ms);
   // Every request is counted, timed and given a request id on its way in.
   gateway::metered_dispatcher metered(dispatcher, registry, 10'000);
+  registry.add_counter_family_fn(
+      "stockgrid_rate_limited_total", "Requests refused RATE_LIMITED by the tenant's request rate, by tenant.",
+      {"tenant"}, 10'000, [&limiter] {
+        metrics::registry::labelled_values out;
+        for (auto& [tenant, n] : limiter.stats().by_tenant) out.push_back({{tenant}, static_cast<double>(n)});
+        return out;
+      });
   std::atomic<bool> draining{false};
   auto ready = [&draining] { return !draining.load(); };
   const gateway::static_site dashboard = app::dashboard_site(web_dir);

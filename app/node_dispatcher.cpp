@@ -88,14 +88,23 @@ class feed_stream final : public gateway::event_stream {
 
 }  // namespace
 
+orders::tenant_settings with_node_quotas(orders::tenant_settings ts, const node_quotas& node) {
+  const auto rate = node.rates.for_tenant(ts.rate_per_second, ts.rate_burst);
+  ts.rate_per_second = rate.rate_per_second;
+  ts.rate_burst = rate.burst;
+  if (ts.subscriptions_max == 0) ts.subscriptions_max = node.subscriptions_per_tenant_max;
+  return ts;
+}
+
 node_dispatcher::node_dispatcher(grid& g, auth::key_admin& admin, feed::publisher* feed,
                                  feed::subscription_limits subscriber_limits,
-                                 std::size_t export_page_bytes_max)
+                                 std::size_t export_page_bytes_max, node_quotas quotas)
     : grid_(g),
       admin_(admin),
       feed_(feed),
       subscriber_limits_(subscriber_limits),
       export_page_bytes_max_(export_page_bytes_max),
+      quotas_(quotas),
       admin_thread_([this] { admin_loop(); }) {}
 
 void node_dispatcher::subscribe(const gateway::principal& who, protocol::op_request&& req,
@@ -244,9 +253,35 @@ void node_dispatcher::find(const gateway::principal& who, protocol::op_request&&
 
 void node_dispatcher::settings(const gateway::principal& who, protocol::op_request&& req,
                                response_fn done) {
+  const auto id = req.id;
   orders::settings_request r;
   if (!accept(orders::decode_settings(req), who, done, &r)) return;
-  grid_.tenant_settings(std::move(r), [id = req.id, done = std::move(done)](orders::settings_reply&& rep) {
+  if (who.role != protocol::role::system) {
+    if (r.sets_quotas())
+      return done(error_response(id, outcome::forbidden,
+                                 "set: rate_per_second, rate_burst and subscriptions_max are "
+                                 "changed by the system role only"));
+    return ask_settings(id, std::move(r), std::move(done));
+  }
+  if (r.tenant.empty()) return done(error_response(id, outcome::bad_request, "tenant: required for the system role"));
+  // Settings of a tenant that does not exist would wait for a tenant.create
+  // of that name: refused instead. The key store knows the tenants.
+  auto job = [this, who, id, r = std::move(r), done]() mutable {
+    auto tenants = admin_.tenant_list(who);
+    if (!tenants.ok()) return done(admin_failure(id, tenants));
+    const bool known = std::any_of(tenants.value.begin(), tenants.value.end(),
+                                   [&](const auto& t) { return t.name == r.tenant; });
+    if (!known) return done(error_response(id, outcome::not_found, "tenant: no tenant " + r.tenant));
+    r.who = {r.tenant, who.key_id, nullptr};
+    ask_settings(id, std::move(r), std::move(done));
+  };
+  on_admin_thread(id, std::move(job), done);
+}
+
+void node_dispatcher::ask_settings(std::optional<std::int64_t> id, orders::settings_request&& r,
+                                   response_fn done) {
+  grid_.tenant_settings(std::move(r), [this, id, done = std::move(done)](orders::settings_reply&& rep) {
+    if (rep.code == outcome::ok) rep.settings = with_node_quotas(std::move(rep.settings), quotas_);
     done(orders::settings_response(id, rep));
   });
 }
@@ -298,12 +333,16 @@ void node_dispatcher::admin_op(const gateway::principal& who, protocol::op_reque
     }
     done(error_response(id, outcome::unknown_op, "op: unknown op " + op));
   };
+  on_admin_thread(request_id, std::move(job), done);
+}
+
+void node_dispatcher::on_admin_thread(std::optional<std::int64_t> id, std::function<void()> job,
+                                      const response_fn& done) {
   std::unique_lock lk(mu_);
   if (admin_queue_.size() >= admin_queue_max || stopping_) {
     lk.unlock();
-    auto r = error_response(request_id, outcome::overloaded, "too many admin requests queued",
-                            {{"retry_after_ms", 100}});
-    return done(std::move(r));
+    return done(error_response(id, outcome::overloaded, "too many admin requests queued",
+                               {{"retry_after_ms", 100}}));
   }
   admin_queue_.push_back(std::move(job));
   lk.unlock();

@@ -15,18 +15,31 @@
 
 #include "actors/grid.hpp"
 #include "auth/admin.hpp"
+#include "config/settings.hpp"
 #include "feed/publisher.hpp"
 #include "gateway/dispatcher.hpp"
 
 namespace stockgrid::app {
 
+// The node's quotas (config/settings.hpp), for tenants without their own.
+struct node_quotas {
+  config::quota_settings rates;
+  std::uint32_t subscriptions_per_tenant_max = config::subscription_settings{}.subscriptions_per_tenant_max;
+};
+
+// The tenant's settings with every quota it has not set (0) replaced by the
+// node's: what applies to it, as tenant.settings shows it.
+orders::tenant_settings with_node_quotas(orders::tenant_settings ts, const node_quotas& node);
+
 class node_dispatcher final : public gateway::dispatcher {
  public:
   // `feed` (may be null: no subscriptions) serves subscribe. A tenant.export
   // page takes at most `export_page_bytes_max` (main: half a frame).
+  // `quotas` are only shown (tenant.settings); the gateway's rate limiter
+  // and the feed enforce them.
   node_dispatcher(grid& g, auth::key_admin& admin, feed::publisher* feed = nullptr,
                   feed::subscription_limits subscriber_limits = {},
-                  std::size_t export_page_bytes_max = 32 * 1024);
+                  std::size_t export_page_bytes_max = 32 * 1024, node_quotas quotas = {});
   ~node_dispatcher() override;
 
   void dispatch(const gateway::principal& who, protocol::op_request&& req,
@@ -44,11 +57,17 @@ class node_dispatcher final : public gateway::dispatcher {
   void order_op(const gateway::principal& who, protocol::op_request&& req, response_fn done);
   void transfer_op(const gateway::principal& who, protocol::op_request&& req, response_fn done);
   void find(const gateway::principal& who, protocol::op_request&& req, response_fn done);
+  // A tenant's admin reads and changes its tenant's settings but not its
+  // quotas (FORBIDDEN); the system role names the tenant and may change
+  // them all.
   void settings(const gateway::principal& who, protocol::op_request&& req, response_fn done);
+  void ask_settings(std::optional<std::int64_t> id, orders::settings_request&& r, response_fn done);
   void admin_op(const gateway::principal& who, protocol::op_request&& req, response_fn done);
   // tenant.export, on the admin thread.
   void export_page(const gateway::principal& who, const protocol::op_request& req,
                    const response_fn& done);
+  // Queues `job` for the admin thread, or answers OVERLOADED when too many wait.
+  void on_admin_thread(std::optional<std::int64_t> id, std::function<void()> job, const response_fn& done);
   void admin_loop();
 
   grid& grid_;
@@ -56,6 +75,7 @@ class node_dispatcher final : public gateway::dispatcher {
   feed::publisher* feed_;
   feed::subscription_limits subscriber_limits_;
   std::size_t export_page_bytes_max_;
+  const node_quotas quotas_;
   std::atomic<std::uint64_t> next_subscription_{1};
   // Admin ops wait here for the admin thread; bounded.
   std::mutex mu_;

@@ -41,6 +41,12 @@ using tcp = boost::asio::ip::tcp;
 using steady = std::chrono::steady_clock;
 using strand_type = net::strand<net::io_context::executor_type>;
 
+std::chrono::milliseconds retry_delay(std::int64_t retry_after_ms, double jitter, double share) {
+  const double base = static_cast<double>(std::max<std::int64_t>(1, retry_after_ms));
+  const double extra = base * std::clamp(jitter, 0.0, 1.0) * std::clamp(share, 0.0, 1.0);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(base + extra)));
+}
+
 std::string new_idempotency_key() {
   // One generator per thread, seeded from the OS: keys must not repeat across
   // processes or restarts, and 128 random bits make a collision negligible.
@@ -664,8 +670,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     if (code == "TIMEOUT") {
       delay = std::chrono::milliseconds(20 * (p->retries + 1));
     } else if (code == "UNAVAILABLE" || code == "OVERLOADED" || code == "RATE_LIMITED") {
-      delay = std::chrono::milliseconds(
-          std::max<std::int64_t>(1, lookup_int(answer, "error.retry_after_ms").value_or(50)));
+      std::uniform_real_distribution<double> share(0.0, 1.0);
+      delay = retry_delay(lookup_int(answer, "error.retry_after_ms").value_or(50), options.retry_jitter, share(rng));
     }
     const auto now = steady::now();
     if (delay && p->retries < options.retries_max && now + *delay < p->deadline) {

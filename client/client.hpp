@@ -20,8 +20,9 @@
 //   the same idempotency keys. A resent mutation the server had applied is
 //   answered with its original response plus `"replayed": true`.
 // - Retries: a TIMEOUT answer is resent with the same key; UNAVAILABLE,
-//   OVERLOADED and RATE_LIMITED are resent after their retry_after_ms
-//   (nothing was applied). At most retries_max resends per request.
+//   OVERLOADED and RATE_LIMITED are resent after their retry_after_ms plus
+//   a random share of it (retry_jitter; nothing was applied). At most
+//   retries_max resends per request.
 // - Limits: at most pending_max requests queued or in flight (more fail at
 //   once with QUEUE_FULL); each request ends within request_timeout with an
 //   answer or a local TIMEOUT (see client/response.hpp for the local codes).
@@ -93,6 +94,10 @@ struct client_options {
   // Resends of one request after TIMEOUT, UNAVAILABLE, OVERLOADED or
   // RATE_LIMITED answers (resends after a reconnect do not count).
   std::uint32_t retries_max = 5;
+  // An answer with retry_after_ms is resent after that long plus a random
+  // share of up to this much of it (retry_delay), so the clients a node
+  // refused together do not all come back in the same millisecond. 0..1.
+  double retry_jitter = 0.5;
   // Subscriptions at once; one more fails at once with QUEUE_FULL. The
   // server has its own, usually lower, limit per connection.
   std::size_t subscriptions_max = 1'000;
@@ -148,6 +153,12 @@ using subscription_handle = std::uint64_t;
 
 // A random 128-bit idempotency key, 32 lowercase hex digits.
 std::string new_idempotency_key();
+
+// The wait before resending a request answered with `retry_after_ms`
+// (OVERLOADED, RATE_LIMITED, UNAVAILABLE; at least 1): never sooner than the
+// server asked, later by `share` (drawn uniformly from [0, 1)) of `jitter`
+// (clamped to 0..1) of it.
+std::chrono::milliseconds retry_delay(std::int64_t retry_after_ms, double jitter, double share);
 
 class client {
  public:

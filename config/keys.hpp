@@ -106,6 +106,17 @@ void for_each_setting(Settings& s, Visitor&& visit) {
   visit(key_info{"subscriptions", "alert-hysteresis-percent",
                  "back_in_stock needs available above threshold + this percent (at least 1 unit)"},
         u.alert_hysteresis_percent, subs::alert_hysteresis_percent_bounds);
+  visit(key_info{"subscriptions", "subscriptions-per-tenant-max",
+                 "subscriptions one tenant may hold at once (tenant.settings may set its own)"},
+        u.subscriptions_per_tenant_max, subs::subscriptions_per_tenant_max_bounds);
+
+  using quotas = quota_settings;
+  auto& q = s.quotas;
+  visit(key_info{"quotas", "tenant-rate-per-second",
+                 "requests per second one tenant may send before RATE_LIMITED (tenant.settings may set its own)"},
+        q.rate_per_second, quotas::rate_per_second_bounds);
+  visit(key_info{"quotas", "tenant-rate-burst", "requests one tenant may send at once above its rate"},
+        q.rate_burst, quotas::rate_burst_bounds);
 }
 
 }  // namespace stockgrid::config

@@ -55,4 +55,10 @@ inline constexpr std::size_t coordinator_waiting_max = 64;
 static_assert(quantity_max * static_cast<std::int64_t>(order_lines_max) < INT64_MAX / 4,
               "an order's summed quantities must not overflow");
 
+// Per-tenant quotas (config/settings.hpp quota_settings, tenant.settings):
+// the most a node default or a tenant's own value may be.
+inline constexpr std::uint32_t tenant_rate_per_second_max = 100'000'000;
+inline constexpr std::uint32_t tenant_rate_burst_max = 1'000'000'000;
+inline constexpr std::uint32_t tenant_subscriptions_max = 1'000'000;
+
 }  // namespace stockgrid::limits

@@ -31,6 +31,16 @@ std::uint32_t node_settings::scheduler_threads_resolved() const {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
+quota_settings::tenant_rate quota_settings::for_tenant(std::uint32_t own_rate_per_second,
+                                                      std::uint32_t own_burst) const {
+  tenant_rate r{own_rate_per_second != 0 ? own_rate_per_second : rate_per_second, own_burst};
+  if (r.burst == 0) {
+    const std::uint64_t scaled = std::uint64_t{rate_burst} * r.rate_per_second / rate_per_second;
+    r.burst = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(scaled, 1, limits::tenant_rate_burst_max));
+  }
+  return r;
+}
+
 namespace {
 
 // Appends one problem line per setting that breaks its own bounds.

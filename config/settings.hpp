@@ -228,7 +228,46 @@ struct subscription_settings {
   std::uint32_t alert_hysteresis_percent = 10;
   static constexpr bounds<std::uint32_t> alert_hysteresis_percent_bounds{0, 1'000};
 
+  // Subscriptions one tenant may hold at once over all its connections; one
+  // more is refused with LIMIT_EXCEEDED, so one tenant cannot take the whole
+  // node's subscriptions_max. A tenant's own value (tenant.settings
+  // subscriptions_max, set by the system role) replaces it. Default 5,000,
+  // bounds 1..limits::tenant_subscriptions_max.
+  std::uint32_t subscriptions_per_tenant_max = 5'000;
+  static constexpr bounds<std::uint32_t> subscriptions_per_tenant_max_bounds{1, limits::tenant_subscriptions_max};
+
   friend bool operator==(const subscription_settings&, const subscription_settings&) = default;
+};
+
+// Per-tenant request rates (docs/operations.md "Quotas"): each tenant's
+// requests pass through a token bucket refilled at rate_per_second up to
+// rate_burst tokens; a request without a token is answered RATE_LIMITED with
+// retry_after_ms, before it costs the grid anything. These are the node's
+// defaults; the system role gives a tenant its own in tenant.settings
+// (rate_per_second, rate_burst).
+struct quota_settings {
+  // Requests per second one tenant may send, sustained. Default 10,000,
+  // bounds 1..limits::tenant_rate_per_second_max.
+  std::uint32_t rate_per_second = 10'000;
+  static constexpr bounds<std::uint32_t> rate_per_second_bounds{1, limits::tenant_rate_per_second_max};
+
+  // Requests one tenant may send at once after being quiet: the bucket's
+  // size. Default 20,000 (two seconds at the default rate), bounds
+  // 1..limits::tenant_rate_burst_max.
+  std::uint32_t rate_burst = 20'000;
+  static constexpr bounds<std::uint32_t> rate_burst_bounds{1, limits::tenant_rate_burst_max};
+
+  // A tenant's rate and burst: its own values where it has them (0 = none),
+  // else these. A tenant with its own rate and no burst of its own gets this
+  // burst scaled to its rate (the same seconds of saved-up requests), at
+  // least 1.
+  struct tenant_rate {
+    std::uint32_t rate_per_second = 0;
+    std::uint32_t burst = 0;
+  };
+  tenant_rate for_tenant(std::uint32_t own_rate_per_second, std::uint32_t own_burst) const;
+
+  friend bool operator==(const quota_settings&, const quota_settings&) = default;
 };
 
 static_assert(limits::journal_batch_entries_max <= UINT32_MAX);
@@ -242,6 +281,7 @@ struct settings {
   hold_settings holds;
   idempotency_settings idempotency;
   subscription_settings subscriptions;
+  quota_settings quotas;
 
   // Empty when every setting is within its bounds and the settings agree with
   // each other; otherwise one line per problem, each naming the key as it is

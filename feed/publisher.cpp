@@ -163,6 +163,12 @@ void publisher::subscribe(std::shared_ptr<subscription> sub, std::optional<posit
                 "the node serves at most " + std::to_string(settings_.subscriptions_max) + " subscriptions",
                 settings_.subscriptions_max);
   }
+  const std::string tenant = sub->what().tenant;
+  if (const auto limit = take_tenant_slot(tenant); limit != 0) {
+    active_.fetch_sub(1, std::memory_order_acq_rel);
+    return done(outcome::limit_exceeded,
+                "tenant " + tenant + " may hold at most " + std::to_string(limit) + " subscriptions", limit);
+  }
   auto s = std::make_shared<sub_state>();
   s->sub = std::move(sub);
   s->from = std::move(from);
@@ -173,8 +179,35 @@ void publisher::subscribe(std::shared_ptr<subscription> sub, std::optional<posit
   it.state = std::move(s);
   if (!enqueue(std::move(it))) {
     active_.fetch_sub(1, std::memory_order_acq_rel);
+    release_tenant_slot(tenant);
     answer(outcome::unavailable, "server stopping", 0);
   }
+}
+
+void publisher::set_tenant_subscriptions_max(const std::string& tenant, std::uint32_t max) {
+  std::lock_guard lk(tenants_mu_);
+  if (max == 0) {
+    tenant_max_.erase(tenant);
+  } else {
+    tenant_max_.insert_or_assign(tenant, max);
+  }
+}
+
+std::uint32_t publisher::take_tenant_slot(const std::string& tenant) {
+  std::lock_guard lk(tenants_mu_);
+  const auto own = tenant_max_.find(tenant);
+  const std::uint32_t limit = own != tenant_max_.end() ? own->second : settings_.subscriptions_per_tenant_max;
+  auto& held = tenant_active_[tenant];
+  if (held >= limit) return limit;  // limit >= 1, so held is not a new 0
+  ++held;
+  return 0;
+}
+
+void publisher::release_tenant_slot(const std::string& tenant) {
+  std::lock_guard lk(tenants_mu_);
+  auto it = tenant_active_.find(tenant);
+  if (it == tenant_active_.end()) return;
+  if (--it->second == 0) tenant_active_.erase(it);
 }
 
 publisher_stats publisher::stats() const {
@@ -479,6 +512,7 @@ void publisher::drop(const std::shared_ptr<sub_state>& s) {
   s->counted = false;
   if (s->done) std::exchange(s->done, nullptr)(outcome::unavailable, "subscription cancelled", 0);
   active_.fetch_sub(1, std::memory_order_acq_rel);
+  release_tenant_slot(s->sub->what().tenant);
 }
 
 // Drops cancelled and failed subscriptions and sums the others' queues for

@@ -74,11 +74,17 @@ class publisher {
   // without their own. Any thread.
   void set_tenant_threshold(const std::string& tenant, std::int64_t threshold);
 
+  // The most subscriptions the tenant may hold at once (tenant.settings
+  // subscriptions_max); 0 = the settings' subscriptions_per_tenant_max.
+  // Any thread; subscriptions already held are kept.
+  void set_tenant_subscriptions_max(const std::string& tenant, std::uint32_t max);
+
   // Starts a subscription: a snapshot then live changes, or, with `from`,
   // the changes after that position then live ones (a `reset` and a fresh
   // snapshot when it cannot be resumed exactly). `done` runs once, on the
   // publisher thread, when the subscription's first frames are queued (ok)
-  // or it is refused (BAD_REQUEST, LIMIT_EXCEEDED, UNAVAILABLE); only then
+  // or it is refused (BAD_REQUEST, LIMIT_EXCEEDED: the node's or the
+  // tenant's subscriptions, UNAVAILABLE); only then
   // may its frames be taken.
   // `limit`: the limit a LIMIT_EXCEEDED refers to, else 0.
   using subscribed_fn = std::function<void(outcome code, std::string message, std::int64_t limit)>;
@@ -102,6 +108,10 @@ class publisher {
   void refuse(sub_state& s, outcome code, std::string message, std::int64_t limit = 0);
   void drop(const std::shared_ptr<sub_state>& s);
   void sweep();
+  // Counts one more subscription of the tenant and returns 0, or returns its
+  // limit when it already holds that many; release gives one back.
+  std::uint32_t take_tenant_slot(const std::string& tenant);
+  void release_tenant_slot(const std::string& tenant);
   // False when stopping (nothing queued).
   bool enqueue(item&& it);
   std::int64_t threshold_of(const persistence::journal_entry& e) const;
@@ -117,6 +127,11 @@ class publisher {
   std::atomic<std::size_t> queued_entries_{0};
   std::atomic<bool> overflowed_{false};
   std::atomic<std::uint32_t> active_{0};  // subscriptions started, not yet dropped
+  // Per tenant: subscriptions started and not yet dropped (only tenants
+  // holding some), and the limits of tenants with their own.
+  std::mutex tenants_mu_;
+  std::unordered_map<std::string, std::uint32_t> tenant_active_;
+  std::unordered_map<std::string, std::uint32_t> tenant_max_;
   // A batch went unpublished (no subscriber): the alert trackers missed
   // changes and start over at the next subscribe.
   std::atomic<bool> skipped_{false};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "config/limits.hpp"
 #include "orders/document.hpp"
 
 namespace stockgrid::orders {
@@ -70,7 +71,10 @@ std::string encode(const tenant_settings& s) {
   return document::serialize({{"v", document::format_version},
                               {"allocation", static_cast<std::int64_t>(s.allocation.policy)},
                               {"priority", std::move(priority)},
-                              {"low_stock_threshold", s.low_stock_threshold}});
+                              {"low_stock_threshold", s.low_stock_threshold},
+                              {"rate_per_second", std::int64_t{s.rate_per_second}},
+                              {"rate_burst", std::int64_t{s.rate_burst}},
+                              {"subscriptions_max", std::int64_t{s.subscriptions_max}}});
 }
 
 bool decode(std::string_view bytes, tenant_settings* out) {
@@ -92,6 +96,19 @@ bool decode(std::string_view bytes, tenant_settings* out) {
     if (n == nullptr || *n < 0) return false;
     s.low_stock_threshold = *n;
   }
+  // Quotas came later: absent in older documents.
+  const auto quota = [&](const char* name, std::uint32_t max, std::uint32_t* field) {
+    const protocol::value* v = body.find(name);
+    if (v == nullptr) return true;
+    const std::int64_t* n = v->as_int();
+    if (n == nullptr || *n < 0 || *n > max) return false;
+    *field = static_cast<std::uint32_t>(*n);
+    return true;
+  };
+  if (!quota("rate_per_second", limits::tenant_rate_per_second_max, &s.rate_per_second) ||
+      !quota("rate_burst", limits::tenant_rate_burst_max, &s.rate_burst) ||
+      !quota("subscriptions_max", limits::tenant_subscriptions_max, &s.subscriptions_max))
+    return false;
   *out = std::move(s);
   return true;
 }

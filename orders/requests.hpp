@@ -104,14 +104,32 @@ struct tenant_settings {
   // Low-stock alerts (feed/alerts.hpp) for records without a threshold of
   // their own (stock.policy); 0 = none.
   std::int64_t low_stock_threshold = 0;
+  // Quotas (docs/operations.md "Quotas"), changed by the system role only;
+  // 0 = the node's default (config quota_settings and
+  // subscriptions-per-tenant-max).
+  std::uint32_t rate_per_second = 0;  // 0..limits::tenant_rate_per_second_max
+  std::uint32_t rate_burst = 0;       // 0..limits::tenant_rate_burst_max
+  std::uint32_t subscriptions_max = 0;  // 0..limits::tenant_subscriptions_max
 };
 
 struct settings_request {
   caller who;
-  // Absent = unchanged; both absent = read.
+  // The system role names the tenant whose settings it reads or changes
+  // (its caller has none); a tenant's own roles always act on their tenant
+  // and this is ignored.
+  std::string tenant;
+  // Absent = unchanged; all absent = read.
   std::optional<allocation_policy> allocation;
   std::optional<std::vector<std::string>> priority;
   std::optional<std::int64_t> low_stock_threshold;  // 0..limits::qty_max
+  // Quotas, each 0 = back to the node's default. Only the system role may
+  // set them (the node's dispatcher refuses a tenant's FORBIDDEN).
+  std::optional<std::uint32_t> rate_per_second;
+  std::optional<std::uint32_t> rate_burst;
+  std::optional<std::uint32_t> subscriptions_max;
+
+  bool sets_quotas() const { return rate_per_second || rate_burst || subscriptions_max; }
+  bool changes() const { return allocation || priority || low_stock_threshold || sets_quotas(); }
 };
 
 struct settings_reply {
@@ -127,7 +145,9 @@ std::uint64_t fingerprint(const transfer_request& r);
 
 // tenant.settings' document body: msgpack of {v: 1, allocation: int
 // (allocation_policy), priority: [str], low_stock_threshold: int (optional,
-// absent = 0)}. decode is false on anything else.
+// absent = 0), rate_per_second, rate_burst, subscriptions_max: int (each
+// optional, absent = 0, within its limit)}. decode is false on anything
+// else.
 std::string encode(const tenant_settings& s);
 bool decode(std::string_view bytes, tenant_settings* out);
 

@@ -123,6 +123,18 @@ void read_settings_change(field_reader& f, settings_request& r) {
       f.fail("low_stock_threshold", "must be between 0 and 10^12");
     if (f.ok()) r.low_stock_threshold = threshold;
   }
+  // Quotas: 0 = back to the node's default.
+  const auto quota = [&](const char* name, std::uint32_t max, std::optional<std::uint32_t>* out) {
+    if (f.find(name) == nullptr) return;
+    std::int64_t n = 0;
+    f.optional_integer(name, &n);
+    if (f.ok() && (n < 0 || n > max))
+      f.fail(name, "must be between 0 (the node's default) and " + std::to_string(max));
+    if (f.ok()) *out = static_cast<std::uint32_t>(n);
+  };
+  quota("rate_per_second", limits::tenant_rate_per_second_max, &r.rate_per_second);
+  quota("rate_burst", limits::tenant_rate_burst_max, &r.rate_burst);
+  quota("subscriptions_max", limits::tenant_subscriptions_max, &r.subscriptions_max);
 }
 
 }  // namespace
@@ -166,6 +178,7 @@ std::variant<find_request, decode_failure> decode_find(const protocol::op_reques
 std::variant<settings_request, decode_failure> decode_settings(const protocol::op_request& req) {
   if (req.op != "tenant.settings") return unknown_op(req);
   return read_request<settings_request>(req, [](field_reader& f, settings_request& r) {
+    f.optional_id("tenant", &r.tenant);
     const value* set = f.find("set");
     if (set == nullptr) return;
     if (set->as_object() == nullptr) return f.fail("set", "must be an object");
@@ -252,7 +265,10 @@ value settings_value(const tenant_settings& s) {
   const auto& a = s.allocation;
   return value(object{{"allocation", to_string(a.policy)},
                       {"priority", array(a.priority.begin(), a.priority.end())},
-                      {"low_stock_threshold", s.low_stock_threshold}});
+                      {"low_stock_threshold", s.low_stock_threshold},
+                      {"rate_per_second", std::int64_t{s.rate_per_second}},
+                      {"rate_burst", std::int64_t{s.rate_burst}},
+                      {"subscriptions_max", std::int64_t{s.subscriptions_max}}});
 }
 
 // ---------------------------------------------------------------------------

@@ -56,7 +56,9 @@ protocol::value order_value(const order& o);
 //  receipts: [{qty, at_ms}], created_ms}; in_transit is 0 once cancelled
 // or failed, receipts lists the applied ones.
 protocol::value transfer_value(const transfer& t);
-// {allocation, priority}
+// {allocation, priority, low_stock_threshold, rate_per_second, rate_burst,
+// subscriptions_max}: the quotas as given (the node's dispatcher fills in
+// the node's defaults for the 0s first, so a reader sees what applies).
 protocol::value settings_value(const tenant_settings& s);
 
 // Responses, ok or error, in the op's documented shape. Errors carry their
@@ -74,7 +76,7 @@ protocol::value transfer_response(std::optional<std::int64_t> id, const transfer
 // stock.find: {sku, records: [record...], total_available}.
 protocol::value find_response(std::optional<std::int64_t> id, std::string_view sku,
                               const find_reply& r);
-// tenant.settings: {settings: {allocation, priority}}.
+// tenant.settings: {settings: settings_value}.
 protocol::value settings_response(std::optional<std::int64_t> id, const settings_reply& r);
 
 }  // namespace stockgrid::orders

@@ -63,7 +63,7 @@ constexpr op_spec op_table[] = {
     {"transfer.receive", role::writer, false, true, true},
     {"transfer.cancel", role::writer, false, true, true},
     {"transfer.get", role::reader, false, true},
-    {"tenant.settings", role::admin, false, true},
+    {"tenant.settings", role::admin, false, true, false, true},
     {"key.create", role::admin},
     {"key.list", role::admin},
     {"key.revoke", role::admin},
@@ -98,9 +98,10 @@ const op_spec* find_op(std::string_view name) {
 
 bool allows(role who, const op_spec& spec) {
   if (spec.any_role) return true;
-  // The operator runs the system's ops only: it belongs to no tenant, so a
-  // tenant op would have no tenant to act on.
-  if (who == role::system) return spec.needs == role::system;
+  // The operator runs the system's ops, and the tenant ops that let it name
+  // the tenant: it belongs to no tenant, so another tenant op would have no
+  // tenant to act on.
+  if (who == role::system) return spec.needs == role::system || spec.system_names_tenant;
   if (spec.needs == role::system) return false;
   return static_cast<unsigned char>(who) >= static_cast<unsigned char>(spec.needs);
 }

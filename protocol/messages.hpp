@@ -27,7 +27,8 @@ std::string_view to_string(role r);
 std::optional<role> parse_role(std::string_view text);
 
 // What an op needs. `system` ops are for the system role only; tenant ops
-// accept their role and the roles above it within a tenant (system excluded).
+// accept their role and the roles above it within a tenant (system excluded
+// unless the op has system_names_tenant).
 struct op_spec {
   std::string_view name;  // "stock.reserve"
   role needs;
@@ -39,6 +40,9 @@ struct op_spec {
   // A params op that changes state and takes an `idem` (the client library
   // fills one in; stock.* mutations are known by their grid op).
   bool idem = false;
+  // A tenant op the system role may run too, naming the tenant it acts on
+  // in a `tenant` field (tenant.settings: the operator sets quotas).
+  bool system_names_tenant = false;
 };
 // The spec of a known op; null for an unknown one.
 const op_spec* find_op(std::string_view name);

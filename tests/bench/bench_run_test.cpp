@@ -24,7 +24,8 @@ std::string bench_program() { return testing::built_program("bench/stockgrid-ben
 
 node_options durability(const std::string& mode) {
   node_options options;
-  options.args = {"--durability", mode};
+  // The node's capacity is under test, not a tenant's quota.
+  options.args = {"--durability", mode, "--tenant-rate-per-second", "100000000", "--tenant-rate-burst", "1000000000"};
   return options;
 }
 

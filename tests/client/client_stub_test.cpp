@@ -324,6 +324,28 @@ TEST_CASE("TIMEOUT answers are resent with the same key; UNAVAILABLE after retry
   CHECK(server.dispatch.seen().size() == before + 1);
 }
 
+TEST_CASE("RATE_LIMITED is resent after retry_after_ms plus a random share of it") {
+  using client::retry_delay;
+  CHECK(retry_delay(100, 0.5, 0.0) == 100ms);  // never sooner than asked
+  CHECK(retry_delay(100, 0.5, 0.5) == 125ms);
+  CHECK(retry_delay(100, 0.5, 0.999) == 150ms);
+  CHECK(retry_delay(100, 0.0, 0.9) == 100ms);  // no jitter
+  CHECK(retry_delay(100, 7.0, 0.5) == 150ms);  // jitter clamped to 1
+  CHECK(retry_delay(0, 0.5, 0.0) == 1ms);      // at least 1
+  CHECK(retry_delay(3, 0.5, 0.1) == 4ms);      // rounded up
+
+  running_server server;
+  client::client c(quick_options());
+  connect(c, server.url());
+  server.dispatch.fail_next(outcome::rate_limited, 2);
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(client::is_ok(c.adjust("berlin", "mug", 5).get()));
+  CHECK(std::chrono::steady_clock::now() - start >= 20ms);  // two waits of at least 10 ms
+  const auto seen = server.dispatch.seen();
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[2].second == seen[0].second);  // the same idempotency key
+}
+
 TEST_CASE("a request without an answer ends with a local TIMEOUT naming its key") {
   running_server server;
   auto options = quick_options();

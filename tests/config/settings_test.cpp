@@ -113,6 +113,9 @@ TEST_CASE("default settings are the documented ones and valid") {
   CHECK(s.holds.max_ttl_ms == 86'400'000);
   CHECK(s.holds.holds_per_record_max == stockgrid::limits::holds_per_record_max);
   CHECK(s.idempotency.cache_entries == 2'048);
+  CHECK(s.subscriptions.subscriptions_per_tenant_max == 5'000);
+  CHECK(s.quotas.rate_per_second == 10'000);
+  CHECK(s.quotas.rate_burst == 20'000);
   CHECK(s.validate() == "");
 }
 
@@ -311,4 +314,17 @@ TEST_CASE("--help lists every flag with its default") {
     CHECK(help.find("--" + key) != std::string::npos);
   }
   CHECK(help.find("--config") != std::string::npos);
+}
+
+TEST_CASE("a tenant's rate: its own values, else the defaults; its own rate alone scales the burst") {
+  quota_settings q;  // 10,000/s, burst 20,000
+  CHECK(q.for_tenant(0, 0).rate_per_second == 10'000);
+  CHECK(q.for_tenant(0, 0).burst == 20'000);
+  CHECK(q.for_tenant(500, 1'000).rate_per_second == 500);
+  CHECK(q.for_tenant(500, 1'000).burst == 1'000);
+  CHECK(q.for_tenant(500, 0).burst == 1'000);  // two seconds' worth, like the default
+  CHECK(q.for_tenant(0, 7).rate_per_second == 10'000);
+  CHECK(q.for_tenant(0, 7).burst == 7);
+  q.rate_burst = 1;
+  CHECK(q.for_tenant(1, 0).burst == 1);  // never below 1
 }

@@ -338,6 +338,34 @@ TEST_CASE("publisher: a snapshot over the limit is refused; the node-wide subscr
   CHECK(later == outcome::ok);
 }
 
+TEST_CASE("publisher: a tenant's subscriptions are limited by its own limit, else the default",
+          "[feed][publisher][quota]") {
+  config::subscription_settings s;
+  s.subscriptions_per_tenant_max = 2;
+  rig r(s);
+  auto other = [] { return make_sub(make_filter("", "", "", false, "other-tenant")); };
+  auto one = make_sub();
+  REQUIRE(r.subscribe(one) == outcome::ok);
+  REQUIRE(r.subscribe(make_sub()) == outcome::ok);
+  CHECK(r.subscribe(make_sub()) == outcome::limit_exceeded);
+  CHECK(r.subscribe(other()) == outcome::ok);  // another tenant's count is its own
+
+  r.pub->set_tenant_subscriptions_max("other-tenant", 1);
+  CHECK(r.subscribe(other()) == outcome::limit_exceeded);
+  r.pub->set_tenant_subscriptions_max("other-tenant", 3);
+  CHECK(r.subscribe(other()) == outcome::ok);
+  r.pub->set_tenant_subscriptions_max("other-tenant", 0);  // back to the default, 2: full
+  CHECK(r.subscribe(other()) == outcome::limit_exceeded);
+
+  one->cancel();  // dropped within a sweep interval, freeing its place
+  outcome later = outcome::limit_exceeded;
+  for (int i = 0; i < 100 && later != outcome::ok; ++i) {
+    std::this_thread::sleep_for(20ms);
+    later = r.subscribe(make_sub());
+  }
+  CHECK(later == outcome::ok);
+}
+
 TEST_CASE("publisher: when fan-out falls behind its hand-off bound every subscription ends with 1013",
           "[feed][publisher]") {
   config::subscription_settings s;

@@ -92,7 +92,9 @@ TEST_CASE("wire: the ops are in the op table with their roles, fields kept for o
     CHECK(spec->needs == needs);
     CHECK(spec->params);
     CHECK_FALSE(spec->any_role);
-    CHECK_FALSE(protocol::allows(protocol::role::system, *spec));
+    // The operator runs tenant.settings only (naming the tenant: quotas).
+    CHECK(protocol::allows(protocol::role::system, *spec) == (name == "tenant.settings"));
+    CHECK(spec->system_names_tenant == (name == "tenant.settings"));
     CHECK(protocol::allows(protocol::role::admin, *spec));
     // A wrong field is not the gateway's to find: the frame passes as sent.
     const auto req = frame(R"({"op":")" + name + R"(","id":3,"lines":"x","qty":"y"})");
@@ -293,6 +295,27 @@ TEST_CASE("wire: tenant.settings reads, or changes what `set` names", "[wire][se
   CHECK(settings_refusal(head + R"({"low_stock_threshold":-1}})") ==
         "set.low_stock_threshold: must be between 0 and 10^12");
   CHECK(settings_refusal(head + R"({"low_stock_threshold":"5"}})") == "set.low_stock_threshold: must be an integer");
+
+  // Quotas (the system role's, naming the tenant); 0 = the node's default,
+  // null = absent.
+  const auto quotas = accepted<settings_request>(
+      R"({"op":"tenant.settings","id":7,"tenant":"acme","set":{"rate_per_second":500,"rate_burst":0,"subscriptions_max":null}})",
+      decode_settings);
+  CHECK(quotas.tenant == "acme");
+  CHECK(quotas.rate_per_second == 500u);
+  CHECK(quotas.rate_burst == 0u);
+  CHECK_FALSE(quotas.subscriptions_max);
+  CHECK(quotas.sets_quotas());
+  CHECK(quotas.changes());
+  CHECK_FALSE(read.sets_quotas());
+  CHECK_FALSE(read.changes());
+  CHECK_FALSE(threshold.sets_quotas());
+  CHECK(settings_refusal(head + R"({"rate_per_second":-1}})") ==
+        "set.rate_per_second: must be between 0 (the node's default) and 100000000");
+  CHECK(settings_refusal(head + R"({"rate_burst":1000000001}})") ==
+        "set.rate_burst: must be between 0 (the node's default) and 1000000000");
+  CHECK(settings_refusal(head + R"({"subscriptions_max":"9"}})") == "set.subscriptions_max: must be an integer");
+  CHECK(settings_refusal(R"({"op":"tenant.settings","id":7,"tenant":""})") == "tenant: must not be empty (leave it out instead)");
 }
 
 TEST_CASE("wire: a decoder given another op answers UNKNOWN_OP", "[wire]") {
@@ -486,10 +509,15 @@ TEST_CASE("wire: stock.find and tenant.settings responses", "[wire][response]") 
   s.settings.allocation.policy = allocation_policy::priority;
   s.settings.allocation.priority = {"w2", "w1"};
   CHECK(to_json(settings_response(11, s)) ==
-        R"({"id":11,"ok":true,"settings":{"allocation":"priority","priority":["w2","w1"],"low_stock_threshold":0}})");
+        R"({"id":11,"ok":true,"settings":{"allocation":"priority","priority":["w2","w1"],"low_stock_threshold":0,)"
+        R"("rate_per_second":0,"rate_burst":0,"subscriptions_max":0}})");
   s.settings = {};
+  s.settings.rate_per_second = 500;
+  s.settings.rate_burst = 1000;
+  s.settings.subscriptions_max = 3;
   CHECK(to_json(settings_response(11, s)) ==
-        R"({"id":11,"ok":true,"settings":{"allocation":"most_available","priority":[],"low_stock_threshold":0}})");
+        R"({"id":11,"ok":true,"settings":{"allocation":"most_available","priority":[],"low_stock_threshold":0,)"
+        R"("rate_per_second":500,"rate_burst":1000,"subscriptions_max":3}})");
 }
 
 TEST_CASE("tenant settings documents keep the low-stock default; older ones without it read 0", "[wire]") {
@@ -515,4 +543,33 @@ TEST_CASE("tenant settings documents keep the low-stock default; older ones with
   tenant_settings read;
   REQUIRE(decode(document::serialize(*members), &read));
   CHECK(read.low_stock_threshold == 0);
+}
+
+TEST_CASE("tenant settings documents keep the quotas; older ones without them read 0 (the node's)", "[wire]") {
+  tenant_settings ts;
+  ts.rate_per_second = 500;
+  ts.rate_burst = 1000;
+  ts.subscriptions_max = 3;
+  tenant_settings back;
+  REQUIRE(decode(encode(ts), &back));
+  CHECK(back.rate_per_second == 500);
+  CHECK(back.rate_burst == 1000);
+  CHECK(back.subscriptions_max == 3);
+
+  protocol::value v;
+  REQUIRE(document::parse(encode(ts), &v));
+  auto* members = v.as_object();
+  REQUIRE(members != nullptr);
+  std::erase_if(*members, [](const auto& m) {
+    return m.first == "rate_per_second" || m.first == "rate_burst" || m.first == "subscriptions_max";
+  });
+  tenant_settings older;
+  REQUIRE(decode(document::serialize(*members), &older));
+  CHECK(older.rate_per_second == 0);
+  CHECK(older.rate_burst == 0);
+  CHECK(older.subscriptions_max == 0);
+
+  // Out of its limit: not a settings document this node wrote.
+  members->emplace_back("rate_burst", std::int64_t{-1});
+  CHECK_FALSE(decode(document::serialize(*members), &older));
 }

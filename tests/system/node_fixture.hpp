@@ -171,6 +171,9 @@ inline value record_of(const value& response) { return sorted(at(response, "reco
 struct node_options {
   std::vector<std::string> args;  // extra command-line options
   bool demo = true;               // --demo: the `demo` tenant and its tokens
+  // The data dir; empty = a fresh one of the node's own. A test that
+  // restarts a node gives each of its runs the same one.
+  std::string data_dir;
 };
 // A node without the demo tenant (tests that create their own tenants).
 inline node_options without_demo() {
@@ -188,7 +191,7 @@ class test_node {
                                   std::string("STOCKGRID_ADMIN_TOKEN=") + system_token,
                                   testing::built_program("app/stockgrid"),
                                   "--data-dir",
-                                  dir_.path() + "/data",
+                                  options.data_dir.empty() ? dir_.path() + "/data" : options.data_dir,
                                   "--port",
                                   "0",
                                   "--partitions",
