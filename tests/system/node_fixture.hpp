@@ -514,6 +514,22 @@ inline void test_node::stop() {
   CHECK(*code == 0);
 }
 
+// Reads msgpack answers until the connection ends, handing each answer and
+// its id to `each`; returns the close code (-1 when it ended without one).
+template <typename Fn>
+int read_answers_until_close(session& s, Fn&& each) {
+  for (;;) {
+    const gateway_test::read_result r = s.read(node_stop_timeout);
+    if (!r.got_frame) return r.closed ? r.close_code : -1;
+    value v;
+    std::string error;
+    REQUIRE(protocol::parse(r.bytes, encoding::msgpack, {}, &v, &error));
+    const auto id = gateway_test::id_of(v);
+    REQUIRE(id.has_value());
+    each(v, *id);
+  }
+}
+
 // The serialized frame of a request, for tests that send bytes themselves.
 inline std::string frame(const object& request, encoding enc) {
   return protocol::serialize(value(request), enc);

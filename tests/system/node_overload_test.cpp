@@ -182,28 +182,17 @@ TEST_CASE("node: SIGTERM under load drains: /readyz 503 first, every answered ch
   // Everything sent during the unready window is answered; then 1001.
   std::map<int, std::int64_t> acknowledged;
   std::set<std::int64_t> answered;
-  int close_code = -1;
-  for (;;) {
-    const gateway_test::read_result r = s.read(node_stop_timeout);
-    if (!r.got_frame) {
-      close_code = r.closed ? r.close_code : -1;
-      break;
-    }
-    value v;
-    std::string error;
-    REQUIRE(protocol::parse(r.bytes, encoding::msgpack, {}, &v, &error));
-    const auto id = gateway_test::id_of(v);
-    REQUIRE(id.has_value());
-    const auto it = std::find_if(sent.begin(), sent.end(), [&](const auto& p) { return p.first == *id; });
+  const int close_code = read_answers_until_close(s, [&](const value& v, std::int64_t id) {
+    const auto it = std::find_if(sent.begin(), sent.end(), [&](const auto& p) { return p.first == id; });
     REQUIRE(it != sent.end());
-    answered.insert(*id);
+    answered.insert(id);
     if (ok(v)) {
       ++acknowledged[it->second];
     } else {
       INFO(Catch::Detail::stringify(v));
       CHECK((code(v) == "UNAVAILABLE" || code(v) == "OVERLOADED"));
     }
-  }
+  });
   CHECK(close_code == 1001);
   CHECK(sent_when_unready > 0);
   CHECK(answered.size() == sent.size());

@@ -949,20 +949,9 @@ TEST_CASE("node: SIGTERM with requests in flight: answers, then 1001, then exit 
   // received): a client retries them with their idem.
   std::set<std::int64_t> answered;
   std::int64_t applied = 0;
-  int close_code = -1;
-  for (;;) {
-    const gateway_test::read_result r = s.read(node_stop_timeout);
-    if (!r.got_frame) {
-      close_code = r.closed ? r.close_code : -1;
-      break;
-    }
-    value v;
-    std::string error;
-    REQUIRE(protocol::parse(r.bytes, encoding::msgpack, {}, &v, &error));
-    const auto id = gateway_test::id_of(v);
-    REQUIRE(id.has_value());
-    CHECK(sent.count(*id) == 1);
-    CHECK(answered.insert(*id).second);
+  const int close_code = read_answers_until_close(s, [&](const value& v, std::int64_t id) {
+    CHECK(sent.count(id) == 1);
+    CHECK(answered.insert(id).second);
     if (ok(v)) {
       ++applied;
       CHECK(integer(v, "record.on_hand") <= 300);
@@ -970,7 +959,7 @@ TEST_CASE("node: SIGTERM with requests in flight: answers, then 1001, then exit 
       INFO(Catch::Detail::stringify(v));
       CHECK(code(v) == "UNAVAILABLE");
     }
-  }
+  });
   CHECK(close_code == 1001);
   INFO(answered.size() << " answered, " << applied << " applied");
   node.stop();
