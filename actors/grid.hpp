@@ -37,7 +37,9 @@ struct grid_options {
   // Batch sizes, fsync and snapshot durations, for metrics.
   persistence::journal_monitor journal_monitor;
   // Called with each tenant's settings when they are loaded at start and
-  // whenever they change (durably); on a grid thread.
+  // whenever they change (durably, before the change is answered); on a grid
+  // thread at start, on the documents writer's thread after a change. Must be
+  // thread-safe and quick.
   std::function<void(const std::string& tenant, const orders::tenant_settings&)> on_settings;
 };
 

@@ -392,9 +392,13 @@ void on_settings_call(self_ptr self, settings_call& call) {
   auto done = call.done;
   auto me = caf::actor_cast<order_directory>(self);
   // The cache changes once the put is durable, in this actor, so no plan
-  // uses settings that a crash could take back.
-  if (!st.cc->docs->put(std::move(d), [done, ts, me, tenant = req.who.tenant](const persistence::status& s) {
+  // uses settings that a crash could take back. The node's own uses (quotas,
+  // alert thresholds) learn the change before the answer, so a client that
+  // reads ok finds it in force.
+  auto* cc = st.cc;
+  if (!st.cc->docs->put(std::move(d), [done, ts, me, cc, tenant = req.who.tenant](const persistence::status& s) {
         if (!s) return done({outcome::unavailable, "settings journal unavailable: " + s.message(), {}});
+        if (cc->on_settings) cc->on_settings(tenant, ts);
         caf::anon_send(me, saved_atom::value, tenant, ts);
         done({outcome::ok, {}, ts});
       }))
@@ -467,7 +471,6 @@ order_directory::behavior_type directory_behavior(self_ptr self, coordination_co
       [=](read_atom, transfer_call& call, doc_result& r) { on_transfer_read(self, call, r); },
       [=](saved_atom, const std::string& tenant, const orders::tenant_settings& ts) {
         self->state.settings[tenant] = ts;
-        if (self->state.cc->on_settings) self->state.cc->on_settings(tenant, ts);
       },
       [=](ended_atom, document_kind k, const std::string& id) {
         auto& st = self->state;

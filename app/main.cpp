@@ -31,6 +31,7 @@
 #include "auth/bootstrap.hpp"
 #include "auth/sqlite_key_store.hpp"
 #include "config/load.hpp"
+#include "gateway/conversation.hpp"
 #include "gateway/metered_dispatcher.hpp"
 #include "gateway/rate_limited_dispatcher.hpp"
 #include "gateway/server.hpp"
@@ -45,7 +46,6 @@ using namespace stockgrid;
 constexpr int exit_usage = 1;
 constexpr int exit_start = 2;
 constexpr int exit_corrupt = 3;
-constexpr const char* server_version = "0.1.0";
 
 int run_check(const config::settings& s) {
   namespace fs = std::filesystem;
@@ -245,14 +245,14 @@ int main(int argc, char** argv) {
   }
   if (check->parsed()) return run_check(s);
 
-  spdlog::info("stockgrid {} starting with settings:\n{}", server_version, config::to_string(s));
+  spdlog::info("stockgrid {} starting with settings:\n{}", gateway::server_version(), config::to_string(s));
   std::string error;
   // Subscriptions: the publisher sees every committed journal batch; it is
   // made before the grid and outlives it. Snapshot pages take at most half
   // a frame.
   feed::publisher publisher(s.subscriptions, gs.frame_bytes_max / 2);
   metrics::registry registry;
-  app::node_metrics node_metrics(registry, server_version);
+  app::node_metrics node_metrics(registry, gateway::server_version());
   grid_options options{s, {}};
   options.journal_monitor = node_metrics.journal_monitor();
   options.on_committed = [&publisher](std::uint32_t p, const std::vector<persistence::journal_entry>& batch) {

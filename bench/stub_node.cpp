@@ -4,7 +4,13 @@
 // request is answered at once with a canned ok (gateway/stub_dispatcher.hpp);
 // tokens are the stub authenticator's built-in ones ("writer-token", ...).
 //
-//   stub_node [--bind 127.0.0.1] [--port 0] [--io-threads 1]
+//   stub_node [--bind 127.0.0.1] [--port 0] [--io-threads 1] [--metered]
+//
+// --metered puts the node's own per-request layers in front of the stub, in
+// the node's order: metered_dispatcher (counted by tenant/op/code, timed,
+// named) and rate_limited_dispatcher (a token bucket per tenant, set too
+// high to refuse anything), so their cost is the difference between a run
+// with and one without.
 //
 // Prints `listening on ADDR:PORT` (the real node's line) once it accepts
 // connections, then runs until SIGINT or SIGTERM and stops like the node:
@@ -23,8 +29,11 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "gateway/metered_dispatcher.hpp"
+#include "gateway/rate_limited_dispatcher.hpp"
 #include "gateway/server.hpp"
 #include "gateway/stub_dispatcher.hpp"
+#include "metrics/metrics.hpp"
 
 namespace {
 
@@ -67,12 +76,19 @@ int main(int argc, char** argv) {
   app.add_option("--port", gs.port, "gateway port (0 = any free port)")->capture_default_str();
   app.add_option("--io-threads", gs.io_threads, "gateway I/O threads (0 = one per core)")
       ->capture_default_str();
+  bool metered = false;
+  app.add_flag("--metered", metered, "count, time and rate-limit every request as the node does");
   CLI11_PARSE(app, argc, argv);
 
   gateway::stub_dispatcher dispatcher;
+  gateway::rate_limiter limiter({1'000'000'000, 1'000'000'000});
+  gateway::rate_limited_dispatcher limited(dispatcher, limiter);
+  metrics::registry registry;
+  gateway::metered_dispatcher metered_dispatcher(limited, registry, 10'000);
+  gateway::dispatcher& front = metered ? static_cast<gateway::dispatcher&>(metered_dispatcher) : dispatcher;
   gateway::stub_authenticator authn;
   std::atomic<bool> draining{false};
-  gateway::server gateway(gs, dispatcher, authn, [&] { return !draining.load(); });
+  gateway::server gateway(gs, front, authn, [&] { return !draining.load(); });
   std::string error;
   if (!gateway.start(&error)) {
     std::fprintf(stderr, "stub_node: cannot listen on %s:%u: %s\n", gs.bind.c_str(), gs.port,

@@ -7,4 +7,6 @@ void dispatcher::subscribe(const principal&, protocol::op_request&& req, std::fu
   done(protocol::error_response(req.id, outcome::unknown_op, "op: subscriptions are not served here"), nullptr);
 }
 
+void dispatcher::refused(const principal*, protocol::value&) {}
+
 }  // namespace stockgrid::gateway

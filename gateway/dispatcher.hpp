@@ -71,6 +71,13 @@ class dispatcher {
   using subscribed_fn = std::function<void(protocol::value, std::shared_ptr<event_stream>)>;
   virtual void subscribe(const principal& who, protocol::op_request&& req, std::function<void()> wake,
                          subscribed_fn done);
+
+  // The gateway answered a request itself with the error response `answer`
+  // (a frame that does not parse, an op the role may not use, a connection
+  // over its limits), on its own thread, before writing it; `who` is null
+  // before authentication. Wrappers that count, name and log requests see
+  // these here and may add to the error (request_id). Default: nothing.
+  virtual void refused(const principal* who, protocol::value& answer);
 };
 
 // Turns tokens into principals. Called on gateway threads: must not block for

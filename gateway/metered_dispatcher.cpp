@@ -65,10 +65,15 @@ void metered_dispatcher::finish(const std::string& tenant, const std::string& ke
                                 const std::string& op, const std::string& request_id,
                                 std::int64_t start_ns, protocol::value& answer) {
   const double seconds = static_cast<double>(now_ns() - start_ns) / 1e9;
-  const std::string code = answer_code(answer);
-  requests_.with({tenant.empty() ? "_system" : tenant, op, code}).add();
   duration_.with({op}).observe(seconds);
   in_flight_.add(-1);
+  count(tenant, key_id, op, request_id, answer);
+}
+
+void metered_dispatcher::count(const std::string& tenant, const std::string& key_id, const std::string& op,
+                               const std::string& request_id, protocol::value& answer) {
+  const std::string code = answer_code(answer);
+  requests_.with({tenant.empty() ? "_system" : tenant, op, code}).add();
   if (code == "ok") return;
   if (auto* error = error_of(answer)) error->emplace_back("request_id", request_id);
   const auto* message = answer.find("error") ? answer.find("error")->find("message") : nullptr;
@@ -99,6 +104,11 @@ void metered_dispatcher::subscribe(const principal& who, protocol::op_request&& 
                     finish(tenant, key, op, id, start, answer);
                     done(std::move(answer), std::move(stream));
                   });
+}
+
+void metered_dispatcher::refused(const principal* who, protocol::value& answer) {
+  if (who == nullptr) return count(unauthenticated_tenant, "", refused_op, next_request_id(), answer);
+  count(who->tenant, who->key_id, refused_op, next_request_id(), answer);
 }
 
 }  // namespace stockgrid::gateway

@@ -3,6 +3,7 @@
 // flight (for GET /metrics), and gives each a node-unique request id that
 // error answers carry as `error.request_id` and log lines about the request
 // repeat, so an operator can find a client's failed request in the logs.
+// Requests the gateway refuses itself (refused()) are counted and named too.
 // Wraps any dispatcher (the node's, the quota check, the stub).
 #pragma once
 
@@ -27,6 +28,14 @@ class metered_dispatcher final : public dispatcher {
   void subscribe(const principal& who, protocol::op_request&& req, std::function<void()> wake,
                  subscribed_fn done) override;
 
+  // Counted as op `_gateway` (refused_op), by the principal's tenant, or
+  // `_unauthenticated` before authentication; errors get a request_id too.
+  void refused(const principal* who, protocol::value& answer) override;
+
+  // The labels of requests the gateway refused itself.
+  static constexpr const char* refused_op = "_gateway";
+  static constexpr const char* unauthenticated_tenant = "_unauthenticated";
+
   // The next request id: "<8 hex digits chosen at start>-<counter in hex>".
   std::string next_request_id();
 
@@ -35,6 +44,10 @@ class metered_dispatcher final : public dispatcher {
   // `request_id` into an error answer and logs server-side failures.
   void finish(const std::string& tenant, const std::string& key_id, const std::string& op, const std::string& request_id,
               std::int64_t start_ns, protocol::value& answer);
+  // Counts an answer by (tenant, op, code); an error gets `request_id`, and
+  // a log line.
+  void count(const std::string& tenant, const std::string& key_id, const std::string& op,
+             const std::string& request_id, protocol::value& answer);
 
   dispatcher& next_;
   metrics::family<metrics::counter>& requests_;

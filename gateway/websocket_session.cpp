@@ -155,9 +155,17 @@ void websocket_session<Stream>::handle_frame() {
 
 template <class Stream>
 void websocket_session<Stream>::apply(conversation::verdict verdict, protocol::encoding enc) {
-  if (verdict.reply) send(std::move(*verdict.reply), enc);
+  if (verdict.reply) {
+    if (verdict.reply->find("error")) refused(*verdict.reply);
+    send(std::move(*verdict.reply), enc);
+  }
   if (verdict.dispatch && stage_ == stage::open) dispatch(std::move(*verdict.dispatch), enc);
   if (verdict.close) begin_close(std::move(*verdict.close), close_mode::after_queued);
+}
+
+template <class Stream>
+void websocket_session<Stream>::refused(protocol::value& answer) {
+  ctx_.dispatch.refused(conversation_.authenticated() ? &conversation_.who() : nullptr, answer);
 }
 
 template <class Stream>
@@ -197,12 +205,13 @@ void websocket_session<Stream>::subscribe(protocol::op_request&& req, protocol::
   const std::int64_t id = *req.id;
   if (streams_.size() + subscribing_ >= ctx_.settings.subscriptions_per_connection_max) {
     conversation_.finished(id);
-    return send(protocol::error_response(
-                    id, outcome::limit_exceeded,
-                    "at most " + std::to_string(ctx_.settings.subscriptions_per_connection_max) +
-                        " subscriptions per connection",
-                    {{"limit", std::int64_t{ctx_.settings.subscriptions_per_connection_max}}}),
-                enc);
+    auto answer = protocol::error_response(
+        id, outcome::limit_exceeded,
+        "at most " + std::to_string(ctx_.settings.subscriptions_per_connection_max) +
+            " subscriptions per connection",
+        {{"limit", std::int64_t{ctx_.settings.subscriptions_per_connection_max}}});
+    refused(answer);
+    return send(std::move(answer), enc);
   }
   ++subscribing_;
   std::weak_ptr<websocket_session> weak = this->shared_from_this();
@@ -255,16 +264,15 @@ void websocket_session<Stream>::unsubscribe(const protocol::op_request& req, pro
   conversation_.finished(id);
   const protocol::value* sub = req.params.find("sub");
   const std::int64_t* n = sub != nullptr ? sub->as_int() : nullptr;
-  if (n == nullptr || *n <= 0) {
-    return send(protocol::error_response(id, outcome::bad_request, "sub: must be a subscription id (> 0)"),
-                enc);
-  }
+  auto refuse = [&](outcome code, std::string message) {
+    auto answer = protocol::error_response(id, code, message);
+    refused(answer);
+    send(std::move(answer), enc);
+  };
+  if (n == nullptr || *n <= 0) return refuse(outcome::bad_request, "sub: must be a subscription id (> 0)");
   auto it = streams_.find(static_cast<std::uint64_t>(*n));
-  if (it == streams_.end()) {
-    return send(protocol::error_response(id, outcome::not_found,
-                                         "sub: no subscription " + std::to_string(*n) + " on this connection"),
-                enc);
-  }
+  if (it == streams_.end())
+    return refuse(outcome::not_found, "sub: no subscription " + std::to_string(*n) + " on this connection");
   it->second.stream->cancel();
   streams_.erase(it);
   send(protocol::ok_response(id, {{"sub", *n}}), enc);

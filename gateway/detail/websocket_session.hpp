@@ -64,6 +64,8 @@ class websocket_session final
   void on_read(beast::error_code ec, std::size_t bytes);
   void handle_frame();
   void apply(conversation::verdict verdict, protocol::encoding enc);
+  // An error answer the gateway makes itself: the dispatcher counts and names it.
+  void refused(protocol::value& answer);
   void dispatch(protocol::op_request&& req, protocol::encoding enc);
   void on_answer(std::int64_t id, protocol::encoding enc, protocol::value answer);
   // Subscriptions: subscribe goes to the dispatcher, unsubscribe is ours.

@@ -87,6 +87,15 @@ TEST_CASE("node: counters move with traffic, promtool accepts the scrape, no lab
         s.call({{"op", "stock.reserve"}, {"warehouse", "berlin"}, {"sku", "no-such-sku-42"}, {"qty", 1}});
     CHECK(code(missing) == "NOT_FOUND");
     request_id = text(missing, "error.request_id");
+    // Refused by the gateway itself, before any dispatch: counted as op
+    // _gateway, and named with a request id as well.
+    s.send_text("{not json");
+    const value unparsable = s.next();
+    CHECK(code(unparsable) == "BAD_REQUEST");
+    CHECK(std::regex_match(text(unparsable, "error.request_id"), std::regex("[0-9a-f]{8}-[0-9a-f]+")));
+    const value unknown = s.call({{"op", "stock.no-such-op"}});
+    CHECK(code(unknown) == "UNKNOWN_OP");
+    CHECK(text(unknown, "error.request_id") != request_id);
     s.close();
   }
   CHECK(std::regex_match(request_id, std::regex("[0-9a-f]{8}-[0-9a-f]+")));
@@ -94,6 +103,8 @@ TEST_CASE("node: counters move with traffic, promtool accepts the scrape, no lab
   const auto after = scrape(node.admin_port(), "").body;
   CHECK(sample(after, get_ok) == gets_before + 25);
   CHECK(sample(after, reserve_missing) == 1);
+  CHECK(sample(after, R"(stockgrid_requests_total{tenant="demo",op="_gateway",code="BAD_REQUEST"})") == 1);
+  CHECK(sample(after, R"(stockgrid_requests_total{tenant="demo",op="_gateway",code="UNKNOWN_OP"})") == 1);
   CHECK(sample(after, get_count) == timed_before + 25);
   CHECK(sample(after, "stockgrid_records_resident") >= 1);
   CHECK(sample(after, "stockgrid_journal_batch_entries_count") >= 1);  // the demo's stock
