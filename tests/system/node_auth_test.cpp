@@ -334,6 +334,152 @@ TEST_CASE("node: a warehouse-limited key is FORBIDDEN outside its warehouses", "
   node.stop();
 }
 
+// What tenant.export shows of `tenant`, every page (records, holds, history).
+std::vector<value> export_of(test_node& node, encoding enc, const std::string& tenant) {
+  session system(node, enc, system_token);
+  std::vector<value> pages;
+  std::string cursor;
+  for (int i = 0; i < 100; ++i) {
+    object request{{"op", "tenant.export"}, {"tenant", tenant}};
+    if (!cursor.empty()) request.emplace_back("cursor", cursor);
+    const value page = system.call(request);
+    REQUIRE(ok(page));
+    pages.push_back(without_id(page));
+    if (!has(page, "cursor")) return pages;
+    cursor = text(page, "cursor");
+  }
+  FAIL("tenant.export did not end within 100 pages");
+  return pages;
+}
+
+TEST_CASE("node: tenant B gets for A's orders, transfers, SKUs and subscriptions what never-issued ones get",
+          "[node][auth]") {
+  const encoding enc = GENERATE(encoding::json, encoding::msgpack);
+  INFO(name_of(enc));
+  test_node node(without_demo());
+  const tenant_keys a = create_tenant(node, "acme");
+  const tenant_keys b = create_tenant(node, "bolt");
+
+  // Tenant A: stock in two warehouses, a held order, a committed one, a
+  // transfer in transit, a policy, tenant settings, a subscription.
+  session a_admin(node, enc, a.admin);
+  for (const char* wh : {"north", "south"})
+    REQUIRE(ok(a_admin.call({{"op", "stock.adjust"}, {"warehouse", wh}, {"sku", "lamp"}, {"delta", 10}})));
+  auto a_order = [&](const std::string& idem) {
+    const value r = a_admin.call({{"op", "order.reserve"},
+                                  {"lines", array{object{{"sku", "lamp"}, {"qty", 1}, {"warehouse", "north"}}}},
+                                  {"idem", idem}});
+    INFO(Catch::Detail::stringify(r));
+    REQUIRE(ok(r));
+    return text(r, "order");
+  };
+  const std::string held = a_order("a-order-1");
+  const std::string committed = a_order("a-order-2");
+  REQUIRE(ok(a_admin.call({{"op", "order.commit"}, {"order", committed}})));
+  const value moved = a_admin.call({{"op", "transfer.create"}, {"sku", "lamp"}, {"from", "south"},
+                                    {"to", "east"}, {"qty", 3}, {"idem", "a-move-1"}});
+  REQUIRE(ok(moved));
+  const std::string transfer = text(moved, "transfer");
+  REQUIRE(ok(a_admin.call({{"op", "stock.policy"}, {"warehouse", "north"}, {"sku", "lamp"},
+                           {"low_stock_threshold", 4}})));
+  REQUIRE(ok(a_admin.call({{"op", "tenant.settings"},
+                           {"set", object{{"allocation", "priority"}, {"priority", array{"south", "north"}}}}})));
+  const value a_sub = a_admin.call({{"op", "subscribe"}, {"warehouse", "north"}});
+  REQUIRE(ok(a_sub));
+  const std::int64_t a_sub_id = integer(a_sub, "sub");
+  const auto a_before = export_of(node, enc, a.name);
+  const value a_settings = without_id(a_admin.call({{"op", "tenant.settings"}}));
+
+  session b_admin(node, enc, b.admin);  // admin ⊃ writer ⊃ reader
+  auto same_answer = [&](object request, const std::string& field, const value& a_value,
+                         const value& never_value) {
+    object with_a = request, with_never = request;
+    with_a.emplace_back(field, a_value);
+    with_never.emplace_back(field, never_value);
+    const value for_a = b_admin.call(with_a);
+    const value for_never = b_admin.call(with_never);
+    INFO("A's: " << Catch::Detail::stringify(for_a));
+    INFO("never-issued: " << Catch::Detail::stringify(for_never));
+    CHECK(without_id(for_a) == without_id(for_never));
+    return for_a;
+  };
+
+  // A's order and transfer ids, with and without A's idem keys.
+  for (const std::string& order : {held, committed}) {
+    INFO("order " << order);
+    for (const object& request : std::vector<object>{
+             {{"op", "order.get"}},
+             {{"op", "order.commit"}},
+             {{"op", "order.commit"}, {"idem", "a-order-1"}},
+             {{"op", "order.release"}},
+             {{"op", "order.extend"}, {"ttl_ms", 60000}},
+         })
+      check_error(same_answer(request, "order", order, "O999999999"), "NOT_FOUND");
+  }
+  for (const object& request : std::vector<object>{
+           {{"op", "transfer.get"}},
+           {{"op", "transfer.receive"}, {"qty", 1}},
+           {{"op", "transfer.receive"}, {"qty", 1}, {"idem", "a-move-1"}},
+           {{"op", "transfer.cancel"}},
+       })
+    check_error(same_answer(request, "transfer", transfer, "T999999999"), "NOT_FOUND");
+
+  // A's SKU across warehouses: what a never-stocked SKU gets, but its name.
+  const value found = b_admin.call({{"op", "stock.find"}, {"sku", "lamp"}});
+  REQUIRE(ok(found));
+  CHECK(items(found, "records").empty());
+  CHECK(integer(found, "total_available") == 0);
+  // An order or a transfer of A's SKU from A's warehouses: B has none of it.
+  const value b_order = b_admin.call({{"op", "order.reserve"}, {"lines", array{object{{"sku", "lamp"}, {"qty", 1}}}},
+                                      {"idem", "a-order-1"}});
+  INFO(Catch::Detail::stringify(b_order));
+  CHECK_FALSE(ok(b_order));
+  CHECK_FALSE(has(b_order, "replayed"));
+  const value b_move = b_admin.call({{"op", "transfer.create"}, {"sku", "lamp"}, {"from", "south"},
+                                     {"to", "east"}, {"qty", 3}, {"idem", "a-move-1"}});
+  check_error(b_move, "INSUFFICIENT_STOCK");
+  CHECK(integer(b_move, "error.available") == 0);
+  // A's settings are not B's.
+  const value b_settings = b_admin.call({{"op", "tenant.settings"}});
+  REQUIRE(ok(b_settings));
+  CHECK(without_id(b_settings) != a_settings);
+  // Another tenant's settings, export or suspension: only the system role.
+  check_error(b_admin.call({{"op", "tenant.settings"}, {"tenant", "acme"}, {"set", object{{"rate_per_second", 1}}}}),
+              "FORBIDDEN");
+  check_error(b_admin.call({{"op", "tenant.export"}, {"tenant", "acme"}}), "FORBIDDEN");
+  check_error(b_admin.call({{"op", "tenant.suspend"}, {"tenant", "acme"}}), "FORBIDDEN");
+
+  // A is untouched by all of it: every export page (records, holds,
+  // history), its settings, its order and transfer.
+  CHECK(export_of(node, enc, a.name) == a_before);
+  CHECK(without_id(a_admin.call({{"op", "tenant.settings"}})) == a_settings);
+  CHECK(text(a_admin.call({{"op", "order.get"}, {"order", held}}), "status") == "held");
+  CHECK(text(a_admin.call({{"op", "transfer.get"}, {"transfer", transfer}}), "status") == "in_transit");
+
+  // Subscriptions: A's sub id on B's connection is a never-issued one; B's
+  // subscription to A's warehouse starts empty and carries only B's changes.
+  // (The message names the id asked for.)
+  check_error(b_admin.call({{"op", "unsubscribe"}, {"sub", a_sub_id}}), "NOT_FOUND");
+  check_error(b_admin.call({{"op", "unsubscribe"}, {"sub", std::int64_t{999999}}}), "NOT_FOUND");
+  const value b_sub = b_admin.call({{"op", "subscribe"}, {"warehouse", "north"}});
+  REQUIRE(ok(b_sub));
+  for (;;) {
+    const value event = b_admin.next_event();
+    INFO(Catch::Detail::stringify(event));
+    if (text(event, "event") == "snapshot_end") break;
+    REQUIRE(text(event, "event") == "snapshot");
+    CHECK(items(event, "records").empty());
+  }
+  REQUIRE(ok(a_admin.call({{"op", "stock.adjust"}, {"warehouse", "north"}, {"sku", "lamp"}, {"delta", 1}})));
+  REQUIRE(ok(b_admin.call({{"op", "stock.adjust"}, {"warehouse", "north"}, {"sku", "mine"}, {"delta", 1}})));
+  const value first = b_admin.next_event();
+  INFO(Catch::Detail::stringify(first));
+  CHECK(text(first, "event") == "stock");
+  CHECK(text(first, "record.sku") == "mine");
+
+  node.stop();
+}
+
 TEST_CASE("node: tenant B gets for tenant A's ids exactly the answer a never-issued id gets",
           "[node][auth]") {
   const encoding enc = GENERATE(encoding::json, encoding::msgpack);
