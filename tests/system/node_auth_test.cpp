@@ -334,6 +334,23 @@ TEST_CASE("node: a warehouse-limited key is FORBIDDEN outside its warehouses", "
   node.stop();
 }
 
+namespace {
+
+// B's answer to `request` with `field` set to A's value, checked to be the
+// answer with a never-issued value (error object included, ids aside).
+value same_answer_for(session& b, object request, const std::string& field, const value& a_value,
+                      const value& never_value) {
+  object with_a = request, with_never = request;
+  with_a.emplace_back(field, a_value);
+  with_never.emplace_back(field, never_value);
+  const value for_a = b.call(with_a);
+  const value for_never = b.call(with_never);
+  INFO("A's: " << Catch::Detail::stringify(for_a));
+  INFO("never-issued: " << Catch::Detail::stringify(for_never));
+  CHECK(without_id(for_a) == without_id(for_never));
+  return for_a;
+}
+
 // What tenant.export shows of `tenant`, every page (records, holds, history).
 std::vector<value> export_of(test_node& node, encoding enc, const std::string& tenant) {
   session system(node, enc, system_token);
@@ -351,6 +368,8 @@ std::vector<value> export_of(test_node& node, encoding enc, const std::string& t
   FAIL("tenant.export did not end within 100 pages");
   return pages;
 }
+
+}  // namespace
 
 TEST_CASE("node: tenant B gets for A's orders, transfers, SKUs and subscriptions what never-issued ones get",
           "[node][auth]") {
@@ -393,15 +412,7 @@ TEST_CASE("node: tenant B gets for A's orders, transfers, SKUs and subscriptions
   session b_admin(node, enc, b.admin);  // admin ⊃ writer ⊃ reader
   auto same_answer = [&](object request, const std::string& field, const value& a_value,
                          const value& never_value) {
-    object with_a = request, with_never = request;
-    with_a.emplace_back(field, a_value);
-    with_never.emplace_back(field, never_value);
-    const value for_a = b_admin.call(with_a);
-    const value for_never = b_admin.call(with_never);
-    INFO("A's: " << Catch::Detail::stringify(for_a));
-    INFO("never-issued: " << Catch::Detail::stringify(for_never));
-    CHECK(without_id(for_a) == without_id(for_never));
-    return for_a;
+    return same_answer_for(b_admin, std::move(request), field, a_value, never_value);
   };
 
   // A's order and transfer ids, with and without A's idem keys.
@@ -521,17 +532,9 @@ TEST_CASE("node: tenant B gets for tenant A's ids exactly the answer a never-iss
   session b_pos(node, enc, text(b_key, "token"));
   // B's answer to `request` with `field` set to A's id, and with a
   // never-issued one: the same, error object included.
-  auto same_answer = [&](session& s, object request, const std::string& field,
-                         const value& a_id, const value& never_id) {
-    object with_a = request, with_never = request;
-    with_a.emplace_back(field, a_id);
-    with_never.emplace_back(field, never_id);
-    const value for_a = s.call(with_a);
-    const value for_never = s.call(with_never);
-    INFO("A's id: " << Catch::Detail::stringify(for_a));
-    INFO("never-issued: " << Catch::Detail::stringify(for_never));
-    CHECK(without_id(for_a) == without_id(for_never));
-    return for_a;
+  auto same_answer = [](session& s, object request, const std::string& field,
+                        const value& a_id, const value& never_id) {
+    return same_answer_for(s, std::move(request), field, a_id, never_id);
   };
 
   // A's hold ids: active, committed, released; with and without A's idem
