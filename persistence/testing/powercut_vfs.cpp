@@ -34,6 +34,8 @@ struct vfs_state {
   std::mutex mu;
   std::map<std::string, file_log> files;
   bool cut = false;
+  bool full = false;  // fail_writes()
+  std::uint64_t refused = 0;
   sqlite3_vfs* real = nullptr;
   sqlite3_vfs vfs{};
 };
@@ -83,6 +85,10 @@ int pc_write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
   auto* p = reinterpret_cast<pc_file*>(f);
   std::lock_guard lock(g().mu);
   if (g().cut) return SQLITE_OK;
+  if (g().full) {
+    ++g().refused;
+    return SQLITE_FULL;
+  }
   if (p->log)
     if (int rc = remember(p, off, n); rc != SQLITE_OK) return rc;
   return rm(f)->xWrite(p->real, buf, n, off);
@@ -92,6 +98,10 @@ int pc_truncate(sqlite3_file* f, sqlite3_int64 size) {
   auto* p = reinterpret_cast<pc_file*>(f);
   std::lock_guard lock(g().mu);
   if (g().cut) return SQLITE_OK;
+  if (g().full) {
+    ++g().refused;
+    return SQLITE_FULL;
+  }
   if (p->log)
     if (int rc = remember(p, size, current_size(p->real) - size); rc != SQLITE_OK) return rc;
   return rm(f)->xTruncate(p->real, size);
@@ -272,6 +282,16 @@ void reset() {
     log.synced_size = log.synced_ever ? static_cast<sqlite3_int64>(sb.st_size) : 0;
   }
   g().cut = false;
+}
+
+void fail_writes(bool on) {
+  std::lock_guard lock(g().mu);
+  g().full = on;
+}
+
+std::uint64_t refused_writes() {
+  std::lock_guard lock(g().mu);
+  return g().refused;
 }
 
 }  // namespace stockgrid::persistence::powercut

@@ -1,5 +1,5 @@
 // Test-only SQLite VFS that simulates a power cut (like LevelDB's
-// fault_injection_test.cc). It wraps the default VFS and remembers, for every
+// fault_injection_test.cc) and a disk that refuses writes. It wraps the default VFS and remembers, for every
 // file opened through it, what was written since that file's last xSync: the
 // old bytes of each overwritten region and the size at the last sync. After
 // cut(), writes are discarded; restore_unsynced() then rolls every file back
@@ -18,6 +18,8 @@
 //  - A tracked file removed outside SQLite (a test's temp dir) is skipped.
 // A node never links this library.
 #pragma once
+
+#include <cstdint>
 
 #include "persistence/status.hpp"
 
@@ -43,5 +45,11 @@ status restore_unsynced();
 // Treats every tracked file's current content as synced and ends the cut;
 // for tests that start over. Safe with connections open.
 void reset();
+
+// A full disk: while on, every write and truncate through the VFS fails with
+// SQLITE_FULL and changes nothing (reads, syncs and deletes work). Counts the
+// writes refused, for tests that must see the failure happen.
+void fail_writes(bool on);
+std::uint64_t refused_writes();
 
 }  // namespace stockgrid::persistence::powercut
