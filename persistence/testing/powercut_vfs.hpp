@@ -52,4 +52,14 @@ void reset();
 void fail_writes(bool on);
 std::uint64_t refused_writes();
 
+// A full disk for as long as it lives, even when a failed REQUIRE leaves the
+// test early (the VFS is shared by every test of the program).
+class full_disk {
+ public:
+  full_disk() { fail_writes(true); }
+  ~full_disk() { fail_writes(false); }
+  full_disk(const full_disk&) = delete;
+  full_disk& operator=(const full_disk&) = delete;
+};
+
 }  // namespace stockgrid::persistence::powercut

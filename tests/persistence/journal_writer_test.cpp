@@ -156,7 +156,8 @@ TEST_CASE("a disk that refuses writes degrades the partition until a probe write
     }
 
     // The disk fills: the change in flight is refused with `unavailable`.
-    powercut::fail_writes(true);
+    std::optional<powercut::full_disk> disk;
+    disk.emplace();
     const auto refused_before = powercut::refused_writes();
     outcome_box failed;
     failed_seq = writer.append(0, one_adjust(sim, "sku-10"), failed.done());
@@ -204,7 +205,7 @@ TEST_CASE("a disk that refuses writes degrades the partition until a probe write
     CHECK(log->seen().size() == 1);
 
     // Space returns: a probe succeeds, writes work, seqs never go back.
-    powercut::fail_writes(false);
+    disk.reset();
     REQUIRE(eventually([&] { return writer.degraded_partitions() == 0; }));
     REQUIRE(log->seen().size() == 2);
     CHECK(log->seen()[1].second);
