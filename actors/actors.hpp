@@ -51,6 +51,8 @@ using partition_actor = caf::typed_actor<
     // Stops every record actor, forgets the hold index and reloads the
     // records that were resident from the store.
     caf::reacts_to<drop_atom>,
+    // One batch of those records has been read (after its loaded_atoms).
+    caf::reacts_to<reloaded_atom>,
     // Shutdown: stop every record actor, then itself.
     caf::reacts_to<stop_atom>>;
 

@@ -33,6 +33,10 @@ struct partition_state {
   std::unordered_map<record_key, std::vector<envelope>, record_key_hash> loading;
   // Active holds: hold seq -> the record holding it (always resident).
   std::unordered_map<std::uint64_t, record_key> holds;
+  // After a drop: reload jobs not yet done, and the requests for holds not
+  // in the index meanwhile (their record may be among those reloading).
+  std::size_t reload_batches = 0;
+  std::vector<envelope> awaiting_reload;
   static inline const char* name = "stockgrid.partition";
 };
 
@@ -114,6 +118,12 @@ void on_request(self_ptr self, envelope& env) {
   if (targets_hold(env.req.kind)) {
     hold_ref h;
     auto it = parse_hold_id(env.req.hold, &h) ? st.holds.find(h.seq) : st.holds.end();
+    if (it == st.holds.end() && st.reload_batches > 0) {
+      if (st.awaiting_reload.size() >= limits::pending_per_activation_max)
+        return env.done(reply::error(outcome::overloaded, "too many requests waiting for records to reload"));
+      st.awaiting_reload.push_back(std::move(env));
+      return;
+    }
     if (it == st.holds.end()) return unknown_hold(self, std::move(env), h.seq);
     return forward(self, st.resident.at(it->second), std::move(env));
   }
@@ -161,14 +171,26 @@ void reload(self_ptr self, std::vector<record_key> keys) {
     const auto end = std::min(keys.size(), i + reload_batch_records);
     std::vector<record_key> batch(std::make_move_iterator(keys.begin() + static_cast<std::ptrdiff_t>(i)),
                                   std::make_move_iterator(keys.begin() + static_cast<std::ptrdiff_t>(end)));
+    ++self->state.reload_batches;
     journal(self).run(self->state.id, [me, batch = std::move(batch)](persistence::partition_store& store) {
       for (const auto& key : batch) {
         load_result r;
         r.st = store.load_record(key, &r.image, &r.found);
         caf::anon_send(me, loaded_atom::value, key, std::move(r));
       }
+      caf::anon_send(me, reloaded_atom::value);
     });
   }
+}
+
+// A reload batch is in: once all are, the hold index is whole again and the
+// hold requests that waited for it run.
+void on_reloaded(self_ptr self) {
+  auto& st = self->state;
+  if (--st.reload_batches > 0) return;
+  auto waiting = std::move(st.awaiting_reload);
+  st.awaiting_reload.clear();
+  for (auto& env : waiting) on_request(self, env);
 }
 
 // The journal turned degraded: resident records may have applied changes
@@ -178,7 +200,8 @@ void reload(self_ptr self, std::vector<record_key> keys) {
 // index, rebuilt as they load. Every record resident before is reloaded, so
 // records with holds on disk get their actors (and expiry timers) back even
 // where a failed change had ended the hold in memory. Requests arriving
-// meanwhile wait for the reload as for any activation. Appends are already
+// meanwhile wait for the reload as for any activation, and requests for a
+// hold not in the index wait until every reload is in. Appends are already
 // refused, so nothing applied after this is ahead of the disk.
 void on_drop(self_ptr self) {
   auto& st = self->state;
@@ -238,7 +261,10 @@ partition_actor::behavior_type partition_behavior(self_ptr self, node_context* c
           st.holds.erase(seq);
       },
       [=](drop_atom) { on_drop(self); },
+      [=](reloaded_atom) { on_reloaded(self); },
       [=](stop_atom) {
+        for (auto& env : self->state.awaiting_reload)
+          env.done(reply::error(outcome::unavailable, "node is stopping"));
         for (auto& [key, r] : self->state.resident) self->send(r.handle, stop_atom::value);
         self->state.ctx->resident.fetch_sub(self->state.resident.size());
         self->state.resident.clear();

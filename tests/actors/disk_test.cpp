@@ -34,6 +34,14 @@ TEST_CASE("a degraded partition refuses writes with retry_after_ms, reads what i
     CHECK(commit.retry_after_ms == static_cast<std::int64_t>(retry_interval_ms));
     CHECK(g->stats().degraded_partitions >= 1);
     CHECK(g->stats().journal_failures >= 1);
+    // Whether it reaches the old record actor, waits for the reload, or
+    // finds the reloaded record, a request for the hold never hears that
+    // the hold is gone: only that writes are refused.
+    for (int i = 0; i < 20; ++i) {
+      const auto release = call(*g, hold_op(op::release, held.hold));
+      INFO("attempt " << i << ": " << release.message);
+      CHECK(release.code == outcome::unavailable);
+    }
     // The partition drops its records; reads then show the disk: the hold
     // the failed commit had ended in memory is still there.
     REQUIRE(eventually([&] { return g->stats().reloaded_records > 0; }));
