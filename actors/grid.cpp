@@ -248,6 +248,7 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
     o.sync = s.journal.durability == config::durability_mode::sync;
     o.fsync_interval_ms = std::max<std::int64_t>(1, static_cast<std::int64_t>(s.journal.batched_fsync_interval_ms));
     o.retention_ms = static_cast<std::int64_t>(s.journal.retention_ms);
+    o.probe_interval_ms = static_cast<std::int64_t>(s.journal.disk_retry_interval_ms);
     im->documents = std::make_unique<persistence::document_writer>(std::move(store), o);
     if (auto ls = im->documents->list_open(&open_documents); !ls) {
       *error = ls.to_string();
