@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "persistence/status.hpp"
 
@@ -46,17 +47,18 @@ status restore_unsynced();
 // for tests that start over. Safe with connections open.
 void reset();
 
-// A full disk: while on, every write and truncate through the VFS fails with
-// SQLITE_FULL and changes nothing (reads, syncs and deletes work). Counts the
-// writes refused, for tests that must see the failure happen.
-void fail_writes(bool on);
+// A full disk: while on, every write and truncate through the VFS (of files
+// whose path contains `only`, when it is not empty) fails with SQLITE_FULL
+// and changes nothing (reads, syncs and deletes work). Counts the writes
+// refused, for tests that must see the failure happen.
+void fail_writes(bool on, std::string only = {});
 std::uint64_t refused_writes();
 
 // A full disk for as long as it lives, even when a failed REQUIRE leaves the
 // test early (the VFS is shared by every test of the program).
 class full_disk {
  public:
-  full_disk() { fail_writes(true); }
+  explicit full_disk(std::string only = {}) { fail_writes(true, std::move(only)); }
   ~full_disk() { fail_writes(false); }
   full_disk(const full_disk&) = delete;
   full_disk& operator=(const full_disk&) = delete;

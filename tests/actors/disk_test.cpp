@@ -3,6 +3,8 @@
 // writes UNAVAILABLE with retry_after_ms, drops what its records applied
 // ahead of the disk, reads from disk, and takes writes again once a probe
 // write succeeds.
+#include <thread>
+
 #include "persistence/testing/powercut_vfs.hpp"
 #include "tests/support/grid_harness.hpp"
 
@@ -11,16 +13,24 @@ using namespace stockgrid::testing;
 namespace powercut = stockgrid::persistence::powercut;
 
 namespace {
+
 constexpr std::uint64_t retry_interval_ms = 50;
+
+// Settings for a grid on the power-cut VFS that retries the disk often.
+config::settings disk_settings(const temp_dir& dir) {
+  powercut::install();
+  auto s = test_settings(dir.path());
+  s.journal.disk_retry_interval_ms = retry_interval_ms;
+  return s;
+}
+
 }  // namespace
 
 TEST_CASE("a degraded partition refuses writes with retry_after_ms, reads what is on disk, keeps its "
           "durable holds and heals by itself",
           "[grid][disk]") {
-  powercut::install();
   temp_dir dir;
-  auto s = test_settings(dir.path());
-  s.journal.disk_retry_interval_ms = retry_interval_ms;
+  const auto s = disk_settings(dir);
   auto g = open_grid(s, powercut::vfs_name);
   REQUIRE(call(*g, adjust("wh", "a", 10)).code == outcome::ok);
   const auto held = call(*g, reserve("wh", "a", 4, 60'000));
@@ -75,4 +85,48 @@ TEST_CASE("a degraded partition refuses writes with retry_after_ms, reads what i
   CHECK(got.record.on_hand == 6);
   CHECK(got.record.reserved == 0);
   CHECK(got.record.version == 3);
+}
+
+TEST_CASE("an order placed while the disk is full is refused, leaks no hold, and a retry with its idem "
+          "holds once after the disk heals",
+          "[grid][disk][orders]") {
+  temp_dir dir;
+  const auto s = disk_settings(dir);
+  auto g = open_grid(s, powercut::vfs_name);
+  REQUIRE(call(*g, adjust("wh", "a", 10)).code == outcome::ok);
+  REQUIRE(call(*g, adjust("wh", "b", 10)).code == outcome::ok);
+  orders::order_request order;
+  order.kind = orders::order_op::reserve;
+  order.who.tenant = "t1";
+  order.who.key_id = "k1";
+  order.lines = {{"a", 2, "wh"}, {"b", 3, "wh"}};
+  order.idem = "order-1";
+  {
+    powercut::full_disk disk("/p-");  // the partitions' files; documents.db takes writes
+    const auto refused = call_order(*g, order);
+    INFO(refused.message);
+    CHECK(refused.code == outcome::unavailable);
+  }
+  REQUIRE(eventually([&] { return g->stats().degraded_partitions == 0; }));
+  // Whatever steps were applied in memory were dropped or given back.
+  REQUIRE(eventually([&] {
+    return call(*g, get("wh", "a")).record.reserved == 0 && call(*g, get("wh", "b")).record.reserved == 0;
+  }));
+  // The refused order gives back what it may have held, then its idem is
+  // free (UNAVAILABLE is not remembered): a retry holds once.
+  orders::order_reply held;
+  for (int i = 0; i < 200; ++i) {
+    held = call_order(*g, order);
+    if (held.code != outcome::unavailable) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(retry_interval_ms));
+  }
+  INFO(held.message);
+  REQUIRE(held.code == outcome::ok);
+  CHECK(call(*g, get("wh", "a")).record.reserved == 2);
+  CHECK(call(*g, get("wh", "b")).record.reserved == 3);
+  const auto again = call_order(*g, order);
+  REQUIRE(again.code == outcome::ok);
+  CHECK(again.doc.id == held.doc.id);
+  CHECK(call(*g, get("wh", "a")).record.reserved == 2);
+  CHECK(call(*g, get("wh", "b")).record.reserved == 3);
 }
