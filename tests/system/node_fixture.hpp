@@ -192,18 +192,19 @@ class test_node {
  public:
   explicit test_node(node_options options = {}) {
     std::vector<std::string> argv = std::move(options.launcher);
-    argv.insert(argv.end(), {"/usr/bin/env", std::string("STOCKGRID_ADMIN_TOKEN=") + system_token,
-                                  testing::built_program("app/stockgrid"),
-                                  "--data-dir",
-                                  options.data_dir.empty() ? dir_.path() + "/data" : options.data_dir,
-                                  "--port",
-                                  "0",
-                                  "--partitions",
-                                  "4",
-                                  "--journal-threads",
-                                  "1",
-                                  "--io-threads",
-                                  "2"});
+    argv.insert(argv.end(), {"/usr/bin/env",
+                             std::string("STOCKGRID_ADMIN_TOKEN=") + system_token,
+                             testing::built_program("app/stockgrid"),
+                             "--data-dir",
+                             options.data_dir.empty() ? dir_.path() + "/data" : options.data_dir,
+                             "--port",
+                             "0",
+                             "--partitions",
+                             "4",
+                             "--journal-threads",
+                             "1",
+                             "--io-threads",
+                             "2"});
     if (options.demo) argv.push_back("--demo");
     for (auto& a : options.args) argv.push_back(std::move(a));
     argv_ = std::move(argv);
