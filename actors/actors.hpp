@@ -46,6 +46,13 @@ using partition_actor = caf::typed_actor<
     caf::reacts_to<passivate_atom, record_key, std::uint64_t>,
     // A hold was created (true) or ended (false) on a record.
     caf::reacts_to<hold_atom, std::uint64_t, record_key, bool>,
+    // From the journal writer (through the grid): the partition turned
+    // degraded, so records may hold changes that never reached the disk.
+    // Stops every record actor, forgets the hold index and reloads the
+    // records that were resident from the store.
+    caf::reacts_to<drop_atom>,
+    // One batch of those records has been read (after its loaded_atoms).
+    caf::reacts_to<reloaded_atom>,
     // Shutdown: stop every record actor, then itself.
     caf::reacts_to<stop_atom>>;
 
@@ -58,6 +65,7 @@ struct node_context {
   std::atomic<std::uint64_t> activations{0};
   std::atomic<std::uint64_t> passivations{0};
   std::atomic<std::uint64_t> overloaded{0};
+  std::atomic<std::uint64_t> reloads{0};  // records dropped and reloaded after a journal failure
   warehouse_directory warehouses;
   // Every partition's actor, by partition number (set before any request).
   std::vector<partition_actor> partitions;

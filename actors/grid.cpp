@@ -47,6 +47,7 @@ struct grid::impl {
   validation_limits limits;
   std::atomic<bool> accepting{false};
   std::atomic<bool> stopped{false};
+  std::atomic<bool> actors_up{false};  // ctx.partitions is set and may be sent to
 };
 
 std::uint32_t actors::partition_for(const node_context& ctx, const request& req) {
@@ -78,6 +79,7 @@ persistence::journal_writer_options writer_options(const config::settings& s,
   o.batch_entries_max = s.journal.batch_entries_max;
   o.batch_window_us = static_cast<std::int64_t>(s.journal.batch_window_us);
   o.commit_delay_us = static_cast<std::int64_t>(s.journal.commit_delay_us);
+  o.disk_retry_interval_ms = static_cast<std::int64_t>(s.journal.disk_retry_interval_ms);
   o.threads = s.node.journal_threads;
   o.snapshot_every_entries = s.journal.snapshot_every_entries;
   o.snapshot_interval_ms = static_cast<std::int64_t>(s.journal.snapshot_interval_ms);
@@ -131,6 +133,21 @@ void end_at_recovery(persistence::journal_writer& writer, std::uint32_t p,
     image.holds = rec.holds();
   }
   std::erase_if(images, [](const auto& i) { return i.holds.empty(); });
+}
+
+// The journal writer's word on a partition's health, on a writer thread. A
+// degraded partition's records may be ahead of its disk: its actor drops
+// them (partition_actor's drop_atom). Before the actors run there is
+// nothing to drop.
+void on_journal_health(grid::impl& im, std::uint32_t p, const status& health) {
+  if (health) {
+    spdlog::info("partition {}: the disk took a probe write; writes are accepted again", p);
+    return;
+  }
+  spdlog::error("partition {}: {}; its writes are answered UNAVAILABLE and its reads go on, "
+                "retrying the disk every {} ms",
+                p, health.message(), im.ctx.settings.journal.disk_retry_interval_ms);
+  if (im.actors_up.load(std::memory_order_acquire)) caf::anon_send(im.ctx.partitions[p], drop_atom::value);
 }
 
 // Blocks until every partition's queued appends are durable (start-up only).
@@ -204,8 +221,12 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
   const auto started = std::chrono::steady_clock::now();
   status st;
   std::vector<persistence::recovery_report> reports;
-  im->journal = std::make_unique<persistence::journal_writer>(std::move(stores),
-                                                              writer_options(s, options), &st, &reports);
+  auto journal_options = writer_options(s, options);
+  journal_options.on_health = [im = im.get()](std::uint32_t p, const status& health) {
+    on_journal_health(*im, p, health);
+  };
+  im->journal = std::make_unique<persistence::journal_writer>(std::move(stores), std::move(journal_options),
+                                                              &st, &reports);
   if (!st) {
     *error = st.to_string();
     return nullptr;
@@ -227,6 +248,7 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
     o.sync = s.journal.durability == config::durability_mode::sync;
     o.fsync_interval_ms = std::max<std::int64_t>(1, static_cast<std::int64_t>(s.journal.batched_fsync_interval_ms));
     o.retention_ms = static_cast<std::int64_t>(s.journal.retention_ms);
+    o.probe_interval_ms = static_cast<std::int64_t>(s.journal.disk_retry_interval_ms);
     im->documents = std::make_unique<persistence::document_writer>(std::move(store), o);
     if (auto ls = im->documents->list_open(&open_documents); !ls) {
       *error = ls.to_string();
@@ -261,6 +283,7 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
         spawn_partition(*im->system, &im->ctx, p, std::move(reports[p].with_holds)));
   }
   im->ctx.partitions = im->partitions;
+  im->actors_up.store(true, std::memory_order_release);
 
   im->coordination.node = &im->ctx;
   im->coordination.on_settings = options.on_settings;
@@ -395,7 +418,8 @@ void grid::stop() {
   if (im.coordination.directory) caf::anon_send(im.coordination.directory, stop_atom::value);
   for (auto& p : im.partitions) caf::anon_send(p, stop_atom::value);
   im.partitions.clear();
-  im.journal->stop();
+  im.journal->stop();  // no health reports after this
+  im.actors_up = false;
   if (im.documents) im.documents->stop();
   im.system.reset();  // waits for every actor, all of which were told to stop
   im.ctx.partitions.clear();
@@ -482,7 +506,9 @@ grid_stats grid::stats() const {
   s.passivations = c.passivations.load();
   s.journal_queued = impl_->journal->queued();
   s.overloaded = c.overloaded.load();
-  s.failed_partitions = impl_->journal->failed_partitions();
+  s.degraded_partitions = impl_->journal->degraded_partitions();
+  s.journal_failures = impl_->journal->failures();
+  s.reloaded_records = c.reloads.load();
   return s;
 }
 

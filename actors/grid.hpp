@@ -50,7 +50,9 @@ struct grid_stats {
   std::uint64_t passivations = 0;      // record actors stopped for idleness
   std::uint64_t journal_queued = 0;    // entries and jobs waiting for the journal
   std::uint64_t overloaded = 0;        // requests refused at the in-flight limit
-  std::uint64_t failed_partitions = 0; // partitions stopped by a journal write, sync or snapshot error
+  std::uint64_t degraded_partitions = 0;  // partitions whose journal refuses writes now (disk trouble)
+  std::uint64_t journal_failures = 0;     // times a partition turned degraded since start
+  std::uint64_t reloaded_records = 0;     // record actors dropped and reloaded from disk when it did
 };
 
 struct recovery_summary {

@@ -23,6 +23,8 @@ using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using hold_atom = caf::atom_constant<caf::atom("hold")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using drop_atom = caf::atom_constant<caf::atom("drop")>;
+using reloaded_atom = caf::atom_constant<caf::atom("reloaded")>;
 
 // Delivers a reply to the caller and returns the request's in-flight credit.
 struct reply_sink {

@@ -174,12 +174,38 @@ void seal(self_ptr self) {
 
 void fail_calls(self_ptr self, const std::string& why);
 
+// A new order that cannot be stored, or whose steps cannot be made durable,
+// gives its holds back without it: nothing on disk names it but holds that
+// may have reached the disk. The caller runs (or schedules) the phase.
+void give_back(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  if (st.o.failure_code == outcome::ok) {
+    st.o.failure_code = outcome::unavailable;
+    st.o.failure = why;
+  }
+  st.o.status = order_status::releasing;
+  st.line = 0;
+  st.retries = 0;
+}
+
 void on_synced(self_ptr self, const persistence::status& s) {
   if (s) return save(self);
   // The journal failed: the steps may not be on disk, so the phase cannot be
   // called done. Callers are told; the order resumes at the next start.
-  spdlog::error("order {}: journal failed before the phase could end: {}", self->state.o.id, s.message());
+  auto& st = self->state;
+  spdlog::error("order {}: journal failed before the phase could end: {}", st.o.id, s.message());
   fail_calls(self, "journal unavailable");
+  if (!st.stored && (st.o.status == order_status::held || st.o.status == order_status::failed)) {
+    // A new order whose partition is degraded: its holds are given back
+    // once the disk may take writes again. A release that reached the disk,
+    // or a hold that never did, answers HOLD_NOT_FOUND; the phase's end
+    // waits for durability again.
+    give_back(self, "journal unavailable");
+    st.retries = 1;  // the first line's release looks its key up
+    const auto delay = st.cc->node->settings.journal.disk_retry_interval_ms;
+    self->delayed_send(self, std::chrono::milliseconds(delay), retry_atom::value);
+    return;
+  }
   self->state.broken = true;
   self->state.busy = false;
 }
@@ -248,16 +274,10 @@ void on_saved(self_ptr self, const persistence::status& s) {
     spdlog::error("order {}: document put failed: {}", st.o.id, s.message());
     fail_calls(self, "order journal unavailable");
     if (!st.stored && (st.o.status == order_status::held || st.o.status == order_status::releasing)) {
-      // A new order whose first put failed: give its holds back without it
-      // (the put that ends that is tried too; if it fails, the next start
-      // releases them, as the order is not open).
-      if (st.o.failure_code == outcome::ok) {
-        st.o.failure_code = outcome::unavailable;
-        st.o.failure = "order journal unavailable";
-      }
-      st.o.status = order_status::releasing;
-      st.line = 0;
-      st.retries = 0;
+      // A new order whose first put failed (the put that ends the give-back
+      // is tried too; if it fails, the next start releases the holds, as the
+      // order is not open).
+      give_back(self, "order journal unavailable");
       return run_phase(self);
     }
     if (!st.stored) {

@@ -1,6 +1,8 @@
 // The partition actor: routes requests to record actors, activates records
 // from disk on their first message and passivates idle ones, and keeps the
 // index from hold ids to the records that hold them.
+#include <algorithm>
+#include <iterator>
 #include <unordered_map>
 #include <vector>
 
@@ -31,6 +33,10 @@ struct partition_state {
   std::unordered_map<record_key, std::vector<envelope>, record_key_hash> loading;
   // Active holds: hold seq -> the record holding it (always resident).
   std::unordered_map<std::uint64_t, record_key> holds;
+  // After a drop: reload jobs not yet done, and the requests for holds not
+  // in the index meanwhile (their record may be among those reloading).
+  std::size_t reload_batches = 0;
+  std::vector<envelope> awaiting_reload;
   static inline const char* name = "stockgrid.partition";
 };
 
@@ -71,20 +77,21 @@ void unknown_hold(self_ptr self, envelope&& env, std::uint64_t hold_seq) {
     return;
   }
   const auto fingerprint = request_fingerprint(env.req);
+  const auto retry_after_ms = static_cast<std::int64_t>(st.ctx->settings.journal.disk_retry_interval_ms);
   writer->lookup_idempotent(
       p, record_key{env.req.key.tenant, {}, {}}, hold_seq, env.req.idem,
-      [writer, p, fingerprint, done = env.done](const status& s,
-                                                std::optional<journal_entry> found) {
-        if (!s) return done(reply::error(outcome::internal, s.message()));
+      [writer, p, fingerprint, retry_after_ms, done = env.done](const status& s,
+                                                                std::optional<journal_entry> found) {
+        if (!s) return done(journal_unavailable(s.message(), retry_after_ms));
         if (!found) return done(reply::error(outcome::hold_not_found, "no such hold"));
         if (found->fingerprint != fingerprint)
           return done(reply::error(outcome::idempotency_mismatch,
                                    "idem: key already used for a different request"));
         auto replay = reply_from_entry(*found, p);
         replay.replayed = true;
-        writer->barrier(p, [done, replay = std::move(replay)](const status& b,
-                                                              const journal_entry*) mutable {
-          done(b ? std::move(replay) : reply::error(outcome::unavailable, "journal unavailable"));
+        writer->barrier(p, [done, replay = std::move(replay), retry_after_ms](const status& b,
+                                                                              const journal_entry*) mutable {
+          done(b ? std::move(replay) : journal_unavailable("journal unavailable", retry_after_ms));
         });
       });
 }
@@ -111,6 +118,12 @@ void on_request(self_ptr self, envelope& env) {
   if (targets_hold(env.req.kind)) {
     hold_ref h;
     auto it = parse_hold_id(env.req.hold, &h) ? st.holds.find(h.seq) : st.holds.end();
+    if (it == st.holds.end() && st.reload_batches > 0) {
+      if (st.awaiting_reload.size() >= limits::pending_per_activation_max)
+        return env.done(reply::error(outcome::overloaded, "too many requests waiting for records to reload"));
+      st.awaiting_reload.push_back(std::move(env));
+      return;
+    }
     if (it == st.holds.end()) return unknown_hold(self, std::move(env), h.seq);
     return forward(self, st.resident.at(it->second), std::move(env));
   }
@@ -147,6 +160,64 @@ void on_loaded(self_ptr self, const record_key& key, load_result& r) {
   for (auto& env : waiting) forward(self, resident, std::move(env));
 }
 
+// Records reloaded by one journal job after a drop: few jobs in the queue,
+// none holding the writer thread long.
+constexpr std::size_t reload_batch_records = 256;
+
+// Loads `keys` (already in `loading`) from the store, one job per batch.
+void reload(self_ptr self, std::vector<record_key> keys) {
+  auto me = caf::actor_cast<partition_actor>(self);
+  for (std::size_t i = 0; i < keys.size(); i += reload_batch_records) {
+    const auto end = std::min(keys.size(), i + reload_batch_records);
+    std::vector<record_key> batch(std::make_move_iterator(keys.begin() + static_cast<std::ptrdiff_t>(i)),
+                                  std::make_move_iterator(keys.begin() + static_cast<std::ptrdiff_t>(end)));
+    ++self->state.reload_batches;
+    journal(self).run(self->state.id, [me, batch = std::move(batch)](persistence::partition_store& store) {
+      for (const auto& key : batch) {
+        load_result r;
+        r.st = store.load_record(key, &r.image, &r.found);
+        caf::anon_send(me, loaded_atom::value, key, std::move(r));
+      }
+      caf::anon_send(me, reloaded_atom::value);
+    });
+  }
+}
+
+// A reload batch is in: once all are, the hold index is whole again and the
+// hold requests that waited for it run.
+void on_reloaded(self_ptr self) {
+  auto& st = self->state;
+  if (--st.reload_batches > 0) return;
+  auto waiting = std::move(st.awaiting_reload);
+  st.awaiting_reload.clear();
+  for (auto& env : waiting) on_request(self, env);
+}
+
+// The journal turned degraded: resident records may have applied changes
+// whose commit failed (a record applies a change when it is numbered, before
+// it is durable). They are stopped (answering what waits on them) and read
+// back from the store, which holds exactly what is on disk; so is the hold
+// index, rebuilt as they load. Every record resident before is reloaded, so
+// records with holds on disk get their actors (and expiry timers) back even
+// where a failed change had ended the hold in memory. Requests arriving
+// meanwhile wait for the reload as for any activation, and requests for a
+// hold not in the index wait until every reload is in. Appends are already
+// refused, so nothing applied after this is ahead of the disk.
+void on_drop(self_ptr self) {
+  auto& st = self->state;
+  std::vector<record_key> keys;
+  keys.reserve(st.resident.size());
+  for (auto& [key, r] : st.resident) {
+    self->send(r.handle, stop_atom::value);
+    if (st.loading.try_emplace(key).second) keys.push_back(key);
+  }
+  st.ctx->resident.fetch_sub(st.resident.size(), std::memory_order_relaxed);
+  st.ctx->reloads.fetch_add(st.resident.size(), std::memory_order_relaxed);
+  st.resident.clear();
+  st.holds.clear();
+  reload(self, std::move(keys));
+}
+
 void on_passivate(self_ptr self, const record_key& key, std::uint64_t handled) {
   auto& st = self->state;
   auto it = st.resident.find(key);
@@ -179,12 +250,21 @@ partition_actor::behavior_type partition_behavior(self_ptr self, node_context* c
         on_passivate(self, key, handled);
       },
       [=](hold_atom, std::uint64_t seq, const record_key& key, bool added) {
+        // Only from the record's current actor: one stopped by a drop may
+        // still report a change it applied before the drop.
+        auto& st = self->state;
+        auto it = st.resident.find(key);
+        if (it == st.resident.end() || it->second.handle.address() != self->current_sender()) return;
         if (added)
-          self->state.holds.emplace(seq, key);
+          st.holds.emplace(seq, key);
         else
-          self->state.holds.erase(seq);
+          st.holds.erase(seq);
       },
+      [=](drop_atom) { on_drop(self); },
+      [=](reloaded_atom) { on_reloaded(self); },
       [=](stop_atom) {
+        for (auto& env : self->state.awaiting_reload)
+          env.done(reply::error(outcome::unavailable, "node is stopping"));
         for (auto& [key, r] : self->state.resident) self->send(r.handle, stop_atom::value);
         self->state.ctx->resident.fetch_sub(self->state.resident.size());
         self->state.resident.clear();

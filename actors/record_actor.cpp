@@ -41,6 +41,11 @@ using self_ptr = record_actor::stateful_pointer<record_state>;
 
 persistence::journal_writer& journal(self_ptr self) { return *self->state.ctx->journal; }
 
+reply unavailable(self_ptr self, std::string message) {
+  return journal_unavailable(std::move(message),
+                             static_cast<std::int64_t>(self->state.ctx->settings.journal.disk_retry_interval_ms));
+}
+
 // Replies once this record's entries up to `seq` are durable, so no reply
 // shows state that a crash could still take back.
 void deliver_after(self_ptr self, std::uint64_t seq, const reply_sink& done, reply r) {
@@ -49,9 +54,10 @@ void deliver_after(self_ptr self, std::uint64_t seq, const reply_sink& done, rep
     done(std::move(r));
     return;
   }
-  journal(self).barrier(st.partition, [done, r = std::move(r)](const status& s,
-                                                               const journal_entry*) mutable {
-    done(s ? std::move(r) : reply::error(outcome::unavailable, "journal unavailable"));
+  const auto retry_after_ms = static_cast<std::int64_t>(st.ctx->settings.journal.disk_retry_interval_ms);
+  journal(self).barrier(st.partition, [done, r = std::move(r), retry_after_ms](const status& s,
+                                                                               const journal_entry*) mutable {
+    done(s ? std::move(r) : journal_unavailable("journal unavailable: " + s.message(), retry_after_ms));
   });
 }
 
@@ -95,16 +101,21 @@ void journal_and_apply(self_ptr self, const request& req, const reply_sink& done
   // phase (coordination.hpp), instead of once per step.
   std::optional<journal_entry> applied;
   if (req.internal) applied = e;
+  // A failed commit leaves the outcome unknown but not acknowledged: the
+  // client resends with the same idem once the disk takes writes again.
+  const auto retry_after_ms = static_cast<std::int64_t>(st.ctx->settings.journal.disk_retry_interval_ms);
   const auto seq = journal(self).append(
       p, std::move(e),
       applied ? persistence::journal_writer::completion{}
-              : [done, p](const status& s, const journal_entry* committed) {
+              : [done, p, retry_after_ms](const status& s, const journal_entry* committed) {
                   done(s ? reply_from_entry(*committed, p)
-                         : reply::error(outcome::internal, "journal write failed: " + s.message()));
+                         : journal_unavailable("journal write failed (" + s.message() +
+                                                   "): not applied; resend with the same idem",
+                                               retry_after_ms));
                 },
       index_new_hold);
   if (seq == 0) {
-    done(reply::error(outcome::unavailable, "partition unavailable: journal stopped"));
+    done(journal_unavailable("partition unavailable: its disk refuses writes", retry_after_ms));
     return;
   }
   if (applied) {
@@ -295,7 +306,7 @@ void on_idempotency(self_ptr self, idem_result& r) {
   auto env = std::move(*st.awaited);
   st.awaited.reset();
   if (!r.st) {
-    env.done(reply::error(outcome::internal, "idempotency look-up failed: " + r.st.message()));
+    env.done(unavailable(self, "idempotency look-up failed: " + r.st.message()));
   } else if (!r.found) {
     execute(self, env);
   } else if (r.found->fingerprint != request_fingerprint(env.req)) {
@@ -336,12 +347,32 @@ void on_expire(self_ptr self) {
     e.result = outcome::ok;
     auto c = e.c;
     const auto appended = journal(self).append(st.partition, std::move(e), {});
-    if (appended == 0) return;  // the journal stopped: the partition is going away
+    if (appended == 0) {
+      // The partition is degraded (or stopping): try again after the disk
+      // retry interval, when the journal may take the release.
+      const auto retry_ms = static_cast<epoch_ms>(st.ctx->settings.journal.disk_retry_interval_ms);
+      st.timer_at_ms = now_ms() + retry_ms;
+      self->delayed_send(self, std::chrono::milliseconds(retry_ms), expire_atom::value);
+      return;
+    }
     st.last_seq = appended;
     st.rec.apply(c);
     self->send(st.parent, hold_atom::value, seq, st.key, false);
   }
   schedule_expiry(self);
+}
+
+// Stopped with requests still waiting (the partition drops its records when
+// its journal turns degraded; shutdown): they are answered rather than lost.
+void on_stop(self_ptr self) {
+  auto& st = self->state;
+  const auto why = "record stopped before it could answer (its partition reloads it, or the node is stopping)";
+  if (st.awaited) st.awaited->done(unavailable(self, why));
+  st.awaited.reset();
+  for (auto i = st.next_deferred; i < st.deferred.size(); ++i) st.deferred[i].done(unavailable(self, why));
+  st.deferred.clear();
+  st.next_deferred = 0;
+  self->quit();
 }
 
 void on_tick(self_ptr self) {
@@ -377,7 +408,7 @@ record_actor::behavior_type record_behavior(self_ptr self, node_context* ctx,
       [=](expire_atom) { on_expire(self); },
       [=](tick_atom) { on_tick(self); },
       [=](idem_atom, idem_result& r) { on_idempotency(self, r); },
-      [=](stop_atom) { self->quit(); },
+      [=](stop_atom) { on_stop(self); },
   };
 }
 }  // namespace

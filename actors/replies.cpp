@@ -42,6 +42,12 @@ reply reply_from_entry(const persistence::journal_entry& e, std::uint32_t partit
   return r;
 }
 
+reply journal_unavailable(std::string message, std::int64_t retry_after_ms) {
+  auto r = reply::error(outcome::unavailable, std::move(message));
+  r.retry_after_ms = retry_after_ms;
+  return r;
+}
+
 reply refusal_reply(const decision& d, const record_key& key, const stock_record& rec) {
   auto r = reply::error(d.code, d.message);
   r.available = d.available;

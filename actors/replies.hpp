@@ -21,4 +21,9 @@ record_view view_of(const record_key& key, const stock_record& rec);
 // A refusal from a decision: the reply shape the protocol gives the outcome.
 reply refusal_reply(const decision& d, const record_key& key, const stock_record& rec);
 
+// UNAVAILABLE because the partition's journal cannot write now (its disk
+// refused a write: it is degraded until a probe write succeeds), with when to
+// retry: the journal's disk retry interval.
+reply journal_unavailable(std::string message, std::int64_t retry_after_ms);
+
 }  // namespace stockgrid::actors

@@ -59,8 +59,12 @@ void node_metrics::watch(const grid& g, const feed::publisher& feed, const gatew
                   "queues at most one entry or job at a time, a stock.bulk its items).",
                   [max_in_flight] { return static_cast<double>(max_in_flight); });
   r_.add_counter_fn("stockgrid_journal_errors_total",
-                    "Partitions stopped by a failed journal write, fsync or snapshot since start.",
-                    grid_value(&grid_stats::failed_partitions));
+                    "Times a partition turned degraded since start: a journal write, fsync or snapshot failed, "
+                    "so its writes are refused until a probe write succeeds.",
+                    grid_value(&grid_stats::journal_failures));
+  r_.add_gauge_fn("stockgrid_journal_degraded_partitions",
+                  "Partitions whose journal refuses writes now (disk full or failing); reads go on.",
+                  grid_value(&grid_stats::degraded_partitions));
   r_.add_gauge_fn("stockgrid_subscriptions", "Live subscriptions.", feed_value(&feed::publisher_stats::subscriptions));
   r_.add_gauge_fn("stockgrid_subscription_events_queued",
                   "Events waiting in subscriber queues (as of the last 250 ms sweep).",

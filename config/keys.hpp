@@ -64,6 +64,9 @@ void for_each_setting(Settings& s, Visitor&& visit) {
         j.batch_window_us, journal::batch_window_us_bounds);
   visit(key_info{"journal", "journal-commit-delay-us", "drills and tests: delay every commit, as on a slow disk"},
         j.commit_delay_us, journal::commit_delay_us_bounds);
+  visit(key_info{"journal", "disk-retry-interval-ms",
+                 "after a failed journal write: retry the disk this often (and tell writers to wait as long)"},
+        j.disk_retry_interval_ms, journal::disk_retry_interval_ms_bounds);
   visit(key_info{"journal", "snapshot-every-entries", "snapshot a partition after this many entries"},
         j.snapshot_every_entries, journal::snapshot_every_entries_bounds);
   visit(key_info{"journal", "snapshot-interval-ms", "... or after this long, whichever is first"},

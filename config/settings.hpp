@@ -128,6 +128,14 @@ struct journal_settings {
   std::uint64_t commit_delay_us = 0;
   static constexpr bounds<std::uint64_t> commit_delay_us_bounds{0, 1'000'000};
 
+  // A partition whose disk refused a write (full or failing) is degraded: its
+  // writes are answered UNAVAILABLE with this as retry_after_ms while reads
+  // go on, and this often the journal writer tries a small durable write; the
+  // first that succeeds makes the partition take writes again. Default 1,000,
+  // bounds 10..60,000 (1 min).
+  std::uint64_t disk_retry_interval_ms = 1'000;
+  static constexpr bounds<std::uint64_t> disk_retry_interval_ms_bounds{10, 60'000};
+
   // Write a partition snapshot after this many journal entries since the last
   // one, bounding replay time at startup. Default 200,000, bounds
   // 1..1,000,000,000.

@@ -29,7 +29,8 @@ constexpr std::int64_t idle_wake_ms_max = 1000;
 // Options out of their bounds are a programmer error: stop the process.
 void check_options(const document_writer_options& o) {
   const bool ok = o.fsync_interval_ms >= 1 && o.queue_max >= 1 && o.batch_max >= 1 &&
-                  o.batch_max <= o.queue_max && o.retention_ms >= 0 && o.prune_interval_ms >= 1;
+                  o.batch_max <= o.queue_max && o.retention_ms >= 0 && o.prune_interval_ms >= 1 &&
+                  o.probe_interval_ms >= 1;
   if (ok) return;
   std::fprintf(stderr, "document_writer: options out of bounds\n");
   std::abort();
@@ -148,7 +149,7 @@ void document_writer::commit_batch() {
       std::lock_guard lk(store_mu_);
       st = store_->put(batch_, opt_.sync);
     }
-    if (!st) health_ = st;  // memory (callers) may now be ahead of disk
+    if (!st) failed(st);  // callers learn it and keep what they hold in memory to themselves
     if (st && !opt_.sync && unsynced_since_ == 0) unsynced_since_ = steady_ms();
   }
   for (auto& [done, refused] : batch_done_)
@@ -174,19 +175,37 @@ void document_writer::serve_read(job& j) {
 void document_writer::housekeeping(std::int64_t now, bool stopping) {
   if (unsynced_since_ != 0 && (stopping || now - unsynced_since_ >= opt_.fsync_interval_ms)) {
     std::lock_guard lk(store_mu_);
-    if (status st = store_->sync(); !st) health_ = st;
+    if (status st = store_->sync(); !st) failed(st);
     unsynced_since_ = 0;
+  }
+  // A full or failing disk may heal: the first probe that writes makes puts
+  // work again (coordinators retry the puts that failed). A damaged file
+  // does not.
+  if (!health_ && !stopping && health_.kind() != status::code::corruption && now >= next_probe_ms_) {
+    std::lock_guard lk(store_mu_);
+    std::uint64_t unused = 0;
+    if (store_->lease_ids(1, &unused))
+      health_ = status::ok();
+    else
+      next_probe_ms_ = now + opt_.probe_interval_ms;
   }
   if (stopping || !health_ || now - last_prune_ms_ < opt_.prune_interval_ms) return;
   last_prune_ms_ = now;
   std::uint64_t removed = 0;
   std::lock_guard lk(store_mu_);
-  if (status st = store_->prune(wall_ms() - opt_.retention_ms, &removed); !st) health_ = st;
+  if (status st = store_->prune(wall_ms() - opt_.retention_ms, &removed); !st) failed(st);
+}
+
+void document_writer::failed(const status& st) {
+  if (!health_) return;
+  health_ = st;
+  next_probe_ms_ = steady_ms() + opt_.probe_interval_ms;
 }
 
 std::int64_t document_writer::next_wake(std::int64_t now) const {
   std::int64_t wake = last_prune_ms_ + opt_.prune_interval_ms;
   if (unsynced_since_ != 0) wake = std::min(wake, unsynced_since_ + opt_.fsync_interval_ms);
+  if (!health_) wake = std::min(wake, next_probe_ms_);
   return std::max(wake, now);
 }
 

@@ -36,6 +36,10 @@ struct document_writer_options {
   std::size_t batch_max = 1024;            // puts per transaction; 1 .. queue_max
   std::int64_t retention_ms = 86'400'000;  // final documents kept this long after their last put; >= 0
   std::int64_t prune_interval_ms = 60'000; // prune this often; >= 1
+  // After a failed write or fsync puts fail (with that error) until a probe
+  // (a one-id lease: a small write committed with fsync) succeeds; the writer
+  // tries one this often. >= 1
+  std::int64_t probe_interval_ms = 1000;
 };
 
 class document_writer {
@@ -112,7 +116,10 @@ class document_writer {
   // The callback of every put in the batch, in queue order, with the status
   // of a put refused before the store saw it (ok for the rest).
   std::vector<std::pair<put_done, status>> batch_done_;
-  status health_;                // ok until a store write or fsync fails
+  // A store write or fsync failed: puts fail until a probe succeeds.
+  void failed(const status& st);
+  status health_;                // ok, or the failure no probe has seen end
+  std::int64_t next_probe_ms_ = 0;
   std::int64_t unsynced_since_ = 0;  // batched: when the oldest unsynced put was written; 0 = none
   std::int64_t last_prune_ms_ = 0;
 };

@@ -28,6 +28,16 @@ epoch_ms now_ms() {
 
 status stopped_status() { return status::io_error("journal writer stopped"); }
 
+status degraded_status() {
+  return status::unavailable("partition degraded: its journal writes are failing");
+}
+
+// Fenced (another writer owns the journal) and corrupt stores are not disk
+// trouble a probe could see end.
+bool permanent(const status& cause) {
+  return cause.kind() == status::code::fenced || cause.kind() == status::code::corruption;
+}
+
 // Idempotency keys are scoped to the record, or for operations on a hold to
 // the tenant and the hold (a retry may come after the hold is gone).
 bool hold_scoped(const journal_entry& e) {
@@ -82,6 +92,13 @@ class idempotency_cache {
     return it == map_.end() ? nullptr : &it->second;
   }
 
+  // Forgets every key: after a failed commit some may be of entries that
+  // never reached the disk; misses then go to the store.
+  void clear() {
+    map_.clear();
+    order_.clear();
+  }
+
  private:
   std::size_t capacity_;
   std::unordered_map<std::string, journal_entry> map_;
@@ -100,7 +117,8 @@ struct journal_writer::partition {
   // Set at recovery, then constant.
   std::uint64_t recovered_seq = 0;
   std::uint64_t first_seq = 1;
-  bool failed = false;
+  bool degraded = false;  // refuses appends
+  bool stopped = false;   // degraded for good (fenced or corrupt)
   // Writer thread only.
   std::vector<journal_entry> batch;
   // Completions of appends (with the index of their entry in `batch`) and of
@@ -111,7 +129,8 @@ struct journal_writer::partition {
   bool unsynced = false;
   bool evicted_uncommitted = false;
   epoch_ms last_snapshot_ms = 0;
-  status health;  // ok until an append, sync or snapshot fails
+  status health;  // degraded_status (naming the cause) from a failure until a probe succeeds
+  epoch_ms next_probe_ms = 0;
   std::unique_ptr<idempotency_cache> cache;
   std::atomic<std::uint64_t> durable{0};
 };
@@ -138,19 +157,20 @@ struct journal_writer::worker {
   std::vector<partition*> parts;
   std::thread thread;
   epoch_ms last_fsync_ms = 0;
+  std::uint64_t background_failures_seen = 0;
 };
 
 // The batched mode's flusher: every fsync_interval_ms one syncfs of the data
 // dir's filesystem, off the writer threads. A syncfs flushes what was written
 // before it started, so an acknowledged change is on stable storage at most
-// one interval plus one syncfs after it was written. A failure stops every
-// partition (the writers see `failed` on their next pass).
+// one interval plus one syncfs after it was written. A failure degrades every
+// partition (each writer sees `failures` rise on its next pass).
 struct journal_writer::background_sync {
   std::mutex mu;
   std::condition_variable cv;
   bool stopping = false;
-  std::atomic<bool> failed{false};
-  status error;  // set before `failed`
+  std::atomic<std::uint64_t> failures{0};  // failed syncfs calls so far
+  status error;  // of the last failure, set before `failures` is raised
   std::thread thread;
 };
 
@@ -232,9 +252,9 @@ void journal_writer::run_background_sync() {
     lk.unlock();
     status st = sync_filesystem();
     lk.lock();
-    if (!st && !b.failed) {
+    if (!st) {
       b.error = st;
-      b.failed = true;
+      b.failures.fetch_add(1);
     }
   }
 }
@@ -282,7 +302,7 @@ std::uint64_t journal_writer::append(std::uint32_t p, journal_entry&& e, complet
   auto& part = *parts_[p];
   auto& w = *part.owner;
   std::unique_lock lk(w.mu);
-  if (part.failed || w.stopping) return 0;
+  if (part.degraded || w.stopping) return 0;
   const auto seq = part.next_seq++;
   e.seq = seq;
   e.epoch = part.epoch;
@@ -300,9 +320,10 @@ void journal_writer::barrier(std::uint32_t p, completion done) {
   auto& part = *parts_[p];
   auto& w = *part.owner;
   std::unique_lock lk(w.mu);
-  if (part.failed || w.stopping) {
+  if (part.degraded || w.stopping) {
+    const bool degraded = part.degraded;
     lk.unlock();
-    done(part.failed ? status::io_error("partition failed") : stopped_status(), nullptr);
+    done(degraded ? degraded_status() : stopped_status(), nullptr);
     return;
   }
   w.queue.push_back(queued_item{item_kind::barrier, p, {}, std::move(done), {}, {}});
@@ -369,44 +390,77 @@ status write_batch(Partition& part, bool sync, const journal_writer_options& opt
   return st;
 }
 
-// After write_batch: `st` says whether the batch is written, and durable as
-// the mode promises; publishes it and runs its completions.
-template <class Partition>
-void complete_batch(Partition& part, const status& st, bool synced, const journal_writer_options& opt) {
+}  // namespace
+
+void journal_writer::complete_batch(partition& part, const status& st, bool synced) {
   if (st && !part.batch.empty()) {
     part.committed_seq = part.batch.back().seq;
     part.durable.store(part.committed_seq, std::memory_order_release);
     part.unsynced = part.unsynced || !synced;
-    if (opt.monitor.on_batch) opt.monitor.on_batch(part.batch.size());
-    if (opt.on_committed) opt.on_committed(part.id, part.batch);
+    if (opt_.monitor.on_batch) opt_.monitor.on_batch(part.batch.size());
+    if (opt_.on_committed) opt_.on_committed(part.id, part.batch);
   }
-  if (!st) part.health = st;  // the partition stops: memory is ahead of disk
+  // Degraded before the completions run: a client told UNAVAILABLE that
+  // retries at once finds appends refused and the grid told.
+  if (!st) degrade(part, st);
+  const status& answer = st ? st : part.health;
   part.evicted_uncommitted = false;
   // Swapped, not moved out, so both vectors keep their capacity across batches.
   part.running_done.swap(part.batch_done);
   for (auto& [fn, index] : part.running_done)
-    if (fn) fn(st, index >= 0 ? &part.batch[static_cast<std::size_t>(index)] : nullptr);
+    if (fn) fn(answer, index >= 0 ? &part.batch[static_cast<std::size_t>(index)] : nullptr);
   part.running_done.clear();
   part.batch.clear();
 }
 
-// Commits the partition's pending batch and runs its completions.
-template <class Partition>
-void flush(Partition& part, const journal_writer_options& opt) {
+void journal_writer::flush(partition& part) {
   if (part.batch_done.empty()) return;
   const auto start = std::chrono::steady_clock::now();
-  const status st = write_batch(part, opt.sync, opt);
-  if (opt.sync && st && !part.batch.empty() && opt.monitor.on_durable) opt.monitor.on_durable(seconds_since(start));
-  complete_batch(part, st, opt.sync, opt);
+  const status st = write_batch(part, opt_.sync, opt_);
+  if (opt_.sync && st && !part.batch.empty() && opt_.monitor.on_durable)
+    opt_.monitor.on_durable(seconds_since(start));
+  complete_batch(part, st, opt_.sync);
 }
 
-}  // namespace
+// The store rolled back what failed (a transaction that did not commit leaves
+// nothing, and its caches change only on success), so only the writer's own
+// view can be ahead of the disk: the idempotency cache, which may hold keys
+// of the failed batch. Seqs are not handed back: next_seq stays, and the
+// store accepts any seq above its last.
+void journal_writer::degrade(partition& part, const status& cause) {
+  if (!part.health) return;  // already degraded: one failure at a time
+  {
+    std::lock_guard lk(part.owner->mu);
+    part.degraded = true;
+    part.stopped = permanent(cause);
+  }
+  part.health = status::unavailable("partition degraded: " + cause.to_string());
+  part.cache->clear();
+  part.evicted_uncommitted = false;
+  part.unsynced = false;  // the probe's durable write covers what was unsynced
+  part.next_probe_ms = now_ms() + opt_.disk_retry_interval_ms;
+  degraded_partitions_.fetch_add(1, std::memory_order_relaxed);
+  failures_.fetch_add(1, std::memory_order_relaxed);
+  if (opt_.on_health) opt_.on_health(part.id, part.health);
+}
+
+void journal_writer::probe(partition& part, epoch_ms now) {
+  part.next_probe_ms = now + opt_.disk_retry_interval_ms;
+  if (part.stopped || !part.store->probe()) return;
+  part.health = status::ok();
+  {
+    std::lock_guard lk(part.owner->mu);
+    part.degraded = false;
+  }
+  degraded_partitions_.fetch_sub(1, std::memory_order_relaxed);
+  if (opt_.on_health) opt_.on_health(part.id, part.health);
+}
 
 void journal_writer::flush_pass(std::vector<partition*>& touched) {
   std::size_t pending = 0;
   for (auto* part : touched) pending += !part->batch_done.empty();
   if (!opt_.sync || sync_dir_fd_ < 0 || pending < 2) {
-    for (auto* part : touched) flush(*part, opt_);
+    for (auto* part : touched) flush(*part);
     return;
   }
   // Write every batch without fsync, make them all durable at once, then
@@ -416,7 +470,7 @@ void journal_writer::flush_pass(std::vector<partition*>& touched) {
     if (!touched[i]->batch_done.empty()) written[i] = write_batch(*touched[i], false, opt_);
   const status synced = sync_filesystem();
   for (std::size_t i = 0; i < touched.size(); ++i)
-    if (!touched[i]->batch_done.empty()) complete_batch(*touched[i], written[i] ? synced : written[i], true, opt_);
+    if (!touched[i]->batch_done.empty()) complete_batch(*touched[i], written[i] ? synced : written[i], true);
 }
 
 void journal_writer::run_worker(worker& w) {
@@ -452,12 +506,18 @@ void journal_writer::run_worker(worker& w) {
       if (part.batch_done.empty()) touched.push_back(&part);
       switch (item.kind) {
         case item_kind::append:
+          // Queued before the partition turned degraded: refused like the
+          // batch that failed ahead of it.
+          if (!part.health) {
+            if (item.done) item.done(part.health, nullptr);
+            break;
+          }
           if (!item.entry.idem.empty())
             part.evicted_uncommitted |= part.cache->insert(item.entry, part.committed_seq);
           part.batch.push_back(std::move(item.entry));
           part.batch_done.emplace_back(std::move(item.done),
                                        static_cast<std::ptrdiff_t>(part.batch.size() - 1));
-          if (part.batch.size() >= opt_.batch_entries_max) flush(part, opt_);
+          if (part.batch.size() >= opt_.batch_entries_max) flush(part);
           break;
         case item_kind::barrier:
           if (part.batch_done.empty())
@@ -473,7 +533,7 @@ void journal_writer::run_worker(worker& w) {
             break;
           }
           // Entries still in the batch are in the cache unless evicted.
-          if (part.evicted_uncommitted) flush(part, opt_);
+          if (part.evicted_uncommitted) flush(part);
           std::optional<journal_entry> found;
           const auto since = now - opt_.retention_ms;
           auto st = q.c.hold_seq != 0
@@ -484,7 +544,7 @@ void journal_writer::run_worker(worker& w) {
           break;
         }
         case item_kind::run:
-          flush(part, opt_);
+          flush(part);
           item.fn(*part.store);
           break;
       }
@@ -493,13 +553,18 @@ void journal_writer::run_worker(worker& w) {
     touched.clear();
     work.clear();
 
-    // Housekeeping: the batched mode's periodic fsync, then snapshots.
+    // Housekeeping: the batched mode's periodic fsync, snapshots, then
+    // probes of degraded partitions.
     const auto after = now_ms();
     if (background_) {
-      if (background_->failed) {
-        std::lock_guard lk(background_->mu);
-        for (auto* part : w.parts)
-          if (part->health) part->health = background_->error;
+      if (const auto failures = background_->failures.load(); failures != w.background_failures_seen) {
+        w.background_failures_seen = failures;
+        status error;
+        {
+          std::lock_guard lk(background_->mu);
+          error = background_->error;
+        }
+        for (auto* part : w.parts) degrade(*part, error);
       }
       if (stopping) sync_unsynced(w);
     } else if (!opt_.sync && (after - w.last_fsync_ms >= opt_.fsync_interval_ms || stopping)) {
@@ -514,19 +579,14 @@ void journal_writer::run_worker(worker& w) {
         snapshot_report rep;
         const auto start = std::chrono::steady_clock::now();
         if (auto st = part->store->snapshot(after - opt_.retention_ms, &rep); !st)
-          part->health = st;
+          degrade(*part, st);
         else if (opt_.monitor.on_snapshot)
           opt_.monitor.on_snapshot(seconds_since(start));
         part->last_snapshot_ms = after;
       }
     }
-    for (auto* part : w.parts) {
-      if (!part->health) {
-        std::lock_guard lk(w.mu);
-        if (!part->failed) failed_partitions_.fetch_add(1, std::memory_order_relaxed);
-        part->failed = true;
-      }
-    }
+    for (auto* part : w.parts)
+      if (!part->health && after >= part->next_probe_ms && !stopping) probe(*part, after);
     if (stopping) {
       std::lock_guard lk(w.mu);
       if (w.queue.empty()) break;
@@ -559,7 +619,7 @@ void journal_writer::sync_unsynced(worker& w) {
     if (!part->unsynced || !part->health) continue;
     const auto start = std::chrono::steady_clock::now();
     if (auto st = together ? group : part->store->sync(); !st)
-      part->health = st;
+      degrade(*part, st);
     else if (!together && opt_.monitor.on_durable)
       opt_.monitor.on_durable(seconds_since(start));
     part->unsynced = false;

@@ -8,6 +8,18 @@
 // Order: everything queued for one partition is processed in the order it was
 // queued. Completions run on the writer thread; keep them short (post a
 // message, call a callback that posts).
+//
+// Disk trouble. A failed commit, sync or snapshot of a partition makes it
+// degraded, not stopped: what failed is rolled back (the store is left
+// exactly as on disk, and the partition's idempotency cache is emptied), the
+// failed batch's completions and every append queued behind it fail with
+// `unavailable`, and appends are refused (append returns 0, barrier fails)
+// while reads, look-ups and jobs go on against the store. Every
+// disk_retry_interval_ms the writer thread probes the store with a small
+// durable write (partition_store::probe); the first that succeeds makes the
+// partition healthy again. Seqs handed out are never handed out again, so a
+// failed batch leaves a gap. A `fenced` or `corruption` error is not disk
+// trouble and stops the partition for good (until a restart).
 #pragma once
 
 #include <atomic>
@@ -39,6 +51,7 @@ struct journal_writer_options {
   std::size_t batch_entries_max = 4096;      // entries per transaction
   std::int64_t batch_window_us = 0;          // wait this long to fill a batch
   std::int64_t commit_delay_us = 0;          // drills: sleep before each commit (a slow disk)
+  std::int64_t disk_retry_interval_ms = 1000;  // degraded: probe the disk this often
   std::uint32_t threads = 2;                 // writer threads
   std::uint64_t snapshot_every_entries = 200000;
   std::int64_t snapshot_interval_ms = 60000;
@@ -59,14 +72,21 @@ struct journal_writer_options {
   // the batch's entries in seq order. Subscriptions hang here
   // (feed/publisher.hpp); it must be quick and must not call the writer.
   std::function<void(std::uint32_t p, const std::vector<journal_entry>& batch)> on_committed;
+  // Runs on the writer thread when partition p turns degraded (with the
+  // `unavailable` status its refusals carry, which names the cause), once
+  // appends are already refused and before the failed completions run, and
+  // when a probe made it healthy again (with ok). The grid drops there what
+  // its actors hold ahead of the disk. Quick; must not call the writer.
+  std::function<void(std::uint32_t p, const status& health)> on_health;
   journal_monitor monitor;
 };
 
 class journal_writer {
  public:
   // Runs on the writer thread once an append (with the entry as committed) or a
-  // barrier (with null) is durable, or with the error that stopped the
-  // partition.
+  // barrier (with null) is durable, or with `unavailable` when the partition
+  // is (or just turned) degraded: the entry is not acknowledged, and may or
+  // may not be on disk (a failed fsync says nothing about what reached it).
   using completion = std::function<void(const status&, const journal_entry*)>;
   using lookup_done = std::function<void(const status&, std::optional<journal_entry>)>;
   using job = std::function<void(partition_store&)>;
@@ -83,9 +103,9 @@ class journal_writer {
 
   // Queues `e` for partition p, gives it the partition's next seq (a reserve's
   // hold_seq too) and returns that seq. `done` (may be empty) runs once the
-  // entry is durable as the mode promises, or with the error that stopped the
-  // partition. Returns 0 and queues nothing when the partition has failed or
-  // the writer is stopping.
+  // entry is durable as the mode promises, or with `unavailable` if the
+  // partition turned degraded before it was. Returns 0 and queues nothing
+  // when the partition is degraded or stopped, or the writer is stopping.
   //
   // `numbered` (may be empty) runs with the seq before the entry is queued,
   // so before `done` can run on the writer thread: whatever it sends is on
@@ -117,9 +137,11 @@ class journal_writer {
   std::uint32_t partitions() const { return static_cast<std::uint32_t>(parts_.size()); }
   // Entries and jobs queued but not yet processed, over all partitions.
   std::size_t queued() const { return queued_.load(std::memory_order_relaxed); }
-  // Partitions stopped by a failed write, sync or snapshot (they refuse
-  // appends from then on).
-  std::size_t failed_partitions() const { return failed_partitions_.load(std::memory_order_relaxed); }
+  // Partitions degraded now: a write, sync or snapshot failed and no probe
+  // has succeeded since (they refuse appends), or stopped for good.
+  std::size_t degraded_partitions() const { return degraded_partitions_.load(std::memory_order_relaxed); }
+  // Times a partition turned degraded since start.
+  std::uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
 
   // Processes everything queued, commits and fsyncs it, and joins the threads.
   // Later calls fail their completions with `unavailable`-like io errors.
@@ -133,6 +155,15 @@ class journal_writer {
   // Makes the given partitions' written batches durable and runs their
   // completions: one syncfs for all, or each store's own fsync.
   void flush_pass(std::vector<partition*>& touched);
+  // Commits the partition's pending batch and runs its completions.
+  void flush(partition& part);
+  // After write_batch: `st` says whether the batch is written, and durable as
+  // the mode promises; publishes it and runs its completions.
+  void complete_batch(partition& part, const status& st, bool synced);
+  // A write, sync or snapshot of the partition failed with `cause`.
+  void degrade(partition& part, const status& cause);
+  // Degraded and due: tries the disk again.
+  void probe(partition& part, std::int64_t now_ms);
   // syncfs(2) of sync_dir's filesystem.
   status sync_filesystem();
   // Makes every partition of `w` written without fsync durable.
@@ -149,7 +180,8 @@ class journal_writer {
   std::vector<std::unique_ptr<partition>> parts_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::atomic<std::size_t> queued_{0};
-  std::atomic<std::size_t> failed_partitions_{0};
+  std::atomic<std::size_t> degraded_partitions_{0};
+  std::atomic<std::uint64_t> failures_{0};
 };
 
 }  // namespace stockgrid::persistence

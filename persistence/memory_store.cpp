@@ -72,6 +72,10 @@ status memory_store::sync() {
   return status::ok();
 }
 
+// Like the SQLite store's probe, a durable write: it makes every earlier
+// entry durable. This store's view is its content, so there is nothing to reload.
+status memory_store::probe() { return sync(); }
+
 status memory_store::load_record(const record_key& key, record_image* out, bool* found) {
   auto image = snapshot_.find(key);
   folded_record r = image != snapshot_.end() ? restore_image(image->second) : folded_record{};

@@ -25,6 +25,7 @@ class memory_store final : public partition_store {
   status extend_seq_lease(std::uint64_t new_lease) override;
   status append(const std::vector<journal_entry>& entries, bool sync) override;
   status sync() override;
+  status probe() override;
   status load_record(const record_key& key, record_image* out, bool* found) override;
   status history(const record_key& key, std::int64_t before_version, int limit,
                  std::vector<journal_entry>* out) override;
@@ -41,7 +42,7 @@ class memory_store final : public partition_store {
   status snapshot(epoch_ms retain_since_ms, snapshot_report* report) override;
   const std::string& name() const override { return name_; }
 
-  // Test hook: the next `count` writes (append, sync, set_epoch,
+  // Test hook: the next `count` writes (append, sync, probe, set_epoch,
   // extend_seq_lease, snapshot) fail with `error` and change nothing.
   void fail_writes(int count, status error);
   // Test hook: a power cut. Entries appended without sync since the last

@@ -111,6 +111,15 @@ class partition_store {
   // Forces everything appended so far to stable storage.
   virtual status sync() = 0;
 
+  // After a failed write, sync or snapshot: asks the disk whether it takes
+  // writes again with a small real one (the store rewrites a metadata row it
+  // already holds in a transaction committed with fsync, which also makes
+  // every earlier committed transaction durable). On success the store's
+  // in-memory view (caches, counters, the tail index) is reloaded from the
+  // file, so it is exactly what is on disk. Changes no content. An error
+  // means the disk still refuses; nothing changed.
+  virtual status probe() = 0;
+
   // A record's current state: its snapshot row with the journal entries after
   // the snapshot applied. `found` is false for a record never stocked.
   virtual status load_record(const record_key& key, record_image* out, bool* found) = 0;

@@ -269,7 +269,12 @@ status sqlite_store::append(const std::vector<journal_entry>& entries, bool sync
     for (const journal_entry& e : entries) tail_.add(e.seq, e.key, e.idem);
   // A FULL commit fsyncs the whole WAL, so earlier unsynced frames too.
   unsynced_ = !sync;
-  return checkpoint_if_due();
+  // The batch is committed whatever the checkpoint does: a failed one (a full
+  // disk cannot grow the database file) changes nothing and is tried again
+  // after the next commit, and the WAL it leaves growing makes that commit
+  // fail on the same disk, where the writer sees it.
+  (void)checkpoint_if_due();
+  return status::ok();
 }
 
 // Every committed transaction is in the WAL or, after one of our checkpoints
@@ -280,6 +285,28 @@ status sqlite_store::sync() {
   if (status st = sqlite::sync_wal(db_, &synchronous_full_); !st) return st;
   unsynced_ = false;
   return status::ok();
+}
+
+// Rewrites the stored seq lease as it is, in a transaction committed with
+// synchronous=FULL: a page write, a WAL append and an fsync, like an append's.
+// Then rereads the meta rows and forgets the tail index, so nothing cached
+// can differ from the file after the failure that made the writer probe.
+status sqlite_store::probe() {
+  rollback();  // a failed statement may have left its transaction open
+  if (status st = set_synchronous(true); !st) return st;
+  if (status st = begin(); !st) return st;
+  std::int64_t lease = 0;
+  status st = read_meta(format::meta_seq_lease, &lease);
+  if (st) st = write_meta(format::meta_seq_lease, lease);
+  if (st) st = commit();
+  if (!st) {
+    rollback();
+    return st;
+  }
+  unsynced_ = false;  // the FULL commit fsynced the whole WAL
+  tail_.clear();
+  tail_indexed_ = false;
+  return load_meta();
 }
 
 status sqlite_store::checkpoint_if_due() {

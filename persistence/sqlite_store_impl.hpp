@@ -44,6 +44,7 @@ class sqlite_store final : public partition_store {
   status extend_seq_lease(std::uint64_t new_lease) override;
   status append(const std::vector<journal_entry>& entries, bool sync) override;
   status sync() override;
+  status probe() override;
   status load_record(const record_key& key, record_image* out, bool* found) override;
   status history(const record_key& key, std::int64_t before_version, int limit,
                  std::vector<journal_entry>* out) override;

@@ -14,6 +14,8 @@ std::string status::to_string() const {
       return "fenced: " + message_;
     case code::invalid:
       return "invalid: " + message_;
+    case code::unavailable:
+      return "unavailable: " + message_;
   }
   return "unknown status: " + message_;
 }

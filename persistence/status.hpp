@@ -10,7 +10,7 @@ namespace stockgrid::persistence {
 
 class status {
  public:
-  enum class code : unsigned char { ok = 0, io_error, corruption, fenced, invalid };
+  enum class code : unsigned char { ok = 0, io_error, corruption, fenced, invalid, unavailable };
 
   status() = default;
   static status ok() { return {}; }
@@ -20,6 +20,9 @@ class status {
   // An append from a writer whose epoch is older than the journal's.
   static status fenced(std::string m) { return {code::fenced, std::move(m)}; }
   static status invalid(std::string m) { return {code::invalid, std::move(m)}; }
+  // Not done now, and worth retrying later: a journal writer's partition is
+  // degraded (its disk refused a write) until a probe write succeeds.
+  static status unavailable(std::string m) { return {code::unavailable, std::move(m)}; }
 
   bool is_ok() const { return code_ == code::ok; }
   explicit operator bool() const { return is_ok(); }

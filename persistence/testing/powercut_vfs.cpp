@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,9 @@ struct vfs_state {
   std::mutex mu;
   std::map<std::string, file_log> files;
   bool cut = false;
+  bool full = false;  // fail_writes()
+  std::string full_only;
+  std::uint64_t refused = 0;
   sqlite3_vfs* real = nullptr;
   sqlite3_vfs vfs{};
 };
@@ -48,7 +52,15 @@ struct pc_file {
   sqlite3_file base;
   sqlite3_file* real;
   file_log* log;  // null for files SQLite opens without a name (temp files)
+  std::string path;
 };
+
+// Under g().mu: whether fail_writes() refuses this file's writes.
+bool refused(const pc_file* p) {
+  if (!g().full || (!g().full_only.empty() && p->path.find(g().full_only) == std::string::npos)) return false;
+  ++g().refused;
+  return true;
+}
 
 sqlite3_file* real_of(sqlite3_file* f) { return reinterpret_cast<pc_file*>(f)->real; }
 const sqlite3_io_methods* rm(sqlite3_file* f) { return real_of(f)->pMethods; }
@@ -73,7 +85,11 @@ int remember(pc_file* p, sqlite3_int64 offset, sqlite3_int64 n) {
   return SQLITE_OK;
 }
 
-int pc_close(sqlite3_file* f) { return rm(f)->xClose(real_of(f)); }
+int pc_close(sqlite3_file* f) {
+  const int rc = rm(f)->xClose(real_of(f));
+  reinterpret_cast<pc_file*>(f)->path.~basic_string();
+  return rc;
+}
 
 int pc_read(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
   return rm(f)->xRead(real_of(f), buf, n, off);
@@ -83,6 +99,7 @@ int pc_write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
   auto* p = reinterpret_cast<pc_file*>(f);
   std::lock_guard lock(g().mu);
   if (g().cut) return SQLITE_OK;
+  if (refused(p)) return SQLITE_FULL;
   if (p->log)
     if (int rc = remember(p, off, n); rc != SQLITE_OK) return rc;
   return rm(f)->xWrite(p->real, buf, n, off);
@@ -92,6 +109,7 @@ int pc_truncate(sqlite3_file* f, sqlite3_int64 size) {
   auto* p = reinterpret_cast<pc_file*>(f);
   std::lock_guard lock(g().mu);
   if (g().cut) return SQLITE_OK;
+  if (refused(p)) return SQLITE_FULL;
   if (p->log)
     if (int rc = remember(p, size, current_size(p->real) - size); rc != SQLITE_OK) return rc;
   return rm(f)->xTruncate(p->real, size);
@@ -145,10 +163,12 @@ int pc_open(sqlite3_vfs*, const char* name, sqlite3_file* f, int flags, int* out
   auto* p = reinterpret_cast<pc_file*>(f);
   p->real = reinterpret_cast<sqlite3_file*>(p + 1);
   p->log = nullptr;
+  new (&p->path) std::string(name ? name : "");
   const bool existed = name && ::access(name, F_OK) == 0;
   const int rc = g().real->xOpen(g().real, name, p->real, flags, out_flags);
   if (rc != SQLITE_OK) {
     p->base.pMethods = nullptr;
+    p->path.~basic_string();
     return rc;
   }
   p->base.pMethods = &io_methods;
@@ -272,6 +292,17 @@ void reset() {
     log.synced_size = log.synced_ever ? static_cast<sqlite3_int64>(sb.st_size) : 0;
   }
   g().cut = false;
+}
+
+void fail_writes(bool on, std::string only) {
+  std::lock_guard lock(g().mu);
+  g().full = on;
+  g().full_only = std::move(only);
+}
+
+std::uint64_t refused_writes() {
+  std::lock_guard lock(g().mu);
+  return g().refused;
 }
 
 }  // namespace stockgrid::persistence::powercut

@@ -1,5 +1,5 @@
 // Test-only SQLite VFS that simulates a power cut (like LevelDB's
-// fault_injection_test.cc). It wraps the default VFS and remembers, for every
+// fault_injection_test.cc) and a disk that refuses writes. It wraps the default VFS and remembers, for every
 // file opened through it, what was written since that file's last xSync: the
 // old bytes of each overwritten region and the size at the last sync. After
 // cut(), writes are discarded; restore_unsynced() then rolls every file back
@@ -18,6 +18,9 @@
 //  - A tracked file removed outside SQLite (a test's temp dir) is skipped.
 // A node never links this library.
 #pragma once
+
+#include <cstdint>
+#include <string>
 
 #include "persistence/status.hpp"
 
@@ -43,5 +46,22 @@ status restore_unsynced();
 // Treats every tracked file's current content as synced and ends the cut;
 // for tests that start over. Safe with connections open.
 void reset();
+
+// A full disk: while on, every write and truncate through the VFS (of files
+// whose path contains `only`, when it is not empty) fails with SQLITE_FULL
+// and changes nothing (reads, syncs and deletes work). Counts the writes
+// refused, for tests that must see the failure happen.
+void fail_writes(bool on, std::string only = {});
+std::uint64_t refused_writes();
+
+// A full disk for as long as it lives, even when a failed REQUIRE leaves the
+// test early (the VFS is shared by every test of the program).
+class full_disk {
+ public:
+  explicit full_disk(std::string only = {}) { fail_writes(true, std::move(only)); }
+  ~full_disk() { fail_writes(false); }
+  full_disk(const full_disk&) = delete;
+  full_disk& operator=(const full_disk&) = delete;
+};
 
 }  // namespace stockgrid::persistence::powercut

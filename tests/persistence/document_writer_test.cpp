@@ -5,10 +5,13 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <thread>
 
 #include "persistence/document_writer.hpp"
+#include "persistence/testing/powercut_vfs.hpp"
 #include "tests/persistence/test_support.hpp"
 
 using namespace stockgrid;
@@ -293,4 +296,47 @@ TEST_CASE("final documents past the retention window are pruned in the backgroun
   CHECK(!exists("O1"));
   CHECK(exists("O2"));
   CHECK(exists("O3"));
+}
+
+TEST_CASE("after a full disk refused a put, puts fail until a probe write succeeds, then work again",
+          "[document_writer][disk]") {
+  powercut::install();
+  temp_dir dir;
+  const auto path = dir.file("documents.db");
+  document_writer_options o;
+  o.probe_interval_ms = 20;
+  {
+    status st;
+    document_writer writer(open_sqlite_document_store(path, powercut::vfs_name, &st), o);
+    REQUIRE(st);
+    auto put = [&](const std::string& id) {
+      auto done = std::make_shared<std::promise<status>>();
+      auto f = done->get_future();
+      REQUIRE(writer.put(doc(id, "body"), [done](const status& s) { done->set_value(s); }));
+      REQUIRE(f.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+      return f.get();
+    };
+    REQUIRE(put("before"));
+    {
+      powercut::full_disk disk;
+      CHECK_FALSE(put("refused"));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // probes fail meanwhile
+      CHECK_FALSE(put("still refused"));
+    }
+    bool healed = false;
+    for (int i = 0; i < 500 && !healed; ++i) {
+      healed = put("after").is_ok();
+      if (!healed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(healed);
+    writer.stop();
+  }
+  auto store = open_sqlite(path);
+  for (const auto& [id, stored] : {std::pair{"before", true}, {"refused", false}, {"still refused", false},
+                                   {"after", true}}) {
+    std::optional<document> found;
+    REQUIRE(store->get(document_kind::order, "acme", id, &found));
+    INFO(id);
+    CHECK(found.has_value() == stored);
+  }
 }

@@ -174,6 +174,10 @@ struct node_options {
   // The data dir; empty = a fresh one of the node's own. A test that
   // restarts a node gives each of its runs the same one.
   std::string data_dir;
+  // A program (and its arguments) the node is started through, which must
+  // exec it so the pid stays the node's: `nsenter -t PID -m --` runs it in
+  // another process's mount namespace (node_disk_test.cpp). Empty = none.
+  std::vector<std::string> launcher = {};
 };
 // A node without the demo tenant (tests that create their own tenants).
 inline node_options without_demo() {
@@ -187,19 +191,20 @@ class session;
 class test_node {
  public:
   explicit test_node(node_options options = {}) {
-    std::vector<std::string> argv{"/usr/bin/env",
-                                  std::string("STOCKGRID_ADMIN_TOKEN=") + system_token,
-                                  testing::built_program("app/stockgrid"),
-                                  "--data-dir",
-                                  options.data_dir.empty() ? dir_.path() + "/data" : options.data_dir,
-                                  "--port",
-                                  "0",
-                                  "--partitions",
-                                  "4",
-                                  "--journal-threads",
-                                  "1",
-                                  "--io-threads",
-                                  "2"};
+    std::vector<std::string> argv = std::move(options.launcher);
+    argv.insert(argv.end(), {"/usr/bin/env",
+                             std::string("STOCKGRID_ADMIN_TOKEN=") + system_token,
+                             testing::built_program("app/stockgrid"),
+                             "--data-dir",
+                             options.data_dir.empty() ? dir_.path() + "/data" : options.data_dir,
+                             "--port",
+                             "0",
+                             "--partitions",
+                             "4",
+                             "--journal-threads",
+                             "1",
+                             "--io-threads",
+                             "2"});
     if (options.demo) argv.push_back("--demo");
     for (auto& a : options.args) argv.push_back(std::move(a));
     argv_ = std::move(argv);
