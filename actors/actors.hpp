@@ -11,6 +11,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/record_quota.hpp"
 #include "actors/warehouses.hpp"
 #include "config/settings.hpp"
 #include "persistence/journal_writer.hpp"
@@ -59,6 +60,8 @@ struct node_context {
   std::atomic<std::uint64_t> passivations{0};
   std::atomic<std::uint64_t> overloaded{0};
   warehouse_directory warehouses;
+  // Records per tenant, for the records quota.
+  record_quota records;
   // Every partition's actor, by partition number (set before any request).
   std::vector<partition_actor> partitions;
 };

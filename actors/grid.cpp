@@ -3,6 +3,8 @@
 #include "actors/grid.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <future>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -141,6 +143,27 @@ void wait_durable(persistence::journal_writer& writer) {
   while (left.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
+// The records quota's counts (record_quota.hpp): each partition's records
+// per tenant, read on its writer thread. Start-up only: blocks until done.
+status count_records(persistence::journal_writer& writer, record_quota& quota) {
+  std::mutex mu;
+  status failure;
+  std::uint32_t left = writer.partitions();
+  std::condition_variable all_counted;
+  for (std::uint32_t p = 0; p < writer.partitions(); ++p)
+    writer.run(p, [&](persistence::partition_store& store) {
+      std::vector<std::pair<std::string, std::uint64_t>> counts;
+      const auto st = store.count_records(&counts);
+      for (const auto& [tenant, n] : counts) quota.add_existing(tenant, n);
+      std::lock_guard lk(mu);
+      if (!st) failure = st;
+      if (--left == 0) all_counted.notify_one();
+    });
+  std::unique_lock lk(mu);
+  all_counted.wait(lk, [&] { return left == 0; });
+  return failure;
+}
+
 // The data dir remembers its partition count: records are placed by
 // hash mod partitions, so opening it with another count would lose them.
 bool check_layout(const std::string& dir, std::uint32_t partitions, std::string* error) {
@@ -244,6 +267,10 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
     rec.records_with_holds += reports[p].with_holds.size();
   }
   wait_durable(*im->journal);
+  if (auto cs = count_records(*im->journal, im->ctx.records); !cs) {
+    *error = cs.to_string();
+    return nullptr;
+  }
   rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   spdlog::info(
       "recovered {} partitions in {:.3f} s: {} snapshot records, {} journal entries replayed "
@@ -263,7 +290,12 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
   im->ctx.partitions = im->partitions;
 
   im->coordination.node = &im->ctx;
-  im->coordination.on_settings = options.on_settings;
+  // The records quota is the grid's own; the rest go to the node.
+  im->coordination.on_settings = [ctx = &im->ctx, next = options.on_settings](
+                                     const std::string& tenant, const orders::tenant_settings& ts) {
+    ctx->records.set_limit(tenant, ts.records_max);
+    if (next) next(tenant, ts);
+  };
   im->coordination.docs = im->documents.get();
   im->coordination.directory = spawn_directory(*im->system, &im->coordination, std::move(open_documents));
   im->accepting = true;

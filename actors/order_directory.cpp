@@ -383,6 +383,8 @@ void on_settings_call(self_ptr self, settings_call& call) {
   if (req.rate_per_second) ts.rate_per_second = *req.rate_per_second;
   if (req.rate_burst) ts.rate_burst = *req.rate_burst;
   if (req.subscriptions_max) ts.subscriptions_max = *req.subscriptions_max;
+  if (req.records_max) ts.records_max = *req.records_max;
+  if (req.connections_max) ts.connections_max = *req.connections_max;
   persistence::document d;
   d.kind = document_kind::tenant_settings;
   d.tenant = req.who.tenant;

@@ -93,6 +93,8 @@ orders::tenant_settings with_node_quotas(orders::tenant_settings ts, const node_
   ts.rate_per_second = rate.rate_per_second;
   ts.rate_burst = rate.burst;
   if (ts.subscriptions_max == 0) ts.subscriptions_max = node.subscriptions_per_tenant_max;
+  if (ts.records_max == 0) ts.records_max = node.rates.records_per_tenant_max;
+  if (ts.connections_max == 0) ts.connections_max = node.connections_per_tenant_max;
   return ts;
 }
 
@@ -259,8 +261,8 @@ void node_dispatcher::settings(const gateway::principal& who, protocol::op_reque
   if (who.role != protocol::role::system) {
     if (r.sets_quotas())
       return done(error_response(id, outcome::forbidden,
-                                 "set: rate_per_second, rate_burst and subscriptions_max are "
-                                 "changed by the system role only"));
+                                 "set: rate_per_second, rate_burst, subscriptions_max, records_max and "
+                                 "connections_max are changed by the system role only"));
     return ask_settings(id, std::move(r), std::move(done));
   }
   if (r.tenant.empty()) return done(error_response(id, outcome::bad_request, "tenant: required for the system role"));

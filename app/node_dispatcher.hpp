@@ -25,6 +25,8 @@ namespace stockgrid::app {
 struct node_quotas {
   config::quota_settings rates;
   std::uint32_t subscriptions_per_tenant_max = config::subscription_settings{}.subscriptions_per_tenant_max;
+  // The gateway's --connections-per-tenant-max.
+  std::uint32_t connections_per_tenant_max = 1'000;
 };
 
 // The tenant's settings with every quota it has not set (0) replaced by the

@@ -273,3 +273,29 @@ TEST_CASE("a hold can be committed or released from the reserve's own reply", "[
     CHECK(r.record.on_hand == 1'000'000 - cycles / 2);
   }
 }
+
+TEST_CASE("a tenant at its records quota cannot create a record; its records and other tenants' work, also after a restart",
+          "[grid][quota]") {
+  temp_dir dir;
+  auto s = test_settings(dir.path());
+  s.quotas.records_per_tenant_max = 2;
+  const auto other_tenant = [](request r) {
+    r.key.tenant = "t2";
+    return r;
+  };
+  for (int run = 0; run < 2; ++run) {
+    INFO("run " << run);
+    auto g = open_grid(s);
+    if (run == 0) {
+      REQUIRE(call(*g, adjust("wh1", "a", 10)).code == outcome::ok);
+      REQUIRE(call(*g, adjust("wh2", "a", 10)).code == outcome::ok);  // another warehouse: another record
+    }
+    auto refused = call(*g, adjust("wh1", "c", 5));
+    CHECK(refused.code == outcome::limit_exceeded);
+    CHECK(refused.limit == 2);
+    CHECK(call(*g, get("wh1", "c")).code == outcome::not_found);  // nothing was created
+    CHECK(call(*g, adjust("wh1", "a", 1)).code == outcome::ok);
+    CHECK(call(*g, reserve("wh2", "a", 1, 60'000)).code == outcome::ok);
+    CHECK(call(*g, other_tenant(adjust("wh1", "c" + std::to_string(run), 5))).code == outcome::ok);
+  }
+}
