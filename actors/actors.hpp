@@ -47,6 +47,11 @@ using partition_actor = caf::typed_actor<
     caf::reacts_to<passivate_atom, record_key, std::uint64_t>,
     // A hold was created (true) or ended (false) on a record.
     caf::reacts_to<hold_atom, std::uint64_t, record_key, bool>,
+    // tenant.delete: stop the tenant's record actors and wait for their
+    // exit, refuse its requests meanwhile, then remove its rows.
+    caf::reacts_to<tenant_purge>,
+    // Its rows are gone (or the error): end the purge.
+    caf::reacts_to<purged_atom, std::string, persistence::status, std::uint64_t>,
     // Shutdown: stop every record actor, then itself.
     caf::reacts_to<stop_atom>>;
 

@@ -503,6 +503,55 @@ void grid::find(orders::caller who, std::string sku, std::function<void(orders::
   }
 }
 
+namespace {
+
+// Sends a tenant_purge through `send` to `n` actors and waits until each
+// has answered; the first error, and the records they removed. An actor
+// that stops first drops its callback, which breaks the promise: reported
+// as an error, never a hang.
+template <class Send>
+std::pair<status, std::uint64_t> purge_and_wait(const std::string& tenant, std::size_t n, Send send) {
+  struct gather {
+    std::mutex mu;
+    std::size_t left = 0;
+    status first_error;
+    std::uint64_t records = 0;
+    std::promise<void> all_done;
+    void finish(const status& s, std::uint64_t removed) {
+      std::lock_guard lk(mu);
+      if (!s && first_error) first_error = s;
+      records += removed;
+      if (--left == 0) all_done.set_value();
+    }
+  };
+  // One per callback: destroyed uncalled (its actor stopped), it reports
+  // the failure itself.
+  struct once {
+    std::shared_ptr<gather> g;
+    bool called = false;
+    ~once() {
+      if (!called) g->finish(status::io_error("the node stopped during the delete"), 0);
+    }
+  };
+  auto g = std::make_shared<gather>();
+  g->left = n;
+  auto finished = g->all_done.get_future();
+  if (n == 0) return {};
+  for (std::size_t i = 0; i < n; ++i) {
+    auto o = std::make_shared<once>();
+    o->g = g;
+    send(i, tenant_purge{tenant, [o](const status& s, std::uint64_t records) {
+                           if (std::exchange(o->called, true)) return;
+                           o->g->finish(s, records);
+                         }});
+  }
+  finished.wait();
+  std::lock_guard lk(g->mu);
+  return {g->first_error, g->records};
+}
+
+}  // namespace
+
 persistence::journal_writer& grid::journal() { return *impl_->journal; }
 
 grid_stats grid::stats() const {
@@ -517,6 +566,33 @@ grid_stats grid::stats() const {
   s.failed_partitions = impl_->journal->failed_partitions();
   return s;
 }
+
+status grid::delete_tenant(const std::string& tenant, std::uint64_t* records) {
+  auto& im = *impl_;
+  if (!im.accepting.load(std::memory_order_acquire)) return status::io_error("node is stopping");
+  // Coordinators first: once they have exited, no step of theirs can reach
+  // a partition after its purge.
+  auto [coordinators, none] = purge_and_wait(tenant, 1, [&](std::size_t, tenant_purge&& call) {
+    caf::anon_send(im.coordination.directory, std::move(call));
+  });
+  if (!coordinators) return coordinators;
+  auto [rows, removed] = purge_and_wait(tenant, im.ctx.partitions.size(), [&](std::size_t p, tenant_purge&& call) {
+    caf::anon_send(im.ctx.partitions[p], std::move(call));
+  });
+  if (!rows) return rows;
+  std::uint64_t documents = 0;
+  if (auto st = im.documents->delete_tenant(tenant, &documents); !st) return st;
+  // The node's per-tenant state: quotas back to the defaults (the settings
+  // document is gone), then the counts.
+  if (im.coordination.on_settings) im.coordination.on_settings(tenant, orders::tenant_settings{});
+  im.ctx.records.forget(tenant);
+  im.ctx.warehouses.remove_tenant(tenant);
+  spdlog::info("tenant {}: {} records and {} documents deleted", tenant, removed, documents);
+  if (records != nullptr) *records = removed;
+  return status::ok();
+}
+
+std::uint64_t grid::tenant_records(const std::string& tenant) const { return impl_->ctx.records.count(tenant); }
 
 const recovery_summary& grid::recovery() const { return impl_->recovered; }
 const config::settings& grid::settings() const { return impl_->ctx.settings; }

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <string>
 #include <optional>
 #include <utility>
 
@@ -23,6 +25,7 @@ using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using hold_atom = caf::atom_constant<caf::atom("hold")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using purged_atom = caf::atom_constant<caf::atom("purged")>;
 
 // Delivers a reply to the caller and returns the request's in-flight credit.
 struct reply_sink {
@@ -55,8 +58,18 @@ struct load_result {
   persistence::record_image image;
 };
 
+// tenant.delete, to a partition or the order directory: stop the tenant's
+// actors, then (a partition) remove its rows; `done` runs once, with how
+// many records a partition removed.
+struct tenant_purge {
+  std::string tenant;
+  std::function<void(const persistence::status&, std::uint64_t records)> done;
+};
+
 }  // namespace stockgrid::actors
 
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::tenant_purge)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::persistence::status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::envelope)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::idem_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::load_result)

@@ -308,6 +308,9 @@ int main(int argc, char** argv) {
   app::node_dispatcher grid_dispatcher(*g, admin, &publisher,
                                        {s.subscriptions.queue_events_max, s.subscriptions.coalesce_records_max},
                                        gs.frame_bytes_max / 2, quotas);
+  if (demo) grid_dispatcher.protect_tenant("demo");
+  // A tenant.delete a stop cut short finishes now, before new admin ops.
+  grid_dispatcher.resume_deletes();
   gateway::rate_limited_dispatcher dispatcher(grid_dispatcher, limiter);
 
   gs.announced_ttl_ms_max = static_cast<std::int64_t>(s.holds.max_ttl_ms);

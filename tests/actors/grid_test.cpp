@@ -299,3 +299,43 @@ TEST_CASE("a tenant at its records quota cannot create a record; its records and
     CHECK(call(*g, other_tenant(adjust("wh1", "c" + std::to_string(run), 5))).code == outcome::ok);
   }
 }
+
+TEST_CASE("delete_tenant removes a tenant's records, holds and count from every partition; others stay; idempotent",
+          "[grid][tenant]") {
+  temp_dir dir;
+  const auto s = test_settings(dir.path());
+  const auto of_t2 = [](request r) {
+    r.key.tenant = "t2";
+    return r;
+  };
+  std::string hold;
+  {
+    auto g = open_grid(s);
+    for (int i = 0; i < 10; ++i) REQUIRE(call(*g, adjust("wh" + std::to_string(i % 3), "sku" + std::to_string(i), 5)).code == outcome::ok);
+    for (int i = 0; i < 3; ++i) REQUIRE(call(*g, of_t2(adjust("wh0", "sku" + std::to_string(i), 5))).code == outcome::ok);
+    auto held = call(*g, reserve("wh0", "sku0", 1, 60'000));
+    REQUIRE(held.code == outcome::ok);
+    hold = held.hold;
+    CHECK(g->tenant_records("t1") == 10);
+
+    std::uint64_t removed = 0;
+    REQUIRE(g->delete_tenant("t1", &removed).is_ok());
+    CHECK(removed == 10);
+    CHECK(g->tenant_records("t1") == 0);
+    CHECK(call(*g, get("wh0", "sku0")).code == outcome::not_found);
+    CHECK(call(*g, hold_op(op::commit, hold)).code == outcome::hold_not_found);
+    CHECK(call(*g, of_t2(get("wh0", "sku1"))).code == outcome::ok);
+    REQUIRE(g->delete_tenant("t1", &removed).is_ok());  // again: nothing left, still ok
+    CHECK(removed == 0);
+  }
+  auto g = open_grid(s);
+  CHECK(g->tenant_records("t1") == 0);
+  CHECK(g->tenant_records("t2") == 3);
+  for (int i = 0; i < 10; ++i)
+    CHECK(call(*g, get("wh" + std::to_string(i % 3), "sku" + std::to_string(i))).code == outcome::not_found);
+  CHECK(call(*g, of_t2(get("wh0", "sku2"))).code == outcome::ok);
+  // The name can be used again, from nothing.
+  auto fresh = call(*g, adjust("wh0", "sku0", 1));
+  REQUIRE(fresh.code == outcome::ok);
+  CHECK(fresh.record.version == 1);
+}
