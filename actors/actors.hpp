@@ -11,6 +11,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/record_quota.hpp"
 #include "actors/warehouses.hpp"
 #include "config/settings.hpp"
 #include "persistence/journal_writer.hpp"
@@ -53,6 +54,11 @@ using partition_actor = caf::typed_actor<
     caf::reacts_to<drop_atom>,
     // One batch of those records has been read (after its loaded_atoms).
     caf::reacts_to<reloaded_atom>,
+    // tenant.delete: stop the tenant's record actors and wait for their
+    // exit, refuse its requests meanwhile, then remove its rows.
+    caf::reacts_to<tenant_purge>,
+    // Its rows are gone (or the error): end the purge.
+    caf::reacts_to<purged_atom, std::string, persistence::status, std::uint64_t>,
     // Shutdown: stop every record actor, then itself.
     caf::reacts_to<stop_atom>>;
 
@@ -67,6 +73,8 @@ struct node_context {
   std::atomic<std::uint64_t> overloaded{0};
   std::atomic<std::uint64_t> reloads{0};  // records dropped and reloaded after a journal failure
   warehouse_directory warehouses;
+  // Records per tenant, for the records quota.
+  record_quota records;
   // Every partition's actor, by partition number (set before any request).
   std::vector<partition_actor> partitions;
 };

@@ -125,6 +125,9 @@ using order_directory = caf::typed_actor<
     caf::reacts_to<saved_atom, std::string, orders::tenant_settings>,
     // A coordinator reached a final state (kind, id).
     caf::reacts_to<ended_atom, persistence::document_kind, std::string>,
+    // tenant.delete: stop the tenant's coordinators, answer its waiting
+    // calls UNAVAILABLE, forget its settings; `done` once they have exited.
+    caf::reacts_to<tenant_purge>,
     caf::reacts_to<stop_atom>>;
 
 // What coordinators share, owned by the grid.
@@ -226,5 +229,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::step_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::doc_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::plan_input)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::orders::tenant_settings)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::persistence::status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::persistence::document_kind)

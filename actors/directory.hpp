@@ -34,6 +34,14 @@ struct directory_state {
   std::unordered_map<std::string, orders::tenant_settings> settings;
   std::size_t planning = 0;  // orders being planned (count toward the bound)
   std::uint64_t next_id = 0, lease_end = 0;
+  // tenant.delete: coordinators told to stop, by address, with their
+  // tenant; per tenant, how many are still running and whom to tell.
+  std::unordered_map<caf::actor_addr, std::string> exiting;
+  struct purge {
+    std::size_t exiting = 0;
+    std::function<void(const persistence::status&, std::uint64_t)> done;
+  };
+  std::unordered_map<std::string, purge> purges;
   static inline const char* name = "stockgrid.orders";
 };
 

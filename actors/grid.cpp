@@ -3,6 +3,8 @@
 #include "actors/grid.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <future>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -158,6 +160,27 @@ void wait_durable(persistence::journal_writer& writer) {
   while (left.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
+// The records quota's counts (record_quota.hpp): each partition's records
+// per tenant, read on its writer thread. Start-up only: blocks until done.
+status count_records(persistence::journal_writer& writer, record_quota& quota) {
+  std::mutex mu;
+  status failure;
+  std::uint32_t left = writer.partitions();
+  std::condition_variable all_counted;
+  for (std::uint32_t p = 0; p < writer.partitions(); ++p)
+    writer.run(p, [&](persistence::partition_store& store) {
+      std::vector<std::pair<std::string, std::uint64_t>> counts;
+      const auto st = store.count_records(&counts);
+      for (const auto& [tenant, n] : counts) quota.add_existing(tenant, n);
+      std::lock_guard lk(mu);
+      if (!st) failure = st;
+      if (--left == 0) all_counted.notify_one();
+    });
+  std::unique_lock lk(mu);
+  all_counted.wait(lk, [&] { return left == 0; });
+  return failure;
+}
+
 // The data dir remembers its partition count: records are placed by
 // hash mod partitions, so opening it with another count would lose them.
 bool check_layout(const std::string& dir, std::uint32_t partitions, std::string* error) {
@@ -266,6 +289,10 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
     rec.records_with_holds += reports[p].with_holds.size();
   }
   wait_durable(*im->journal);
+  if (auto cs = count_records(*im->journal, im->ctx.records); !cs) {
+    *error = cs.to_string();
+    return nullptr;
+  }
   rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   spdlog::info(
       "recovered {} partitions in {:.3f} s: {} snapshot records, {} journal entries replayed "
@@ -286,7 +313,12 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
   im->actors_up.store(true, std::memory_order_release);
 
   im->coordination.node = &im->ctx;
-  im->coordination.on_settings = options.on_settings;
+  // The records quota is the grid's own; the rest go to the node.
+  im->coordination.on_settings = [ctx = &im->ctx, next = options.on_settings](
+                                     const std::string& tenant, const orders::tenant_settings& ts) {
+    ctx->records.set_limit(tenant, ts.records_max);
+    if (next) next(tenant, ts);
+  };
   im->coordination.docs = im->documents.get();
   im->coordination.directory = spawn_directory(*im->system, &im->coordination, std::move(open_documents));
   im->accepting = true;
@@ -495,6 +527,55 @@ void grid::find(orders::caller who, std::string sku, std::function<void(orders::
   }
 }
 
+namespace {
+
+// Sends a tenant_purge through `send` to `n` actors and waits until each
+// has answered; the first error, and the records they removed. An actor
+// that stops first drops its callback, which breaks the promise: reported
+// as an error, never a hang.
+template <class Send>
+std::pair<status, std::uint64_t> purge_and_wait(const std::string& tenant, std::size_t n, Send send) {
+  struct gather {
+    std::mutex mu;
+    std::size_t left = 0;
+    status first_error;
+    std::uint64_t records = 0;
+    std::promise<void> all_done;
+    void finish(const status& s, std::uint64_t removed) {
+      std::lock_guard lk(mu);
+      if (!s && first_error) first_error = s;
+      records += removed;
+      if (--left == 0) all_done.set_value();
+    }
+  };
+  // One per callback: destroyed uncalled (its actor stopped), it reports
+  // the failure itself.
+  struct once {
+    std::shared_ptr<gather> g;
+    bool called = false;
+    ~once() {
+      if (!called) g->finish(status::io_error("the node stopped during the delete"), 0);
+    }
+  };
+  auto g = std::make_shared<gather>();
+  g->left = n;
+  auto finished = g->all_done.get_future();
+  if (n == 0) return {};
+  for (std::size_t i = 0; i < n; ++i) {
+    auto o = std::make_shared<once>();
+    o->g = g;
+    send(i, tenant_purge{tenant, [o](const status& s, std::uint64_t records) {
+                           if (std::exchange(o->called, true)) return;
+                           o->g->finish(s, records);
+                         }});
+  }
+  finished.wait();
+  std::lock_guard lk(g->mu);
+  return {g->first_error, g->records};
+}
+
+}  // namespace
+
 persistence::journal_writer& grid::journal() { return *impl_->journal; }
 
 grid_stats grid::stats() const {
@@ -511,6 +592,33 @@ grid_stats grid::stats() const {
   s.reloaded_records = c.reloads.load();
   return s;
 }
+
+status grid::delete_tenant(const std::string& tenant, std::uint64_t* records) {
+  auto& im = *impl_;
+  if (!im.accepting.load(std::memory_order_acquire)) return status::io_error("node is stopping");
+  // Coordinators first: once they have exited, no step of theirs can reach
+  // a partition after its purge.
+  auto [coordinators, none] = purge_and_wait(tenant, 1, [&](std::size_t, tenant_purge&& call) {
+    caf::anon_send(im.coordination.directory, std::move(call));
+  });
+  if (!coordinators) return coordinators;
+  auto [rows, removed] = purge_and_wait(tenant, im.ctx.partitions.size(), [&](std::size_t p, tenant_purge&& call) {
+    caf::anon_send(im.ctx.partitions[p], std::move(call));
+  });
+  if (!rows) return rows;
+  std::uint64_t documents = 0;
+  if (auto st = im.documents->delete_tenant(tenant, &documents); !st) return st;
+  // The node's per-tenant state: quotas back to the defaults (the settings
+  // document is gone), then the counts.
+  if (im.coordination.on_settings) im.coordination.on_settings(tenant, orders::tenant_settings{});
+  im.ctx.records.forget(tenant);
+  im.ctx.warehouses.remove_tenant(tenant);
+  spdlog::info("tenant {}: {} records and {} documents deleted", tenant, removed, documents);
+  if (records != nullptr) *records = removed;
+  return status::ok();
+}
+
+std::uint64_t grid::tenant_records(const std::string& tenant) const { return impl_->ctx.records.count(tenant); }
 
 const recovery_summary& grid::recovery() const { return impl_->recovered; }
 const config::settings& grid::settings() const { return impl_->ctx.settings; }

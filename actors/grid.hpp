@@ -111,6 +111,21 @@ class grid {
   void tenant_settings(orders::settings_request req,
                        std::function<void(orders::settings_reply&&)> done);
 
+  // tenant.delete's data part, for a tenant that sends no requests
+  // (suspended): stops its order and transfer coordinators and waits for
+  // them to exit, then in every partition stops its record actors (their
+  // requests are refused meanwhile) and removes its journal, snapshot,
+  // index rows and idempotency keys on the partition's writer thread, then
+  // its documents (orders, transfers, settings); forgets its records count,
+  // its warehouses and its quotas. Blocking: call it from a thread that may
+  // wait, never an actor's. Idempotent, so a delete cut short by a crash is
+  // finished by calling it again. `records` (may be null) gets how many
+  // records went.
+  persistence::status delete_tenant(const std::string& tenant, std::uint64_t* records);
+
+  // Records of the tenant counted for its records quota.
+  std::uint64_t tenant_records(const std::string& tenant) const;
+
   // Stops taking requests (new ones get UNAVAILABLE), waits up to the drain
   // time for in-flight ones, stops the actors and flushes and fsyncs the
   // journal. Idempotent; the destructor calls it.

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <string>
 #include <optional>
 #include <utility>
 
@@ -25,6 +27,7 @@ using hold_atom = caf::atom_constant<caf::atom("hold")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using drop_atom = caf::atom_constant<caf::atom("drop")>;
 using reloaded_atom = caf::atom_constant<caf::atom("reloaded")>;
+using purged_atom = caf::atom_constant<caf::atom("purged")>;
 
 // Delivers a reply to the caller and returns the request's in-flight credit.
 struct reply_sink {
@@ -57,8 +60,18 @@ struct load_result {
   persistence::record_image image;
 };
 
+// tenant.delete, to a partition or the order directory: stop the tenant's
+// actors, then (a partition) remove its rows; `done` runs once, with how
+// many records a partition removed.
+struct tenant_purge {
+  std::string tenant;
+  std::function<void(const persistence::status&, std::uint64_t records)> done;
+};
+
 }  // namespace stockgrid::actors
 
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::tenant_purge)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::persistence::status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::envelope)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::idem_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::load_result)

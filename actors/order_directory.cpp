@@ -383,6 +383,8 @@ void on_settings_call(self_ptr self, settings_call& call) {
   if (req.rate_per_second) ts.rate_per_second = *req.rate_per_second;
   if (req.rate_burst) ts.rate_burst = *req.rate_burst;
   if (req.subscriptions_max) ts.subscriptions_max = *req.subscriptions_max;
+  if (req.records_max) ts.records_max = *req.records_max;
+  if (req.connections_max) ts.connections_max = *req.connections_max;
   persistence::document d;
   d.kind = document_kind::tenant_settings;
   d.tenant = req.who.tenant;
@@ -449,6 +451,67 @@ void recover(self_ptr self, std::vector<persistence::document> open) {
     spdlog::info("resumed {} open orders and {} open transfers", orders_resumed, transfers_resumed);
 }
 
+// tenant.delete: the tenant's coordinators stop (and leave the maps), the
+// calls waiting for its idempotency keys are answered UNAVAILABLE, its
+// settings leave the cache; `done` runs once every coordinator has exited,
+// so none sends a step to a partition after that.
+void on_purge(self_ptr self, tenant_purge& call) {
+  auto& st = self->state;
+  const auto& tenant = call.tenant;
+  auto& purge = st.purges[tenant];
+  purge.done = std::move(call.done);
+  const auto stop_tenants = [&](auto& map) {
+    for (auto it = map.begin(); it != map.end();) {
+      if (std::get<1>(it->second.idem) != tenant) {
+        ++it;
+        continue;
+      }
+      self->monitor(it->second.handle);
+      st.exiting.emplace(it->second.handle.address(), tenant);
+      ++purge.exiting;
+      self->send(it->second.handle, stop_atom::value);
+      st.open_idem.erase(it->second.idem);
+      it = map.erase(it);
+    }
+  };
+  stop_tenants(st.orders);
+  stop_tenants(st.transfers);
+  const auto answer_waiting = [&](auto& pending, auto error) {
+    for (auto it = pending.begin(); it != pending.end();) {
+      if (std::get<1>(it->first) != tenant) {
+        ++it;
+        continue;
+      }
+      for (auto& c : it->second) {
+        auto answer = error;
+        c.done(std::move(answer));
+      }
+      it = pending.erase(it);
+    }
+  };
+  answer_waiting(st.order_pending, order_reply::error(outcome::unavailable, "tenant is being deleted"));
+  answer_waiting(st.transfer_pending, transfer_reply::error(outcome::unavailable, "tenant is being deleted"));
+  st.settings.erase(tenant);
+  if (purge.exiting == 0) {
+    auto done = std::move(purge.done);
+    st.purges.erase(tenant);
+    done(persistence::status::ok(), 0);
+  }
+}
+
+void on_coordinator_exit(self_ptr self, const caf::down_msg& down) {
+  auto& st = self->state;
+  auto it = st.exiting.find(down.source);
+  if (it == st.exiting.end()) return;
+  const auto tenant = std::move(it->second);
+  st.exiting.erase(it);
+  auto p = st.purges.find(tenant);
+  if (p == st.purges.end() || --p->second.exiting > 0) return;
+  auto done = std::move(p->second.done);
+  st.purges.erase(p);
+  done(persistence::status::ok(), 0);
+}
+
 }  // namespace
 
 namespace {
@@ -456,6 +519,7 @@ namespace {
 order_directory::behavior_type directory_behavior(self_ptr self, coordination_context* cc,
                                                   std::vector<persistence::document> open) {
   self->state.cc = cc;
+  self->set_down_handler([=](caf::down_msg& down) { on_coordinator_exit(self, down); });
   recover(self, std::move(open));
   return {
       [=](order_call& call) { on_order_call(self, call); },
@@ -486,6 +550,7 @@ order_directory::behavior_type directory_behavior(self_ptr self, coordination_co
         else
           forget(st.transfers);
       },
+      [=](tenant_purge& call) { on_purge(self, call); },
       [=](stop_atom) {
         auto& st = self->state;
         for (auto& [id, e] : st.orders) self->send(e.handle, stop_atom::value);

@@ -37,6 +37,15 @@ struct partition_state {
   // in the index meanwhile (their record may be among those reloading).
   std::size_t reload_batches = 0;
   std::vector<envelope> awaiting_reload;
+  // tenant.delete: tenants whose records are being stopped and rows
+  // removed (their requests are refused meanwhile), with the record actors
+  // still to exit and what to call at the end.
+  struct purge {
+    std::size_t exiting = 0;
+    std::function<void(const status&, std::uint64_t)> done;
+  };
+  std::unordered_map<std::string, purge> purging;
+  std::unordered_map<caf::actor_addr, std::string> exiting;  // record actor -> tenant
   static inline const char* name = "stockgrid.partition";
 };
 
@@ -115,6 +124,8 @@ void activate(self_ptr self, envelope&& env) {
 
 void on_request(self_ptr self, envelope& env) {
   auto& st = self->state;
+  if (st.purging.count(env.req.key.tenant))
+    return env.done(reply::error(outcome::not_found, "tenant " + env.req.key.tenant + " is being deleted"));
   if (targets_hold(env.req.kind)) {
     hold_ref h;
     auto it = parse_hold_id(env.req.hold, &h) ? st.holds.find(h.seq) : st.holds.end();
@@ -137,6 +148,11 @@ void on_loaded(self_ptr self, const record_key& key, load_result& r) {
   auto node = st.loading.extract(key);
   if (node.empty()) return;
   auto& waiting = node.mapped();
+  if (st.purging.count(key.tenant)) {  // read before the purge began
+    for (auto& env : waiting)
+      env.done(reply::error(outcome::not_found, "tenant " + key.tenant + " is being deleted"));
+    return;
+  }
   if (!r.st) {
     for (auto& env : waiting)
       env.done(reply::error(outcome::internal, "cannot load record: " + r.st.message()));
@@ -229,6 +245,52 @@ void on_passivate(self_ptr self, const record_key& key, std::uint64_t handled) {
   st.ctx->passivations.fetch_add(1, std::memory_order_relaxed);
 }
 
+// Removes the tenant's rows once its record actors have exited, so every
+// change they journaled is queued before the removal.
+void remove_rows(self_ptr self, const std::string& tenant) {
+  auto& st = self->state;
+  auto me = caf::actor_cast<partition_actor>(self);
+  journal(self).run_forgetting_tenant(st.id, tenant, [me, tenant](persistence::partition_store& store) {
+    std::uint64_t records = 0;
+    const auto s = store.delete_tenant(tenant, &records);
+    caf::anon_send(me, purged_atom::value, tenant, s, records);
+  });
+}
+
+void on_purge(self_ptr self, tenant_purge& call) {
+  auto& st = self->state;
+  auto [it, fresh] = st.purging.try_emplace(call.tenant);
+  if (!fresh) {  // one purge of a tenant at a time: the grid's caller waits for it
+    call.done(status::invalid("tenant " + call.tenant + " is already being deleted"), 0);
+    return;
+  }
+  it->second.done = std::move(call.done);
+  for (auto r = st.resident.begin(); r != st.resident.end();) {
+    if (r->first.tenant != call.tenant) {
+      ++r;
+      continue;
+    }
+    self->monitor(r->second.handle);
+    st.exiting.emplace(r->second.handle.address(), call.tenant);
+    ++it->second.exiting;
+    self->send(r->second.handle, stop_atom::value);
+    st.ctx->resident.fetch_sub(1, std::memory_order_relaxed);
+    r = st.resident.erase(r);
+  }
+  std::erase_if(st.holds, [&](const auto& h) { return h.second.tenant == call.tenant; });
+  if (it->second.exiting == 0) remove_rows(self, call.tenant);
+}
+
+void on_exit(self_ptr self, const caf::down_msg& down) {
+  auto& st = self->state;
+  auto it = st.exiting.find(down.source);
+  if (it == st.exiting.end()) return;
+  const auto tenant = std::move(it->second);
+  st.exiting.erase(it);
+  auto p = st.purging.find(tenant);
+  if (p != st.purging.end() && --p->second.exiting == 0) remove_rows(self, tenant);
+}
+
 }  // namespace
 
 namespace {
@@ -238,6 +300,7 @@ partition_actor::behavior_type partition_behavior(self_ptr self, node_context* c
   auto& st = self->state;
   st.ctx = ctx;
   st.id = partition;
+  self->set_down_handler([=](caf::down_msg& down) { on_exit(self, down); });
   // Records with active holds stay resident: their actors run the timers.
   for (auto& image : with_holds) {
     auto key = image.key;
@@ -249,9 +312,15 @@ partition_actor::behavior_type partition_behavior(self_ptr self, node_context* c
       [=](passivate_atom, const record_key& key, std::uint64_t handled) {
         on_passivate(self, key, handled);
       },
+      [=](tenant_purge& call) { on_purge(self, call); },
+      [=](purged_atom, const std::string& tenant, const status& s, std::uint64_t records) {
+        auto node = self->state.purging.extract(tenant);
+        if (!node.empty() && node.mapped().done) node.mapped().done(s, records);
+      },
       [=](hold_atom, std::uint64_t seq, const record_key& key, bool added) {
-        // Only from the record's current actor: one stopped by a drop may
-        // still report a change it applied before the drop.
+        // Only from the record's current actor: one stopped by a drop or a
+        // purge may still report a change it applied before; the index
+        // points at resident records only.
         auto& st = self->state;
         auto it = st.resident.find(key);
         if (it == st.resident.end() || it->second.handle.address() != self->current_sender()) return;

@@ -115,6 +115,7 @@ void journal_and_apply(self_ptr self, const request& req, const reply_sink& done
                 },
       index_new_hold);
   if (seq == 0) {
+    if (!st.rec.exists() && c.kind != change_kind::refusal) st.ctx->records.give_back(st.key.tenant);
     done(journal_unavailable("partition unavailable: its disk refuses writes", retry_after_ms));
     return;
   }
@@ -147,6 +148,18 @@ void settle(self_ptr self, const envelope& env, decision d) {
   auto& st = self->state;
   const auto& req = env.req;
   if (d.ok()) {
+    if (!st.rec.exists()) {
+      // A new record counts against the tenant's records quota; refused
+      // beyond it, remembered by no idempotency key (the same request may
+      // pass once the quota is raised).
+      const auto limit = st.ctx->records.take(st.key.tenant, st.ctx->settings.quotas.records_per_tenant_max);
+      if (limit != 0) {
+        auto r = reply::error(outcome::limit_exceeded, "tenant " + st.key.tenant + " may have at most " +
+                                                           std::to_string(limit) + " stock records");
+        r.limit = limit;
+        return reply_now(self, env.done, std::move(r));
+      }
+    }
     journal_and_apply(self, req, env.done, std::move(d.c), outcome::ok, 0);
     return;
   }

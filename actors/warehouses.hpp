@@ -1,8 +1,8 @@
 // The node's warehouse directory: every (tenant, warehouse) with at least one
 // record. Allocation and stock.find look for a SKU only in these warehouses.
 // Filled from recovery (persistence: recovery_report::warehouses) and by a
-// record actor when its record is created; warehouses are never removed
-// (records are never deleted). Thread-safe; reads copy a short list.
+// record actor when its record is created; a tenant's warehouses are
+// removed only with the tenant (tenant.delete). Thread-safe; reads copy a short list.
 #pragma once
 
 #include <algorithm>
@@ -24,6 +24,11 @@ class warehouse_directory {
     auto& list = by_tenant_[tenant];
     auto it = std::lower_bound(list.begin(), list.end(), warehouse);
     if (it == list.end() || *it != warehouse) list.insert(it, warehouse);
+  }
+  // A deleted tenant's warehouses go.
+  void remove_tenant(const std::string& tenant) {
+    std::lock_guard lk(mu_);
+    by_tenant_.erase(tenant);
   }
   // The tenant's warehouses by name, at most per_tenant_max.
   std::vector<std::string> of(const std::string& tenant) const {

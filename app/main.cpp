@@ -33,6 +33,7 @@
 #include "config/load.hpp"
 #include "gateway/conversation.hpp"
 #include "gateway/metered_dispatcher.hpp"
+#include "gateway/connection_registry.hpp"
 #include "gateway/rate_limited_dispatcher.hpp"
 #include "gateway/server.hpp"
 #include "orders/requests.hpp"
@@ -261,11 +262,16 @@ int main(int argc, char** argv) {
   // Per-tenant request rates, checked on the gateway's threads before a
   // request reaches the grid; made before the grid, whose settings (at
   // start and on every change) set each tenant's own.
-  const app::node_quotas quotas{s.quotas, s.subscriptions.subscriptions_per_tenant_max};
+  const app::node_quotas quotas{s.quotas, s.subscriptions.subscriptions_per_tenant_max,
+                                gs.connections_per_tenant_max};
   gateway::rate_limiter limiter({s.quotas.rate_per_second, s.quotas.rate_burst});
-  options.on_settings = [&publisher, &limiter, &quotas](const std::string& tenant,
-                                                        const orders::tenant_settings& ts) {
+  // Tenants' own connection limits, read by the gateway as a connection
+  // authenticates. (The records quota is the grid's own.)
+  gateway::tenant_connection_limits connection_limits;
+  options.on_settings = [&publisher, &limiter, &quotas, &connection_limits](const std::string& tenant,
+                                                                            const orders::tenant_settings& ts) {
     publisher.set_tenant_threshold(tenant, ts.low_stock_threshold);
+    connection_limits.set(tenant, ts.connections_max);
     publisher.set_tenant_subscriptions_max(tenant, ts.subscriptions_max);
     std::optional<gateway::rate_limit> own;
     if (ts.rate_per_second != 0 || ts.rate_burst != 0) {
@@ -302,6 +308,9 @@ int main(int argc, char** argv) {
   app::node_dispatcher grid_dispatcher(*g, admin, &publisher,
                                        {s.subscriptions.queue_events_max, s.subscriptions.coalesce_records_max},
                                        gs.frame_bytes_max / 2, quotas);
+  if (demo) grid_dispatcher.protect_tenant("demo");
+  // A tenant.delete a stop cut short finishes now, before new admin ops.
+  grid_dispatcher.resume_deletes();
   gateway::rate_limited_dispatcher dispatcher(grid_dispatcher, limiter);
 
   gs.announced_ttl_ms_max = static_cast<std::int64_t>(s.holds.max_ttl_ms);
@@ -321,6 +330,9 @@ int main(int argc, char** argv) {
   gateway::server gateway(gs, metered, authn, ready);
   gateway.extra_http = [&dashboard](const gateway::http_request& r) { return dashboard.answer(r); };
   gateway.metrics = [&registry] { return registry.expose(); };
+  gateway.tenant_connections_max = [&connection_limits](const std::string& tenant) {
+    return connection_limits.of(tenant);
+  };
   node_metrics.watch(*g, publisher, gateway, ready, s.node.max_in_flight);
   if (!gateway.start(&error)) {
     std::fprintf(stderr, "stockgrid: cannot listen on %s:%u: %s\n", gs.bind.c_str(), gs.port,

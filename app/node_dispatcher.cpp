@@ -93,6 +93,8 @@ orders::tenant_settings with_node_quotas(orders::tenant_settings ts, const node_
   ts.rate_per_second = rate.rate_per_second;
   ts.rate_burst = rate.burst;
   if (ts.subscriptions_max == 0) ts.subscriptions_max = node.subscriptions_per_tenant_max;
+  if (ts.records_max == 0) ts.records_max = node.rates.records_per_tenant_max;
+  if (ts.connections_max == 0) ts.connections_max = node.connections_per_tenant_max;
   return ts;
 }
 
@@ -259,18 +261,19 @@ void node_dispatcher::settings(const gateway::principal& who, protocol::op_reque
   if (who.role != protocol::role::system) {
     if (r.sets_quotas())
       return done(error_response(id, outcome::forbidden,
-                                 "set: rate_per_second, rate_burst and subscriptions_max are "
-                                 "changed by the system role only"));
+                                 "set: rate_per_second, rate_burst, subscriptions_max, records_max and "
+                                 "connections_max are changed by the system role only"));
     return ask_settings(id, std::move(r), std::move(done));
   }
   if (r.tenant.empty()) return done(error_response(id, outcome::bad_request, "tenant: required for the system role"));
   // Settings of a tenant that does not exist would wait for a tenant.create
-  // of that name: refused instead. The key store knows the tenants.
+  // of that name: refused instead, as are those of a tenant being deleted
+  // (its settings document is going). The key store knows the tenants.
   auto job = [this, who, id, r = std::move(r), done]() mutable {
     auto tenants = admin_.tenant_list(who);
     if (!tenants.ok()) return done(admin_failure(id, tenants));
     const bool known = std::any_of(tenants.value.begin(), tenants.value.end(),
-                                   [&](const auto& t) { return t.name == r.tenant; });
+                                   [&](const auto& t) { return t.name == r.tenant && !t.deleting_ms; });
     if (!known) return done(error_response(id, outcome::not_found, "tenant: no tenant " + r.tenant));
     r.who = {r.tenant, who.key_id, nullptr};
     ask_settings(id, std::move(r), std::move(done));
@@ -313,6 +316,7 @@ void node_dispatcher::admin_op(const gateway::principal& who, protocol::op_reque
       return done(ok_response(id, {{"tenant", req.tenant}, {"suspended", suspend}}));
     }
     if (op == "tenant.export") return export_page(who, req, done);
+    if (op == "tenant.delete") return delete_tenant(who, req, done);
     if (op == "key.create") {
       auto r = admin_.key_create(who, {req.key_role, req.warehouses, req.expires_at_ms});
       if (!r.ok()) return done(admin_failure(id, r));
@@ -334,6 +338,55 @@ void node_dispatcher::admin_op(const gateway::principal& who, protocol::op_reque
     done(error_response(id, outcome::unknown_op, "op: unknown op " + op));
   };
   on_admin_thread(request_id, std::move(job), done);
+}
+
+void node_dispatcher::delete_tenant(const gateway::principal& who, const protocol::op_request& req,
+                                    const response_fn& done) {
+  const auto id = req.id;
+  if (!protected_tenant_.empty() && req.tenant == protected_tenant_)
+    return done(error_response(id, outcome::bad_request, "tenant: " + req.tenant + " cannot be deleted (the demo tenant)"));
+  auto marked = admin_.tenant_mark_deleting(who, req.tenant);
+  if (!marked.ok()) return done(admin_failure(id, marked));
+  spdlog::info("tenant {}: deleting", req.tenant);
+  std::uint64_t records = 0;
+  if (auto failed = finish_delete(who, req.tenant, &records))
+    return done(error_response(id, outcome::unavailable,
+                               "tenant " + req.tenant + ": delete interrupted (" + *failed +
+                                   "); it is finished by tenant.delete again or at the next start",
+                               {{"retry_after_ms", 1000}}));
+  done(ok_response(id, {{"tenant", req.tenant}, {"deleted", true}, {"records", records}}));
+}
+
+std::optional<std::string> node_dispatcher::finish_delete(const gateway::principal& who, const std::string& tenant,
+                                                          std::uint64_t* records) {
+  if (auto st = grid_.delete_tenant(tenant, records); !st) {
+    spdlog::error("tenant {}: delete: {}", tenant, st.to_string());
+    return st.message();
+  }
+  auto removed = admin_.tenant_remove(who, tenant);
+  if (!removed.ok() && removed.code != outcome::not_found) {
+    spdlog::error("tenant {}: delete: {}", tenant, removed.log_detail);
+    return removed.message;
+  }
+  spdlog::info("tenant {}: deleted", tenant);
+  return std::nullopt;
+}
+
+void node_dispatcher::resume_deletes() {
+  auto job = [this] {
+    const gateway::principal system{"", "system", protocol::role::system, {}, {}};
+    auto tenants = admin_.tenant_list(system);
+    if (!tenants.ok()) return spdlog::error("resuming tenant deletes: {}", tenants.log_detail);
+    for (const auto& t : tenants.value) {
+      if (!t.deleting_ms) continue;
+      spdlog::info("tenant {}: finishing the delete a stop cut short", t.name);
+      std::uint64_t records = 0;
+      (void)finish_delete(system, t.name, &records);
+    }
+  };
+  on_admin_thread(std::nullopt, std::move(job), [](protocol::value) {
+    spdlog::error("resuming tenant deletes: the admin queue is full");
+  });
 }
 
 void node_dispatcher::on_admin_thread(std::optional<std::int64_t> id, std::function<void()> job,

@@ -25,6 +25,8 @@ namespace stockgrid::app {
 struct node_quotas {
   config::quota_settings rates;
   std::uint32_t subscriptions_per_tenant_max = config::subscription_settings{}.subscriptions_per_tenant_max;
+  // The gateway's --connections-per-tenant-max.
+  std::uint32_t connections_per_tenant_max = 1'000;
 };
 
 // The tenant's settings with every quota it has not set (0) replaced by the
@@ -47,6 +49,13 @@ class node_dispatcher final : public gateway::dispatcher {
   void subscribe(const gateway::principal& who, protocol::op_request&& req, std::function<void()> wake,
                  subscribed_fn done) override;
 
+  // A tenant tenant.delete refuses (BAD_REQUEST): the demo tenant of a
+  // node started with --demo. Call before serving.
+  void protect_tenant(std::string tenant) { protected_tenant_ = std::move(tenant); }
+  // Finishes, on the admin thread, every tenant.delete a stop cut short
+  // (tenants marked deleting in the key store). Call once at start.
+  void resume_deletes();
+
  private:
   using response_fn = std::function<void(protocol::value)>;
   void stock_op(const gateway::principal& who, protocol::op_request&& req, response_fn done);
@@ -66,6 +75,14 @@ class node_dispatcher final : public gateway::dispatcher {
   // tenant.export, on the admin thread.
   void export_page(const gateway::principal& who, const protocol::op_request& req,
                    const response_fn& done);
+  // tenant.delete, on the admin thread: marks the suspended tenant deleting
+  // (durably), then finish_delete.
+  void delete_tenant(const gateway::principal& who, const protocol::op_request& req, const response_fn& done);
+  // Removes the data of a tenant marked deleting from the grid, then its
+  // row and keys. The error text when it failed (the mark stays: the next
+  // start or tenant.delete finishes it).
+  std::optional<std::string> finish_delete(const gateway::principal& who, const std::string& tenant,
+                                           std::uint64_t* records);
   // Queues `job` for the admin thread, or answers OVERLOADED when too many wait.
   void on_admin_thread(std::optional<std::int64_t> id, std::function<void()> job, const response_fn& done);
   void admin_loop();
@@ -76,6 +93,7 @@ class node_dispatcher final : public gateway::dispatcher {
   feed::subscription_limits subscriber_limits_;
   std::size_t export_page_bytes_max_;
   const node_quotas quotas_;
+  std::string protected_tenant_;
   std::atomic<std::uint64_t> next_subscription_{1};
   // Admin ops wait here for the admin thread; bounded.
   std::mutex mu_;

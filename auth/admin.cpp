@@ -120,8 +120,36 @@ admin_result<std::monostate> key_admin::set_suspended(const gateway::principal& 
   store_status st = store_.set_tenant_suspended(tenant, suspend, clock_());
   if (st.kind() == store_status::code::not_found)
     return refuse<result>(outcome::not_found, "tenant: no such tenant");
+  if (st.kind() == store_status::code::invalid)
+    return refuse<result>(outcome::bad_request, "tenant: " + std::string(tenant) + " is being deleted");
   if (!st) return store_failure<result>(st);
   if (cache_) cache_->note_suspended(tenant, suspend);
+  return {};
+}
+
+admin_result<std::monostate> key_admin::tenant_mark_deleting(const gateway::principal& who,
+                                                            std::string_view tenant) {
+  using result = std::monostate;
+  if (!is_system(who)) return refuse<result>(outcome::forbidden, not_system);
+  if (std::string err = check_tenant_name(tenant); !err.empty())
+    return refuse<result>(outcome::bad_request, std::move(err));
+  store_status st = store_.set_tenant_deleting(tenant, clock_());
+  if (st.kind() == store_status::code::not_found) return refuse<result>(outcome::not_found, "tenant: no such tenant");
+  if (st.kind() == store_status::code::invalid)
+    return refuse<result>(outcome::bad_request,
+                          "tenant: " + std::string(tenant) + " is not suspended (tenant.suspend it first)");
+  if (!st) return store_failure<result>(st);
+  return {};
+}
+
+admin_result<std::monostate> key_admin::tenant_remove(const gateway::principal& who, std::string_view tenant) {
+  using result = std::monostate;
+  if (!is_system(who)) return refuse<result>(outcome::forbidden, not_system);
+  store_status st = store_.remove_tenant(tenant);
+  if (st.kind() == store_status::code::not_found) return refuse<result>(outcome::not_found, "tenant: no such tenant");
+  if (!st) return store_failure<result>(st);
+  // Its keys are gone from the store; the cache must not keep them.
+  if (cache_) (void)cache_->reload();
   return {};
 }
 

@@ -1,6 +1,7 @@
 // The admin ops of protocol v1 over the key store, for the node's dispatcher:
 //   system: tenant.create {tenant} -> {tenant, token}, tenant.list,
-//           tenant.suspend {tenant}, tenant.resume {tenant}
+//           tenant.suspend {tenant}, tenant.resume {tenant}, and
+//           tenant.delete's first and last steps (its data is the grid's)
 //   admin:  key.create {role, warehouses?, expires_at_ms?} -> {key_id, token},
 //           key.list, key.revoke {key_id}
 // Results are plain structs; the dispatcher turns them into protocol values
@@ -69,6 +70,12 @@ class key_admin {
   admin_result<tenant_record> tenant_get(const gateway::principal& who, std::string_view tenant);
   admin_result<std::monostate> tenant_suspend(const gateway::principal& who, std::string_view tenant);
   admin_result<std::monostate> tenant_resume(const gateway::principal& who, std::string_view tenant);
+  // system. tenant.delete's first and last steps: durably marks a suspended
+  // tenant as being deleted (BAD_REQUEST for an active one, NOT_FOUND for
+  // an unknown one; marking it again is ok), and, once its data is gone,
+  // removes its row and keys (the cache forgets them before this returns).
+  admin_result<std::monostate> tenant_mark_deleting(const gateway::principal& who, std::string_view tenant);
+  admin_result<std::monostate> tenant_remove(const gateway::principal& who, std::string_view tenant);
 
   // admin, in its own tenant. BAD_REQUEST for role system or a missing role,
   // more than 100 warehouses, an empty, duplicate or over-128-byte warehouse,

@@ -1,6 +1,7 @@
 #include "auth/authenticator.hpp"
 
 #include <chrono>
+#include <set>
 
 #include "auth/limits.hpp"
 #include "auth/tokens.hpp"
@@ -59,8 +60,15 @@ store_status key_authenticator::reload() {
     if (!inserted && it->second.revoked_ms && !k.revoked_ms) k.revoked_ms = it->second.revoked_ms;
     it->second = std::move(k);
   }
-  // Keys are never deleted from the store, so a cached key missing from the
-  // snapshot was added after it was read: keep it.
+  // A cached key missing from the snapshot was added after it was read:
+  // keep it, unless its tenant is gone (tenant.delete removes a tenant's
+  // keys with it). A tenant made after the read loses its keys from the
+  // cache only: a miss fetches them from the store again.
+  std::set<std::string, std::less<>> tenant_names;
+  for (const auto& t : tenants) tenant_names.insert(t.name);
+  std::erase_if(cache_, [&](const auto& kv) {
+    return !kv.second.tenant.empty() && !tenant_names.contains(kv.second.tenant);
+  });
   return store_status::ok();
 }
 

@@ -57,6 +57,10 @@ struct tenant_record {
   epoch_ms created_ms = 0;
   // Since when the tenant is suspended (tenant.suspend); none = active.
   std::optional<epoch_ms> suspended_ms;
+  // Since when the tenant is being deleted (tenant.delete): its data is
+  // being removed; the row goes last. A node that stopped meanwhile
+  // finishes the delete at its next start.
+  std::optional<epoch_ms> deleting_ms;
   friend bool operator==(const tenant_record&, const tenant_record&) = default;
 };
 
@@ -95,8 +99,15 @@ class key_store {
   // Suspends the tenant since `now` (`suspend`), or resumes it. not_found for
   // an unknown tenant. Suspending a suspended tenant is ok and keeps the
   // first time; resuming an active tenant is ok and changes nothing.
+  // Resuming a tenant being deleted is invalid.
   virtual store_status set_tenant_suspended(std::string_view tenant, bool suspend,
                                             epoch_ms now) = 0;
+  // Marks a suspended tenant as being deleted since `now` (kept if marked
+  // already). not_found for an unknown tenant, invalid for an active one.
+  virtual store_status set_tenant_deleting(std::string_view tenant, epoch_ms now) = 0;
+  // Removes the tenant's row, its keys and their warehouses in one
+  // transaction: the last step of a delete. not_found for an unknown tenant.
+  virtual store_status remove_tenant(std::string_view tenant) = 0;
 
   // Adds a key. A tenant key needs its tenant (not_found otherwise); the
   // system key has tenant "" and role system, and no other key may

@@ -39,10 +39,37 @@ store_status memory_key_store::set_tenant_suspended(std::string_view tenant, boo
   std::lock_guard lock(mutex_);
   auto it = tenants_.find(tenant);
   if (it == tenants_.end()) return store_status::not_found("tenant " + std::string(tenant));
+  if (!suspend && it->second.deleting_ms)
+    return store_status::invalid("tenant " + std::string(tenant) + " is being deleted");
   if (!suspend)
     it->second.suspended_ms.reset();
   else if (!it->second.suspended_ms)
     it->second.suspended_ms = now;
+  return store_status::ok();
+}
+
+store_status memory_key_store::set_tenant_deleting(std::string_view tenant, epoch_ms now) {
+  std::lock_guard lock(mutex_);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end()) return store_status::not_found("tenant " + std::string(tenant));
+  if (!it->second.suspended_ms) return store_status::invalid("tenant " + std::string(tenant) + " is not suspended");
+  if (!it->second.deleting_ms) it->second.deleting_ms = now;
+  return store_status::ok();
+}
+
+store_status memory_key_store::remove_tenant(std::string_view tenant) {
+  std::lock_guard lock(mutex_);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end()) return store_status::not_found("tenant " + std::string(tenant));
+  tenants_.erase(it);
+  for (auto k = keys_.begin(); k != keys_.end();) {
+    if (k->second.tenant == tenant) {
+      order_.erase(k->first);
+      k = keys_.erase(k);
+    } else {
+      ++k;
+    }
+  }
   return store_status::ok();
 }
 

@@ -14,6 +14,8 @@ class memory_key_store final : public key_store {
   store_status add_tenant(const tenant_record& tenant, const key_record* first_key) override;
   store_status list_tenants(std::vector<tenant_record>* out) override;
   store_status set_tenant_suspended(std::string_view tenant, bool suspend, epoch_ms now) override;
+  store_status set_tenant_deleting(std::string_view tenant, epoch_ms now) override;
+  store_status remove_tenant(std::string_view tenant) override;
   store_status add_key(const key_record& key) override;
   store_status list_keys(std::string_view tenant, std::vector<key_info>* out) override;
   store_status revoke_key(std::string_view tenant, std::string_view key_id, epoch_ms now) override;

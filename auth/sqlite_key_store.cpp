@@ -39,6 +39,12 @@ ALTER TABLE tenants ADD COLUMN suspended_ms INTEGER;
 PRAGMA user_version = 2;
 )sql";
 
+// Version 2 -> 3: tenant deletion (tenant.delete), resumed after a restart.
+constexpr const char* upgrade_v2_to_v3 = R"sql(
+ALTER TABLE tenants ADD COLUMN deleting_ms INTEGER;
+PRAGMA user_version = 3;
+)sql";
+
 // A prepared statement that finalizes itself. Text is bound without a copy:
 // it must outlive the statement's use.
 class statement {
@@ -182,6 +188,10 @@ store_status sqlite_key_store::init() {
     if (int rc = sqlite3_exec(db_, upgrade_v1_to_v2, nullptr, nullptr, nullptr); rc != SQLITE_OK)
       return error(rc, "upgrade to format version 2");
   }
+  if (v < 3) {
+    if (int rc = sqlite3_exec(db_, upgrade_v2_to_v3, nullptr, nullptr, nullptr); rc != SQLITE_OK)
+      return error(rc, "upgrade to format version 3");
+  }
   if (int rc = txn.commit(); rc != SQLITE_OK) return error(rc, "commit schema");
   return store_status::ok();
 }
@@ -244,10 +254,10 @@ store_status sqlite_key_store::add_tenant(const tenant_record& tenant,
 store_status sqlite_key_store::list_tenants(std::vector<tenant_record>* out) {
   std::lock_guard lock(mutex_);
   out->clear();
-  statement s(db_, "SELECT name, created_ms, suspended_ms FROM tenants ORDER BY name");
+  statement s(db_, "SELECT name, created_ms, suspended_ms, deleting_ms FROM tenants ORDER BY name");
   if (s.prepare_rc() != SQLITE_OK) return error(s.prepare_rc(), "prepare list tenants");
   int rc;
-  while ((rc = s.step()) == SQLITE_ROW) out->push_back({s.bytes(0), s.i64(1), s.opt_i64(2)});
+  while ((rc = s.step()) == SQLITE_ROW) out->push_back({s.bytes(0), s.i64(1), s.opt_i64(2), s.opt_i64(3)});
   if (rc != SQLITE_DONE) return error(rc, "list tenants");
   return store_status::ok();
 }
@@ -257,14 +267,58 @@ store_status sqlite_key_store::set_tenant_suspended(std::string_view tenant, boo
   std::lock_guard lock(mutex_);
   // One statement: the row is found and changed atomically. COALESCE keeps
   // the first suspension time.
+  // A tenant being deleted stays suspended: resuming it is refused below.
   statement s(db_, suspend ? "UPDATE tenants SET suspended_ms = COALESCE(suspended_ms, ?1) "
                              "WHERE name = ?2"
-                           : "UPDATE tenants SET suspended_ms = NULL WHERE name = ?2");
+                           : "UPDATE tenants SET suspended_ms = NULL WHERE name = ?2 AND deleting_ms IS NULL");
   if (s.prepare_rc() != SQLITE_OK) return error(s.prepare_rc(), "prepare suspend tenant");
   if (suspend) s.bind(1, now);
   s.bind_text(2, tenant);
   if (int rc = s.step(); rc != SQLITE_DONE) return error(rc, "suspend tenant");
+  if (sqlite3_changes(db_) == 0) return missing_or(tenant, "is being deleted");
+  return store_status::ok();
+}
+
+// not_found when the tenant has no row, else invalid with `why`.
+store_status sqlite_key_store::missing_or(std::string_view tenant, std::string_view why) {
+  statement s(db_, "SELECT 1 FROM tenants WHERE name = ?1");
+  if (s.prepare_rc() != SQLITE_OK) return error(s.prepare_rc(), "prepare find tenant");
+  s.bind_text(1, tenant);
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) return store_status::not_found("tenant " + std::string(tenant));
+  if (rc != SQLITE_ROW) return error(rc, "find tenant");
+  return store_status::invalid("tenant " + std::string(tenant) + " " + std::string(why));
+}
+
+store_status sqlite_key_store::set_tenant_deleting(std::string_view tenant, epoch_ms now) {
+  std::lock_guard lock(mutex_);
+  statement s(db_, "UPDATE tenants SET deleting_ms = COALESCE(deleting_ms, ?1) "
+                   "WHERE name = ?2 AND suspended_ms IS NOT NULL");
+  if (s.prepare_rc() != SQLITE_OK) return error(s.prepare_rc(), "prepare mark tenant deleting");
+  s.bind(1, now);
+  s.bind_text(2, tenant);
+  if (int rc = s.step(); rc != SQLITE_DONE) return error(rc, "mark tenant deleting");
+  if (sqlite3_changes(db_) == 0) return missing_or(tenant, "is not suspended");
+  return store_status::ok();
+}
+
+store_status sqlite_key_store::remove_tenant(std::string_view tenant) {
+  std::lock_guard lock(mutex_);
+  transaction txn(db_);
+  if (int rc = txn.begin(true); rc != SQLITE_OK) return error(rc, "begin");
+  const char* const steps[] = {
+      "DELETE FROM key_warehouses WHERE key_id IN (SELECT key_id FROM keys WHERE tenant = ?1)",
+      "DELETE FROM keys WHERE tenant = ?1",
+      "DELETE FROM tenants WHERE name = ?1",
+  };
+  for (const char* sql : steps) {
+    statement s(db_, sql);
+    if (s.prepare_rc() != SQLITE_OK) return error(s.prepare_rc(), "prepare remove tenant");
+    s.bind_text(1, tenant);
+    if (int rc = s.step(); rc != SQLITE_DONE) return error(rc, "remove tenant");
+  }
   if (sqlite3_changes(db_) == 0) return store_status::not_found("tenant " + std::string(tenant));
+  if (int rc = txn.commit(); rc != SQLITE_OK) return error(rc, "commit remove tenant");
   return store_status::ok();
 }
 

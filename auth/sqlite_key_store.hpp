@@ -3,11 +3,12 @@
 // must survive a power cut once acknowledged, so the file runs in WAL mode
 // with synchronous=FULL, and each change is one transaction.
 //
-// File format, version 2 (PRAGMA user_version = 2; a file with a higher
+// File format, version 3 (PRAGMA user_version = 3; a file with a higher
 // version is refused rather than misread):
 //
 //   tenants(name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL,
-//           suspended_ms INTEGER)  -- NULL: active; else suspended since then
+//           suspended_ms INTEGER,  -- NULL: active; else suspended since then
+//           deleting_ms INTEGER)   -- NULL; else tenant.delete since then
 //   keys(key_id TEXT PRIMARY KEY,   -- 16 hex digits, or "system"
 //        tenant TEXT NOT NULL,      -- "" for the system key
 //        role INTEGER NOT NULL,     -- protocol::role value (never renumbered)
@@ -27,7 +28,8 @@
 // new, empty one, which is first given the version 1 schema) upgrades it in
 // place, in the same transaction that reads the version: ALTER TABLE adds
 // the column (NULL: every tenant active) and user_version becomes 2. Builds
-// that read only version 1 refuse an upgraded file.
+// that read only version 1 refuse an upgraded file. Version 3 adds
+// tenants.deleting_ms the same way (NULL: no tenant being deleted).
 #pragma once
 
 #include <memory>
@@ -40,7 +42,7 @@ struct sqlite3;
 
 namespace stockgrid::auth {
 
-inline constexpr int system_db_format_version = 2;
+inline constexpr int system_db_format_version = 3;
 
 // DATA_DIR/system.db
 std::string system_db_path(std::string_view data_dir);
@@ -56,6 +58,8 @@ class sqlite_key_store final : public key_store {
   store_status add_tenant(const tenant_record& tenant, const key_record* first_key) override;
   store_status list_tenants(std::vector<tenant_record>* out) override;
   store_status set_tenant_suspended(std::string_view tenant, bool suspend, epoch_ms now) override;
+  store_status set_tenant_deleting(std::string_view tenant, epoch_ms now) override;
+  store_status remove_tenant(std::string_view tenant) override;
   store_status add_key(const key_record& key) override;
   store_status list_keys(std::string_view tenant, std::vector<key_info>* out) override;
   store_status revoke_key(std::string_view tenant, std::string_view key_id, epoch_ms now) override;
@@ -69,6 +73,9 @@ class sqlite_key_store final : public key_store {
   // Keys matching `where` ("" or a condition on alias k with parameter ?1).
   store_status select_keys(const char* where, std::string_view arg, std::vector<key_record>* out);
   store_status error(int rc, std::string_view what) const;
+  // not_found when the tenant has no row, else invalid "tenant T <why>"
+  // (with mutex_ held).
+  store_status missing_or(std::string_view tenant, std::string_view why);
 
   std::mutex mutex_;  // one connection, one user at a time
   sqlite3* db_ = nullptr;

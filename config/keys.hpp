@@ -120,6 +120,9 @@ void for_each_setting(Settings& s, Visitor&& visit) {
         q.rate_per_second, quotas::rate_per_second_bounds);
   visit(key_info{"quotas", "tenant-rate-burst", "requests one tenant may send at once above its rate"},
         q.rate_burst, quotas::rate_burst_bounds);
+  visit(key_info{"quotas", "records-per-tenant-max",
+                 "stock records one tenant may have before a new one is LIMIT_EXCEEDED (tenant.settings may set its own)"},
+        q.records_per_tenant_max, quotas::records_per_tenant_max_bounds);
 }
 
 }  // namespace stockgrid::config

@@ -60,5 +60,10 @@ static_assert(quantity_max * static_cast<std::int64_t>(order_lines_max) < INT64_
 inline constexpr std::uint32_t tenant_rate_per_second_max = 100'000'000;
 inline constexpr std::uint32_t tenant_rate_burst_max = 1'000'000'000;
 inline constexpr std::uint32_t tenant_subscriptions_max = 1'000'000;
+// Stock records (distinct warehouse and SKU) one tenant may have.
+inline constexpr std::uint32_t tenant_records_max = 1'000'000'000;
+// WebSocket connections one tenant may hold (the gateway's
+// connections_per_tenant_max bounds agree).
+inline constexpr std::uint32_t tenant_connections_max = 1'000'000;
 
 }  // namespace stockgrid::limits

@@ -275,6 +275,12 @@ struct quota_settings {
   };
   tenant_rate for_tenant(std::uint32_t own_rate_per_second, std::uint32_t own_burst) const;
 
+  // Stock records (distinct warehouse and SKU) one tenant may have; a new
+  // record beyond it is LIMIT_EXCEEDED, existing ones keep working. Default
+  // 1,000,000, bounds 1..limits::tenant_records_max.
+  std::uint32_t records_per_tenant_max = 1'000'000;
+  static constexpr bounds<std::uint32_t> records_per_tenant_max_bounds{1, limits::tenant_records_max};
+
   friend bool operator==(const quota_settings&, const quota_settings&) = default;
 };
 

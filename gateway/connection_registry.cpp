@@ -2,9 +2,24 @@
 
 namespace stockgrid::gateway {
 
+void tenant_connection_limits::set(const std::string& tenant, std::uint32_t max) {
+  std::lock_guard lock(mutex_);
+  if (max == 0) {
+    own_.erase(tenant);
+  } else {
+    own_.insert_or_assign(tenant, max);
+  }
+}
+
+std::uint32_t tenant_connection_limits::of(const std::string& tenant) const {
+  std::lock_guard lock(mutex_);
+  auto it = own_.find(tenant);
+  return it == own_.end() ? 0 : it->second;
+}
+
 connection_registry::connection_registry(std::uint32_t connections_max,
-                                         std::uint32_t per_tenant_max)
-    : connections_max_(connections_max), per_tenant_max_(per_tenant_max) {}
+                                         std::uint32_t per_tenant_max, tenant_max_fn tenant_max)
+    : connections_max_(connections_max), per_tenant_max_(per_tenant_max), tenant_max_(std::move(tenant_max)) {}
 
 bool connection_registry::reserve() {
   std::lock_guard lock(mutex_);
@@ -20,15 +35,17 @@ std::uint64_t connection_registry::join(std::shared_ptr<live_connection> connect
   return id;
 }
 
-bool connection_registry::admit(std::uint64_t id, const principal& who) {
+std::uint32_t connection_registry::admit(std::uint64_t id, const principal& who) {
+  const std::uint32_t own = tenant_max_ ? tenant_max_(who.tenant) : 0;
+  const std::uint32_t limit = own != 0 ? own : per_tenant_max_;
   std::lock_guard lock(mutex_);
   auto found = entries_.find(id);
-  if (found == entries_.end()) return false;
+  if (found == entries_.end()) return limit;  // gone already: nothing to admit
   std::uint32_t& count = per_tenant_[who.tenant];
-  if (count >= per_tenant_max_) return false;
+  if (count >= limit) return limit;  // limit >= 1: count is not a new 0
   ++count;
   found->second.who = who;
-  return true;
+  return 0;
 }
 
 void connection_registry::leave(std::uint64_t id) {

@@ -26,12 +26,13 @@ conversation::verdict refuse(std::optional<std::int64_t> id, outcome code,
 
 }  // namespace
 
-conversation::conversation(const gateway_settings& settings, authenticator& auth,
-                           std::function<bool(const principal&)> admit)
+conversation::conversation(const gateway_settings& settings, authenticator& auth, admit_fn admit)
     : settings_(settings), auth_(auth), admit_(std::move(admit)) {}
 
 std::optional<close_request> conversation::on_header_auth(principal who) {
-  return admit(std::move(who));
+  auto refused = admit(std::move(who));
+  if (!refused) return std::nullopt;
+  return std::move(refused->close);
 }
 
 conversation::verdict conversation::on_frame(std::string_view bytes, protocol::encoding enc) {
@@ -137,18 +138,17 @@ conversation::verdict conversation::on_auth(const protocol::op_request& req) {
     return v;
   }
   if (auto refused = admit(std::move(*who))) {
-    verdict v = reply_with(protocol::error_response(
-        id, outcome::limit_exceeded, refused->reason,
-        {{"limit", std::int64_t{settings_.connections_per_tenant_max}}}));
-    v.close = std::move(refused);
+    verdict v = reply_with(protocol::error_response(id, outcome::limit_exceeded, refused->close.reason,
+                                                    {{"limit", std::int64_t{refused->limit}}}));
+    v.close = std::move(refused->close);
     return v;
   }
   return reply_with(auth_result(id));
 }
 
-std::optional<close_request> conversation::admit(principal who) {
-  if (admit_ && !admit_(who)) {
-    return close_request{close_code::policy_violation, "too many connections for this tenant"};
+std::optional<conversation::refusal> conversation::admit(principal who) {
+  if (const std::uint32_t limit = admit_ ? admit_(who) : 0; limit != 0) {
+    return refusal{{close_code::policy_violation, "too many connections for this tenant"}, limit};
   }
   who_ = std::move(who);
   return std::nullopt;

@@ -56,9 +56,11 @@ class conversation {
   };
 
   // `admit` is asked once, when the connection authenticates, whether the
-  // principal's tenant may have one more connection (and counts it if so).
-  conversation(const gateway_settings& settings, authenticator& auth,
-               std::function<bool(const principal&)> admit);
+  // principal's tenant may have one more connection: it counts it and
+  // returns 0, or returns the tenant's connection limit (the refusal's
+  // `limit`).
+  using admit_fn = std::function<std::uint32_t(const principal&)>;
+  conversation(const gateway_settings& settings, authenticator& auth, admit_fn admit);
 
   // The connection was authenticated by its upgrade request's
   // `Authorization: Bearer` header. Returns a close when admission refuses.
@@ -85,13 +87,18 @@ class conversation {
  private:
   verdict on_request(const protocol::value& frame);
   verdict on_auth(const protocol::op_request& req);
-  std::optional<close_request> admit(principal who);
+  // A refusal: the close, and the limit the tenant is at.
+  struct refusal {
+    close_request close;
+    std::uint32_t limit = 0;
+  };
+  std::optional<refusal> admit(principal who);
   protocol::value auth_result(std::int64_t id) const;
   void fill_from_principal(protocol::op_request& req) const;
 
   const gateway_settings& settings_;
   authenticator& auth_;
-  std::function<bool(const principal&)> admit_;
+  admit_fn admit_;
   std::optional<principal> who_;
   std::uint32_t auth_failures_ = 0;
   std::unordered_set<std::int64_t> in_flight_;

@@ -133,8 +133,9 @@ struct server::impl {
   impl(const gateway_settings& settings, dispatcher& dispatch, authenticator& auth,
        const std::function<bool()>& ready,
        const std::function<std::optional<http_response>(const http_request&)>& extra_http,
-       const std::function<std::string()>& metrics)
-      : connections(settings.connections_max, settings.connections_per_tenant_max),
+       const std::function<std::string()>& metrics,
+       const std::function<std::uint32_t(const std::string&)>& tenant_connections_max)
+      : connections(settings.connections_max, settings.connections_per_tenant_max, tenant_connections_max),
         gate(std::make_shared<answer_gate>()),
         ctx{settings, dispatch, auth, ready, extra_http, metrics, draining, connections, gate},
         ioc(static_cast<int>(settings.io_threads_resolved())),
@@ -207,7 +208,8 @@ bool server::start(std::string* error) {
     return false;
   }
 
-  auto state = std::make_unique<impl>(settings_, dispatch_, auth_, ready_, extra_http, metrics);
+  auto state = std::make_unique<impl>(settings_, dispatch_, auth_, ready_, extra_http, metrics,
+                                      tenant_connections_max);
   if (!settings_.tls_cert_file.empty()) {
     state->tls.emplace(ssl::context::tls_server);
     if (!load_tls(settings_, *state->tls, error)) return false;

@@ -67,6 +67,12 @@ class server {
   // token, 403 for another role). Runs on gateway threads. Set before start().
   std::function<std::string()> metrics;
 
+  // A tenant's own limit on its authenticated connections (tenant.settings
+  // connections_max), 0 = settings.connections_per_tenant_max; unset = that
+  // for every tenant. Asked on gateway threads as a connection
+  // authenticates; must be cheap and not block. Set before start().
+  std::function<std::uint32_t(const std::string& tenant)> tenant_connections_max;
+
   // start(), begin_drain() and stop() are meant for one controlling thread
   // (main, or its signal handling); port() and connections() for any.
 

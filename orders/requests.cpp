@@ -74,7 +74,9 @@ std::string encode(const tenant_settings& s) {
                               {"low_stock_threshold", s.low_stock_threshold},
                               {"rate_per_second", std::int64_t{s.rate_per_second}},
                               {"rate_burst", std::int64_t{s.rate_burst}},
-                              {"subscriptions_max", std::int64_t{s.subscriptions_max}}});
+                              {"subscriptions_max", std::int64_t{s.subscriptions_max}},
+                              {"records_max", std::int64_t{s.records_max}},
+                              {"connections_max", std::int64_t{s.connections_max}}});
 }
 
 bool decode(std::string_view bytes, tenant_settings* out) {
@@ -107,7 +109,9 @@ bool decode(std::string_view bytes, tenant_settings* out) {
   };
   if (!quota("rate_per_second", limits::tenant_rate_per_second_max, &s.rate_per_second) ||
       !quota("rate_burst", limits::tenant_rate_burst_max, &s.rate_burst) ||
-      !quota("subscriptions_max", limits::tenant_subscriptions_max, &s.subscriptions_max))
+      !quota("subscriptions_max", limits::tenant_subscriptions_max, &s.subscriptions_max) ||
+      !quota("records_max", limits::tenant_records_max, &s.records_max) ||
+      !quota("connections_max", limits::tenant_connections_max, &s.connections_max))
     return false;
   *out = std::move(s);
   return true;

@@ -110,6 +110,8 @@ struct tenant_settings {
   std::uint32_t rate_per_second = 0;  // 0..limits::tenant_rate_per_second_max
   std::uint32_t rate_burst = 0;       // 0..limits::tenant_rate_burst_max
   std::uint32_t subscriptions_max = 0;  // 0..limits::tenant_subscriptions_max
+  std::uint32_t records_max = 0;        // 0..limits::tenant_records_max
+  std::uint32_t connections_max = 0;    // 0..limits::tenant_connections_max
 };
 
 struct settings_request {
@@ -127,8 +129,12 @@ struct settings_request {
   std::optional<std::uint32_t> rate_per_second;
   std::optional<std::uint32_t> rate_burst;
   std::optional<std::uint32_t> subscriptions_max;
+  std::optional<std::uint32_t> records_max;
+  std::optional<std::uint32_t> connections_max;
 
-  bool sets_quotas() const { return rate_per_second || rate_burst || subscriptions_max; }
+  bool sets_quotas() const {
+    return rate_per_second || rate_burst || subscriptions_max || records_max || connections_max;
+  }
   bool changes() const { return allocation || priority || low_stock_threshold || sets_quotas(); }
 };
 
@@ -145,8 +151,8 @@ std::uint64_t fingerprint(const transfer_request& r);
 
 // tenant.settings' document body: msgpack of {v: 1, allocation: int
 // (allocation_policy), priority: [str], low_stock_threshold: int (optional,
-// absent = 0), rate_per_second, rate_burst, subscriptions_max: int (each
-// optional, absent = 0, within its limit)}. decode is false on anything
+// absent = 0), rate_per_second, rate_burst, subscriptions_max, records_max,
+// connections_max: int (each optional, absent = 0, within its limit)}. decode is false on anything
 // else.
 std::string encode(const tenant_settings& s);
 bool decode(std::string_view bytes, tenant_settings* out);

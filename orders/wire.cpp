@@ -135,6 +135,8 @@ void read_settings_change(field_reader& f, settings_request& r) {
   quota("rate_per_second", limits::tenant_rate_per_second_max, &r.rate_per_second);
   quota("rate_burst", limits::tenant_rate_burst_max, &r.rate_burst);
   quota("subscriptions_max", limits::tenant_subscriptions_max, &r.subscriptions_max);
+  quota("records_max", limits::tenant_records_max, &r.records_max);
+  quota("connections_max", limits::tenant_connections_max, &r.connections_max);
 }
 
 }  // namespace
@@ -268,7 +270,9 @@ value settings_value(const tenant_settings& s) {
                       {"low_stock_threshold", s.low_stock_threshold},
                       {"rate_per_second", std::int64_t{s.rate_per_second}},
                       {"rate_burst", std::int64_t{s.rate_burst}},
-                      {"subscriptions_max", std::int64_t{s.subscriptions_max}}});
+                      {"subscriptions_max", std::int64_t{s.subscriptions_max}},
+                      {"records_max", std::int64_t{s.records_max}},
+                      {"connections_max", std::int64_t{s.connections_max}}});
 }
 
 // ---------------------------------------------------------------------------

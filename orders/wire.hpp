@@ -57,7 +57,7 @@ protocol::value order_value(const order& o);
 // or failed, receipts lists the applied ones.
 protocol::value transfer_value(const transfer& t);
 // {allocation, priority, low_stock_threshold, rate_per_second, rate_burst,
-// subscriptions_max}: the quotas as given (the node's dispatcher fills in
+// subscriptions_max, records_max, connections_max}: the quotas as given (the node's dispatcher fills in
 // the node's defaults for the 0s first, so a reader sees what applies).
 protocol::value settings_value(const tenant_settings& s);
 

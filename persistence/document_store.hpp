@@ -81,6 +81,10 @@ class document_store {
   // Deletes final (not open) documents with updated_ms < before; *removed is
   // the number of rows deleted. Durable as the last put's mode.
   virtual status prune(epoch_ms before, std::uint64_t* removed) = 0;
+  // Deletes every document of `tenant`, open or final (tenant.delete);
+  // *removed is the number of rows deleted. On stable storage when it
+  // returns ok.
+  virtual status delete_tenant(std::string_view tenant, std::uint64_t* removed) = 0;
 
   // Where the documents live, for messages ("data/documents.db", "memory").
   virtual const std::string& name() const = 0;

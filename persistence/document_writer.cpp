@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 
 namespace stockgrid::persistence {
 
@@ -98,6 +99,19 @@ status document_writer::list_open(std::vector<document>* out) {
 status document_writer::lease_ids(std::uint64_t count, std::uint64_t* first) {
   std::lock_guard lk(store_mu_);
   return store_->lease_ids(count, first);
+}
+
+status document_writer::delete_tenant(const std::string& tenant, std::uint64_t* removed) {
+  // A read runs after every earlier put is committed: wait for one, so no
+  // put queued before this call lands after the delete.
+  std::promise<void> committed;
+  if (!get(document_kind::tenant_settings, tenant, "settings", [&](const status&, std::optional<document>) {
+        committed.set_value();
+      }))
+    return status::io_error(store_->name() + ": document writer stopped or full");
+  committed.get_future().wait();
+  std::lock_guard lk(store_mu_);
+  return store_->delete_tenant(tenant, removed);
 }
 
 // ---- the writer thread -------------------------------------------------------

@@ -72,6 +72,10 @@ class document_writer {
   // with the writer thread (waits for at most the transaction in progress).
   status lease_ids(std::uint64_t count, std::uint64_t* first);
 
+  // Blocking, from a thread that may wait (not an actor's): deletes every
+  // document of `tenant` after every put queued before it, durably.
+  status delete_tenant(const std::string& tenant, std::uint64_t* removed);
+
   // Jobs queued and not yet taken by the writer thread.
   std::size_t queued() const { return queued_.load(std::memory_order_relaxed); }
 

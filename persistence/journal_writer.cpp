@@ -99,6 +99,14 @@ class idempotency_cache {
     order_.clear();
   }
 
+  // Drops the tenant's keys (each starts with the tenant and a NUL). Their
+  // places in order_ stay until evicted: eviction skips a key it no longer
+  // finds with that seq.
+  void forget_tenant(const std::string& tenant) {
+    const std::string prefix = tenant + '\0';
+    std::erase_if(map_, [&](const auto& kv) { return kv.first.starts_with(prefix); });
+  }
+
  private:
   std::size_t capacity_;
   std::unordered_map<std::string, journal_entry> map_;
@@ -351,6 +359,14 @@ void journal_writer::lookup_idempotent(std::uint32_t p, record_key key, std::uin
   const bool wake = w.waiting;
   lk.unlock();
   if (wake) w.cv.notify_one();
+}
+
+void journal_writer::run_forgetting_tenant(std::uint32_t p, std::string tenant, job fn) {
+  // The job runs on p's writer thread, the only one that touches its cache.
+  run(p, [part = parts_[p].get(), tenant = std::move(tenant), fn = std::move(fn)](partition_store& store) {
+    part->cache->forget_tenant(tenant);
+    fn(store);
+  });
 }
 
 void journal_writer::run(std::uint32_t p, job fn) {

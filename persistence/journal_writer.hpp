@@ -127,6 +127,11 @@ class journal_writer {
   // Runs `fn` on p's writer thread after every earlier append has committed.
   void run(std::uint32_t p, job fn);
 
+  // Like run(), for tenant.delete: first drops `tenant`'s keys from p's
+  // idempotency cache (so a tenant made anew with the name replays none of
+  // them), then runs `fn`, which removes its rows from the store.
+  void run_forgetting_tenant(std::uint32_t p, std::string tenant, job fn);
+
   // Highest seq of p known durable (entries up to it are acknowledged).
   std::uint64_t durable_seq(std::uint32_t p) const;
   // The highest seq p's journal held when this writer recovered it, and the

@@ -72,6 +72,11 @@ class memory_document_store final : public document_store {
     return status::ok();
   }
 
+  status delete_tenant(std::string_view tenant, std::uint64_t* removed) override {
+    *removed = std::erase_if(docs_, [&](const auto& kv) { return std::get<1>(kv.first) == tenant; });
+    return status::ok();
+  }
+
   const std::string& name() const override { return name_; }
 
  private:

@@ -247,3 +247,32 @@ status memory_store::recover(recovery_report* report) {
 }
 
 }  // namespace stockgrid::persistence
+
+namespace stockgrid::persistence {
+
+status memory_store::count_records(std::vector<std::pair<std::string, std::uint64_t>>* out) {
+  std::map<std::string, std::set<std::pair<std::string, std::string>>> keys;
+  for (const auto& [key, image] : snapshot_) keys[key.tenant].emplace(key.warehouse, key.sku);
+  for (auto it = journal_.upper_bound(snapshot_seq_); it != journal_.end(); ++it)
+    if (it->second.result == outcome::ok) keys[it->second.key.tenant].emplace(it->second.key.warehouse, it->second.key.sku);
+  out->clear();
+  for (const auto& [tenant, records] : keys) out->emplace_back(tenant, records.size());
+  return status::ok();
+}
+
+status memory_store::delete_tenant(std::string_view tenant, std::uint64_t* records) {
+  snapshot_report folded;
+  if (status st = snapshot(0, &folded); !st) return st;
+  if (status st; injected_failure(&st)) return st;
+  for (auto it = journal_.begin(); it != journal_.end();) {
+    auto next = std::next(it);
+    if (it->second.key.tenant == tenant) erase_entry(it);
+    it = next;
+  }
+  const auto removed = std::erase_if(snapshot_, [&](const auto& kv) { return kv.first.tenant == tenant; });
+  if (records != nullptr) *records = removed;
+  synced_seq_ = last_seq_;
+  return status::ok();
+}
+
+}  // namespace stockgrid::persistence

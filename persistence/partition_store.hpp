@@ -160,6 +160,18 @@ class partition_store {
   // journal entries that are in the snapshot and older than `retain_since_ms`.
   virtual status snapshot(epoch_ms retain_since_ms, snapshot_report* report) = 0;
 
+  // How many records exist per tenant (tenant, count), in tenant order: the
+  // records quota's counts at start (actors/record_quota.hpp).
+  virtual status count_records(std::vector<std::pair<std::string, std::uint64_t>>* out) = 0;
+
+  // Removes every row of `tenant` from the partition: its journal entries,
+  // snapshot rows and index rows (tenant.delete); the tail is folded into
+  // the snapshot first, so no entry of another tenant is lost. Durable when
+  // it returns ok; on an error some rows may be gone and a later call
+  // finishes the work. `records` (may be null) gets how many records it
+  // removed.
+  virtual status delete_tenant(std::string_view tenant, std::uint64_t* records) = 0;
+
   // Where the data lives, for messages ("data/p-0007.db", or "memory").
   virtual const std::string& name() const = 0;
 };

@@ -48,6 +48,7 @@ class sqlite_document_store final : public document_store {
   status list_open(std::vector<document>* out) override;
   status lease_ids(std::uint64_t count, std::uint64_t* first) override;
   status prune(epoch_ms before, std::uint64_t* removed) override;
+  status delete_tenant(std::string_view tenant, std::uint64_t* removed) override;
   const std::string& name() const override { return db_.path(); }
 
  private:
@@ -277,6 +278,18 @@ status sqlite_document_store::prune(epoch_ms before, std::uint64_t* removed) {
   return transaction(synchronous_full_, [&] {
     q_.prune.bind(1, before);
     if (status st = db_.run(q_.prune, "pruning documents"); !st) return st;
+    *removed = static_cast<std::uint64_t>(sqlite3_changes(db_.get()));
+    return status::ok();
+  });
+}
+
+status sqlite_document_store::delete_tenant(std::string_view tenant, std::uint64_t* removed) {
+  *removed = 0;
+  sqlite::statement del;
+  if (status st = db_.prepare("DELETE FROM documents WHERE tenant = ?1", &del); !st) return st;
+  return transaction(true, [&] {
+    del.bind_text(1, tenant);
+    if (status st = db_.run(del, "deleting a tenant's documents"); !st) return st;
     *removed = static_cast<std::uint64_t>(sqlite3_changes(db_.get()));
     return status::ok();
   });

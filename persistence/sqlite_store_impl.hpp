@@ -59,6 +59,8 @@ class sqlite_store final : public partition_store {
   std::uint64_t compacted_below() const override { return compacted_below_; }
   std::uint64_t entries_since_snapshot() const override { return since_snapshot_; }
   status snapshot(epoch_ms retain_since_ms, snapshot_report* report) override;
+  status count_records(std::vector<std::pair<std::string, std::uint64_t>>* out) override;
+  status delete_tenant(std::string_view tenant, std::uint64_t* records) override;
   const std::string& name() const override { return options_.path; }
 
  private:

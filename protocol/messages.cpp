@@ -70,6 +70,7 @@ constexpr op_spec op_table[] = {
     {"tenant.create", role::system},
     {"tenant.list", role::system},
     {"tenant.suspend", role::system},
+    {"tenant.delete", role::system},
     {"tenant.resume", role::system},
     {"tenant.export", role::system},
 };
@@ -247,7 +248,8 @@ void read_fields(op_request* req, field_reader& f) {
     f.optional_integer("expires_at_ms", &req->expires_at_ms);
   } else if (name == "key.revoke") {
     f.required_string("key_id", &req->key_id);
-  } else if (name == "tenant.create" || name == "tenant.suspend" || name == "tenant.resume") {
+  } else if (name == "tenant.create" || name == "tenant.suspend" || name == "tenant.resume" ||
+             name == "tenant.delete") {
     f.required_string("tenant", &req->tenant);
   } else if (name == "tenant.export") {
     f.required_string("tenant", &req->tenant);
@@ -410,7 +412,8 @@ value encode_request(const op_request& req) {
     if (req.expires_at_ms) o.emplace_back("expires_at_ms", *req.expires_at_ms);
   } else if (name == "key.revoke") {
     o.emplace_back("key_id", req.key_id);
-  } else if (name == "tenant.create" || name == "tenant.suspend" || name == "tenant.resume") {
+  } else if (name == "tenant.create" || name == "tenant.suspend" || name == "tenant.resume" ||
+             name == "tenant.delete") {
     o.emplace_back("tenant", req.tenant);
   } else if (name == "tenant.export") {
     o.emplace_back("tenant", req.tenant);

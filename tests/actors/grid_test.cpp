@@ -273,3 +273,69 @@ TEST_CASE("a hold can be committed or released from the reserve's own reply", "[
     CHECK(r.record.on_hand == 1'000'000 - cycles / 2);
   }
 }
+
+TEST_CASE("a tenant at its records quota cannot create a record; its records and other tenants' work, also after a restart",
+          "[grid][quota]") {
+  temp_dir dir;
+  auto s = test_settings(dir.path());
+  s.quotas.records_per_tenant_max = 2;
+  const auto other_tenant = [](request r) {
+    r.key.tenant = "t2";
+    return r;
+  };
+  for (int run = 0; run < 2; ++run) {
+    INFO("run " << run);
+    auto g = open_grid(s);
+    if (run == 0) {
+      REQUIRE(call(*g, adjust("wh1", "a", 10)).code == outcome::ok);
+      REQUIRE(call(*g, adjust("wh2", "a", 10)).code == outcome::ok);  // another warehouse: another record
+    }
+    auto refused = call(*g, adjust("wh1", "c", 5));
+    CHECK(refused.code == outcome::limit_exceeded);
+    CHECK(refused.limit == 2);
+    CHECK(call(*g, get("wh1", "c")).code == outcome::not_found);  // nothing was created
+    CHECK(call(*g, adjust("wh1", "a", 1)).code == outcome::ok);
+    CHECK(call(*g, reserve("wh2", "a", 1, 60'000)).code == outcome::ok);
+    CHECK(call(*g, other_tenant(adjust("wh1", "c" + std::to_string(run), 5))).code == outcome::ok);
+  }
+}
+
+TEST_CASE("delete_tenant removes a tenant's records, holds and count from every partition; others stay; idempotent",
+          "[grid][tenant]") {
+  temp_dir dir;
+  const auto s = test_settings(dir.path());
+  const auto of_t2 = [](request r) {
+    r.key.tenant = "t2";
+    return r;
+  };
+  std::string hold;
+  {
+    auto g = open_grid(s);
+    for (int i = 0; i < 10; ++i) REQUIRE(call(*g, adjust("wh" + std::to_string(i % 3), "sku" + std::to_string(i), 5)).code == outcome::ok);
+    for (int i = 0; i < 3; ++i) REQUIRE(call(*g, of_t2(adjust("wh0", "sku" + std::to_string(i), 5))).code == outcome::ok);
+    auto held = call(*g, reserve("wh0", "sku0", 1, 60'000));
+    REQUIRE(held.code == outcome::ok);
+    hold = held.hold;
+    CHECK(g->tenant_records("t1") == 10);
+
+    std::uint64_t removed = 0;
+    REQUIRE(g->delete_tenant("t1", &removed).is_ok());
+    CHECK(removed == 10);
+    CHECK(g->tenant_records("t1") == 0);
+    CHECK(call(*g, get("wh0", "sku0")).code == outcome::not_found);
+    CHECK(call(*g, hold_op(op::commit, hold)).code == outcome::hold_not_found);
+    CHECK(call(*g, of_t2(get("wh0", "sku1"))).code == outcome::ok);
+    REQUIRE(g->delete_tenant("t1", &removed).is_ok());  // again: nothing left, still ok
+    CHECK(removed == 0);
+  }
+  auto g = open_grid(s);
+  CHECK(g->tenant_records("t1") == 0);
+  CHECK(g->tenant_records("t2") == 3);
+  for (int i = 0; i < 10; ++i)
+    CHECK(call(*g, get("wh" + std::to_string(i % 3), "sku" + std::to_string(i))).code == outcome::not_found);
+  CHECK(call(*g, of_t2(get("wh0", "sku2"))).code == outcome::ok);
+  // The name can be used again, from nothing.
+  auto fresh = call(*g, adjust("wh0", "sku0", 1));
+  REQUIRE(fresh.code == outcome::ok);
+  CHECK(fresh.record.version == 1);
+}

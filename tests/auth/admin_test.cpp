@@ -191,6 +191,8 @@ TEST_CASE("a store failure is INTERNAL with the detail kept for the log", "[auth
     store_status add_tenant(const tenant_record&, const key_record*) override { return fail(); }
     store_status list_tenants(std::vector<tenant_record>*) override { return fail(); }
     store_status set_tenant_suspended(std::string_view, bool, epoch_ms) override { return fail(); }
+    store_status set_tenant_deleting(std::string_view, epoch_ms) override { return fail(); }
+    store_status remove_tenant(std::string_view) override { return fail(); }
     store_status add_key(const key_record&) override { return fail(); }
     store_status list_keys(std::string_view, std::vector<key_info>*) override { return fail(); }
     store_status revoke_key(std::string_view, std::string_view, epoch_ms) override {

@@ -197,7 +197,7 @@ TEST_CASE("system.db is private, in WAL mode, and refuses a newer format",
   REQUIRE(sqlite3_step(s) == SQLITE_ROW);
   CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, 0))) == "wal");
   sqlite3_finalize(s);
-  REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 3", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 4", nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
 
   std::unique_ptr<sqlite_key_store> store;
@@ -223,6 +223,33 @@ TEMPLATE_TEST_CASE("a tenant is suspended and resumed, idempotently", "[auth][st
   CHECK(tenants == std::vector<tenant_record>{{"acme", t0, std::nullopt}, {"beta", t0, std::nullopt}});
   CHECK(store.set_tenant_suspended("nobody", true, t0).kind() == store_status::code::not_found);
   CHECK(store.set_tenant_suspended("nobody", false, t0).kind() == store_status::code::not_found);
+}
+
+TEMPLATE_TEST_CASE("a suspended tenant is marked deleting, stays suspended, then goes with its keys",
+                   "[auth][store]", memory_fixture, sqlite_fixture) {
+  TestType f;
+  key_store& store = f.get();
+  REQUIRE(create_tenant(store, "acme", t0).status);
+  REQUIRE(create_tenant(store, "beta", t0).status);
+  CHECK(store.set_tenant_deleting("acme", t0 + 1).kind() == store_status::code::invalid);  // active
+  CHECK(store.set_tenant_deleting("nobody", t0 + 1).kind() == store_status::code::not_found);
+  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 2));
+  REQUIRE(store.set_tenant_deleting("acme", t0 + 3));
+  REQUIRE(store.set_tenant_deleting("acme", t0 + 4));  // keeps the first time
+  CHECK(store.set_tenant_suspended("acme", false, t0 + 5).kind() == store_status::code::invalid);
+  std::vector<tenant_record> tenants;
+  REQUIRE(store.list_tenants(&tenants));
+  CHECK(tenants == std::vector<tenant_record>{{"acme", t0, t0 + 2, t0 + 3}, {"beta", t0, std::nullopt, std::nullopt}});
+
+  REQUIRE(store.remove_tenant("acme"));
+  REQUIRE(store.list_tenants(&tenants));
+  CHECK(tenants == std::vector<tenant_record>{{"beta", t0, std::nullopt, std::nullopt}});
+  std::vector<key_record> keys;
+  REQUIRE(store.load_keys(&keys));
+  for (const auto& k : keys) CHECK(k.tenant != "acme");
+  CHECK_FALSE(keys.empty());  // beta's
+  CHECK(store.remove_tenant("acme").kind() == store_status::code::not_found);
+  REQUIRE(create_tenant(store, "acme", t0 + 6).status);  // the name is free again
 }
 
 TEST_CASE("a version 1 system.db is upgraded in place, its rows kept", "[auth][store][sqlite]") {

@@ -116,6 +116,7 @@ TEST_CASE("default settings are the documented ones and valid") {
   CHECK(s.subscriptions.subscriptions_per_tenant_max == 5'000);
   CHECK(s.quotas.rate_per_second == 10'000);
   CHECK(s.quotas.rate_burst == 20'000);
+  CHECK(s.quotas.records_per_tenant_max == 1'000'000);
   CHECK(s.validate() == "");
 }
 

@@ -20,7 +20,7 @@ TEST_CASE("conversation: auth, then requests are dispatched with the token's ten
           "[gateway]") {
   gateway::gateway_settings settings;
   gateway::stub_authenticator auth;
-  conversation c(settings, auth, [](const gateway::principal&) { return true; });
+  conversation c(settings, auth, [](const gateway::principal&) { return 0u; });
 
   auto v = frame(c, R"({"op":"stock.get","id":1,"warehouse":"W","sku":"S"})");
   REQUIRE(v.reply);
@@ -65,10 +65,12 @@ TEST_CASE("conversation: failed auths close after auth_failures_max", "[gateway]
 TEST_CASE("conversation: a refused admission answers LIMIT_EXCEEDED and closes", "[gateway]") {
   gateway::gateway_settings settings;
   gateway::stub_authenticator auth;
-  conversation c(settings, auth, [](const gateway::principal&) { return false; });
+  // The tenant's own limit, which the refusal names.
+  conversation c(settings, auth, [](const gateway::principal&) { return 7u; });
   auto v = frame(c, R"({"op":"auth","id":1,"token":"reader-token"})");
   REQUIRE(v.reply);
   CHECK(error_code(*v.reply) == "LIMIT_EXCEEDED");
+  CHECK(to_json(*v.reply).find(R"("limit":7)") != std::string::npos);
   REQUIRE(v.close);
   CHECK_FALSE(c.authenticated());
 }

@@ -315,6 +315,16 @@ TEST_CASE("wire: tenant.settings reads, or changes what `set` names", "[wire][se
   CHECK(settings_refusal(head + R"({"rate_burst":1000000001}})") ==
         "set.rate_burst: must be between 0 (the node's default) and 1000000000");
   CHECK(settings_refusal(head + R"({"subscriptions_max":"9"}})") == "set.subscriptions_max: must be an integer");
+  const auto counts = accepted<settings_request>(
+      R"({"op":"tenant.settings","id":7,"tenant":"acme","set":{"records_max":3,"connections_max":2}})",
+      decode_settings);
+  CHECK(counts.records_max == 3u);
+  CHECK(counts.connections_max == 2u);
+  CHECK(counts.sets_quotas());
+  CHECK(settings_refusal(head + R"({"records_max":1000000001}})") ==
+        "set.records_max: must be between 0 (the node's default) and 1000000000");
+  CHECK(settings_refusal(head + R"({"connections_max":-1}})") ==
+        "set.connections_max: must be between 0 (the node's default) and 1000000");
   CHECK(settings_refusal(R"({"op":"tenant.settings","id":7,"tenant":""})") == "tenant: must not be empty (leave it out instead)");
 }
 
@@ -510,14 +520,16 @@ TEST_CASE("wire: stock.find and tenant.settings responses", "[wire][response]") 
   s.settings.allocation.priority = {"w2", "w1"};
   CHECK(to_json(settings_response(11, s)) ==
         R"({"id":11,"ok":true,"settings":{"allocation":"priority","priority":["w2","w1"],"low_stock_threshold":0,)"
-        R"("rate_per_second":0,"rate_burst":0,"subscriptions_max":0}})");
+        R"("rate_per_second":0,"rate_burst":0,"subscriptions_max":0,"records_max":0,"connections_max":0}})");
   s.settings = {};
   s.settings.rate_per_second = 500;
   s.settings.rate_burst = 1000;
   s.settings.subscriptions_max = 3;
+  s.settings.records_max = 4;
+  s.settings.connections_max = 5;
   CHECK(to_json(settings_response(11, s)) ==
         R"({"id":11,"ok":true,"settings":{"allocation":"most_available","priority":[],"low_stock_threshold":0,)"
-        R"("rate_per_second":500,"rate_burst":1000,"subscriptions_max":3}})");
+        R"("rate_per_second":500,"rate_burst":1000,"subscriptions_max":3,"records_max":4,"connections_max":5}})");
 }
 
 TEST_CASE("tenant settings documents keep the low-stock default; older ones without it read 0", "[wire]") {
@@ -550,24 +562,31 @@ TEST_CASE("tenant settings documents keep the quotas; older ones without them re
   ts.rate_per_second = 500;
   ts.rate_burst = 1000;
   ts.subscriptions_max = 3;
+  ts.records_max = 4;
+  ts.connections_max = 5;
   tenant_settings back;
   REQUIRE(decode(encode(ts), &back));
   CHECK(back.rate_per_second == 500);
   CHECK(back.rate_burst == 1000);
   CHECK(back.subscriptions_max == 3);
+  CHECK(back.records_max == 4);
+  CHECK(back.connections_max == 5);
 
   protocol::value v;
   REQUIRE(document::parse(encode(ts), &v));
   auto* members = v.as_object();
   REQUIRE(members != nullptr);
   std::erase_if(*members, [](const auto& m) {
-    return m.first == "rate_per_second" || m.first == "rate_burst" || m.first == "subscriptions_max";
+    return m.first == "rate_per_second" || m.first == "rate_burst" || m.first == "subscriptions_max" ||
+           m.first == "records_max" || m.first == "connections_max";
   });
   tenant_settings older;
   REQUIRE(decode(document::serialize(*members), &older));
   CHECK(older.rate_per_second == 0);
   CHECK(older.rate_burst == 0);
   CHECK(older.subscriptions_max == 0);
+  CHECK(older.records_max == 0);
+  CHECK(older.connections_max == 0);
 
   // Out of its limit: not a settings document this node wrote.
   members->emplace_back("rate_burst", std::int64_t{-1});

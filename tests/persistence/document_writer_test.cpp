@@ -82,6 +82,9 @@ class counting_store final : public document_store {
   status list_open(std::vector<document>* out) override { return inner_->list_open(out); }
   status lease_ids(std::uint64_t count, std::uint64_t* first) override { return inner_->lease_ids(count, first); }
   status prune(epoch_ms before, std::uint64_t* removed) override { return inner_->prune(before, removed); }
+  status delete_tenant(std::string_view tenant, std::uint64_t* removed) override {
+    return inner_->delete_tenant(tenant, removed);
+  }
   const std::string& name() const override { return inner_->name(); }
 
  private:

@@ -112,3 +112,59 @@ TEST_CASE("list_records sees appends made after the first listing") {
 
 }  // namespace
 }  // namespace stockgrid::persistence
+
+namespace stockgrid::persistence {
+namespace {
+
+// A SQLite store in `dir` and its in-memory twin, stocked alike by stock().
+std::pair<std::unique_ptr<partition_store>, std::unique_ptr<partition_store>> stocked_pair(temp_dir& dir) {
+  status opened;
+  std::pair<std::unique_ptr<partition_store>, std::unique_ptr<partition_store>> out{
+      open_sqlite_store({dir.file("p.db"), ""}, &opened), make_memory_store()};
+  REQUIRE(opened);
+  journal_sim sim;
+  stock(sim, *out.first, *out.second);
+  return out;
+}
+
+TEST_CASE("count_records counts each tenant's records, snapshot and tail; delete_tenant removes one tenant's rows") {
+  temp_dir dir;
+  auto [disk, memory] = stocked_pair(dir);
+  status st;
+  using counts = std::vector<std::pair<std::string, std::uint64_t>>;
+  for (partition_store* s : {disk.get(), memory.get()}) {
+    INFO(s->name());
+    counts c;
+    REQUIRE(s->count_records(&c).to_string() == "ok");
+    CHECK(c == counts{{"acme", 9}, {"other", 1}});  // 8 in the snapshot, cap-l after it; not the refusal
+
+    std::uint64_t removed = 0;
+    REQUIRE(s->delete_tenant("acme", &removed).to_string() == "ok");
+    CHECK(removed == 9);
+    REQUIRE(s->count_records(&c).to_string() == "ok");
+    CHECK(c == counts{{"other", 1}});
+    list_filter f;
+    f.tenant = "acme";
+    CHECK(list(*s, f).empty());
+    std::vector<journal_entry> rows;
+    REQUIRE(s->read_journal(0, 1000, &rows).to_string() == "ok");
+    for (const auto& e : rows) CHECK(e.key.tenant == "other");
+    record_image image;
+    bool found = true;
+    REQUIRE(s->load_record({"other", "berlin", "mug"}, &image, &found).to_string() == "ok");
+    CHECK(found);
+    CHECK(image.on_hand == 1);
+    REQUIRE(s->delete_tenant("acme", &removed).to_string() == "ok");  // again: nothing left
+    CHECK(removed == 0);
+  }
+  // The file still recovers: other records' chains are whole.
+  disk.reset();
+  auto again = open_sqlite_store({dir.file("p.db"), ""}, &st);
+  REQUIRE(st);
+  recovery_report report;
+  REQUIRE(again->recover(&report).to_string() == "ok");
+  CHECK(report.warehouses == std::vector<std::pair<std::string, std::string>>{{"other", "berlin"}});
+}
+
+}  // namespace
+}  // namespace stockgrid::persistence

@@ -139,6 +139,7 @@ const std::vector<op_case>& op_cases() {
       {"tenant.list", R"({})", {}},
       {"tenant.suspend", R"({"tenant":"acme"})", {{"tenant", field_type::text, true}}},
       {"tenant.resume", R"({"tenant":"acme"})", {{"tenant", field_type::text, true}}},
+      {"tenant.delete", R"({"tenant":"acme"})", {{"tenant", field_type::text, true}}},
       {"tenant.export", R"({"tenant":"acme","cursor":"c1","limit":10})",
        {{"tenant", field_type::text, true},
         {"cursor", field_type::text, false},
@@ -204,6 +205,7 @@ TEST_CASE("roles: every op needs the role the issue names", "[roles]") {
       {"key.revoke", role::admin},     {"tenant.create", role::system},
       {"tenant.list", role::system},   {"tenant.suspend", role::system},
       {"tenant.resume", role::system}, {"tenant.export", role::system},
+      {"tenant.delete", role::system},
   };
   for (const auto& [name, needs] : tenant_ops) {
     const op_spec* spec = find_op(name);
@@ -243,7 +245,7 @@ TEST_CASE("roles: admin ⊃ writer ⊃ reader; system runs only system ops", "[r
   CHECK(can(role::admin, "key.revoke"));
   for (role who : {role::reader, role::writer, role::admin}) {
     for (const char* op_name : {"tenant.create", "tenant.list", "tenant.suspend", "tenant.resume",
-                                "tenant.export"})
+                                "tenant.export", "tenant.delete"})
       CHECK_FALSE(can(who, op_name));
   }
   // The operator belongs to no tenant: no stock or key ops.
@@ -732,6 +734,7 @@ std::vector<op_request> every_kind_of_request() {
   add("tenant.list", [](op_request&) {});
   add("tenant.suspend", [](op_request& r) { r.tenant = "acme"; });
   add("tenant.resume", [](op_request& r) { r.tenant = "acme"; });
+  add("tenant.delete", [](op_request& r) { r.tenant = "acme"; });
   add("tenant.export", [](op_request& r) { r.tenant = "acme"; });
   add("tenant.export", [](op_request& r) {
     r.tenant = "acme";

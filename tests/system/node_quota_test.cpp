@@ -221,3 +221,87 @@ TEST_CASE("node: a tenant's subscriptions beyond its limit get LIMIT_EXCEEDED", 
   CHECK(subscribed);
   node.stop();
 }
+
+TEST_CASE("node: a tenant at its records quota gets LIMIT_EXCEEDED for a new record; its records and another tenant's "
+          "work; the count and the quota survive a restart",
+          "[node][quota]") {
+  stockgrid::testing::temp_dir data;
+  node_options options = without_demo();
+  options.data_dir = data.path() + "/data";
+  const auto set_mug = [](session& s, const char* warehouse, const char* sku, std::int64_t on_hand) {
+    return s.call({{"op", "stock.set"}, {"warehouse", warehouse}, {"sku", sku}, {"on_hand", on_hand}});
+  };
+  tenant_keys small, large;
+  {
+    test_node node(options);
+    small = create_tenant(node, "small");
+    large = create_tenant(node, "large");
+    session admin(node, encoding::json, small.admin);
+    check_error(admin.call({{"op", "tenant.settings"}, {"set", object{{"records_max", 5}}}}), "FORBIDDEN");
+    CHECK(integer(settings_of(node, small), "records_max") == 1'000'000);  // the node's default
+
+    const value set = system_sets(node, "small", {{"records_max", 2}});
+    INFO(Catch::Detail::stringify(set));
+    REQUIRE(ok(set));
+    CHECK(integer(set, "settings.records_max") == 2);
+    CHECK(integer(settings_of(node, small), "records_max") == 2);
+
+    session w(node, encoding::json, small.writer);
+    REQUIRE(ok(set_mug(w, "w1", "mug", 10)));
+    REQUIRE(ok(set_mug(w, "w2", "mug", 10)));  // the same SKU elsewhere is another record
+    const value refused = set_mug(w, "w1", "cup", 10);
+    check_error(refused, "LIMIT_EXCEEDED");
+    CHECK(integer(refused, "error.limit") == 2);
+    check_error(w.call({{"op", "stock.get"}, {"warehouse", "w1"}, {"sku", "cup"}}), "NOT_FOUND");
+    check_error(w.call({{"op", "stock.adjust"}, {"warehouse", "w3"}, {"sku", "mug"}, {"delta", 1}}), "LIMIT_EXCEEDED");
+    CHECK(ok(w.call({{"op", "stock.adjust"}, {"warehouse", "w1"}, {"sku", "mug"}, {"delta", 5}})));
+    CHECK(ok(w.call({{"op", "stock.reserve"}, {"warehouse", "w2"}, {"sku", "mug"}, {"qty", 1}})));
+
+    session other(node, encoding::json, large.writer);
+    for (const char* sku : {"a", "b", "c"}) CHECK(ok(set_mug(other, "w1", sku, 1)));
+    node.stop();
+  }
+
+  test_node node(options);
+  CHECK(integer(settings_of(node, small), "records_max") == 2);
+  session w(node, encoding::json, small.writer);
+  check_error(set_mug(w, "w9", "new", 1), "LIMIT_EXCEEDED");
+  CHECK(ok(set_mug(w, "w1", "mug", 3)));
+  // Raised by the system role: the same request now creates the record.
+  REQUIRE(ok(system_sets(node, "small", {{"records_max", 3}})));
+  bool created = false;
+  for (int i = 0; i < 50 && !created; ++i) {  // the grid learns it just after the answer
+    created = ok(set_mug(w, "w9", "new", 1));
+    if (!created) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(created);
+  check_error(set_mug(w, "w9", "newer", 1), "LIMIT_EXCEEDED");
+  node.stop();
+}
+
+TEST_CASE("node: a tenant's own connection limit replaces the node's: the one over gets LIMIT_EXCEEDED with limit",
+          "[node][quota]") {
+  test_node node(without_demo());
+  const auto t = create_tenant(node, "few");
+  session admin(node, encoding::json, t.admin);
+  check_error(admin.call({{"op", "tenant.settings"}, {"set", object{{"connections_max", 1}}}}), "FORBIDDEN");
+  CHECK(integer(admin.call({{"op", "tenant.settings"}}), "settings.connections_max") == 1'000);
+  REQUIRE(ok(system_sets(node, "few", {{"connections_max", 2}})));
+  // Read on the open connection (another would count): also a barrier, the
+  // gateway learns the limit before this answer.
+  CHECK(integer(admin.call({{"op", "tenant.settings"}}), "settings.connections_max") == 2);
+
+  session first(node, encoding::json, t.reader);  // `admin` is the second
+  session third(node, encoding::json);
+  const value refused = third.call({{"op", "auth"}, {"token", t.reader}});
+  check_error(refused, "LIMIT_EXCEEDED");
+  CHECK(integer(refused, "error.limit") == 2);
+  CHECK(third.wait_close() == 1008);
+  // Another tenant keeps the node's limit.
+  const auto other = create_tenant(node, "many");
+  session a(node, encoding::json, other.reader);
+  session b(node, encoding::json, other.reader);
+  session c(node, encoding::json, other.reader);
+  CHECK(ok(c.call({{"op", "ping"}})));
+  node.stop();
+}

@@ -268,7 +268,7 @@ TEST_CASE("node: only the system role runs the tenant lifecycle ops", "[node][te
   const tenant_keys acme = create_tenant(node, "acme");
   for (const std::string& token : {acme.admin, acme.writer, acme.reader}) {
     session s(node, encoding::json, token);
-    for (const char* op : {"tenant.suspend", "tenant.resume", "tenant.export", "tenant.list"}) {
+    for (const char* op : {"tenant.suspend", "tenant.resume", "tenant.export", "tenant.list", "tenant.delete"}) {
       INFO(op);
       check_error(s.call({{"op", op}, {"tenant", "acme"}}), "FORBIDDEN");
     }
