@@ -8,6 +8,9 @@
 //   snapshot         holds BLOBs (encode_holds) and snapshot rows as
 //                    bind_snapshot_row binds them
 //   document         order, transfer and tenant settings bodies (encode)
+//   ws_upgrade       HTTP requests the gateway serves (upgrades to /v1/ws
+//                    followed by client frames, masked as RFC 6455 wants,
+//                    health checks, a request with a body)
 //
 //   build-fuzz/fuzz/make_corpus SOURCE_DIR
 // Seeds of bugs (regress-*) are written by hand and kept; this program only
@@ -227,6 +230,65 @@ void documents() {
   write("document", "settings-01", std::string(1, '\2') + orders::encode(s));
 }
 
+// A client's WebSocket frame (RFC 6455 5.2): masked, with a 7, 16 or 64-bit length.
+std::string client_frame(unsigned char opcode, const std::string& payload, bool fin = true) {
+  std::string f;
+  f += static_cast<char>((fin ? 0x80 : 0x00) | opcode);
+  const std::size_t n = payload.size();
+  if (n < 126) {
+    f += static_cast<char>(0x80 | n);
+  } else if (n < 65536) {
+    f += static_cast<char>(0x80 | 126);
+    f += static_cast<char>(n >> 8);
+    f += static_cast<char>(n & 0xFF);
+  } else {
+    f += static_cast<char>(0x80 | 127);
+    for (int i = 7; i >= 0; --i) f += static_cast<char>((n >> (8 * i)) & 0xFF);
+  }
+  const unsigned char mask[4] = {0x37, 0xfa, 0x21, 0x3d};
+  f.append(reinterpret_cast<const char*>(mask), 4);
+  for (std::size_t i = 0; i < n; ++i) f += static_cast<char>(payload[i] ^ mask[i % 4]);
+  return f;
+}
+
+void ws_requests() {
+  const std::string upgrade =
+      "GET /v1/ws HTTP/1.1\r\n"
+      "Host: 127.0.0.1:7400\r\n"
+      "Upgrade: websocket\r\n"
+      "Connection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\n";
+  const std::string end = "\r\n";
+  const std::string auth = R"({"op":"auth","id":1,"token":"sg_4f1c"})";
+  const std::string get = R"({"op":"stock.get","id":2,"warehouse":"berlin-1","sku":"A-100"})";
+  protocol::value get_value;
+  std::string error;
+  protocol::parse(get, protocol::encoding::json, {}, &get_value, &error);
+  const std::string get_msgpack = protocol::serialize(get_value, protocol::encoding::msgpack);
+  // First byte: the chunk size the bytes arrive in, less one.
+  const std::vector<std::pair<const char*, std::string>> seeds = {
+      {"upgrade-00", std::string(1, 63) + upgrade + end},
+      {"upgrade-01", std::string(1, 7) + upgrade + end + client_frame(0x1, auth) +
+                         client_frame(0x1, get) + client_frame(0x8, std::string("\x03\xe8", 2))},
+      {"upgrade-02", std::string(1, 63) + upgrade + "Authorization: Bearer sg_4f1c\r\n" + end +
+                         client_frame(0x2, get_msgpack) + client_frame(0x9, "ping") +
+                         client_frame(0x1, "{\"op\":", false) + client_frame(0x0, "\"ping\",\"id\":3}")},
+      {"upgrade-03", std::string(1, 0) + upgrade + "Origin: https://shop.example\r\n" +
+                         "Sec-WebSocket-Protocol: stockgrid.v1\r\n" + end +
+                         client_frame(0x2, std::string(300, 'x')) + client_frame(0xA, "")},
+      {"upgrade-04", std::string(1, 31) + upgrade + "Origin: https://evil.example\r\n" + end},
+      {"health-00", std::string(1, 63) + "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"},
+      {"health-01", std::string(1, 3) + "HEAD /readyz?x=1 HTTP/1.0\r\n\r\n"},
+      {"post-00", std::string(1, 63) +
+                      "POST /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"},
+      {"post-01", std::string(1, 15) +
+                      "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "5\r\nhello\r\n0\r\n\r\n"},
+  };
+  for (const auto& [name, bytes] : seeds) write("ws_upgrade", name, bytes);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -239,5 +301,6 @@ int main(int argc, char** argv) {
   journal_rows();
   snapshot_seeds();
   documents();
+  ws_requests();
   return 0;
 }
