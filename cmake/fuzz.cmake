@@ -17,7 +17,6 @@ add_link_options(-fsanitize=address,undefined)
 find_package(SQLite3 REQUIRED)
 find_package(Threads REQUIRED)
 find_package(Boost 1.74 REQUIRED)
-find_package(CAF REQUIRED)
 find_package(msgpack-cxx REQUIRED CONFIG NAMES msgpack-cxx msgpack)
 
 add_subdirectory(domain)
