@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "gateway/detail/http_checks.hpp"
 #include "gateway/detail/websocket_session.hpp"
 #include "metrics/metrics.hpp"
 
@@ -16,20 +17,7 @@ namespace stockgrid::gateway::detail {
 
 namespace {
 
-// Limits on one plain HTTP request (health checks, metrics, dashboard).
-constexpr std::uint32_t http_header_bytes_max = 8 * 1024;
-constexpr std::uint64_t http_body_bytes_max = 64 * 1024;
-
-constexpr std::string_view websocket_path = "/v1/ws";
-
-using request_type = http::request<http::string_body>;
 using response_type = http::response<http::string_body>;
-
-std::string_view path_of(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
-
-std::string_view to_view(beast::string_view s) { return {s.data(), s.size()}; }
 
 response_type text_response(http::status status, unsigned version, std::string body) {
   response_type res{status, version};
@@ -38,33 +26,6 @@ response_type text_response(http::status status, unsigned version, std::string b
   res.body() = std::move(body);
   res.prepare_payload();
   return res;
-}
-
-// The token of an `Authorization: Bearer TOKEN` header; nullopt for any other
-// form (which the upgrade refuses like a wrong token).
-std::optional<std::string_view> bearer_token(std::string_view header) {
-  constexpr std::string_view scheme = "bearer ";
-  if (header.size() <= scheme.size()) return std::nullopt;
-  if (!beast::iequals(beast::string_view(header.data(), scheme.size()),
-                     beast::string_view(scheme.data(), scheme.size()))) {
-    return std::nullopt;
-  }
-  std::string_view token = header.substr(scheme.size());
-  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  if (token.empty()) return std::nullopt;
-  return token;
-}
-
-bool origin_allowed(const request_type& req, const gateway_settings& settings) {
-  if (settings.origin_allow.empty()) return true;
-  auto origin = req.find(http::field::origin);
-  // Only browsers send Origin, and only browsers need this protection.
-  if (origin == req.end()) return true;
-  for (const std::string& allowed : settings.origin_allow) {
-    if (to_view(origin->value()) == allowed) return true;
-  }
-  return false;
 }
 
 http_request to_hook_request(const request_type& req) {

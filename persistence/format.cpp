@@ -234,7 +234,8 @@ bool decode_holds(std::string_view blob, std::vector<hold>* out) {
   if (r.take(1) != holds_encoding_version) return false;
   const std::uint64_t count = r.take(4);
   // Each hold takes at least 28 bytes: reject absurd counts before reserving.
-  if (!r.ok || count > r.rest.size() / 28) return false;
+  // No holds is written as an empty BLOB, never as a count of 0.
+  if (!r.ok || count == 0 || count > r.rest.size() / 28) return false;
   out->reserve(count);
   for (std::uint64_t i = 0; i < count && r.ok; ++i) {
     hold h;

@@ -72,7 +72,8 @@
 //   u8  holds_encoding_version (1)
 //   u32 count
 //   count times: u64 seq, i64 qty, i64 expires_at_ms, u32 ref length, ref bytes
-// all little-endian, nothing after the last hold.
+// all little-endian, nothing after the last hold; count is at least 1 (a
+// BLOB with a count of 0 is refused as malformed).
 //
 // Compatibility: never renumber kinds or outcomes; a layout change bumps
 // format_version. Version 1 (no policy columns) is read with the version 2
