@@ -38,6 +38,8 @@ struct vfs_state {
   bool full = false;  // fail_writes()
   std::string full_only;
   std::uint64_t refused = 0;
+  bool syncs_fail = false;  // fail_syncs()
+  std::uint64_t failed_syncs = 0;
   sqlite3_vfs* real = nullptr;
   sqlite3_vfs vfs{};
 };
@@ -119,6 +121,12 @@ int pc_sync(sqlite3_file* f, int flags) {
   auto* p = reinterpret_cast<pc_file*>(f);
   std::lock_guard lock(g().mu);
   if (g().cut) return SQLITE_OK;
+  if (g().syncs_fail) {
+    // Like a failing disk: the written bytes stay wherever they are (the
+    // page cache), nothing is made durable, and the caller hears EIO.
+    ++g().failed_syncs;
+    return SQLITE_IOERR_FSYNC;
+  }
   const int rc = rm(f)->xSync(p->real, flags);
   if (rc == SQLITE_OK && p->log) {
     p->log->undo.clear();
@@ -303,6 +311,16 @@ void fail_writes(bool on, std::string only) {
 std::uint64_t refused_writes() {
   std::lock_guard lock(g().mu);
   return g().refused;
+}
+
+void fail_syncs(bool on) {
+  std::lock_guard lock(g().mu);
+  g().syncs_fail = on;
+}
+
+std::uint64_t failed_syncs() {
+  std::lock_guard lock(g().mu);
+  return g().failed_syncs;
 }
 
 }  // namespace stockgrid::persistence::powercut

@@ -54,6 +54,12 @@ void reset();
 void fail_writes(bool on, std::string only = {});
 std::uint64_t refused_writes();
 
+// A failing disk: while on, every sync through the VFS fails with
+// SQLITE_IOERR_FSYNC and makes nothing durable (writes and reads work, as
+// when a device reports EIO on flush). Counts the syncs failed.
+void fail_syncs(bool on);
+std::uint64_t failed_syncs();
+
 // A full disk for as long as it lives, even when a failed REQUIRE leaves the
 // test early (the VFS is shared by every test of the program).
 class full_disk {

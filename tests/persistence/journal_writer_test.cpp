@@ -124,6 +124,43 @@ struct health_log {
   }
 };
 
+// A writer of one partition, its store at `path` through the power-cut VFS.
+std::unique_ptr<journal_writer> open_vfs_writer(const std::string& path, const journal_writer_options& o) {
+  status st;
+  std::vector<std::unique_ptr<partition_store>> stores;
+  stores.push_back(open_sqlite_store({path, powercut::vfs_name}, &st));
+  REQUIRE(st);
+  auto writer = std::make_unique<journal_writer>(std::move(stores), o, &st, nullptr);
+  REQUIRE(st);
+  return writer;
+}
+
+// Appends adjusts of sku-0..n-1 to partition 0, each acknowledged before the next.
+void append_acknowledged(journal_writer& writer, journal_sim& sim, int n) {
+  for (int i = 0; i < n; ++i) {
+    outcome_box box;
+    REQUIRE(writer.append(0, one_adjust(sim, "sku-" + std::to_string(i)), box.done()) != 0);
+    REQUIRE(box.wait());
+  }
+}
+
+// Reopens the store at `path`: it recovers up to `last_seq`, and record
+// sku-i (0 <= i <= last_sku) is there exactly when `present(i)`.
+void check_file(const std::string& path, std::uint64_t last_seq, int last_sku,
+                const std::function<bool(int)>& present) {
+  auto stores = one_store(path);
+  recovery_report rep;
+  REQUIRE(stores[0]->recover(&rep));
+  CHECK(rep.last_seq == last_seq);
+  for (int i = 0; i <= last_sku; ++i) {
+    record_image image;
+    bool found = false;
+    REQUIRE(stores[0]->load_record(key_of("sku-" + std::to_string(i)), &image, &found));
+    INFO("sku-" << i);
+    CHECK(found == present(i));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("a disk that refuses writes degrades the partition until a probe write succeeds; "
@@ -141,19 +178,9 @@ TEST_CASE("a disk that refuses writes degrades the partition until a probe write
   journal_sim sim;
   std::uint64_t failed_seq = 0, after_seq = 0;
   {
-    status st;
-    std::vector<std::unique_ptr<partition_store>> stores;
-    stores.push_back(open_sqlite_store({path, powercut::vfs_name}, &st));
-    REQUIRE(st);
-    journal_writer writer(std::move(stores), o, &st, nullptr);
-    REQUIRE(st);
-
-    // Ten acknowledged changes.
-    for (int i = 0; i < 10; ++i) {
-      outcome_box box;
-      REQUIRE(writer.append(0, one_adjust(sim, "sku-" + std::to_string(i)), box.done()) != 0);
-      REQUIRE(box.wait());
-    }
+    auto writer_ptr = open_vfs_writer(path, o);
+    auto& writer = *writer_ptr;
+    append_acknowledged(writer, sim, 10);  // sku-0..9
 
     // The disk fills: the change in flight is refused with `unavailable`.
     std::optional<powercut::full_disk> disk;
@@ -218,17 +245,68 @@ TEST_CASE("a disk that refuses writes degrades the partition until a probe write
   }
 
   // The file reopens and recovers with every acknowledged change, and only those.
-  auto stores = one_store(path);
-  recovery_report rep;
-  REQUIRE(stores[0]->recover(&rep));
-  CHECK(rep.last_seq == after_seq);
-  for (int i = 0; i <= 11; ++i) {
-    record_image image;
-    bool found = false;
-    REQUIRE(stores[0]->load_record(key_of("sku-" + std::to_string(i)), &image, &found));
-    INFO("sku-" << i);
-    CHECK(found == (i != 10));
+  check_file(path, after_seq, 11, [](int i) { return i != 10; });
+}
+
+TEST_CASE("a disk whose fsync fails (EIO) degrades the partition; the change in flight is not acknowledged, "
+          "and once syncs work the partition heals with every acknowledged change",
+          "[persistence][journal_writer][disk]") {
+  powercut::install();
+  powercut::fail_writes(false);
+  powercut::fail_syncs(false);
+  temp_dir dir;
+  const auto path = dir.file("p-0000.db");
+  journal_writer_options o;
+  o.threads = 1;
+  o.sync = true;
+  o.disk_retry_interval_ms = 50;
+  journal_sim sim;
+  std::uint64_t failed_seq = 0, after_seq = 0;
+  bool failed_on_disk = false;
+  {
+    auto writer_ptr = open_vfs_writer(path, o);
+    auto& writer = *writer_ptr;
+    append_acknowledged(writer, sim, 5);  // sku-0..4
+
+    // fsync fails: the change in flight is answered `unavailable`, never ok.
+    powercut::fail_syncs(true);
+    const auto failed_before = powercut::failed_syncs();
+    outcome_box failed;
+    failed_seq = writer.append(0, one_adjust(sim, "sku-5"), failed.done());
+    REQUIRE(failed_seq == 6);
+    CHECK(failed.wait().kind() == status::code::unavailable);
+    CHECK(powercut::failed_syncs() > failed_before);
+    CHECK(writer.degraded_partitions() == 1);
+    CHECK(writer.append(0, one_adjust(sim, "sku-x"), {}) == 0);
+    // Probes fail while syncs do.
+    std::this_thread::sleep_for(300ms);
+    CHECK(writer.degraded_partitions() == 1);
+
+    // Syncs work again: a probe heals the partition; seqs go on.
+    powercut::fail_syncs(false);
+    REQUIRE(eventually([&] { return writer.degraded_partitions() == 0; }));
+    // The failed change's outcome is unknown (its bytes may have reached the
+    // file before the fsync failed); what the store says is what a resend
+    // with its idempotency key finds: a replay, never a second change.
+    std::promise<bool> looked_up;
+    writer.lookup_idempotent(0, key_of("sku-5"), 0, "idem-sku-5",
+                             [&](const status& s, std::optional<journal_entry> found) {
+                               CHECK(s);
+                               looked_up.set_value(found.has_value());
+                             });
+    auto lookup = looked_up.get_future();
+    REQUIRE(lookup.wait_for(10s) == std::future_status::ready);
+    failed_on_disk = lookup.get();
+    outcome_box after;
+    after_seq = writer.append(0, one_adjust(sim, "sku-6"), after.done());
+    CHECK(after_seq > failed_seq);
+    CHECK(after.wait());
+    writer.stop();
   }
+
+  // Every acknowledged change is in the file; the failed one exactly as the
+  // look-up said.
+  check_file(path, after_seq, 6, [&](int i) { return i != 5 || failed_on_disk; });
 }
 
 TEST_CASE("appends queued behind a failed batch fail with it; the next probe heals the partition",
