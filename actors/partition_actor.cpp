@@ -80,7 +80,11 @@ void unknown_hold(self_ptr self, envelope&& env, std::uint64_t hold_seq) {
   if (env.req.idem.empty()) {
     // Through the journal, so the answer never precedes the durability of the
     // change that ended the hold.
-    writer->barrier(p, [done = env.done](const status&, const journal_entry*) {
+    // A failed barrier (the partition turned degraded) says nothing: the
+    // hold may have left the index for a change that never reached the disk.
+    const auto retry_after_ms = static_cast<std::int64_t>(st.ctx->settings.journal.disk_retry_interval_ms);
+    writer->barrier(p, [done = env.done, retry_after_ms](const status& s, const journal_entry*) {
+      if (!s) return done(journal_unavailable(s.message(), retry_after_ms));
       done(reply::error(outcome::hold_not_found, "no such hold"));
     });
     return;

@@ -104,18 +104,23 @@ void journal_and_apply(self_ptr self, const request& req, const reply_sink& done
   // A failed commit leaves the outcome unknown but not acknowledged: the
   // client resends with the same idem once the disk takes writes again.
   const auto retry_after_ms = static_cast<std::int64_t>(st.ctx->settings.journal.disk_retry_interval_ms);
+  // A record this change creates takes a quota slot (taken before); a failed
+  // commit drops the record with its partition's state, so the slot goes back.
+  const bool creates_record = !st.rec.exists() && c.kind != change_kind::refusal;
   const auto seq = journal(self).append(
       p, std::move(e),
       applied ? persistence::journal_writer::completion{}
-              : [done, p, retry_after_ms](const status& s, const journal_entry* committed) {
-                  done(s ? reply_from_entry(*committed, p)
-                         : journal_unavailable("journal write failed (" + s.message() +
-                                                   "): not applied; resend with the same idem",
-                                               retry_after_ms));
+              : [done, p, retry_after_ms, creates_record, ctx = st.ctx, tenant = st.key.tenant](
+                    const status& s, const journal_entry* committed) {
+                  if (s) return done(reply_from_entry(*committed, p));
+                  if (creates_record) ctx->records.give_back(tenant);
+                  done(journal_unavailable("journal write failed (" + s.message() +
+                                               "): outcome unknown; resend with the same idem",
+                                           retry_after_ms));
                 },
       index_new_hold);
   if (seq == 0) {
-    if (!st.rec.exists() && c.kind != change_kind::refusal) st.ctx->records.give_back(st.key.tenant);
+    if (creates_record) st.ctx->records.give_back(st.key.tenant);
     done(journal_unavailable("partition unavailable: its disk refuses writes", retry_after_ms));
     return;
   }

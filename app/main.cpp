@@ -379,6 +379,7 @@ int main(int argc, char** argv) {
   gateway.stop();
   if (admin_server) admin_server->stop();
   load.reset();
+  grid_dispatcher.stop();  // admin ops (a tenant.delete) use the grid: they end first
   g->stop();
   publisher.stop();  // its thread may call the journal writer: stop it before the grid goes
   spdlog::info("stopped cleanly");

@@ -135,13 +135,15 @@ void node_dispatcher::subscribe(const gateway::principal& who, protocol::op_requ
                    });
 }
 
-node_dispatcher::~node_dispatcher() {
+node_dispatcher::~node_dispatcher() { stop(); }
+
+void node_dispatcher::stop() {
   {
     std::lock_guard lk(mu_);
     stopping_ = true;
   }
   cv_.notify_one();
-  admin_thread_.join();
+  if (admin_thread_.joinable()) admin_thread_.join();
 }
 
 void node_dispatcher::dispatch(const gateway::principal& who, protocol::op_request&& req,

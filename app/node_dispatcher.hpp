@@ -52,6 +52,11 @@ class node_dispatcher final : public gateway::dispatcher {
   // A tenant tenant.delete refuses (BAD_REQUEST): the demo tenant of a
   // node started with --demo. Call before serving.
   void protect_tenant(std::string tenant) { protected_tenant_ = std::move(tenant); }
+  // Runs the admin ops already queued (a tenant.delete under way finishes)
+  // and joins the admin thread; later admin ops must not come. Call after
+  // the gateway stopped and before the grid stops: admin ops use the grid.
+  void stop();
+
   // Finishes, on the admin thread, every tenant.delete a stop cut short
   // (tenants marked deleting in the key store). Call once at start.
   void resume_deletes();

@@ -34,8 +34,12 @@ status degraded_status() {
 
 // Fenced (another writer owns the journal) and corrupt stores are not disk
 // trouble a probe could see end.
+// Failures no probe can heal: the store is another writer's, damaged, or
+// holds writes whose durability a failed fsync left unknown (the partition
+// then refuses writes until a restart recovers it from what is on disk).
 bool permanent(const status& cause) {
-  return cause.kind() == status::code::fenced || cause.kind() == status::code::corruption;
+  return cause.kind() == status::code::fenced || cause.kind() == status::code::corruption ||
+         cause.kind() == status::code::sync_failed;
 }
 
 // Idempotency keys are scoped to the record, or for operations on a hold to
@@ -126,7 +130,7 @@ struct journal_writer::partition {
   std::uint64_t recovered_seq = 0;
   std::uint64_t first_seq = 1;
   bool degraded = false;  // refuses appends
-  bool stopped = false;   // degraded for good (fenced or corrupt)
+  bool stopped = false;   // degraded for good (fenced, corrupt, or a failed sync)
   // Writer thread only.
   std::vector<journal_entry> batch;
   // Completions of appends (with the index of their entry in `batch`) and of
@@ -278,7 +282,7 @@ status journal_writer::sync_filesystem() {
   // seen here even though its own fsync was never called.
   const auto start = std::chrono::steady_clock::now();
   if (::syncfs(sync_dir_fd_) != 0)
-    return status::io_error("syncfs of " + opt_.sync_dir + ": " + std::strerror(errno));
+    return status::sync_failed("syncfs of " + opt_.sync_dir + ": " + std::strerror(errno));
   if (opt_.monitor.on_durable) opt_.monitor.on_durable(seconds_since(start));
   return status::ok();
 }
@@ -444,7 +448,14 @@ void journal_writer::flush(partition& part) {
 // of the failed batch. Seqs are not handed back: next_seq stays, and the
 // store accepts any seq above its last.
 void journal_writer::degrade(partition& part, const status& cause) {
-  if (!part.health) return;  // already degraded: one failure at a time
+  if (!part.health) {
+    // Already degraded; a failure no probe heals still stops it for good.
+    if (permanent(cause) && !part.stopped) {
+      std::lock_guard lk(part.owner->mu);
+      part.stopped = true;
+    }
+    return;
+  }
   {
     std::lock_guard lk(part.owner->mu);
     part.degraded = true;
@@ -453,7 +464,9 @@ void journal_writer::degrade(partition& part, const status& cause) {
   part.health = status::unavailable("partition degraded: " + cause.to_string());
   part.cache->clear();
   part.evicted_uncommitted = false;
-  part.unsynced = false;  // the probe's durable write covers what was unsynced
+  // `unsynced` stays: acknowledged `batched` entries written before the
+  // failure are still synced by the periodic sync and at a clean stop (or
+  // by the probe's durable write).
   part.next_probe_ms = now_ms() + opt_.disk_retry_interval_ms;
   degraded_partitions_.fetch_add(1, std::memory_order_relaxed);
   failures_.fetch_add(1, std::memory_order_relaxed);
@@ -464,6 +477,7 @@ void journal_writer::probe(partition& part, epoch_ms now) {
   part.next_probe_ms = now + opt_.disk_retry_interval_ms;
   if (part.stopped || !part.store->probe()) return;
   part.health = status::ok();
+  part.unsynced = false;  // the probe's commit was fsynced, and with it the WAL before it
   {
     std::lock_guard lk(part.owner->mu);
     part.degraded = false;
@@ -626,13 +640,15 @@ void journal_writer::run_worker(worker& w) {
 
 void journal_writer::sync_unsynced(worker& w) {
   std::size_t unsynced = 0;
-  for (auto* part : w.parts) unsynced += part->health && part->unsynced;
+  // Degraded partitions too (not stopped ones): what they acknowledged
+  // before the failure must still reach the disk.
+  for (auto* part : w.parts) unsynced += !part->stopped && part->unsynced;
   if (unsynced == 0) return;
   // Several partitions: one syncfs for all; one: its own fsync.
   const bool together = sync_dir_fd_ >= 0 && unsynced > 1;
   const status group = together ? sync_filesystem() : status::ok();
   for (auto* part : w.parts) {
-    if (!part->unsynced || !part->health) continue;
+    if (!part->unsynced || part->stopped) continue;
     const auto start = std::chrono::steady_clock::now();
     if (auto st = together ? group : part->store->sync(); !st)
       degrade(*part, st);

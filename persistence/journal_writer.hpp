@@ -9,17 +9,22 @@
 // queued. Completions run on the writer thread; keep them short (post a
 // message, call a callback that posts).
 //
-// Disk trouble. A failed commit, sync or snapshot of a partition makes it
-// degraded, not stopped: what failed is rolled back (the store is left
-// exactly as on disk, and the partition's idempotency cache is emptied), the
+// Disk trouble. A failed commit or snapshot of a partition (a full disk: the
+// write is refused) makes it degraded, not stopped: what failed is rolled
+// back (the store is left exactly as on disk, and the partition's
+// idempotency cache is emptied), the
 // failed batch's completions and every append queued behind it fail with
 // `unavailable`, and appends are refused (append returns 0, barrier fails)
 // while reads, look-ups and jobs go on against the store. Every
 // disk_retry_interval_ms the writer thread probes the store with a small
 // durable write (partition_store::probe); the first that succeeds makes the
 // partition healthy again. Seqs handed out are never handed out again, so a
-// failed batch leaves a gap. A `fenced` or `corruption` error is not disk
-// trouble and stops the partition for good (until a restart).
+// failed batch leaves a gap. A failed fsync or syncfs (`sync_failed`: a
+// failing device) also refuses appends but is never healed by a probe: what
+// it was to make durable may already be gone from the page cache, so only a
+// restart, which recovers from the disk, makes the store trustworthy again
+// (PostgreSQL's lesson from "fsyncgate"). A `fenced` or `corruption` error
+// stops the partition for good too (until a restart).
 #pragma once
 
 #include <atomic>

@@ -68,6 +68,7 @@ status connection::error(int rc, std::string_view what) const {
   m += db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
   const int primary = rc & 0xFF;
   if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) return status::corruption(m);
+  if (rc == SQLITE_IOERR_FSYNC || rc == SQLITE_IOERR_DIR_FSYNC) return status::sync_failed(m);
   return status::io_error(m);
 }
 

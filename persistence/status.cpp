@@ -16,6 +16,8 @@ std::string status::to_string() const {
       return "invalid: " + message_;
     case code::unavailable:
       return "unavailable: " + message_;
+    case code::sync_failed:
+      return "sync failed: " + message_;
   }
   return "unknown status: " + message_;
 }

@@ -10,7 +10,7 @@ namespace stockgrid::persistence {
 
 class status {
  public:
-  enum class code : unsigned char { ok = 0, io_error, corruption, fenced, invalid, unavailable };
+  enum class code : unsigned char { ok = 0, io_error, corruption, fenced, invalid, unavailable, sync_failed };
 
   status() = default;
   static status ok() { return {}; }
@@ -23,6 +23,11 @@ class status {
   // Not done now, and worth retrying later: a journal writer's partition is
   // degraded (its disk refused a write) until a probe write succeeds.
   static status unavailable(std::string m) { return {code::unavailable, std::move(m)}; }
+  // An fsync (or syncfs) failed: what was written since the last good one
+  // may or may not be on stable storage, and the kernel may have dropped it
+  // from its cache, so no later sync can vouch for it. Only a restart, which
+  // recovers from what the disk holds, makes the store trustworthy again.
+  static status sync_failed(std::string m) { return {code::sync_failed, std::move(m)}; }
 
   bool is_ok() const { return code_ == code::ok; }
   explicit operator bool() const { return is_ok(); }
