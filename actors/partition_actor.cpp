@@ -77,12 +77,12 @@ void unknown_hold(self_ptr self, envelope&& env, std::uint64_t hold_seq) {
   auto& st = self->state;
   auto* writer = st.ctx->journal;
   const auto p = st.id;
+  const auto retry_after_ms = static_cast<std::int64_t>(st.ctx->settings.journal.disk_retry_interval_ms);
   if (env.req.idem.empty()) {
     // Through the journal, so the answer never precedes the durability of the
-    // change that ended the hold.
-    // A failed barrier (the partition turned degraded) says nothing: the
-    // hold may have left the index for a change that never reached the disk.
-    const auto retry_after_ms = static_cast<std::int64_t>(st.ctx->settings.journal.disk_retry_interval_ms);
+    // change that ended the hold. A failed barrier (the partition turned
+    // degraded) says nothing: the hold may have left the index for a change
+    // that never reached the disk.
     writer->barrier(p, [done = env.done, retry_after_ms](const status& s, const journal_entry*) {
       if (!s) return done(journal_unavailable(s.message(), retry_after_ms));
       done(reply::error(outcome::hold_not_found, "no such hold"));
@@ -90,7 +90,6 @@ void unknown_hold(self_ptr self, envelope&& env, std::uint64_t hold_seq) {
     return;
   }
   const auto fingerprint = request_fingerprint(env.req);
-  const auto retry_after_ms = static_cast<std::int64_t>(st.ctx->settings.journal.disk_retry_interval_ms);
   writer->lookup_idempotent(
       p, record_key{env.req.key.tenant, {}, {}}, hold_seq, env.req.idem,
       [writer, p, fingerprint, retry_after_ms, done = env.done](const status& s,
