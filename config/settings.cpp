@@ -55,6 +55,7 @@ struct bounds_checker {
     }
   }
 
+  void operator()(const key_info&, const std::string&, may_be_empty) const {}
   void operator()(const key_info& info, const std::string& value, unbounded) const {
     if (value.empty()) problems << info.key << " must not be empty\n";
   }
@@ -108,9 +109,18 @@ std::string settings::validate() const {
              << " exceeds hold-max-ttl-ms = " << holds.max_ttl_ms << '\n';
   }
 
+  if (cluster.failure_timeout_ms < 4 * cluster.heartbeat_interval_ms) {
+    problems << "failure-timeout-ms = " << cluster.failure_timeout_ms
+             << " is less than 4 heartbeat-interval-ms (" << cluster.heartbeat_interval_ms << ")\n";
+  }
+
   std::string text = problems.str();
   if (!text.empty()) text.pop_back();  // no trailing newline after the last line
   return text;
+}
+
+std::string cluster_settings::member_id() const {
+  return cluster_advertise.empty() ? cluster_bind + ":" + std::to_string(cluster_port) : cluster_advertise;
 }
 
 std::string to_string(const settings& s) {
