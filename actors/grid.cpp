@@ -13,10 +13,12 @@
 #include <thread>
 
 #include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/actors.hpp"
 #include "actors/clock.hpp"
+#include "actors/cluster.hpp"
 #include "actors/coordination.hpp"
 #include "config/limits.hpp"
 #include "domain/hex.hpp"
@@ -45,6 +47,9 @@ struct grid::impl {
   caf::actor_system_config caf_config;
   std::unique_ptr<caf::actor_system> system;
   std::vector<partition_actor> partitions;
+  // In a cluster: the cluster actor and what it last saw (actors/cluster.hpp).
+  caf::actor cluster;
+  std::shared_ptr<cluster::status_board> cluster_board;
   recovery_summary recovered;
   validation_limits limits;
   std::atomic<bool> accepting{false};
@@ -303,6 +308,16 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
       rec.orphaned_order_holds, rec.records_with_holds);
 
   im->caf_config.set("scheduler.max-threads", s.node.scheduler_threads_resolved());
+  if (s.cluster.enabled()) {
+    // Debian's CAF 0.17.6 leaves both off: without them a frozen peer's
+    // connection is never closed. Ours detects a silent member itself
+    // (failure-timeout-ms); the middleman's drops the dead connection.
+    im->caf_config.load<caf::io::middleman>();
+    im->caf_config.set("middleman.heartbeat-interval",
+                       caf::timespan{std::chrono::milliseconds(s.cluster.heartbeat_interval_ms)});
+    im->caf_config.set("middleman.connection-timeout",
+                       caf::timespan{std::chrono::milliseconds(s.cluster.failure_timeout_ms)});
+  }
   im->system = std::make_unique<caf::actor_system>(im->caf_config);
   for (std::uint32_t p = 0; p < s.node.partitions; ++p) {
     for (const auto& [tenant, warehouse] : reports[p].warehouses) im->ctx.warehouses.add(tenant, warehouse);
@@ -311,6 +326,11 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
   }
   im->ctx.partitions = im->partitions;
   im->actors_up.store(true, std::memory_order_release);
+  if (s.cluster.enabled()) {
+    im->cluster_board = std::make_shared<cluster::status_board>();
+    im->cluster = start_cluster(*im->system, s, im->cluster_board, error);
+    if (!im->cluster) return nullptr;
+  }
 
   im->coordination.node = &im->ctx;
   // The records quota is the grid's own; the rest go to the node.
@@ -447,6 +467,7 @@ void grid::stop() {
   // Coordinators first: they answer what waits on them and stop sending steps.
   // The shared handles (the directory, ctx.partitions) stay until every
   // actor has exited: coordinators may still route a step meanwhile.
+  if (im.cluster) caf::anon_send(im.cluster, stop_atom::value);
   if (im.coordination.directory) caf::anon_send(im.coordination.directory, stop_atom::value);
   for (auto& p : im.partitions) caf::anon_send(p, stop_atom::value);
   im.partitions.clear();
@@ -456,6 +477,10 @@ void grid::stop() {
   im.system.reset();  // waits for every actor, all of which were told to stop
   im.ctx.partitions.clear();
   im.coordination.directory = nullptr;
+}
+
+std::shared_ptr<const cluster::status_board::snapshot> grid::cluster_status() const {
+  return impl_->cluster_board ? impl_->cluster_board->read() : nullptr;
 }
 
 void grid::order(orders::order_request req, std::function<void(orders::order_reply&&)> done) {

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "cluster/status_board.hpp"
 #include "config/settings.hpp"
 #include "domain/request.hpp"
 #include "orders/requests.hpp"
@@ -132,6 +133,10 @@ class grid {
   void stop();
 
   grid_stats stats() const;
+  // In a cluster: the members, who is up and where each partition lives, as
+  // the cluster actor last saw them (at most a heartbeat interval old).
+  // Null on a single node.
+  std::shared_ptr<const cluster::status_board::snapshot> cluster_status() const;
   // The journal writer, for the subscription publisher (feed/publisher.hpp):
   // its jobs read a partition at an exact point of its journal.
   persistence::journal_writer& journal();

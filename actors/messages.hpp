@@ -28,6 +28,8 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using drop_atom = caf::atom_constant<caf::atom("drop")>;
 using reloaded_atom = caf::atom_constant<caf::atom("reloaded")>;
 using purged_atom = caf::atom_constant<caf::atom("purged")>;
+// Between nodes (actors/cluster.hpp).
+using beat_atom = caf::atom_constant<caf::atom("beat")>;
 
 // Delivers a reply to the caller and returns the request's in-flight credit.
 struct reply_sink {

@@ -5,6 +5,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "cluster/endpoints.hpp"
 #include "config/keys.hpp"
 
 namespace stockgrid::config {
@@ -109,6 +110,18 @@ std::string settings::validate() const {
              << " exceeds hold-max-ttl-ms = " << holds.max_ttl_ms << '\n';
   }
 
+  std::vector<cluster::endpoint> peers;
+  std::string why;
+  if (!cluster::parse_endpoints(cluster.join, limits::cluster_members_max - 1, &peers, &why)) {
+    problems << "join: " << why << '\n';
+  } else if (!cluster.cluster_advertise.empty()) {
+    cluster::endpoint self;
+    if (!cluster::parse_endpoint(cluster.cluster_advertise, &self, &why))
+      problems << "cluster-advertise: " << why << '\n';
+  }
+  for (const auto& peer : peers)
+    if (peer.id() == cluster.member_id())
+      problems << "join lists this node itself (" << peer.id() << "): list only the others\n";
   if (cluster.failure_timeout_ms < 4 * cluster.heartbeat_interval_ms) {
     problems << "failure-timeout-ms = " << cluster.failure_timeout_ms
              << " is less than 4 heartbeat-interval-ms (" << cluster.heartbeat_interval_ms << ")\n";

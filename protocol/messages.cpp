@@ -73,6 +73,7 @@ constexpr op_spec op_table[] = {
     {"tenant.delete", role::system},
     {"tenant.resume", role::system},
     {"tenant.export", role::system},
+    {"cluster.status", role::system},
 };
 
 struct grid_op_name {

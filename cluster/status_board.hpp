@@ -1,0 +1,39 @@
+// What cluster.status shows, as the node's cluster actor last saw it
+// (actors/cluster.hpp). The actor publishes a new snapshot on every
+// heartbeat tick and membership change; the gateway's threads read the
+// latest without asking the actor.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cluster/membership.hpp"
+
+namespace stockgrid::cluster {
+
+class status_board {
+ public:
+  struct snapshot {
+    std::string self;
+    std::uint32_t replication_factor = 0;
+    std::vector<member_view> members;
+    std::vector<partition_view> partitions;
+  };
+  void publish(snapshot s) {
+    std::lock_guard lock(mutex_);
+    current_ = std::make_shared<const snapshot>(std::move(s));
+  }
+  std::shared_ptr<const snapshot> read() const {
+    std::lock_guard lock(mutex_);
+    return current_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const snapshot> current_;
+};
+
+}  // namespace stockgrid::cluster
