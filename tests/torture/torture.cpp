@@ -25,6 +25,8 @@
 //
 // Exit codes: 0 every cycle sound, 1 a violation (or the node misbehaved),
 // 2 bad usage.
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -60,7 +62,10 @@ namespace fs = std::filesystem;
 constexpr const char* system_token = "torture-system-token-5b0d2e71c9a4f386";
 constexpr const char* tenant_name = "torture";
 constexpr int exit_power_cut = 86;  // tests/torture/faultnode.cpp
-constexpr std::int64_t initial_stock = 1'000;
+// Little stock, and sales of up to sale_max units, so that some requests
+// are refused INSUFFICIENT_STOCK (a refusal is remembered under its key too).
+constexpr std::int64_t initial_stock = 40;
+constexpr std::int64_t sale_max = 10;
 constexpr std::int64_t hold_ttl_ms = 3'600'000;  // no hold expires within a run's hour
 constexpr auto node_start_timeout = std::chrono::seconds(30);
 constexpr auto node_exit_timeout = std::chrono::seconds(15);
@@ -278,7 +283,7 @@ class worker {
       s.request.grid.ttl_ms = hold_ttl_ms;
     } else if (dice < 82) {
       s.request = record_request(op::sell, rec, idem);
-      s.request.grid.qty = qty(1, 2);
+      s.request.grid.qty = qty(1, sale_max);
     } else {
       s.request = record_request(op::adjust, rec, idem);
       s.request.grid.delta = qty(1, 8);
@@ -716,6 +721,19 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(o.seed), o.cycles, o.seconds, o.mode.c_str(), o.clients, o.records,
               o.durability.c_str(), o.data_dir.c_str());
   std::fflush(stdout);
+  // SIGINT or SIGTERM ends the run as failed, and the node with it.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::thread([stop_signals] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    if (const pid_t pid = running_node.load(); pid > 0) ::kill(pid, SIGKILL);
+    std::fprintf(stderr, "stockgrid-torture: signal %d: stopped\n", sig);
+    std::_Exit(1);
+  }).detach();
   if (o.timeout_s > 0) {
     // The run must end in time; the node it runs must not outlive it.
     std::thread([o] {
