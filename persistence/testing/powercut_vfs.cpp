@@ -238,6 +238,18 @@ status restore_file(const std::string& path, const file_log& log) {
   return status::ok();
 }
 
+// Under g().mu: every tracked file rolled back to its last sync, and the
+// -shm files deleted; the first failure.
+status restore_all() {
+  status result;
+  for (const auto& [path, log] : g().files) {
+    status st = restore_file(path, log);
+    if (log.main_db) ::unlink((path + "-shm").c_str());
+    if (!st && result) result = st;
+  }
+  return result;
+}
+
 }  // namespace
 
 void install() {
@@ -279,15 +291,22 @@ bool is_cut() {
 
 status restore_unsynced() {
   std::lock_guard lock(g().mu);
-  status result;
-  for (const auto& [path, log] : g().files) {
-    status st = restore_file(path, log);
-    if (log.main_db) ::unlink((path + "-shm").c_str());
-    if (!st && result) result = st;
-  }
+  status result = restore_all();
   g().files.clear();
   g().cut = false;
   return result;
+}
+
+void power_off(int exit_code) {
+  g().mu.lock();  // never unlocked: the process ends holding it
+  g().cut = true;
+  const status st = restore_all();
+  if (!st) {
+    const std::string text = "power_off: " + st.to_string() + "\n";
+    (void)!::write(2, text.data(), text.size());
+    ::_exit(1);
+  }
+  ::_exit(exit_code);
 }
 
 void reset() {

@@ -43,6 +43,15 @@ bool is_cut();
 // -shm files, ends the cut and starts tracking afresh.
 status restore_unsynced();
 
+// The power goes for good, for the test node's power switch
+// (tests/torture/faultnode.cpp): cut(), every tracked file rolled back as
+// restore_unsynced() does, and the process ended with _exit(exit_code) (1,
+// after printing the error to stderr, if a file could not be rolled back).
+// The VFS's lock is never released, so no thread of the process writes or
+// syncs through the VFS afterwards, nor hears a sync succeed: nothing is
+// acknowledged after the cut. Safe with connections open and writing.
+[[noreturn]] void power_off(int exit_code);
+
 // Treats every tracked file's current content as synced and ends the cut;
 // for tests that start over. Safe with connections open.
 void reset();
