@@ -400,9 +400,9 @@ model::answer observe(const value& v, model::kind k, node_ids& ids, std::int64_t
   }
   if (good && (k == kind::reserve || k == kind::extend)) a.hold = ids.holds.number(text(body, "hold"));
   if (good && k == kind::holds) {
-    a.holds.emplace();
+    a.has_holds = true;
     for (const value& h : items(body, "holds"))
-      a.holds->push_back({ids.holds.number(text(h, "hold")), int_or(h, "qty"),
+      a.holds.push_back({ids.holds.number(text(h, "hold")), int_or(h, "qty"),
                           model_ref(text(h, "ref"), ids), int_or(h, "expires_at_ms") != 0});
   }
   return a;

@@ -145,7 +145,8 @@ struct answer {
   int hold = -1;                          // reserve, extend
   int deadline_step = -1;                 // reserve, extend, orders: deadline = ttl after this step
   std::int64_t deadline_ttl_ms = 0;
-  std::optional<std::vector<hold_view>> holds;
+  bool has_holds = false;  // stock.holds answered
+  std::vector<hold_view> holds;
   // orders
   int order = -1;
   std::string status;
@@ -173,9 +174,9 @@ struct answer {
         << " incoming=" << record->incoming << '}';
     if (available) o << " available=" << *available;
     if (hold >= 0) o << " hold=#" << hold;
-    if (holds) {
+    if (has_holds) {
       o << " holds=[";
-      for (const auto& h : *holds)
+      for (const auto& h : holds)
         o << "#" << h.hold << ":" << h.qty << (h.ref.empty() ? "" : " " + h.ref)
           << (h.deadline ? "" : " no-deadline") << ", ";
       o << ']';
@@ -242,9 +243,9 @@ class reference_model {
   answer holds(int r) const {
     if (!recs_[r].exists) return error("NOT_FOUND");
     answer a;
-    a.holds.emplace();
+    a.has_holds = true;
     for (std::size_t h = 0; h < holds_.size(); ++h)
-      if (holds_[h].live && holds_[h].record == r) a.holds->push_back(hold_view_of(static_cast<int>(h)));
+      if (holds_[h].live && holds_[h].record == r) a.holds.push_back(hold_view_of(static_cast<int>(h)));
     return a;
   }
   answer order_get(int k) const { return order_answer(k, false); }
