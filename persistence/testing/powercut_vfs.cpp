@@ -12,6 +12,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace stockgrid::persistence::powercut {
@@ -40,6 +41,8 @@ struct vfs_state {
   std::uint64_t refused = 0;
   bool syncs_fail = false;  // fail_syncs()
   std::uint64_t failed_syncs = 0;
+  std::chrono::milliseconds sync_delay{0};  // slow_syncs()
+  std::uint64_t delayed_syncs = 0;
   sqlite3_vfs* real = nullptr;
   sqlite3_vfs vfs{};
 };
@@ -117,8 +120,22 @@ int pc_truncate(sqlite3_file* f, sqlite3_int64 size) {
   return rm(f)->xTruncate(p->real, size);
 }
 
+// slow_syncs(): waits the delay set, without holding the VFS's lock (other
+// connections' reads and writes go on meanwhile).
+void wait_if_slow() {
+  std::chrono::milliseconds delay{0};
+  {
+    std::lock_guard lock(g().mu);
+    if (g().cut || g().sync_delay.count() <= 0) return;
+    delay = g().sync_delay;
+    ++g().delayed_syncs;
+  }
+  std::this_thread::sleep_for(delay);
+}
+
 int pc_sync(sqlite3_file* f, int flags) {
   auto* p = reinterpret_cast<pc_file*>(f);
+  wait_if_slow();
   std::lock_guard lock(g().mu);
   if (g().cut) return SQLITE_OK;
   if (g().syncs_fail) {
@@ -340,6 +357,16 @@ void fail_syncs(bool on) {
 std::uint64_t failed_syncs() {
   std::lock_guard lock(g().mu);
   return g().failed_syncs;
+}
+
+void slow_syncs(std::chrono::milliseconds delay) {
+  std::lock_guard lock(g().mu);
+  g().sync_delay = delay;
+}
+
+std::uint64_t delayed_syncs() {
+  std::lock_guard lock(g().mu);
+  return g().delayed_syncs;
 }
 
 }  // namespace stockgrid::persistence::powercut
