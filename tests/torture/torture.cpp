@@ -257,11 +257,18 @@ class worker {
       : index_(index), cycle_(cycle), records_(records), ttl_ms_(ttl_ms), random_(seed), holds_(std::move(holds)),
         client_(std::make_unique<client::client>(client_settings())) {}
 
+  // Before the load starts (and the moment of the end is chosen): the node
+  // is up and sound, so a refused or lost auth is a failure, not a quiet cycle.
+  void connect(const std::string& url, const std::string& token) {
+    auto auth = client_->connect(url, token);
+    const value answer = wait_answer(auth);
+    if (!client::is_ok(answer)) fail("worker %d: auth answered %s", index_, client::to_json(answer).c_str());
+  }
+
   // The thread's body: a failure is kept for rethrow() after the join.
-  void run(const std::string& url, const std::string& token, const std::atomic<bool>& stop,
-           clock_type::time_point start) {
+  void run(const std::atomic<bool>& stop, clock_type::time_point start) {
     try {
-      load(url, token, stop, start);
+      load(stop, start);
     } catch (...) {
       error_ = std::current_exception();
     }
@@ -280,13 +287,7 @@ class worker {
   int index() const { return index_; }
 
  private:
-  void load(const std::string& url, const std::string& token, const std::atomic<bool>& stop,
-            clock_type::time_point start) {
-    auto auth = client_->connect(url, token);
-    const value answer = wait_answer(auth);
-    // The node is up before any worker starts and ends no sooner than half
-    // the cycle later: a refused or lost auth is a failure, not a quiet cycle.
-    if (!client::is_ok(answer)) fail("worker %d: auth answered %s", index_, client::to_json(answer).c_str());
+  void load(const std::atomic<bool>& stop, clock_type::time_point start) {
     std::uint64_t n = 0;
     while (!stop.load()) {
       sent s = next(n++);
@@ -695,6 +696,7 @@ class torture {
       workers.push_back(std::make_unique<worker>(w, random_(), cycle, o_.records, hold_ttl_ms_, std::move(share)));
     }
     holds_.clear();
+    for (auto& w : workers) w->connect(n.url(), admin_token_);
     std::atomic<bool> stop{false};
     const auto start = clock_type::now();
     std::vector<std::thread> threads;
@@ -707,9 +709,7 @@ class torture {
         for (auto& t : threads)
           if (t.joinable()) t.join();
       });
-      const std::string url = n.url();
-      for (auto& w : workers)
-        threads.emplace_back([&, w = w.get()] { w->run(url, admin_token_, stop, start); });
+      for (auto& w : workers) threads.emplace_back([&, w = w.get()] { w->run(stop, start); });
       // The end comes at a random moment of the cycle's second half or later.
       const auto at = std::chrono::duration<double>(
           std::uniform_real_distribution<double>(o_.seconds / 2, o_.seconds)(random_));
