@@ -70,7 +70,8 @@ constexpr std::int64_t initial_stock = 40;
 constexpr std::int64_t sale_max = 10;
 constexpr std::int64_t hold_ttl_min_ms = 3'600'000;   // 1 h
 constexpr std::int64_t hold_ttl_max_ms = 86'400'000;  // the node's limit (24 h)
-constexpr int full_recheck_every = 10;  // cycles between re-reads of every history from version 0
+constexpr int full_recheck_every = 10;
+constexpr auto load_wait_max = std::chrono::seconds(30);  // for the first ok answer of a cycle  // cycles between re-reads of every history from version 0
 constexpr auto node_start_timeout = std::chrono::seconds(30);
 constexpr auto node_exit_timeout = std::chrono::seconds(15);
 constexpr int history_page = 1'000;  // stock.history's limit
@@ -274,6 +275,29 @@ class worker {
     }
   }
 
+  // Whether it has sent a request, and had one answered ok (read by the main
+  // thread while it runs).
+  bool sent_any() const { return sent_.load() > 0; }
+  bool answered_ok() const { return ok_.load() > 0; }
+
+ private:
+  void load(const std::atomic<bool>& stop, clock_type::time_point start) {
+    std::uint64_t n = 0;
+    while (!stop.load()) {
+      sent s = next(n++);
+      s.at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start).count();
+      ++sent_;
+      auto f = client_->call(s.request);
+      s.answer = wait_answer(f);
+      s.outcome = fate_of(s.answer);
+      if (s.outcome == fate::applied) ++ok_;
+      if (s.outcome == fate::applied && s.request.grid.kind == op::reserve)
+        if (auto h = client::lookup_string(s.answer, "hold")) holds_.push_back({*h, s.record});
+      log_.push_back(std::move(s));
+    }
+  }
+
+ public:
   // What run() failed with, if anything; call after the thread is joined.
   void rethrow() const {
     if (error_) std::rethrow_exception(error_);
@@ -287,20 +311,6 @@ class worker {
   int index() const { return index_; }
 
  private:
-  void load(const std::atomic<bool>& stop, clock_type::time_point start) {
-    std::uint64_t n = 0;
-    while (!stop.load()) {
-      sent s = next(n++);
-      s.at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start).count();
-      auto f = client_->call(s.request);
-      s.answer = wait_answer(f);
-      s.outcome = fate_of(s.answer);
-      if (s.outcome == fate::applied && s.request.grid.kind == op::reserve)
-        if (auto h = client::lookup_string(s.answer, "hold")) holds_.push_back({*h, s.record});
-      log_.push_back(std::move(s));
-    }
-  }
-
   static client::client_options client_settings() {
     client::client_options co;
     co.request_timeout = std::chrono::seconds(10);
@@ -353,6 +363,7 @@ class worker {
   std::vector<hold_ref> holds_;
   std::unique_ptr<client::client> client_;  // made here: close() may come before run() starts
   std::vector<sent> log_;
+  std::atomic<std::uint64_t> sent_{0}, ok_{0};
   std::exception_ptr error_;
 };
 
@@ -714,6 +725,18 @@ class torture {
       const auto at = std::chrono::duration<double>(
           std::uniform_real_distribution<double>(o_.seconds / 2, o_.seconds)(random_));
       std::this_thread::sleep_for(at);
+      // On a loaded machine (fsyncs queued behind other work) the first
+      // answers may take longer: the end waits, up to load_wait_max more,
+      // until every worker has sent a request and some request was answered
+      // ok, so a cycle that ends without load is the node's fault.
+      const auto waited = clock_type::now();
+      const auto loaded = [&] {
+        bool all_sent = true, any_ok = false;
+        for (const auto& w : workers) all_sent = all_sent && w->sent_any(), any_ok = any_ok || w->answered_ok();
+        return all_sent && any_ok;
+      };
+      while (!loaded() && clock_type::now() - waited < load_wait_max)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
       *end_ms = ms_since(start);
       n.end();
     }
