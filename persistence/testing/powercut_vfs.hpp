@@ -45,10 +45,16 @@ bool is_cut();
 // -shm files, ends the cut and starts tracking afresh.
 status restore_unsynced();
 
+// The exit code of power_off() when no file was tracked: nothing went
+// through the VFS, so the "power cut" would be a mere kill.
+inline constexpr int exit_nothing_tracked = 87;
+
 // The power goes for good, for the test node's power switch
 // (tests/torture/faultnode.cpp): cut(), every tracked file rolled back as
-// restore_unsynced() does, and the process ended with _exit(exit_code) (1,
-// after printing the error to stderr, if a file could not be rolled back).
+// restore_unsynced() does, "power cut: N files rolled back, M bytes undone"
+// on stderr, and the process ended with _exit(exit_code); with
+// _exit(exit_nothing_tracked) when N is 0, and with _exit(1), after printing
+// the error to stderr, if a file could not be rolled back.
 // The VFS's lock is never released, so no thread of the process writes or
 // syncs through the VFS afterwards, nor hears a sync succeed: nothing is
 // acknowledged after the cut. Safe with connections open and writing.

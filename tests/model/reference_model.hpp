@@ -127,6 +127,11 @@ struct hold_view {
   std::int64_t qty = 0;
   std::string ref;     // "order:#k" for an order's hold
   bool deadline = true;  // false: an order's hold (expires_at_ms 0)
+  // Not in text(): the model's deadline is "ttl after step S" (the test
+  // checks the node's value against step S's times); the node's value.
+  int deadline_step = -1;
+  std::int64_t deadline_ttl_ms = 0;
+  std::int64_t expires_at_ms = 0;
 };
 
 struct line_view {
@@ -160,7 +165,7 @@ struct answer {
   // transfers
   int transfer = -1;
   std::int64_t qty = 0, received = 0, in_transit = 0;
-  std::size_t receipts = 0;
+  std::vector<std::int64_t> receipts;  // each receipt's qty, in order
 
   bool ok() const { return code.empty(); }
 
@@ -202,8 +207,11 @@ struct answer {
       o << ']';
     }
     if (transfer >= 0 && ok())
-      o << " qty=" << qty << " received=" << received << " in_transit=" << in_transit
-        << " receipts=" << receipts;
+    {
+      o << " qty=" << qty << " received=" << received << " in_transit=" << in_transit << " receipts=[";
+      for (const auto r : receipts) o << r << ", ";
+      o << ']';
+    }
     return o.str();
   }
 };
@@ -281,6 +289,8 @@ class reference_model {
     std::string ref;
     int order = -1;
     bool live = true;
+    int deadline_step = -1;  // reserve or the last extend; -1 for an order's hold
+    std::int64_t ttl_ms = 0;
   };
   struct order_state {
     std::string status, policy;
@@ -311,7 +321,8 @@ class reference_model {
   std::int64_t available(int r) const { return recs_[r].on_hand - recs_[r].reserved; }
   hold_view hold_view_of(int h) const {
     const auto& s = holds_[h];
-    return {h, s.qty, s.order >= 0 ? "order:#" + std::to_string(s.order) : s.ref, s.order < 0};
+    return {h, s.qty, s.order >= 0 ? "order:#" + std::to_string(s.order) : s.ref, s.order < 0, s.deadline_step,
+            s.ttl_ms, 0};
   }
   answer with_record(int r) const {
     answer a;
@@ -507,11 +518,12 @@ class reference_model {
     if (*o.qty > available(r)) return insufficient(r);
     recs_[r].reserved += *o.qty;
     change(r);
-    holds_.push_back({r, *o.qty, o.ref, -1, true});
+    const std::int64_t ttl = o.ttl_ms && *o.ttl_ms > 0 ? *o.ttl_ms : ttl_ms_default;
+    holds_.push_back({r, *o.qty, o.ref, -1, true, step, ttl});
     answer a = with_record(r);
     a.hold = static_cast<int>(holds_.size()) - 1;
     a.deadline_step = step;
-    a.deadline_ttl_ms = o.ttl_ms && *o.ttl_ms > 0 ? *o.ttl_ms : ttl_ms_default;
+    a.deadline_ttl_ms = ttl;
     return a;
   }
   answer sell(int r, std::int64_t qty) {
@@ -531,6 +543,8 @@ class reference_model {
     auto& s = recs_[r];
     if (o.k == kind::extend) {
       change(r);
+      hs.deadline_step = step;
+      hs.ttl_ms = *o.ttl_ms;
       answer a;
       a.hold = h;
       a.deadline_step = step;
@@ -604,7 +618,7 @@ class reference_model {
       if (take == 0) continue;
       recs_[r].reserved += take;
       change(r);
-      holds_.push_back({r, take, "", k, true});
+      holds_.push_back({r, take, "", k, true, -1, 0});
       ord.lines.push_back({where.second, where.first, take, static_cast<int>(holds_.size()) - 1});
     }
     ord.unfilled = std::move(unfilled);
@@ -666,7 +680,7 @@ class reference_model {
     a.qty = t.qty;
     a.received = t.received;
     a.in_transit = t.status == "in_transit" ? t.qty - t.received : 0;
-    a.receipts = t.receipts.size();
+    for (const auto& [idem, qty] : t.receipts) a.receipts.push_back(qty);
     return a;
   }
 

@@ -35,6 +35,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <memory>
@@ -50,6 +51,7 @@
 #include <CLI/CLI.hpp>
 
 #include "client/client.hpp"
+#include "persistence/testing/powercut_vfs.hpp"
 #include "tests/support/process.hpp"
 
 namespace {
@@ -66,7 +68,10 @@ constexpr int exit_power_cut = 86;  // tests/torture/faultnode.cpp
 // are refused INSUFFICIENT_STOCK (a refusal is remembered under its key too).
 constexpr std::int64_t initial_stock = 40;
 constexpr std::int64_t sale_max = 10;
-constexpr std::int64_t hold_ttl_ms = 3'600'000;  // no hold expires within a run's hour
+constexpr std::int64_t hold_ttl_min_ms = 3'600'000;   // 1 h
+constexpr std::int64_t hold_ttl_max_ms = 86'400'000;  // the node's limit (24 h)
+constexpr int full_recheck_every = 10;
+constexpr auto load_wait_max = std::chrono::seconds(30);  // for the first ok answer of a cycle  // cycles between re-reads of every history from version 0
 constexpr auto node_start_timeout = std::chrono::seconds(30);
 constexpr auto node_exit_timeout = std::chrono::seconds(15);
 constexpr int history_page = 1'000;  // stock.history's limit
@@ -110,25 +115,14 @@ const char* name_of(ending e) { return e == ending::kill ? "kill" : "powercut"; 
 
 class node {
  public:
-  node(const options& o, ending e, const std::string& log_path) : ending_(e) {
-    const std::string program =
-        o.bin_dir + (e == ending::kill ? "/app/stockgrid" : "/tests/torture/stockgrid-faultnode");
-    process_ = std::make_unique<testing::child_process>(
-        std::vector<std::string>{program, "--data-dir", o.data_dir, "--port", "0", "--partitions",
-                                 std::to_string(o.partitions), "--durability", o.durability,
-                                 "--log-level", "warn"},
-        log_path);
-    running_node = process_->pid();
-    // The node prints "listening on 127.0.0.1:PORT" when it serves; a node
-    // that does not within the deadline is killed, which ends the read.
-    auto port = std::async(std::launch::async, [this]() -> std::string {
-      while (auto line = process_->read_line())
-        if (line->starts_with("listening on 127.0.0.1:")) return line->substr(23);
-      return {};
-    });
-    if (port.wait_for(node_start_timeout) != std::future_status::ready) process_->kill(SIGKILL);
-    port_ = port.get();
-    if (port_.empty()) fail("the node did not start (see %s)", log_path.c_str());
+  node(const options& o, ending e, std::string log_path) : ending_(e), log_path_(std::move(log_path)) {
+    try {
+      start(o);
+    } catch (...) {
+      process_.reset();  // killed and reaped
+      running_node = 0;
+      throw;
+    }
   }
 
   ~node() {
@@ -140,17 +134,59 @@ class node {
 
   std::string url() const { return "ws://127.0.0.1:" + port_ + "/v1/ws"; }
 
-  // Ends the node as this cycle's ending says, and waits for it.
+  // Ends the node as this cycle's ending says, and waits for it. A power cut
+  // must have rolled back the files the VFS tracks: none tracked means the
+  // VFS is not in the node's path and the cut was a mere kill.
   void end() {
     process_->kill(ending_ == ending::kill ? SIGKILL : SIGUSR1);
     const auto code = process_->wait_exit(node_exit_timeout);
     if (!code) fail("the node did not exit after %s", name_of(ending_));
+    running_node = 0;
+    if (ending_ == ending::power_cut && *code == persistence::powercut::exit_nothing_tracked)
+      fail("the power cut found no file tracked by the VFS (see %s)", log_path_.c_str());
     const int expected = ending_ == ending::kill ? 128 + SIGKILL : exit_power_cut;
     if (*code != expected) fail("the node exited with %d after %s, not %d", *code, name_of(ending_), expected);
+    if (ending_ == ending::power_cut) {
+      const auto files = files_rolled_back();
+      if (!files) fail("no \"power cut: N files\" line in %s", log_path_.c_str());
+      if (*files == 0) fail("the power cut rolled back no file (see %s)", log_path_.c_str());
+    }
   }
 
  private:
+  void start(const options& o) {
+    const std::string program =
+        o.bin_dir + (ending_ == ending::kill ? "/app/stockgrid" : "/tests/torture/stockgrid-faultnode");
+    process_ = std::make_unique<testing::child_process>(
+        std::vector<std::string>{program, "--data-dir", o.data_dir, "--port", "0", "--partitions",
+                                 std::to_string(o.partitions), "--durability", o.durability,
+                                 "--log-level", "warn"},
+        log_path_);
+    running_node = process_->pid();
+    // The node prints "listening on 127.0.0.1:PORT" when it serves; a node
+    // that does not within the deadline is killed, which ends the read.
+    auto port = std::async(std::launch::async, [this]() -> std::string {
+      while (auto line = process_->read_line())
+        if (line->starts_with("listening on 127.0.0.1:")) return line->substr(23);
+      return {};
+    });
+    if (port.wait_for(node_start_timeout) != std::future_status::ready) process_->kill(SIGKILL);
+    port_ = port.get();
+    if (port_.empty()) fail("the node did not start (see %s)", log_path_.c_str());
+  }
+
+  // N of the last "power cut: N files rolled back, ..." line of the log.
+  std::optional<long> files_rolled_back() const {
+    std::ifstream in(log_path_);
+    std::optional<long> files;
+    for (std::string line; std::getline(in, line);)
+      if (const auto at = line.find("power cut: "); at != std::string::npos)
+        files = std::strtol(line.c_str() + at + 11, nullptr, 10);
+    return files;
+  }
+
   ending ending_;
+  std::string log_path_;
   std::unique_ptr<testing::child_process> process_;  // its destructor kills and reaps
   std::string port_;
 };
@@ -218,25 +254,53 @@ value wait_answer(std::future<value>& f) {
 
 class worker {
  public:
-  worker(int index, std::uint64_t seed, int cycle, int records, std::vector<hold_ref> holds)
-      : index_(index), cycle_(cycle), records_(records), random_(seed), holds_(std::move(holds)),
+  worker(int index, std::uint64_t seed, int cycle, int records, std::int64_t ttl_ms, std::vector<hold_ref> holds)
+      : index_(index), cycle_(cycle), records_(records), ttl_ms_(ttl_ms), random_(seed), holds_(std::move(holds)),
         client_(std::make_unique<client::client>(client_settings())) {}
 
-  void run(const std::string& url, const std::string& token, const std::atomic<bool>& stop,
-           clock_type::time_point start) {
+  // Before the load starts (and the moment of the end is chosen): the node
+  // is up and sound, so a refused or lost auth is a failure, not a quiet cycle.
+  void connect(const std::string& url, const std::string& token) {
     auto auth = client_->connect(url, token);
-    if (!client::is_ok(wait_answer(auth))) return;
+    const value answer = wait_answer(auth);
+    if (!client::is_ok(answer)) fail("worker %d: auth answered %s", index_, client::to_json(answer).c_str());
+  }
+
+  // The thread's body: a failure is kept for rethrow() after the join.
+  void run(const std::atomic<bool>& stop, clock_type::time_point start) {
+    try {
+      load(stop, start);
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  }
+
+  // Whether it has sent a request, and had one answered ok (read by the main
+  // thread while it runs).
+  bool sent_any() const { return sent_.load() > 0; }
+  bool answered_ok() const { return ok_.load() > 0; }
+
+ private:
+  void load(const std::atomic<bool>& stop, clock_type::time_point start) {
     std::uint64_t n = 0;
     while (!stop.load()) {
       sent s = next(n++);
       s.at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start).count();
+      ++sent_;
       auto f = client_->call(s.request);
       s.answer = wait_answer(f);
       s.outcome = fate_of(s.answer);
+      if (s.outcome == fate::applied) ++ok_;
       if (s.outcome == fate::applied && s.request.grid.kind == op::reserve)
         if (auto h = client::lookup_string(s.answer, "hold")) holds_.push_back({*h, s.record});
       log_.push_back(std::move(s));
     }
+  }
+
+ public:
+  // What run() failed with, if anything; call after the thread is joined.
+  void rethrow() const {
+    if (error_) std::rethrow_exception(error_);
   }
 
   // Fails every request still waiting (the node is gone) and stops the client.
@@ -244,6 +308,7 @@ class worker {
 
   std::vector<sent>& log() { return log_; }
   std::vector<hold_ref>& holds() { return holds_; }
+  int index() const { return index_; }
 
  private:
   static client::client_options client_settings() {
@@ -269,7 +334,7 @@ class worker {
       s.request = grid_request(kind, idem);
       s.request.grid.hold = h.hold;
       if (kind == op::extend) {
-        s.request.grid.ttl_ms = hold_ttl_ms;
+        s.request.grid.ttl_ms = ttl_ms_;
       } else {
         holds_.erase(holds_.begin() + static_cast<std::ptrdiff_t>(i));
       }
@@ -280,7 +345,7 @@ class worker {
     if (dice < 70) {
       s.request = record_request(op::reserve, rec, idem);
       s.request.grid.qty = qty(1, 3);
-      s.request.grid.ttl_ms = hold_ttl_ms;
+      s.request.grid.ttl_ms = ttl_ms_;
     } else if (dice < 82) {
       s.request = record_request(op::sell, rec, idem);
       s.request.grid.qty = qty(1, sale_max);
@@ -293,10 +358,13 @@ class worker {
   }
 
   int index_, cycle_, records_;
+  std::int64_t ttl_ms_;
   std::mt19937_64 random_;
   std::vector<hold_ref> holds_;
   std::unique_ptr<client::client> client_;  // made here: close() may come before run() starts
   std::vector<sent> log_;
+  std::atomic<std::uint64_t> sent_{0}, ok_{0};
+  std::exception_ptr error_;
 };
 
 // ---------------------------------------------------------------------------
@@ -330,7 +398,38 @@ class auditor {
   // Checks every record's invariants and the history since the last audit;
   // every idempotency key in the history is seen once at most.
   void audit(client::client& c) {
-    for (auto& [rec, checked] : records_) audit_record(c, rec, checked);
+    for (auto& [rec, checked] : records_) events_ += audit_record(c, rec, checked, seen_, ended_);
+  }
+
+  // Reads every record's whole history again from version 0 and rebuilds its
+  // keys from scratch (not from what earlier audits saw): the chain must
+  // still hold, no key twice, every key seen before still there, and every
+  // change in `acked` present.
+  void recheck_all(client::client& c, const std::vector<sent>& acked) {
+    std::set<std::string> keys;
+    std::map<std::string, ending_event> ended;
+    for (const auto& [rec, checked] : records_) {
+      record_audit from_zero;
+      audit_record(c, rec, from_zero, keys, ended);
+    }
+    for (const auto& k : seen_)
+      if (!keys.contains(k)) fail("idem %s was in the history and is gone from it", k.c_str());
+    for (const auto& s : acked)
+      if (s.outcome == fate::applied && !keys.contains(s.request.grid.idem))
+        fail("acknowledged %s (idem %s, answer %s) is no longer in the history of %s/%s", s.request.op.c_str(),
+             s.request.grid.idem.c_str(), client::to_json(s.answer).c_str(), s.record.warehouse.c_str(),
+             s.record.sku.c_str());
+    ++rechecks_;
+  }
+
+  // How a hold ended, as far as the history says.
+  struct ending_event {
+    std::string kind;  // commit, release or expire
+    std::string idem;  // of the request that ended it ("" for expire)
+  };
+  std::optional<ending_event> hold_ended(const std::string& hold) const {
+    if (auto it = ended_.find(hold); it != ended_.end()) return it->second;
+    return std::nullopt;
   }
 
   bool in_history(const std::string& idem) const { return seen_.contains(idem); }
@@ -345,9 +444,12 @@ class auditor {
   }
 
   std::uint64_t events() const { return events_; }
+  std::uint64_t rechecks() const { return rechecks_; }
 
  private:
-  void audit_record(client::client& c, const record_id& rec, record_audit& checked) {
+  // Audits `rec` from `checked` on; returns the number of new events.
+  std::size_t audit_record(client::client& c, const record_id& rec, record_audit& checked,
+                           std::set<std::string>& keys, std::map<std::string, ending_event>& ended) {
     // Reads are not atomic together; a hold expiring between them moves the
     // version, so the reads are taken again (the load is stopped).
     for (int attempt = 0; attempt < 5; ++attempt) {
@@ -357,8 +459,8 @@ class auditor {
       const value after = must(c.get(rec.warehouse, rec.sku), "stock.get");
       if (int_at(before, "record.version") != int_at(after, "record.version")) continue;
       check_record(rec, before, holds);
-      fold(rec, checked, events, before);
-      return;
+      fold(rec, checked, events, before, keys, ended);
+      return events.size();
     }
     fail("%s/%s keeps changing with no load", rec.warehouse.c_str(), rec.sku.c_str());
   }
@@ -377,6 +479,10 @@ class auditor {
              static_cast<long long>(from + 1));
       for (const auto& e : *events->as_array()) {
         const auto v = int_at(e, "version");
+        // Newest first, each page older than the last: no page read twice.
+        if (v >= before)
+          fail("%s/%s: stock.history before %lld answered version %lld", rec.warehouse.c_str(), rec.sku.c_str(),
+               static_cast<long long>(before), static_cast<long long>(v));
         if (v <= from) break;
         out.push_back(e);
         before = v;
@@ -405,7 +511,8 @@ class auditor {
   // Walks the new events: contiguous versions, each continuing the last,
   // each movement explaining its change of on_hand and reserved; ends at the
   // record as read.
-  void fold(const record_id& rec, record_audit& checked, const std::vector<value>& events, const value& got) {
+  void fold(const record_id& rec, record_audit& checked, const std::vector<value>& events, const value& got,
+            std::set<std::string>& keys, std::map<std::string, ending_event>& ended) {
     const std::string name = rec.warehouse + "/" + rec.sku;
     record_audit at = checked;
     for (const auto& e : events) {
@@ -436,13 +543,13 @@ class auditor {
              name.c_str(), static_cast<long long>(version), kind.c_str(), static_cast<long long>(qty),
              static_cast<long long>(hand_after), static_cast<long long>(res_after), static_cast<long long>(hand),
              static_cast<long long>(reserved));
-      if (auto idem = client::lookup_string(e, "idem")) {
-        if (!seen_.insert(*idem).second)
-          fail("%s: idem %s applied twice (again at version %lld)", name.c_str(), idem->c_str(),
-               static_cast<long long>(version));
-      }
+      const auto idem = client::lookup_string(e, "idem");
+      if (idem && !keys.insert(*idem).second)
+        fail("%s: idem %s applied twice (again at version %lld)", name.c_str(), idem->c_str(),
+             static_cast<long long>(version));
+      if (kind == "commit" || kind == "release" || kind == "expire")
+        if (auto hold = client::lookup_string(e, "hold")) ended[*hold] = {kind, idem.value_or("")};
       at = {version, hand, reserved};
-      ++events_;
     }
     if (at.version != int_at(got, "record.version") || at.on_hand != int_at(got, "record.on_hand") ||
         at.reserved != int_at(got, "record.reserved"))
@@ -454,18 +561,23 @@ class auditor {
 
   std::map<record_id, record_audit> records_;
   std::set<std::string> seen_;  // every idempotency key in the histories
-  std::uint64_t events_ = 0;
+  std::map<std::string, ending_event> ended_;  // holds the histories end (the load releases whole holds)
+  std::uint64_t events_ = 0, rechecks_ = 0;
 };
 
-// Resends `batch`'s requests, a window at a time, and hands each answer to `judge`.
+// Resends every worker's requests with their keys, each worker's in the
+// order it sent them (a hold op after the op before it), the workers side by
+// side: round k sends each worker's k-th request. `judge(worker, index,
+// answer)` gets each answer.
 template <class Judge>
-void resend_all(client::client& c, const std::vector<const sent*>& batch, Judge judge) {
-  constexpr std::size_t window = 256;
-  for (std::size_t i = 0; i < batch.size(); i += window) {
-    std::vector<std::future<value>> answers;
-    const auto end = std::min(batch.size(), i + window);
-    for (auto k = i; k < end; ++k) answers.push_back(c.call(batch[k]->request));
-    for (auto k = i; k < end; ++k) judge(*batch[k], answers[k - i].get());
+void resend_in_order(client::client& c, const std::vector<std::vector<sent>>& logs, Judge judge) {
+  std::size_t longest = 0;
+  for (const auto& log : logs) longest = std::max(longest, log.size());
+  for (std::size_t k = 0; k < longest; ++k) {
+    std::vector<std::pair<std::size_t, std::future<value>>> answers;
+    for (std::size_t w = 0; w < logs.size(); ++w)
+      if (k < logs[w].size()) answers.emplace_back(w, c.call(logs[w][k].request));
+    for (auto& [w, f] : answers) judge(w, k, f.get());
   }
 }
 
@@ -488,9 +600,28 @@ struct totals {
   std::uint64_t acked = 0, refused = 0, unknown = 0, unknown_applied = 0, replays = 0;
 };
 
+// Runs `f` when it goes out of scope, on every path.
+template <class F>
+class at_exit {
+ public:
+  explicit at_exit(F f) : f_(std::move(f)) {}
+  ~at_exit() { f_(); }
+  at_exit(const at_exit&) = delete;
+  at_exit& operator=(const at_exit&) = delete;
+
+ private:
+  F f_;
+};
+
+bool is_hold_op(const sent& s) {
+  const op k = s.request.grid.kind;
+  return k == op::commit || k == op::release || k == op::extend;
+}
+
 class torture {
  public:
-  explicit torture(options o) : o_(std::move(o)), random_(o_.seed), audit_(o_.records) {}
+  explicit torture(options o)
+      : o_(std::move(o)), random_(o_.seed), audit_(o_.records), hold_ttl_ms_(hold_ttl_for(o_)) {}
 
   void run() {
     const auto began = clock_type::now();
@@ -502,28 +633,42 @@ class torture {
     }
     auto c = connect(*n);
     audit_.audit(*c);
+    audit_.recheck_all(*c, acked_);
     c.reset();
     n.reset();  // killed and reaped
     const double seconds = std::chrono::duration<double>(clock_type::now() - began).count();
     std::printf("PASS seed %llu: %d cycles, %llu acknowledged (%llu refusals), %llu in flight at the end "
-                "(%llu of them applied before the end), %llu replays checked, %llu history events audited, %.1f s\n",
+                "(%llu of them applied before the end), %llu replays checked, %llu history events audited, "
+                "%llu full re-reads of every history, %.1f s\n",
                 static_cast<unsigned long long>(o_.seed), o_.cycles, static_cast<unsigned long long>(t_.acked),
                 static_cast<unsigned long long>(t_.refused), static_cast<unsigned long long>(t_.unknown),
                 static_cast<unsigned long long>(t_.unknown_applied), static_cast<unsigned long long>(t_.replays),
-                static_cast<unsigned long long>(audit_.events()), seconds);
+                static_cast<unsigned long long>(audit_.events()), static_cast<unsigned long long>(audit_.rechecks()),
+                seconds);
   }
 
   int cycle() const { return cycle_; }
 
  private:
+  // Holds outlive their cycle (the next cycle's load commits, releases and
+  // extends them), so their TTL covers the whole run: twice a generous
+  // estimate of it (the load plus 10 s of check, restart and resends per
+  // cycle), at least 1 h, at most the node's 24 h.
+  static std::int64_t hold_ttl_for(const options& o) {
+    const double estimate_ms = 2.0 * o.cycles * (o.seconds + 10.0) * 1000.0;
+    return static_cast<std::int64_t>(
+        std::clamp(estimate_ms, static_cast<double>(hold_ttl_min_ms), static_cast<double>(hold_ttl_max_ms)));
+  }
+
   ending ending_of(int cycle) const {
     if (o_.mode == "kill") return ending::kill;
     if (o_.mode == "powercut") return ending::power_cut;
     return cycle % 2 == 1 ? ending::kill : ending::power_cut;
   }
 
+  // The node's stderr, in the data dir (the node ignores files it does not know).
   std::string log_path(int cycle) const {
-    return (fs::path(o_.data_dir).parent_path() / ("node-" + std::to_string(cycle) + ".log")).string();
+    return (fs::path(o_.data_dir) / ("node-" + std::to_string(cycle) + ".log")).string();
   }
 
   std::unique_ptr<client::client> connect(const node& n, const std::string& token = {}) {
@@ -552,40 +697,71 @@ class torture {
     }
   }
 
-  std::unique_ptr<node> run_cycle(int cycle, std::unique_ptr<node> n) {
-    const ending e = ending_of(cycle);
+  // The load until the node's end: each worker's requests in the order sent.
+  std::vector<std::vector<sent>> load(int cycle, node& n, long long* end_ms) {
     std::vector<std::unique_ptr<worker>> workers;
     for (int w = 0; w < o_.clients; ++w) {
       std::vector<hold_ref> share;
       for (std::size_t i = static_cast<std::size_t>(w); i < holds_.size(); i += static_cast<std::size_t>(o_.clients))
         share.push_back(holds_[i]);
-      workers.push_back(std::make_unique<worker>(w, random_(), cycle, o_.records, std::move(share)));
+      workers.push_back(std::make_unique<worker>(w, random_(), cycle, o_.records, hold_ttl_ms_, std::move(share)));
     }
     holds_.clear();
+    for (auto& w : workers) w->connect(n.url(), admin_token_);
     std::atomic<bool> stop{false};
     const auto start = clock_type::now();
     std::vector<std::thread> threads;
-    for (auto& w : workers)
-      threads.emplace_back([&, w = w.get()] { w->run(n->url(), admin_token_, stop, start); });
-    // The end comes at a random moment of the cycle's second half or later.
-    const auto at = std::chrono::duration<double>(
-        std::uniform_real_distribution<double>(o_.seconds / 2, o_.seconds)(random_));
-    std::this_thread::sleep_for(at);
-    const auto end_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start).count();
-    n->end();
-    stop = true;
-    for (auto& w : workers) w->close();
-    for (auto& t : threads) t.join();
+    {
+      // Stopped, their clients closed and joined on every path, also when
+      // end() fails (a joinable thread destroyed would abort the process).
+      const at_exit joined([&] {
+        stop = true;
+        for (auto& w : workers) w->close();
+        for (auto& t : threads)
+          if (t.joinable()) t.join();
+      });
+      for (auto& w : workers) threads.emplace_back([&, w = w.get()] { w->run(stop, start); });
+      // The end comes at a random moment of the cycle's second half or later.
+      const auto at = std::chrono::duration<double>(
+          std::uniform_real_distribution<double>(o_.seconds / 2, o_.seconds)(random_));
+      std::this_thread::sleep_for(at);
+      // On a loaded machine (fsyncs queued behind other work) the first
+      // answers may take longer: the end waits, up to load_wait_max more,
+      // until every worker has sent a request and some request was answered
+      // ok, so a cycle that ends without load is the node's fault.
+      const auto waited = clock_type::now();
+      const auto loaded = [&] {
+        bool all_sent = true, any_ok = false;
+        for (const auto& w : workers) all_sent = all_sent && w->sent_any(), any_ok = any_ok || w->answered_ok();
+        return all_sent && any_ok;
+      };
+      while (!loaded() && clock_type::now() - waited < load_wait_max)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      *end_ms = ms_since(start);
+      n.end();
+    }
+    std::vector<std::vector<sent>> logs;
+    for (auto& w : workers) {
+      w->rethrow();
+      if (w->log().empty()) fail("worker %d sent nothing before the %s", w->index(), name_of(ending_of(cycle)));
+      for (auto& h : w->holds()) holds_.push_back(h);
+      logs.push_back(std::move(w->log()));
+    }
+    return logs;
+  }
+
+  std::unique_ptr<node> run_cycle(int cycle, std::unique_ptr<node> n) {
+    const ending e = ending_of(cycle);
+    long long end_ms = 0;
+    std::vector<std::vector<sent>> logs = load(cycle, *n, &end_ms);
     n.reset();
 
     // What happened, by fate.
-    std::vector<sent> cycle_acked, unknown;
-    for (auto& w : workers) {
-      for (auto& s : w->log()) (s.outcome == fate::unknown ? unknown : cycle_acked).push_back(std::move(s));
-      for (auto& h : w->holds()) holds_.push_back(h);
-    }
-    const auto acked_now = static_cast<std::size_t>(std::count_if(
-        cycle_acked.begin(), cycle_acked.end(), [](const sent& s) { return s.outcome == fate::applied; }));
+    std::size_t acked_now = 0, refused_now = 0, unknown_now = 0;
+    for (const auto& log : logs)
+      for (const auto& s : log)
+        ++(s.outcome == fate::applied ? acked_now : s.outcome == fate::refused ? refused_now : unknown_now);
+    if (acked_now == 0) fail("no request was answered ok before the %s", name_of(e));
 
     const auto check_began = clock_type::now();
     const auto check = testing::run_command(o_.bin_dir + "/app/stockgrid check --data-dir " + o_.data_dir, 120);
@@ -599,21 +775,22 @@ class torture {
 
     // The state as the restarted node has it, before anything is resent.
     audit_.audit(*c);
-    for (const auto& s : acked_)
-      if (s.outcome == fate::applied) audit_.require_in_history(s);
-    for (const auto& s : cycle_acked)
-      if (s.outcome == fate::applied) audit_.require_in_history(s);
-    // Every acknowledged answer of the cycle, resent: replayed.
-    std::vector<const sent*> batch;
-    for (const auto& s : cycle_acked) batch.push_back(&s);
-    resend_all(*c, batch, [](const sent& s, const value& again) { check_replay(s, again); });
-    t_.replays += batch.size();
-    // Every request in flight at the end, resent: applied at most once.
+    for (const auto& log : logs)
+      for (const auto& s : log)
+        if (s.outcome == fate::applied) audit_.require_in_history(s);
+    // Every request of the cycle resent with its key, each worker's in its
+    // order: an acknowledged one is replayed; one in flight at the end is
+    // applied at most once.
     std::uint64_t applied_late = 0;
-    batch.clear();
-    for (const auto& s : unknown) batch.push_back(&s);
     std::vector<sent> late;
-    resend_all(*c, batch, [&](const sent& s, const value& again) {
+    std::vector<std::pair<std::size_t, std::size_t>> hold_not_found;  // (worker, index)
+    resend_in_order(*c, logs, [&](std::size_t w, std::size_t k, const value& again) {
+      const sent& s = logs[w][k];
+      if (s.outcome != fate::unknown) {
+        check_replay(s, again);
+        ++t_.replays;
+        return;
+      }
       const bool was_applied = audit_.in_history(s.request.grid.idem);
       if (was_applied && !(client::is_ok(again) && client::is_replayed(again)))
         fail("%s (idem %s) was applied before the %s but its resend answers %s", s.request.op.c_str(),
@@ -622,6 +799,10 @@ class torture {
         fail("%s (idem %s) is not in the history but its resend is a replay: %s", s.request.op.c_str(),
              s.request.grid.idem.c_str(), client::to_json(again).c_str());
       applied_late += was_applied;
+      if (is_hold_op(s) && client::error_code(again) == "HOLD_NOT_FOUND") {
+        hold_not_found.emplace_back(w, k);  // judged below, from the history
+        return;
+      }
       sent now = s;
       now.answer = again;
       now.outcome = fate_of(again);
@@ -636,23 +817,39 @@ class torture {
     audit_.audit(*c);
     for (const auto& s : late)
       if (s.outcome == fate::applied) audit_.require_in_history(s);
-    c.reset();
+    // A hold op that finds its hold gone: a later request of the same worker
+    // ended it (committed or released; acknowledged, or applied by its own
+    // resend just now), or it expired. Anything else lost a live hold.
+    for (const auto& [w, k] : hold_not_found) {
+      const sent& s = logs[w][k];
+      const auto ended = audit_.hold_ended(s.request.grid.hold);
+      bool explained = ended && ended->kind == "expire";
+      for (auto j = k + 1; ended && !explained && j < logs[w].size(); ++j)
+        explained = logs[w][j].request.grid.idem == ended->idem;
+      if (!explained)
+        fail("%s (idem %s) resent: HOLD_NOT_FOUND for hold %s, which %s", s.request.op.c_str(),
+             s.request.grid.idem.c_str(), s.request.grid.hold.c_str(),
+             ended ? ("ended by an earlier or unrelated request (" + ended->kind + ", idem " + ended->idem + ")").c_str()
+                   : "the history never ended");
+    }
 
     std::printf("cycle %3d %-8s: %6zu acknowledged, %5zu refused, %3zu in flight (%llu had been applied), "
                 "%s at %5lld ms; check %4lld ms, restart %4lld ms\n",
-                cycle, name_of(e), acked_now, cycle_acked.size() - acked_now, unknown.size(),
-                static_cast<unsigned long long>(applied_late), name_of(e), static_cast<long long>(end_ms),
-                static_cast<long long>(check_ms), static_cast<long long>(restart_ms));
+                cycle, name_of(e), acked_now, refused_now, unknown_now, static_cast<unsigned long long>(applied_late),
+                name_of(e), end_ms, static_cast<long long>(check_ms), static_cast<long long>(restart_ms));
     std::fflush(stdout);
     t_.acked += acked_now;
-    t_.refused += cycle_acked.size() - acked_now;
-    t_.unknown += unknown.size();
+    t_.refused += refused_now;
+    t_.unknown += unknown_now;
     t_.unknown_applied += applied_late;
-    // Only applied changes need checking in later cycles (their keys stay in the history).
-    for (auto& s : cycle_acked)
-      if (s.outcome == fate::applied) acked_.push_back(std::move(s));
+    // Applied changes are checked again in later cycles (their keys stay in the history).
+    for (auto& log : logs)
+      for (auto& s : log)
+        if (s.outcome == fate::applied) acked_.push_back(std::move(s));
     for (auto& s : late)
       if (s.outcome == fate::applied) acked_.push_back(std::move(s));
+    if (cycle % full_recheck_every == 0) audit_.recheck_all(*c, acked_);
+    c.reset();
     return next;
   }
 
@@ -663,6 +860,7 @@ class torture {
   options o_;
   std::mt19937_64 random_;
   auditor audit_;
+  std::int64_t hold_ttl_ms_;
   std::string admin_token_;
   std::vector<sent> acked_;  // every applied change so far
   std::vector<hold_ref> holds_;  // holds acknowledged and not yet committed or released by the load
@@ -745,14 +943,33 @@ int main(int argc, char** argv) {
     }).detach();
   }
   torture t(o);
+  // Every way out of the run prints one FAIL line; the node it ran is
+  // killed and reaped by the unwinding (and killed here again, if a pid is
+  // still registered).
+  const auto failed = [&](const char* what) {
+    if (const pid_t pid = running_node.exchange(0); pid > 0) ::kill(pid, SIGKILL);
+    std::fprintf(stderr, "FAIL seed %llu cycle %d: %s\nreplay: --seed %llu --cycles %d --mode %s; data kept in %s\n",
+                 static_cast<unsigned long long>(o.seed), t.cycle(), what, static_cast<unsigned long long>(o.seed),
+                 o.cycles, o.mode.c_str(), o.data_dir.c_str());
+    return 1;
+  };
   try {
     t.run();
   } catch (const failure& f) {
-    std::fprintf(stderr, "FAIL seed %llu cycle %d: %s\nreplay: --seed %llu --cycles %d --mode %s; data kept in %s\n",
-                 static_cast<unsigned long long>(o.seed), t.cycle(), f.what(),
-                 static_cast<unsigned long long>(o.seed), o.cycles, o.mode.c_str(), o.data_dir.c_str());
-    return 1;
+    return failed(f.what());
+  } catch (const std::exception& x) {
+    return failed((std::string("unexpected error: ") + x.what()).c_str());
+  } catch (...) {
+    return failed("unexpected error of an unknown type");
   }
-  if (!o.keep && !work.empty()) fs::remove_all(work);
+  if (!o.keep && !work.empty()) {
+    std::error_code ec;
+    fs::remove_all(work, ec);
+    if (ec) {
+      std::fprintf(stderr, "stockgrid-torture: passed, but removing %s failed: %s\n", work.c_str(),
+                   ec.message().c_str());
+      return 1;
+    }
+  }
   return 0;
 }
