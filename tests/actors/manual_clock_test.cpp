@@ -32,8 +32,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A partition that ignores what its record tells it.
-partition_actor::behavior_type quiet_partition(partition_actor::pointer self) {
+// A partition that ignores what its record tells it. It takes an argument
+// only because CAF 0.17 spawns an argument-less function through a null
+// shared_ptr<std::tuple<>> that it dereferences (UBSan: reference binding
+// to null pointer, init_fun_factory.hpp:85).
+partition_actor::behavior_type quiet_partition(partition_actor::pointer self, std::uint32_t /*partition*/) {
   return {
       [](const envelope&) {},
       [](loaded_atom, const record_key&, const load_result&) {},
@@ -80,7 +83,7 @@ struct manual_record {
     ctx.clock = [this] {
       return start_ms + std::chrono::duration_cast<std::chrono::milliseconds>(sched.clock().now() - clock_start).count();
     };
-    partition = sys.spawn(quiet_partition);
+    partition = sys.spawn(quiet_partition, std::uint32_t{0});
     persistence::record_image image;
     image.key = {"t1", "wh", "x"};
     image.on_hand = 5;
