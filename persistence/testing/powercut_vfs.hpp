@@ -48,6 +48,9 @@ status restore_unsynced();
 // The exit code of power_off() when no file was tracked: nothing went
 // through the VFS, so the "power cut" would be a mere kill.
 inline constexpr int exit_nothing_tracked = 87;
+// The exit code the test node passes to power_off() (tests/torture/
+// faultnode.cpp), so the torture tool can tell a power cut from a crash.
+inline constexpr int exit_power_cut = 86;
 
 // The power goes for good, for the test node's power switch
 // (tests/torture/faultnode.cpp): cut(), every tracked file rolled back as

@@ -25,9 +25,6 @@ namespace {
 
 namespace powercut = stockgrid::persistence::powercut;
 
-// The exit code after a power cut, so the torture tool can tell it from a crash.
-constexpr int exit_power_cut = 86;
-
 // Waits for SIGUSR1 (blocked in every thread), then cuts the power.
 void power_switch() {
   sigset_t set;
@@ -35,7 +32,7 @@ void power_switch() {
   sigaddset(&set, SIGUSR1);
   int sig = 0;
   sigwait(&set, &sig);
-  powercut::power_off(exit_power_cut);
+  powercut::power_off(powercut::exit_power_cut);
 }
 
 }  // namespace

@@ -63,15 +63,14 @@ namespace fs = std::filesystem;
 
 constexpr const char* system_token = "torture-system-token-5b0d2e71c9a4f386";
 constexpr const char* tenant_name = "torture";
-constexpr int exit_power_cut = 86;  // tests/torture/faultnode.cpp
 // Little stock, and sales of up to sale_max units, so that some requests
 // are refused INSUFFICIENT_STOCK (a refusal is remembered under its key too).
 constexpr std::int64_t initial_stock = 40;
 constexpr std::int64_t sale_max = 10;
 constexpr std::int64_t hold_ttl_min_ms = 3'600'000;   // 1 h
 constexpr std::int64_t hold_ttl_max_ms = 86'400'000;  // the node's limit (24 h)
-constexpr int full_recheck_every = 10;
-constexpr auto load_wait_max = std::chrono::seconds(30);  // for the first ok answer of a cycle  // cycles between re-reads of every history from version 0
+constexpr int full_recheck_every = 10;  // cycles between re-reads of every history from version 0
+constexpr auto load_wait_max = std::chrono::seconds(30);  // for the first ok answer of a cycle
 constexpr auto node_start_timeout = std::chrono::seconds(30);
 constexpr auto node_exit_timeout = std::chrono::seconds(15);
 constexpr int history_page = 1'000;  // stock.history's limit
@@ -144,7 +143,7 @@ class node {
     running_node = 0;
     if (ending_ == ending::power_cut && *code == persistence::powercut::exit_nothing_tracked)
       fail("the power cut found no file tracked by the VFS (see %s)", log_path_.c_str());
-    const int expected = ending_ == ending::kill ? 128 + SIGKILL : exit_power_cut;
+    const int expected = ending_ == ending::kill ? 128 + SIGKILL : persistence::powercut::exit_power_cut;
     if (*code != expected) fail("the node exited with %d after %s, not %d", *code, name_of(ending_), expected);
     if (ending_ == ending::power_cut) {
       const auto files = files_rolled_back();
