@@ -5,11 +5,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 
 #include <caf/fwd.hpp>
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/clock.hpp"
 #include "actors/messages.hpp"
 #include "actors/record_quota.hpp"
 #include "actors/warehouses.hpp"
@@ -77,7 +79,16 @@ struct node_context {
   record_quota records;
   // Every partition's actor, by partition number (set before any request).
   std::vector<partition_actor> partitions;
+  // Where record actors read the time (clock.hpp's now_ms(const node_context&)):
+  // empty, as in production, is the system clock. A test that runs actors
+  // under CAF's test coordinator sets it to read the coordinator's manual
+  // clock, so hold deadlines and the timers that fire them move together.
+  std::function<epoch_ms()> clock;
 };
+
+// The time as the node's actors see it: ctx.clock when a test set one, else
+// the system clock (one predictable branch on the production path).
+inline epoch_ms now_ms(const node_context& ctx) { return ctx.clock ? ctx.clock() : now_ms(); }
 
 // The partition that owns a request's record (or hold); the partition count
 // for a hold id that is not one of ours (route answers HOLD_NOT_FOUND).

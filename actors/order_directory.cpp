@@ -9,6 +9,7 @@
 #include "actors/clock.hpp"
 #include "actors/directory.hpp"
 #include "config/limits.hpp"
+#include "domain/validate.hpp"
 #include "orders/wire.hpp"
 
 namespace stockgrid::actors {
@@ -53,6 +54,7 @@ order_reply order_overloaded() { return overloaded_reply<order_reply>(); }
 // Range checks of an order call (types are the wire layer's).
 std::string check(const orders::order_request& r, std::int64_t max_ttl_ms) {
   const auto id_ok = [](const std::string& s) { return !s.empty() && s.size() <= limits::id_bytes_max; };
+  if (auto bad = validate_client_idem(r.idem); !bad.empty()) return bad;
   if (r.kind != orders::order_op::reserve) {
     if (!id_ok(r.order)) return "order: must be 1 to 128 bytes";
     if (r.kind == orders::order_op::extend && (r.ttl_ms <= 0 || r.ttl_ms > max_ttl_ms))
@@ -71,7 +73,6 @@ std::string check(const orders::order_request& r, std::int64_t max_ttl_ms) {
   if (r.ttl_ms < 0 || r.ttl_ms > max_ttl_ms)
     return "ttl_ms: must be between 1 and " + std::to_string(max_ttl_ms) + " (0 = default)";
   if (r.ref.size() > limits::id_bytes_max) return "ref: longer than 128 bytes";
-  if (r.idem.size() > limits::id_bytes_max) return "idem: longer than 128 bytes";
   return {};
 }
 

@@ -70,7 +70,7 @@ void schedule_expiry(self_ptr self) {
   auto next = st.rec.next_deadline();
   if (!next || (st.timer_at_ms != 0 && st.timer_at_ms <= *next)) return;
   st.timer_at_ms = *next;
-  auto delay = std::max<epoch_ms>(0, *next - now_ms());
+  auto delay = std::max<epoch_ms>(0, *next - now_ms(*self->state.ctx));
   self->delayed_send(self, std::chrono::milliseconds(delay), expire_atom::value);
 }
 
@@ -80,7 +80,7 @@ void journal_and_apply(self_ptr self, const request& req, const reply_sink& done
                        change c, outcome result, std::int64_t detail) {
   auto& st = self->state;
   journal_entry e;
-  e.at_ms = now_ms();
+  e.at_ms = now_ms(*self->state.ctx);
   e.key = st.key;
   e.c = c;
   e.idem = req.idem;
@@ -209,7 +209,7 @@ void list_holds(self_ptr self, const envelope& env) {
   auto& st = self->state;
   reply r;
   r.code = outcome::ok;
-  const auto now = now_ms();
+  const auto now = now_ms(*self->state.ctx);
   for (const auto& h : st.rec.holds())
     if (h.expires_at_ms == 0 || h.expires_at_ms > now)  // 0: an order's hold
       r.holds.push_back({format_hold_id({st.partition, h.seq}), h.qty, h.expires_at_ms, h.ref});
@@ -222,7 +222,7 @@ void execute(self_ptr self, envelope& env) {
   auto& rec = st.rec;
   const auto& req = env.req;
   const auto& holds = st.ctx->settings.holds;
-  const auto now = now_ms();
+  const auto now = now_ms(*self->state.ctx);
   if (targets_hold(req.kind) && req.key.tenant != st.key.tenant) {
     // Another tenant's hold: exactly what a never-issued id gets.
     reply_now(self, env.done, reply::error(outcome::hold_not_found, "no such hold"));
@@ -342,7 +342,7 @@ void on_idempotency(self_ptr self, idem_result& r) {
 void on_request(self_ptr self, envelope& env) {
   auto& st = self->state;
   ++st.handled;
-  st.last_active_ms = now_ms();
+  st.last_active_ms = now_ms(*self->state.ctx);
   if (st.awaited) {
     if (st.deferred.size() - st.next_deferred >= limits::deferred_per_record_max) {
       env.done(reply::error(outcome::overloaded, "too many requests queued for this record"));
@@ -357,9 +357,9 @@ void on_request(self_ptr self, envelope& env) {
 void on_expire(self_ptr self) {
   auto& st = self->state;
   st.timer_at_ms = 0;
-  for (auto seq : st.rec.due_holds(now_ms())) {
+  for (auto seq : st.rec.due_holds(now_ms(*self->state.ctx))) {
     journal_entry e;
-    e.at_ms = now_ms();
+    e.at_ms = now_ms(*self->state.ctx);
     e.key = st.key;
     e.c = st.rec.decide_expire(seq);
     e.result = outcome::ok;
@@ -369,7 +369,7 @@ void on_expire(self_ptr self) {
       // The partition is degraded (or stopping): try again after the disk
       // retry interval, when the journal may take the release.
       const auto retry_ms = static_cast<epoch_ms>(st.ctx->settings.journal.disk_retry_interval_ms);
-      st.timer_at_ms = now_ms() + retry_ms;
+      st.timer_at_ms = now_ms(*self->state.ctx) + retry_ms;
       self->delayed_send(self, std::chrono::milliseconds(retry_ms), expire_atom::value);
       return;
     }
@@ -396,7 +396,7 @@ void on_stop(self_ptr self) {
 void on_tick(self_ptr self) {
   auto& st = self->state;
   const auto idle_ms = static_cast<epoch_ms>(st.ctx->settings.node.passivate_idle_ms);
-  const auto idle_for = now_ms() - st.last_active_ms;
+  const auto idle_for = now_ms(*self->state.ctx) - st.last_active_ms;
   if (idle_for >= idle_ms && st.rec.hold_count() == 0 && !st.awaited)
     self->send(st.parent, passivate_atom::value, st.key, st.handled);
   const auto wait = idle_for >= idle_ms ? idle_ms : idle_ms - idle_for;
@@ -417,7 +417,7 @@ record_actor::behavior_type record_behavior(self_ptr self, node_context* ctx,
   st.rec.restore(image.on_hand, image.reserved, image.version, std::move(image.holds));
   st.rec.restore_policy(image.policy, image.backordered, image.incoming);
   st.last_seq = image.last_seq;
-  st.last_active_ms = now_ms();
+  st.last_active_ms = now_ms(*self->state.ctx);
   schedule_expiry(self);
   self->delayed_send(self, std::chrono::milliseconds(ctx->settings.node.passivate_idle_ms),
                      tick_atom::value);

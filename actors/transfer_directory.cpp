@@ -6,6 +6,7 @@
 #include "actors/clock.hpp"
 #include "actors/directory.hpp"
 #include "config/limits.hpp"
+#include "domain/validate.hpp"
 
 namespace stockgrid::actors {
 
@@ -16,7 +17,7 @@ namespace {
 
 std::string check(const orders::transfer_request& r) {
   const auto id_ok = [](const std::string& s) { return !s.empty() && s.size() <= limits::id_bytes_max; };
-  if (r.idem.size() > limits::id_bytes_max) return "idem: longer than 128 bytes";
+  if (auto bad = validate_client_idem(r.idem); !bad.empty()) return bad;
   if (r.kind != orders::transfer_op::create) {
     if (!id_ok(r.transfer)) return "transfer: must be 1 to 128 bytes";
     if (r.qty && (*r.qty <= 0 || *r.qty > limits::quantity_max)) return "qty: must be between 1 and 10^12";

@@ -38,11 +38,9 @@ std::string validate(const request& req, const validation_limits& lim) {
     fail(check_id("warehouse", req.key.warehouse));
     fail(check_id("sku", req.key.sku));
   }
-  fail(check_optional_id("idem", req.idem));
+  fail(req.internal ? check_optional_id("idem", req.idem) : validate_client_idem(req.idem));
   fail(check_optional_id("ref", req.ref));
   if (!req.internal && is_internal(req.kind)) fail("op: not a client operation");
-  if (!req.internal && req.idem.starts_with(internal_idem_prefix))
-    fail("idem: the prefix \"sg:\" is reserved for the server's own keys");
   if (!req.internal && is_order_ref(req.ref))
     fail("ref: the prefix \"order:\" is reserved for orders' holds");
   if (req.reason.size() > limits::reason_bytes_max)
@@ -92,6 +90,13 @@ std::string validate(const request& req, const validation_limits& lim) {
       fail("ttl_ms: above the maximum of " + std::to_string(lim.max_ttl_ms) + " ms");
   }
   return err;
+}
+
+std::string validate_client_idem(const std::string& idem) {
+  if (auto bad = check_optional_id("idem", idem); !bad.empty()) return bad;
+  if (idem.starts_with(internal_idem_prefix))
+    return "idem: the prefix \"sg:\" is reserved for the server's own keys";
+  return {};
 }
 
 std::string validate_policy(std::optional<std::int64_t> safety_stock,

@@ -19,6 +19,11 @@ struct validation_limits {
 // BAD_REQUEST reply ("qty: must be between 1 and 10^12").
 std::string validate(const request& req, const validation_limits& lim);
 
+// A client's idempotency key (any op that takes one): at most 128 bytes,
+// not starting with the server's reserved "sg:". Empty when well-formed,
+// otherwise the BAD_REQUEST message naming `idem`.
+std::string validate_client_idem(const std::string& idem);
+
 // The fields of a policy update (stock_record::decide_policy): at least one
 // present, quantities within [0, 10^12]. Empty when well-formed, otherwise
 // the BAD_REQUEST message naming the field.

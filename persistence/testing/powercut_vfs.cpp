@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <new>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace stockgrid::persistence::powercut {
@@ -40,6 +42,8 @@ struct vfs_state {
   std::uint64_t refused = 0;
   bool syncs_fail = false;  // fail_syncs()
   std::uint64_t failed_syncs = 0;
+  std::chrono::milliseconds sync_delay{0};  // slow_syncs()
+  std::uint64_t delayed_syncs = 0;
   sqlite3_vfs* real = nullptr;
   sqlite3_vfs vfs{};
 };
@@ -117,8 +121,22 @@ int pc_truncate(sqlite3_file* f, sqlite3_int64 size) {
   return rm(f)->xTruncate(p->real, size);
 }
 
+// slow_syncs(): waits the delay set, without holding the VFS's lock (other
+// connections' reads and writes go on meanwhile).
+void wait_if_slow() {
+  std::chrono::milliseconds delay{0};
+  {
+    std::lock_guard lock(g().mu);
+    if (g().cut || g().sync_delay.count() <= 0) return;
+    delay = g().sync_delay;
+    ++g().delayed_syncs;
+  }
+  std::this_thread::sleep_for(delay);
+}
+
 int pc_sync(sqlite3_file* f, int flags) {
   auto* p = reinterpret_cast<pc_file*>(f);
+  wait_if_slow();
   std::lock_guard lock(g().mu);
   if (g().cut) return SQLITE_OK;
   if (g().syncs_fail) {
@@ -217,25 +235,45 @@ int pc_current_time64(sqlite3_vfs*, sqlite3_int64* out) {
   return g().real->xCurrentTimeInt64(g().real, out);
 }
 
-// Puts one file back as the disk would hold it after the cut.
-status restore_file(const std::string& path, const file_log& log) {
+// Puts one file back as the disk would hold it after the cut; adds the bytes
+// it undid (rewritten, cut off or, for a file never synced, removed) to `undone`.
+status restore_file(const std::string& path, const file_log& log, std::uint64_t* undone) {
+  struct stat sb;
+  const bool exists = ::stat(path.c_str(), &sb) == 0;
+  const auto size = exists ? static_cast<sqlite3_int64>(sb.st_size) : 0;
   if (!log.synced_ever) {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT)
       return status::io_error(path + ": unlink: " + std::strerror(errno));
+    *undone += static_cast<std::uint64_t>(size);
     return status::ok();
   }
   const int fd = ::open(path.c_str(), O_RDWR);
   if (fd < 0 && errno == ENOENT) return status::ok();  // removed outside SQLite (a test's temp dir)
   if (fd < 0) return status::io_error(path + ": open: " + std::strerror(errno));
   bool ok = true;
-  for (auto u = log.undo.rbegin(); u != log.undo.rend() && ok; ++u)
+  for (auto u = log.undo.rbegin(); u != log.undo.rend() && ok; ++u) {
     ok = ::pwrite(fd, u->old_bytes.data(), u->old_bytes.size(), u->offset) ==
          static_cast<ssize_t>(u->old_bytes.size());
+    *undone += u->old_bytes.size();
+  }
   ok = ok && ::ftruncate(fd, log.synced_size) == 0;
+  if (size > log.synced_size) *undone += static_cast<std::uint64_t>(size - log.synced_size);
   const int saved = errno;
   ::close(fd);
   if (!ok) return status::io_error(path + ": restore: " + std::strerror(saved));
   return status::ok();
+}
+
+// Under g().mu: every tracked file rolled back to its last sync, and the
+// -shm files deleted; the first failure. `undone` counts the bytes undone.
+status restore_all(std::uint64_t* undone) {
+  status result;
+  for (const auto& [path, log] : g().files) {
+    status st = restore_file(path, log, undone);
+    if (log.main_db) ::unlink((path + "-shm").c_str());
+    if (!st && result) result = st;
+  }
+  return result;
 }
 
 }  // namespace
@@ -279,15 +317,29 @@ bool is_cut() {
 
 status restore_unsynced() {
   std::lock_guard lock(g().mu);
-  status result;
-  for (const auto& [path, log] : g().files) {
-    status st = restore_file(path, log);
-    if (log.main_db) ::unlink((path + "-shm").c_str());
-    if (!st && result) result = st;
-  }
+  std::uint64_t undone = 0;
+  status result = restore_all(&undone);
   g().files.clear();
   g().cut = false;
   return result;
+}
+
+void power_off(int exit_code) {
+  g().mu.lock();  // never unlocked: the process ends holding it
+  g().cut = true;
+  const std::size_t files = g().files.size();
+  std::uint64_t undone = 0;
+  const status st = restore_all(&undone);
+  char text[160];
+  const int n = std::snprintf(text, sizeof text, "power cut: %zu files rolled back, %llu bytes undone\n", files,
+                              static_cast<unsigned long long>(undone));
+  (void)!::write(2, text, static_cast<std::size_t>(std::clamp(n, 0, static_cast<int>(sizeof text) - 1)));
+  if (!st) {
+    const std::string error = "power_off: " + st.to_string() + "\n";
+    (void)!::write(2, error.data(), error.size());
+    ::_exit(1);
+  }
+  ::_exit(files == 0 ? exit_nothing_tracked : exit_code);
 }
 
 void reset() {
@@ -321,6 +373,16 @@ void fail_syncs(bool on) {
 std::uint64_t failed_syncs() {
   std::lock_guard lock(g().mu);
   return g().failed_syncs;
+}
+
+void slow_syncs(std::chrono::milliseconds delay) {
+  std::lock_guard lock(g().mu);
+  g().sync_delay = delay;
+}
+
+std::uint64_t delayed_syncs() {
+  std::lock_guard lock(g().mu);
+  return g().delayed_syncs;
 }
 
 }  // namespace stockgrid::persistence::powercut

@@ -1,5 +1,6 @@
 // Test-only SQLite VFS that simulates a power cut (like LevelDB's
-// fault_injection_test.cc) and a disk that refuses writes. It wraps the default VFS and remembers, for every
+// fault_injection_test.cc) and a disk that refuses writes, fails its
+// fsyncs or is slow to sync. It wraps the default VFS and remembers, for every
 // file opened through it, what was written since that file's last xSync: the
 // old bytes of each overwritten region and the size at the last sync. After
 // cut(), writes are discarded; restore_unsynced() then rolls every file back
@@ -19,6 +20,7 @@
 // A node never links this library.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -43,6 +45,24 @@ bool is_cut();
 // -shm files, ends the cut and starts tracking afresh.
 status restore_unsynced();
 
+// The exit code of power_off() when no file was tracked: nothing went
+// through the VFS, so the "power cut" would be a mere kill.
+inline constexpr int exit_nothing_tracked = 87;
+// The exit code the test node passes to power_off() (tests/torture/
+// faultnode.cpp), so the torture tool can tell a power cut from a crash.
+inline constexpr int exit_power_cut = 86;
+
+// The power goes for good, for the test node's power switch
+// (tests/torture/faultnode.cpp): cut(), every tracked file rolled back as
+// restore_unsynced() does, "power cut: N files rolled back, M bytes undone"
+// on stderr, and the process ended with _exit(exit_code); with
+// _exit(exit_nothing_tracked) when N is 0, and with _exit(1), after printing
+// the error to stderr, if a file could not be rolled back.
+// The VFS's lock is never released, so no thread of the process writes or
+// syncs through the VFS afterwards, nor hears a sync succeed: nothing is
+// acknowledged after the cut. Safe with connections open and writing.
+[[noreturn]] void power_off(int exit_code);
+
 // Treats every tracked file's current content as synced and ends the cut;
 // for tests that start over. Safe with connections open.
 void reset();
@@ -60,6 +80,14 @@ std::uint64_t refused_writes();
 void fail_syncs(bool on);
 std::uint64_t failed_syncs();
 
+// A slow disk: while `delay` is above zero, every sync through the VFS waits
+// that long before it syncs (and succeeds); reads, writes and everything else
+// go at full speed, so a commit in sync mode takes at least `delay`. The
+// wait happens outside the VFS's lock. A sync already waiting finishes its
+// wait when the delay is set back to zero. Counts the syncs delayed.
+void slow_syncs(std::chrono::milliseconds delay);
+std::uint64_t delayed_syncs();
+
 // A full disk for as long as it lives, even when a failed REQUIRE leaves the
 // test early (the VFS is shared by every test of the program).
 class full_disk {
@@ -68,6 +96,15 @@ class full_disk {
   ~full_disk() { fail_writes(false); }
   full_disk(const full_disk&) = delete;
   full_disk& operator=(const full_disk&) = delete;
+};
+
+// A slow disk (slow_syncs) for as long as it lives.
+class slow_disk {
+ public:
+  explicit slow_disk(std::chrono::milliseconds sync_delay) { slow_syncs(sync_delay); }
+  ~slow_disk() { slow_syncs(std::chrono::milliseconds(0)); }
+  slow_disk(const slow_disk&) = delete;
+  slow_disk& operator=(const slow_disk&) = delete;
 };
 
 }  // namespace stockgrid::persistence::powercut

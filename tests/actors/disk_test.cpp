@@ -2,7 +2,10 @@
 // mode under real actors and SQLite files. A degraded partition answers
 // writes UNAVAILABLE with retry_after_ms, drops what its records applied
 // ahead of the disk, reads from disk, and takes writes again once a probe
-// write succeeds.
+// write succeeds. And when its disk is slow (the VFS's slow syncs): reads go
+// on, the in-flight bound refuses the excess, nothing is lost or doubled.
+#include <atomic>
+#include <map>
 #include <thread>
 
 #include "persistence/testing/powercut_vfs.hpp"
@@ -24,7 +27,136 @@ config::settings disk_settings(const temp_dir& dir) {
   return s;
 }
 
+// A reply with its place in the order the test's replies arrived in.
+struct answer {
+  int arrived = 0;
+  reply rep;
+};
+
+// Submits requests and numbers their replies as they arrive.
+class arrivals {
+ public:
+  std::future<answer> send(grid& g, request r) {
+    auto p = std::make_shared<std::promise<answer>>();
+    auto f = p->get_future();
+    g.submit(std::move(r), [p, counter = counter_](reply&& rep) { p->set_value({++*counter, std::move(rep)}); });
+    return f;
+  }
+
+ private:
+  std::shared_ptr<std::atomic<int>> counter_ = std::make_shared<std::atomic<int>>(0);
+};
+
+bool answered_now(const std::future<answer>& f) {
+  return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+}
+
+answer await(std::future<answer>& f) {
+  REQUIRE(f.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  return f.get();
+}
+
 }  // namespace
+
+TEST_CASE("a slow disk: reads of other records are answered while a write waits for its sync, requests "
+          "beyond the in-flight bound get OVERLOADED at once, and every accepted write is answered ok "
+          "and applied once",
+          "[grid][disk]") {
+  temp_dir dir;
+  auto s = disk_settings(dir);
+  s.node.max_in_flight = 32;
+  auto g = open_grid(s, powercut::vfs_name);
+  const std::vector<std::string> skus{"a", "b", "c", "d", "e", "f", "g", "h"};
+  // Every record is now in memory: a record not in memory is loaded on its
+  // partition's writer thread, behind the slow sync.
+  for (const auto& sku : skus) REQUIRE(call(*g, adjust("wh", sku, 100)).code == outcome::ok);
+
+  arrivals replies;
+  std::vector<request> burst_requests;
+  std::vector<std::future<answer>> burst;
+  std::future<answer> write, same_record, other_record;
+  {
+    powercut::slow_disk disk(std::chrono::milliseconds(2000));
+    const auto delayed_before = powercut::delayed_syncs();
+    write = replies.send(*g, adjust("wh", "a", 1));
+    same_record = replies.send(*g, get("wh", "a"));
+    other_record = replies.send(*g, get("wh", "b"));
+    const auto other = await(other_record);
+    REQUIRE(other.rep.code == outcome::ok);
+    CHECK(other.rep.record.on_hand == 100);
+    // The read of another record did not wait for the write's sync; a read
+    // of the written record does: it may show the write only once durable.
+    REQUIRE_FALSE(answered_now(write));
+    CHECK_FALSE(answered_now(same_record));
+
+    // Two requests are in flight (the write and the read of its record):
+    // the bound takes 30 more and refuses the rest at once.
+    for (int i = 0; i < 100; ++i) {
+      burst_requests.push_back(adjust("wh", skus[i % skus.size()], 1, "burst-" + std::to_string(i)));
+      burst.push_back(replies.send(*g, burst_requests.back()));
+    }
+    int overloaded = 0;
+    for (auto& f : burst) {
+      if (!answered_now(f)) continue;
+      const auto a = f.get();
+      INFO(a.rep.message);
+      REQUIRE(a.rep.code == outcome::overloaded);
+      CHECK(a.rep.retry_after_ms > 0);
+      ++overloaded;
+    }
+    CHECK(overloaded == 100 - 30);
+    CHECK(g->stats().overloaded == static_cast<std::uint64_t>(overloaded));
+    // The write's sync is waiting (or the machine is slower than the disk):
+    // either way the write is unanswered while all the above was answered.
+    REQUIRE(eventually([&] { return powercut::delayed_syncs() > delayed_before; }));
+    CHECK_FALSE(answered_now(write));
+  }
+
+  // The disk is fast again: the write, then the read of its record, and
+  // every accepted write is answered ok, none a replay.
+  const auto written = await(write);
+  REQUIRE(written.rep.code == outcome::ok);
+  CHECK(written.rep.record.on_hand == 101);
+  const auto same = await(same_record);
+  REQUIRE(same.rep.code == outcome::ok);
+  CHECK(same.rep.record.on_hand == 101);
+  CHECK(same.arrived > written.arrived);
+  std::map<std::string, std::int64_t> expected;
+  for (const auto& sku : skus) expected[sku] = 100;
+  expected["a"] = 101;
+  std::vector<request> accepted;
+  for (std::size_t i = 0; i < burst.size(); ++i) {
+    if (!burst[i].valid()) continue;  // refused above
+    const auto a = await(burst[i]);
+    INFO(burst_requests[i].idem << ": " << a.rep.message);
+    REQUIRE(a.rep.code == outcome::ok);
+    CHECK_FALSE(a.rep.replayed);
+    ++expected[burst_requests[i].key.sku];
+    accepted.push_back(burst_requests[i]);
+  }
+  CHECK(accepted.size() == 30);
+  const auto check_records = [&](grid& on) {
+    for (const auto& [sku, on_hand] : expected) {
+      const auto got = call(on, get("wh", sku));
+      REQUIRE(got.code == outcome::ok);
+      INFO(sku);
+      CHECK(got.record.on_hand == on_hand);
+    }
+  };
+  check_records(*g);
+  // Resent with their idems, the accepted writes replay and change nothing.
+  for (const auto& r : accepted) {
+    const auto again = call(*g, r);
+    REQUIRE(again.code == outcome::ok);
+    CHECK(again.replayed);
+  }
+  check_records(*g);
+  g->stop();
+
+  // After a restart, exactly the same.
+  g = open_grid(s, powercut::vfs_name);
+  check_records(*g);
+}
 
 TEST_CASE("a degraded partition refuses writes with retry_after_ms, reads what is on disk, keeps its "
           "durable holds and heals by itself",

@@ -431,3 +431,30 @@ TEST_CASE("a key limited to some warehouses sees only orders within them", "[ord
   CHECK(call_order(*g, peek).code == outcome::forbidden);
   CHECK(call_order(*g, on_order(order_op::get, wide.doc.id)).doc.status == orders::order_status::held);
 }
+
+// Found by the model-based test (tests/model): order and transfer ops took
+// an idem with the server's reserved prefix "sg:", which docs/protocol.md
+// refuses for every request.
+TEST_CASE("order and transfer ops refuse an idem with the server's prefix", "[orders][transfers]") {
+  temp_dir dir;
+  auto g = open_grid(test_settings(dir.path()));
+  REQUIRE(call(*g, adjust("w1", "a", 5)).code == outcome::ok);
+  auto check_refused = [](outcome code, const std::string& message) {
+    INFO(message);
+    CHECK(code == outcome::bad_request);
+    CHECK(message.starts_with("idem:"));
+  };
+  const auto order = call_order(*g, reserve_order({{"a", 1, "w1"}}, order_policy::all_or_nothing, "sg:o1"));
+  check_refused(order.code, order.message);
+  auto commit = on_order(order_op::commit, "O1");
+  commit.idem = "sg:c1";
+  const auto committed = call_order(*g, commit);
+  check_refused(committed.code, committed.message);
+  const auto created = call_transfer(*g, create_transfer("a", "w1", "w2", 1, "sg:t1"));
+  check_refused(created.code, created.message);
+  const auto received = call_transfer(*g, on_transfer(transfer_op::receive, "T1", 1, "sg:r1"));
+  check_refused(received.code, received.message);
+  // Nothing moved.
+  CHECK(record(*g, "w1", "a").reserved == 0);
+  CHECK(record(*g, "w1", "a").on_hand == 5);
+}
