@@ -11,9 +11,16 @@
 // only feeds them what it hears and publishes what they say on a board the
 // gateway's threads read without asking the actor.
 //
-// What crosses nodes here: (beat_atom, std::string id, uint32 partitions,
-// uint32 replication_factor) — atoms, strings and integers only, which CAF
-// serializes without registration.
+// It also replicates every partition this node holds a copy of (Raft with
+// leader leases: replication_actor.cpp, docs/cluster.md) and forwards
+// requests for partitions another node leads (route() hands them over).
+//
+// What crosses nodes: (beat_atom, std::string id, uint32 partitions,
+// uint32 replication_factor) and (peer_atom, std::string from, std::string
+// bytes) where the bytes are a cluster/wire.hpp peer message — atoms,
+// strings and integers only, which CAF serializes without registration, so
+// nothing of ours goes through CAF's serializer and a message that does not
+// decode is refused whole, with the reason logged.
 #pragma once
 
 #include <cstdint>
@@ -23,15 +30,21 @@
 
 #include <caf/fwd.hpp>
 
+#include "cluster/replication.hpp"
 #include "cluster/status_board.hpp"
 #include "config/settings.hpp"
 
 namespace stockgrid::actors {
 
+struct node_context;
+
 // Spawns the cluster actor and publishes it on the cluster port. Returns a
 // null handle and sets `error` when the settings name a bad member list or
 // the port cannot be opened.
+// `ctx` is the node's (its routes are kept up to date); `ends` is where each
+// partition's journal ends, read at start.
 caf::actor start_cluster(caf::actor_system& system, const config::settings& s,
-                         std::shared_ptr<cluster::status_board> board, std::string* error);
+                         std::shared_ptr<cluster::status_board> board, node_context* ctx,
+                         std::vector<cluster::log_position> ends, std::string* error);
 
 }  // namespace stockgrid::actors

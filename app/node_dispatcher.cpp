@@ -185,6 +185,17 @@ protocol::object node_dispatcher::cluster_status() const {
     object o{{"partition", static_cast<std::int64_t>(p.partition)}, {"replicas", std::move(replicas)}};
     if (!p.leader.empty()) o.emplace_back("leader", p.leader);
     else o.emplace_back("leader", protocol::value{});
+    // This node's copy: its role, epoch, journal end and commit point; as
+    // leader, each follower's lag (seqs committed here it has not confirmed).
+    if (!p.role.empty()) {
+      o.emplace_back("role", p.role);
+      o.emplace_back("epoch", p.epoch);
+      o.emplace_back("last_seq", p.last_seq);
+      o.emplace_back("commit_seq", p.commit_seq);
+      object lag;
+      for (const auto& [id, seqs] : p.lag) lag.emplace_back(id, seqs);
+      if (!lag.empty()) o.emplace_back("lag", std::move(lag));
+    }
     partitions.emplace_back(std::move(o));
   }
   return {{"cluster", true},

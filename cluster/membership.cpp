@@ -56,15 +56,13 @@ std::vector<member_view> membership::members(std::int64_t now_ms) const {
   return out;
 }
 
-std::vector<partition_view> membership::partitions(std::int64_t now_ms) const {
+std::vector<partition_view> membership::partitions() const {
   std::vector<partition_view> out;
   out.reserve(table_.replicas.size());
   for (std::uint32_t p = 0; p < table_.replicas.size(); ++p) {
-    partition_view v{p, {}, {}};
-    for (auto i : table_.replicas[p]) {
-      v.replicas.push_back(table_.members[i]);
-      if (v.leader.empty() && up(table_.members[i], now_ms)) v.leader = table_.members[i];
-    }
+    partition_view v;
+    v.partition = p;
+    for (auto i : table_.replicas[p]) v.replicas.push_back(table_.members[i]);
     out.push_back(std::move(v));
   }
   return out;

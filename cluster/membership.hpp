@@ -28,7 +28,16 @@ struct member_view {
 struct partition_view {
   std::uint32_t partition = 0;
   std::vector<std::string> replicas;  // best first (the first is the preferred leader)
-  std::string leader;                 // the first replica that is up; empty when none is
+  std::string leader;                 // who leads it now, as this node knows; empty when none
+  // This node's copy, filled in by the cluster actor: its role ("leader",
+  // "follower", "candidate"; empty = it holds no copy), the journal's epoch,
+  // last seq and commit point (the highest seq known on a majority); as
+  // leader, each follower's lag in seqs behind what it committed.
+  std::string role;
+  std::uint64_t epoch = 0;
+  std::uint64_t last_seq = 0;
+  std::uint64_t commit_seq = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> lag;
 };
 
 class membership {
@@ -50,7 +59,8 @@ class membership {
   const std::string& self() const { return self_; }
   const placement& table() const { return table_; }
   std::vector<member_view> members(std::int64_t now_ms) const;
-  std::vector<partition_view> partitions(std::int64_t now_ms) const;
+  // Each partition's replicas (who leads is the cluster actor's to say).
+  std::vector<partition_view> partitions() const;
 
  private:
   struct state {

@@ -17,7 +17,7 @@ constexpr std::int64_t format_version = 1;
 // events) or a record's holds (bounded by holds-per-record-max).
 protocol::parse_limits wire_limits() {
   protocol::parse_limits l;
-  l.depth_max = 5;
+  l.depth_max = 8;  // peer message > replies > [id, reply] > events > event > change
   l.string_bytes_max = 4096;
   l.array_items_max = 70'000;
   l.map_entries_max = 0;
@@ -166,9 +166,7 @@ bool check_version(reader& in, std::string* error) {
   return in.ok();
 }
 
-}  // namespace
-
-std::string encode(const request& r) {
+value request_value(const request& r) {
   value allowed = nullptr;
   if (r.warehouses_allowed) {
     array list;
@@ -198,12 +196,10 @@ std::string encode(const request& r) {
                         opt(r.low_stock_threshold),
                         r.internal,
                         r.idem_fresh};
-  return protocol::serialize(v, protocol::encoding::msgpack);
+  return v;
 }
 
-bool decode(std::string_view bytes, request* out, std::string* error) {
-  value v;
-  if (!parse_message(bytes, &v, error)) return false;
+bool request_from(const value& v, request* out, std::string* error) {
   request r;
   reader in(v, "request", 23, error);
   if (!check_version(in, error)) return false;
@@ -253,7 +249,7 @@ bool decode(std::string_view bytes, request* out, std::string* error) {
   return true;
 }
 
-std::string encode(const reply& r) {
+value reply_value(const reply& r) {
   array holds;
   holds.reserve(r.holds.size());
   for (const auto& h : r.holds) holds.emplace_back(array{h.hold, h.qty, h.expires_at_ms, h.ref});
@@ -273,12 +269,10 @@ std::string encode(const reply& r) {
                         std::move(holds),
                         std::move(events),
                         r.replayed};
-  return protocol::serialize(v, protocol::encoding::msgpack);
+  return v;
 }
 
-bool decode(std::string_view bytes, reply* out, std::string* error) {
-  value v;
-  if (!parse_message(bytes, &v, error)) return false;
+bool reply_from(const value& v, reply* out, std::string* error) {
   reply r;
   reader in(v, "reply", 12, error);
   if (!check_version(in, error)) return false;
@@ -324,6 +318,199 @@ bool decode(std::string_view bytes, reply* out, std::string* error) {
     r.events.push_back(std::move(ev));
   }
   *out = std::move(r);
+  return true;
+}
+
+
+value entry_value(const persistence::journal_entry& e) {
+  return array{e.seq, e.epoch, e.at_ms, e.key.tenant, e.key.warehouse, e.key.sku, encode_change(e.c), e.idem,
+               e.fingerprint, static_cast<std::int64_t>(e.result), e.detail, e.key_id};
+}
+
+bool entry_from(const value& v, persistence::journal_entry* e, std::string* error) {
+  reader in(v, "entry", 12, error);
+  e->seq = in.unsigned_integer();
+  e->epoch = in.unsigned_integer();
+  e->at_ms = in.integer();
+  e->key.tenant = in.text();
+  e->key.warehouse = in.text();
+  e->key.sku = in.text();
+  const value* c = in.sub();
+  e->idem = in.text();
+  e->fingerprint = static_cast<std::uint64_t>(in.integer());  // all 64 bits, stored as int64
+  e->result = in.enumerated<outcome>(1, 16);
+  e->detail = in.integer();
+  e->key_id = in.text();
+  return in.ok() && decode_change(*c, &e->c, error);
+}
+
+// Each section is an array of fixed-size arrays; `fn` reads one item.
+template <class Fn>
+bool each(const value* section, const char* what, std::string* error, Fn fn) {
+  if (!section || !section->as_array()) {
+    *error = std::string(what) + ": expected an array";
+    return false;
+  }
+  for (const value& item : *section->as_array())
+    if (!fn(item)) return false;
+  return true;
+}
+
+}  // namespace
+
+std::string encode(const request& r) { return protocol::serialize(request_value(r), protocol::encoding::msgpack); }
+std::string encode(const reply& r) { return protocol::serialize(reply_value(r), protocol::encoding::msgpack); }
+
+bool decode(std::string_view bytes, request* out, std::string* error) {
+  value v;
+  return parse_message(bytes, &v, error) && request_from(v, out, error);
+}
+
+bool decode(std::string_view bytes, reply* out, std::string* error) {
+  value v;
+  return parse_message(bytes, &v, error) && reply_from(v, out, error);
+}
+
+std::string encode(const peer_message& m) {
+  array appends, results, votes, vote_results, truncates, requests, replies;
+  for (const auto& a : m.appends) {
+    array entries;
+    entries.reserve(a.entries.size());
+    for (const auto& e : a.entries) entries.push_back(entry_value(e));
+    appends.emplace_back(array{std::int64_t{a.partition}, a.epoch, a.prev_seq, a.prev_epoch, a.commit_seq,
+                               std::move(entries)});
+  }
+  for (const auto& r : m.results)
+    results.emplace_back(array{std::int64_t{r.partition}, r.epoch, r.ok, r.last_seq, r.last_epoch});
+  for (const auto& v : m.votes)
+    votes.emplace_back(array{std::int64_t{v.partition}, v.epoch, v.last_seq, v.last_epoch});
+  for (const auto& v : m.vote_results)
+    vote_results.emplace_back(array{std::int64_t{v.partition}, v.epoch, v.granted});
+  for (const auto& t : m.truncates)
+    truncates.emplace_back(array{std::int64_t{t.partition}, t.epoch, t.after_seq});
+  for (const auto& [id, r] : m.requests) requests.emplace_back(array{id, request_value(r)});
+  for (const auto& [id, r] : m.replies) replies.emplace_back(array{id, reply_value(r)});
+  value leads = nullptr;
+  if (m.has_leads) {
+    array list;
+    for (const auto& [p, epoch] : m.leads) list.emplace_back(array{std::int64_t{p}, epoch});
+    leads = std::move(list);
+  }
+  const value v = array{format_version,       m.sent_ms,           m.echo_ms,          std::move(appends),
+                        std::move(results),   std::move(votes),    std::move(vote_results),
+                        std::move(truncates), std::move(requests), std::move(replies), std::move(leads)};
+  return protocol::serialize(v, protocol::encoding::msgpack);
+}
+
+bool decode(std::string_view bytes, peer_message* out, std::string* error) {
+  value v;
+  if (!parse_message(bytes, &v, error)) return false;
+  reader in(v, "peer message", 11, error);
+  if (!check_version(in, error)) return false;
+  peer_message m;
+  m.sent_ms = in.integer();
+  m.echo_ms = in.integer();
+  const value* sections[8];
+  for (auto& s : sections) s = in.sub();
+  if (!in.ok()) return false;
+  auto partition = [](reader& r) { return static_cast<std::uint32_t>(r.enumerated<std::int64_t>(0, 0xffffffffLL)); };
+  const bool ok =
+      each(sections[0], "appends", error,
+           [&](const value& item) {
+             reader r(item, "append", 6, error);
+             partition_append a;
+             a.partition = partition(r);
+             a.epoch = r.unsigned_integer();
+             a.prev_seq = r.unsigned_integer();
+             a.prev_epoch = r.unsigned_integer();
+             a.commit_seq = r.unsigned_integer();
+             const value* entries = r.sub();
+             if (!r.ok()) return false;
+             if (!each(entries, "entries", error, [&](const value& e) {
+                   persistence::journal_entry entry;
+                   if (!entry_from(e, &entry, error)) return false;
+                   a.entries.push_back(std::move(entry));
+                   return true;
+                 }))
+               return false;
+             m.appends.push_back(std::move(a));
+             return true;
+           }) &&
+      each(sections[1], "results", error,
+           [&](const value& item) {
+             reader r(item, "result", 5, error);
+             append_result a;
+             a.partition = partition(r);
+             a.epoch = r.unsigned_integer();
+             a.ok = r.boolean();
+             a.last_seq = r.unsigned_integer();
+             a.last_epoch = r.unsigned_integer();
+             m.results.push_back(a);
+             return r.ok();
+           }) &&
+      each(sections[2], "votes", error,
+           [&](const value& item) {
+             reader r(item, "vote", 4, error);
+             vote_request a;
+             a.partition = partition(r);
+             a.epoch = r.unsigned_integer();
+             a.last_seq = r.unsigned_integer();
+             a.last_epoch = r.unsigned_integer();
+             m.votes.push_back(a);
+             return r.ok();
+           }) &&
+      each(sections[3], "vote results", error,
+           [&](const value& item) {
+             reader r(item, "vote result", 3, error);
+             vote_result a;
+             a.partition = partition(r);
+             a.epoch = r.unsigned_integer();
+             a.granted = r.boolean();
+             m.vote_results.push_back(a);
+             return r.ok();
+           }) &&
+      each(sections[4], "truncates", error,
+           [&](const value& item) {
+             reader r(item, "truncate", 3, error);
+             truncate_order a;
+             a.partition = partition(r);
+             a.epoch = r.unsigned_integer();
+             a.after_seq = r.unsigned_integer();
+             m.truncates.push_back(a);
+             return r.ok();
+           }) &&
+      each(sections[5], "requests", error,
+           [&](const value& item) {
+             reader r(item, "forwarded request", 2, error);
+             const auto id = r.unsigned_integer();
+             const value* body = r.sub();
+             request req;
+             if (!r.ok() || !request_from(*body, &req, error)) return false;
+             m.requests.emplace_back(id, std::move(req));
+             return true;
+           }) &&
+      each(sections[6], "replies", error, [&](const value& item) {
+        reader r(item, "forwarded reply", 2, error);
+        const auto id = r.unsigned_integer();
+        const value* body = r.sub();
+        reply rep;
+        if (!r.ok() || !reply_from(*body, &rep, error)) return false;
+        m.replies.emplace_back(id, std::move(rep));
+        return true;
+      });
+  if (!ok) return false;
+  if (!sections[7]->is_null()) {
+    m.has_leads = true;
+    if (!each(sections[7], "leads", error, [&](const value& item) {
+          reader r(item, "lead", 2, error);
+          const auto p = partition(r);
+          const auto epoch = r.unsigned_integer();
+          m.leads.emplace_back(p, epoch);
+          return r.ok();
+        }))
+      return false;
+  }
+  *out = std::move(m);
   return true;
 }
 

@@ -27,12 +27,94 @@
 //             low_stock_threshold, qty, hold_seq, expires_at_ms, ref, reason]
 #pragma once
 
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "persistence/partition_store.hpp"
+
 #include <string>
 #include <string_view>
 
 #include "domain/request.hpp"
 
 namespace stockgrid::cluster {
+
+// One partition's journal entries from its leader (an empty `entries` is a
+// heartbeat that renews the leader's lease and carries its commit point).
+// The follower appends them only if its last entry is (prev_seq, prev_epoch).
+struct partition_append {
+  std::uint32_t partition = 0;
+  std::uint64_t epoch = 0;  // the leader's
+  std::uint64_t prev_seq = 0, prev_epoch = 0;
+  std::uint64_t commit_seq = 0;  // entries up to here are on a majority
+  std::vector<persistence::journal_entry> entries;
+};
+// A follower's answer: `ok` = its journal now ends at (last_seq,
+// last_epoch) and matches the leader's; not ok = refused (a stale `epoch`,
+// or its last entry is not prev: the leader finds where they agree).
+struct append_result {
+  std::uint32_t partition = 0;
+  std::uint64_t epoch = 0;  // the follower's
+  bool ok = false;
+  std::uint64_t last_seq = 0, last_epoch = 0;
+};
+struct vote_request {
+  std::uint32_t partition = 0;
+  std::uint64_t epoch = 0;  // the candidate's new epoch
+  std::uint64_t last_seq = 0, last_epoch = 0;
+};
+struct vote_result {
+  std::uint32_t partition = 0;
+  std::uint64_t epoch = 0;
+  bool granted = false;
+};
+// The leader to a follower whose journal diverged: drop entries after
+// after_seq (never ones on a majority), then report where it ends.
+struct truncate_order {
+  std::uint32_t partition = 0;
+  std::uint64_t epoch = 0;
+  std::uint64_t after_seq = 0;
+};
+
+// Everything one node sends another in one CAF message, batched per peer.
+//
+//   peer message: [1, sent_ms, echo_ms, [append...], [result...], [vote...],
+//                  [vote_result...], [truncate...], [[id, request]...],
+//                  [[id, reply]...], [[partition, epoch]...]|nil]
+//   append:   [partition, epoch, prev_seq, prev_epoch, commit_seq, [entry...]]
+//   result:   [partition, epoch, ok, last_seq, last_epoch]
+//   vote:     [partition, epoch, last_seq, last_epoch]
+//   vote_result: [partition, epoch, granted]
+//   truncate: [partition, epoch, after_seq]
+//   entry:    [seq, epoch, at_ms, tenant, warehouse, sku, change, idem,
+//              fingerprint (64 bits as int64), result, detail, key_id]
+//
+// sent_ms is the sender's monotonic clock; a reply echoes the latest
+// sent_ms it answers in echo_ms (leader leases count from the send).
+struct peer_message {
+  std::int64_t sent_ms = 0;
+  std::int64_t echo_ms = 0;
+  std::vector<partition_append> appends;
+  std::vector<append_result> results;
+  std::vector<vote_request> votes;
+  std::vector<vote_result> vote_results;
+  std::vector<truncate_order> truncates;
+  std::vector<std::pair<std::uint64_t, request>> requests;  // forwarded to the leader, by caller's id
+  std::vector<std::pair<std::uint64_t, reply>> replies;     // their answers
+  // The partitions the sender leads and serves, with their epochs (sent
+  // every heartbeat; absent in other messages): where others forward.
+  using leads_list = std::vector<std::pair<std::uint32_t, std::uint64_t>>;
+  bool has_leads = false;
+  leads_list leads;
+  bool empty() const {
+    return appends.empty() && results.empty() && votes.empty() && vote_results.empty() && truncates.empty() &&
+           requests.empty() && replies.empty() && !has_leads;
+  }
+};
+
+std::string encode(const peer_message& m);
+bool decode(std::string_view bytes, peer_message* out, std::string* error);
 
 std::string encode(const request& r);
 std::string encode(const reply& r);

@@ -143,6 +143,8 @@ void for_each_setting(Settings& s, Visitor&& visit) {
         c.failure_timeout_ms, cluster::failure_timeout_ms_bounds);
   visit(key_info{"cluster", "connect-timeout-ms", "connecting to another node gives up after this long"},
         c.connect_timeout_ms, cluster::connect_timeout_ms_bounds);
+  visit(key_info{"cluster", "forward-timeout-ms", "a request forwarded to its partition's leader is answered TIMEOUT after this long"},
+        c.forward_timeout_ms, cluster::forward_timeout_ms_bounds);
 }
 
 }  // namespace stockgrid::config

@@ -327,6 +327,18 @@ struct cluster_settings {
   std::uint32_t connect_timeout_ms = 2'000;
   static constexpr bounds<std::uint32_t> connect_timeout_ms_bounds{100, 60'000};
 
+  // A request forwarded to its partition's leader on another node is
+  // answered TIMEOUT (it may or may not have been applied: retry it with the
+  // same idempotency key) when no answer came back within this long.
+  // Default 5,000, bounds 100..60,000.
+  std::uint32_t forward_timeout_ms = 5'000;
+  static constexpr bounds<std::uint32_t> forward_timeout_ms_bounds{100, 60'000};
+
+  // A partition's leader answers only while a majority of its replicas
+  // answered it within this long: half the failure timeout, so its lease
+  // ends before the others may elect another leader (cluster/replication.hpp).
+  std::int64_t lease_ms() const { return failure_timeout_ms / 2; }
+
   // This node's member id (cluster_advertise, or cluster_bind:cluster_port).
   std::string member_id() const;
   // Whether this node is in a cluster (join is not empty).
