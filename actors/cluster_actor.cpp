@@ -36,7 +36,9 @@ void publish_board(cluster_ptr self) {
   for (std::size_t p = 0; p < partitions.size(); ++p) {
     const auto& r = st.parts[p];
     auto& view = partitions[p];
-    view.leader = r.r == role::leader && r.serving ? st.members->self() : r.leader;
+    // Who serves it, as route() sees it: where this node sends its requests.
+    const auto leader = st.ctx->routes->leader[p].load(std::memory_order_acquire);
+    view.leader = leader >= 0 ? st.members->table().members[static_cast<std::size_t>(leader)] : std::string{};
     view.epoch = r.epoch;
     view.role = r.r == role::leader     ? "leader"
                 : r.r == role::candidate ? "candidate"

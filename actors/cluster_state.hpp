@@ -16,6 +16,7 @@
 #include <caf/all.hpp>
 
 #include "actors/actors.hpp"
+#include "cluster/endpoints.hpp"
 #include "cluster/membership.hpp"
 #include "cluster/replication.hpp"
 #include "cluster/status_board.hpp"
@@ -80,6 +81,7 @@ struct partition_replica {
   std::uint64_t commit = 0;
   std::int64_t election_due_ms = 0;
   std::set<std::string> votes;  // candidate
+  bool pre_vote = false;        // candidate: asking whether it would win, epoch not raised yet
   // Leader:
   std::vector<follower_progress> followers;
   cluster::log_position shipped;  // the last entry committed here and handed to followers

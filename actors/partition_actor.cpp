@@ -261,9 +261,9 @@ void stop_records(self_ptr self, const reply& answer) {
   st.resident.clear();
   st.holds.clear();
   for (auto& [key, waiting] : st.loading)
-    for (auto& env : waiting) env.done(answer);
+    for (auto& env : waiting) env.done(reply{answer});
   st.loading.clear();
-  for (auto& env : st.awaiting_reload) env.done(answer);
+  for (auto& env : st.awaiting_reload) env.done(reply{answer});
   st.awaiting_reload.clear();
   st.reload_batches = 0;
 }

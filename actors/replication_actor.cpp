@@ -321,21 +321,14 @@ void become_leader(cluster_ptr self, std::uint32_t p) {
 
 // ---- follower and candidate ------------------------------------------------
 
-bool heard_leader_recently(cluster_ptr self, const partition_replica& r, std::int64_t now) {
-  if (r.r == role::leader) return true;
-  return !r.leader.empty() && r.leader_heard_ms >= 0 &&
-         now - r.leader_heard_ms < static_cast<std::int64_t>(self->state.settings.cluster.failure_timeout_ms);
-}
-
-void start_election(cluster_ptr self, std::uint32_t p, std::int64_t now) {
+void stand(cluster_ptr self, std::uint32_t p) {
   auto& r = self->state.parts[p];
   const auto epoch = r.epoch + 1;
-  r.r = role::candidate;
+  r.pre_vote = false;
   r.epoch = epoch;
-  r.leader.clear();
   r.votes = {me(self)};
   r.promoting = true;
-  r.election_due_ms = now + static_cast<std::int64_t>(self->state.settings.cluster.failure_timeout_ms);
+  r.election_due_ms = monotonic_ms() + static_cast<std::int64_t>(self->state.settings.cluster.failure_timeout_ms);
   writer(self).set_epoch(p, epoch, later(self, [self, p, epoch](status& st, const journal_entry*) {
                            auto& r = self->state.parts[p];
                            if (r.r != role::candidate || r.epoch != epoch) return;
@@ -349,17 +342,39 @@ void start_election(cluster_ptr self, std::uint32_t p, std::int64_t now) {
                            if (r.votes.size() >= cluster::majority(r.replicas.size())) return become_leader(self, p);
                            for (const auto& id : r.replicas)
                              if (id != me(self))
-                               outbox(self, id).votes.push_back({p, epoch, r.last.seq, r.last.epoch});
+                               outbox(self, id).votes.push_back({p, epoch, r.last.seq, r.last.epoch, false});
                          }));
+}
+
+bool heard_leader_recently(cluster_ptr self, const partition_replica& r, std::int64_t now) {
+  if (r.r == role::leader) return true;
+  return !r.leader.empty() && r.leader_heard_ms >= 0 &&
+         now - r.leader_heard_ms < static_cast<std::int64_t>(self->state.settings.cluster.failure_timeout_ms);
+}
+
+// First a pre-vote: would a majority vote for us in the next epoch? Only
+// then the real election, which raises our epoch durably.
+void start_election(cluster_ptr self, std::uint32_t p, std::int64_t now) {
+  auto& r = self->state.parts[p];
+  r.r = role::candidate;
+  r.pre_vote = true;
+  r.leader.clear();
+  r.votes = {me(self)};
+  r.election_due_ms = now + static_cast<std::int64_t>(self->state.settings.cluster.failure_timeout_ms);
+  if (r.votes.size() >= cluster::majority(r.replicas.size())) return stand(self, p);
+  for (const auto& id : r.replicas)
+    if (id != me(self)) outbox(self, id).votes.push_back({p, r.epoch + 1, r.last.seq, r.last.epoch, true});
 }
 
 void on_vote(cluster_ptr self, const std::string& from, const cluster::vote_request& v) {
   auto& r = self->state.parts[v.partition];
   const auto p = v.partition;
   const auto now = monotonic_ms();
-  if (r.r == role::none || r.promoting || r.syncing ||
-      !cluster::grants_vote(r.epoch, r.last, v.epoch, {v.last_epoch, v.last_seq}, heard_leader_recently(self, r, now))) {
-    outbox(self, from).vote_results.push_back({p, r.epoch, false});
+  const bool grant = r.r != role::none && !r.promoting && !r.syncing &&
+                     cluster::grants_vote(r.epoch, r.last, v.epoch, {v.last_epoch, v.last_seq},
+                                          heard_leader_recently(self, r, now));
+  if (!grant || v.pre) {
+    outbox(self, from).vote_results.push_back({p, v.pre ? v.epoch : r.epoch, grant, v.pre});
     return;
   }
   step_down(self, p, v.epoch, from + " stands for epoch " + std::to_string(v.epoch));
@@ -368,16 +383,20 @@ void on_vote(cluster_ptr self, const std::string& from, const cluster::vote_requ
   r.election_due_ms = now + static_cast<std::int64_t>(self->state.settings.cluster.failure_timeout_ms);
   writer(self).set_epoch(p, v.epoch, later(self, [self, p, from, epoch = v.epoch](status& st, const journal_entry*) {
                            self->state.parts[p].promoting = false;
-                           outbox(self, from).vote_results.push_back({p, epoch, static_cast<bool>(st)});
+                           outbox(self, from).vote_results.push_back({p, epoch, static_cast<bool>(st), false});
                          }));
 }
 
 void on_vote_result(cluster_ptr self, const std::string& from, const cluster::vote_result& v) {
   auto& r = self->state.parts[v.partition];
-  if (v.epoch > r.epoch && r.r != role::none) return step_down(self, v.partition, v.epoch, "a later epoch exists");
-  if (r.r != role::candidate || r.promoting || v.epoch != r.epoch || !v.granted) return;
+  if (!v.pre && v.epoch > r.epoch && r.r != role::none)
+    return step_down(self, v.partition, v.epoch, "a later epoch exists");
+  if (r.r != role::candidate || r.promoting || !v.granted || v.pre != r.pre_vote) return;
+  if (v.epoch != (r.pre_vote ? r.epoch + 1 : r.epoch)) return;
   r.votes.insert(from);
-  if (r.votes.size() >= cluster::majority(r.replicas.size())) become_leader(self, v.partition);
+  if (r.votes.size() < cluster::majority(r.replicas.size())) return;
+  if (r.pre_vote) return stand(self, v.partition);
+  become_leader(self, v.partition);
 }
 
 // The leader's entries (or heartbeat) for a partition this node follows.

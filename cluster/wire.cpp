@@ -383,9 +383,9 @@ std::string encode(const peer_message& m) {
   for (const auto& r : m.results)
     results.emplace_back(array{std::int64_t{r.partition}, r.epoch, r.ok, r.last_seq, r.last_epoch});
   for (const auto& v : m.votes)
-    votes.emplace_back(array{std::int64_t{v.partition}, v.epoch, v.last_seq, v.last_epoch});
+    votes.emplace_back(array{std::int64_t{v.partition}, v.epoch, v.last_seq, v.last_epoch, v.pre});
   for (const auto& v : m.vote_results)
-    vote_results.emplace_back(array{std::int64_t{v.partition}, v.epoch, v.granted});
+    vote_results.emplace_back(array{std::int64_t{v.partition}, v.epoch, v.granted, v.pre});
   for (const auto& t : m.truncates)
     truncates.emplace_back(array{std::int64_t{t.partition}, t.epoch, t.after_seq});
   for (const auto& [id, r] : m.requests) requests.emplace_back(array{id, request_value(r)});
@@ -450,22 +450,24 @@ bool decode(std::string_view bytes, peer_message* out, std::string* error) {
            }) &&
       each(sections[2], "votes", error,
            [&](const value& item) {
-             reader r(item, "vote", 4, error);
+             reader r(item, "vote", 5, error);
              vote_request a;
              a.partition = partition(r);
              a.epoch = r.unsigned_integer();
              a.last_seq = r.unsigned_integer();
              a.last_epoch = r.unsigned_integer();
+             a.pre = r.boolean();
              m.votes.push_back(a);
              return r.ok();
            }) &&
       each(sections[3], "vote results", error,
            [&](const value& item) {
-             reader r(item, "vote result", 3, error);
+             reader r(item, "vote result", 4, error);
              vote_result a;
              a.partition = partition(r);
              a.epoch = r.unsigned_integer();
              a.granted = r.boolean();
+             a.pre = r.boolean();
              m.vote_results.push_back(a);
              return r.ok();
            }) &&

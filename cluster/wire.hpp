@@ -59,15 +59,21 @@ struct append_result {
   bool ok = false;
   std::uint64_t last_seq = 0, last_epoch = 0;
 };
+// `pre`: a pre-vote. Would the replica vote for this candidate in `epoch`?
+// It answers by the same rules but changes nothing, and the candidate
+// raises its epoch only once a majority would: a node that was cut off, or
+// frozen, cannot unseat a leader the others still hear.
 struct vote_request {
   std::uint32_t partition = 0;
   std::uint64_t epoch = 0;  // the candidate's new epoch
   std::uint64_t last_seq = 0, last_epoch = 0;
+  bool pre = false;
 };
 struct vote_result {
   std::uint32_t partition = 0;
   std::uint64_t epoch = 0;
   bool granted = false;
+  bool pre = false;
 };
 // The leader to a follower whose journal diverged: drop entries after
 // after_seq (never ones on a majority), then report where it ends.
@@ -84,8 +90,8 @@ struct truncate_order {
 //                  [[id, reply]...], [[partition, epoch]...]|nil]
 //   append:   [partition, epoch, prev_seq, prev_epoch, commit_seq, [entry...]]
 //   result:   [partition, epoch, ok, last_seq, last_epoch]
-//   vote:     [partition, epoch, last_seq, last_epoch]
-//   vote_result: [partition, epoch, granted]
+//   vote:     [partition, epoch, last_seq, last_epoch, pre]
+//   vote_result: [partition, epoch, granted, pre]
 //   truncate: [partition, epoch, after_seq]
 //   entry:    [seq, epoch, at_ms, tenant, warehouse, sku, change, idem,
 //              fingerprint (64 bits as int64), result, detail, key_id]

@@ -142,6 +142,10 @@ struct journal_writer::partition {
   bool stopped = false;   // degraded for good (fenced, corrupt, or a failed sync)
   // Writer thread only.
   std::vector<journal_entry> batch;
+  // Parallel to batch: whether the entry came from a leader (append_replicated).
+  // Its completion never waits at the must_wait gate: a follower answers its
+  // leader as soon as the entry is durable here.
+  std::vector<bool> batch_replicated;
   // Completions of appends (with the index of their entry in `batch`) and of
   // barriers (index -1), in queue order.
   std::vector<std::pair<completion, std::ptrdiff_t>> batch_done;
@@ -348,7 +352,7 @@ std::uint64_t journal_writer::append(std::uint32_t p, journal_entry&& e, complet
   auto& part = *parts_[p];
   auto& w = *part.owner;
   std::unique_lock lk(w.mu);
-  if (part.degraded || w.stopping) return 0;
+  if (part.degraded || w.stopping || (opt_.may_append && !opt_.may_append(p))) return 0;
   const auto seq = part.next_seq++;
   e.seq = seq;
   e.epoch = part.epoch;
@@ -453,6 +457,7 @@ void journal_writer::complete_batch(partition& part, const status& st, bool sync
   }
   part.running_done.clear();
   part.batch.clear();
+  part.batch_replicated.clear();
 }
 
 void journal_writer::flush(partition& part) {
@@ -568,6 +573,7 @@ void journal_writer::run_worker(worker& w) {
           if (!item.entry.idem.empty())
             part.evicted_uncommitted |= part.cache->insert(item.entry, part.committed_seq);
           part.batch.push_back(std::move(item.entry));
+          part.batch_replicated.push_back(false);
           part.batch_done.emplace_back(std::move(item.done),
                                        static_cast<std::ptrdiff_t>(part.batch.size() - 1));
           if (part.batch.size() >= opt_.batch_entries_max) flush(part);
@@ -746,6 +752,7 @@ void journal_writer::take_replicated(partition& part, std::vector<journal_entry>
   for (journal_entry& e : fresh) {
     if (!e.idem.empty()) part.evicted_uncommitted |= part.cache->insert(e, part.committed_seq);
     part.batch.push_back(std::move(e));
+    part.batch_replicated.push_back(true);
   }
   part.batch_done.emplace_back(std::move(done), static_cast<std::ptrdiff_t>(part.batch.size() - 1));
   if (part.batch.size() >= opt_.batch_entries_max) flush(part);
@@ -761,7 +768,10 @@ void journal_writer::add_barrier(partition& part, completion& done) {
 }
 
 void journal_writer::complete_or_park(partition& part, completion& fn, const journal_entry* e) {
-  const bool wait = e ? opt_.must_wait && e->seq > part.released_upto && opt_.must_wait(part.id, *e)
+  const bool replicated =
+      e && !part.batch.empty() && e >= part.batch.data() && e < part.batch.data() + part.batch.size() &&
+      part.batch_replicated[static_cast<std::size_t>(e - part.batch.data())];
+  const bool wait = e ? !replicated && opt_.must_wait && e->seq > part.released_upto && opt_.must_wait(part.id, *e)
                       : !part.parked.empty();
   if (!wait) {
     if (fn) fn(status::ok(), e);

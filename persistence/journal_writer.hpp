@@ -98,6 +98,12 @@ struct journal_writer_options {
   // on the writer thread after on_committed, once per completed append; it
   // must be quick and must not call the writer. Empty: nothing waits.
   std::function<bool(std::uint32_t p, const journal_entry& e)> must_wait;
+  // Whether append() takes this node's own entries for p now (empty =
+  // always). In a cluster only p's leader appends: a deposed leader's record
+  // actors still running must not write in the epoch a vote just raised.
+  // Read under the partition's queue lock, so an append either is queued
+  // before a set_epoch that follows the change of this answer, or refused.
+  std::function<bool(std::uint32_t p)> may_append;
 };
 
 class journal_writer {

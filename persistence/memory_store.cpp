@@ -226,6 +226,12 @@ status memory_store::read_journal(std::uint64_t after_seq, std::size_t limit,
   return status::ok();
 }
 
+status memory_store::last_entry(std::optional<journal_entry>* out) {
+  out->reset();
+  if (!journal_.empty()) *out = journal_.rbegin()->second;
+  return status::ok();
+}
+
 status memory_store::snapshot(epoch_ms retain_since_ms, std::uint64_t fold_upto_seq,
                               snapshot_report* report) {
   const auto start = std::chrono::steady_clock::now();

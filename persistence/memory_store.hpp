@@ -39,6 +39,7 @@ class memory_store final : public partition_store {
   status list_records(const list_filter& filter, std::vector<record_image>* out) override;
   status read_journal(std::uint64_t after_seq, std::size_t limit,
                       std::vector<journal_entry>* out) override;
+  status last_entry(std::optional<journal_entry>* out) override;
   std::uint64_t compacted_below() const override { return compacted_below_; }
   std::uint64_t entries_since_snapshot() const override { return since_snapshot_; }
   status snapshot(epoch_ms retain_since_ms, std::uint64_t fold_upto_seq,

@@ -159,6 +159,10 @@ class partition_store {
   // compacted_below() may be gone.
   virtual status read_journal(std::uint64_t after_seq, std::size_t limit,
                               std::vector<journal_entry>* out) = 0;
+  // The journal's last entry (highest seq), or nullopt when the journal holds
+  // none (new, or every entry compacted away): where a replica's journal
+  // ends (cluster/replication.hpp).
+  virtual status last_entry(std::optional<journal_entry>* out) = 0;
   // Every journal entry with seq >= this is still in the journal: compaction
   // has deleted only entries below it (1 = nothing ever deleted). Durable with
   // the compaction that raised it.

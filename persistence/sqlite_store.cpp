@@ -113,6 +113,7 @@ status sqlite_store::prepare_statements() {
       {&q_.tail_keys, "SELECT seq, tenant, warehouse, sku, idem FROM journal WHERE seq > ?1 ORDER BY seq"},
       {&q_.entry_at, journal_select("WHERE seq = ?1")},
       {&q_.journal_after, journal_select("WHERE seq > ?1 ORDER BY seq LIMIT ?2")},
+      {&q_.journal_last, journal_select("ORDER BY seq DESC LIMIT 1")},
       {&q_.truncate, "DELETE FROM journal WHERE seq > ?1"},
       // Hash matches of other records or keys are filtered on the journal row.
       {&q_.history, joined + " FROM record_index r JOIN journal j ON j.seq = r.seq"

@@ -59,6 +59,7 @@ class sqlite_store final : public partition_store {
   status list_records(const list_filter& filter, std::vector<record_image>* out) override;
   status read_journal(std::uint64_t after_seq, std::size_t limit,
                       std::vector<journal_entry>* out) override;
+  status last_entry(std::optional<journal_entry>* out) override;
   std::uint64_t compacted_below() const override { return compacted_below_; }
   std::uint64_t entries_since_snapshot() const override { return since_snapshot_; }
   status snapshot(epoch_ms retain_since_ms, std::uint64_t fold_upto_seq,
@@ -72,7 +73,7 @@ class sqlite_store final : public partition_store {
   struct statements {
     sqlite::statement begin, commit, rollback;
     sqlite::statement meta_get, meta_put, max_seq, count_after;
-    sqlite::statement insert_entry, tail, tail_keys, entry_at, journal_after, truncate;
+    sqlite::statement insert_entry, tail, tail_keys, entry_at, journal_after, journal_last, truncate;
     sqlite::statement history, find_idem, find_idem_hold;
     sqlite::statement record_index_put, idem_index_put, record_index_del, idem_index_del;
     sqlite::statement compact_boundary, compact_rows, compact;

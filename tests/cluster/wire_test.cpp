@@ -233,8 +233,8 @@ cluster::peer_message full_peer_message() {
   m.appends.push_back({4, 7, 10, 7, 10, {}});
   m.results.push_back({3, 7, true, 44, 7});
   m.results.push_back({5, 8, false, 2, 1});
-  m.votes.push_back({9, 12, 100, 11});
-  m.vote_results.push_back({9, 12, true});
+  m.votes.push_back({9, 12, 100, 11, true});
+  m.vote_results.push_back({9, 12, true, true});
   m.truncates.push_back({2, 7, 30});
   m.requests.emplace_back(77, full_request());
   m.replies.emplace_back(78, full_reply());
@@ -279,6 +279,8 @@ TEST_CASE("a peer message crosses nodes whole", "[cluster][wire]") {
   CHECK(back.results[1].last_epoch == 1);
   REQUIRE(back.votes.size() == 1);
   CHECK(back.votes[0].last_seq == 100);
+  CHECK(back.votes[0].pre);
+  CHECK(back.vote_results[0].pre);
   REQUIRE(back.vote_results.size() == 1);
   CHECK(back.vote_results[0].granted);
   REQUIRE(back.truncates.size() == 1);

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "domain/types.hpp"
 #include "tests/system/cluster_fixture.hpp"
@@ -58,6 +59,19 @@ std::map<std::uint64_t, row> journal_of(const std::string& file, const std::stri
   sqlite3_finalize(q);
   sqlite3_close(db);
   return out;
+}
+
+// Where two journals differ, for the failure message.
+std::string difference(const std::map<std::uint64_t, row>& a, const std::map<std::uint64_t, row>& b) {
+  std::ostringstream out;
+  out << a.size() << " entries against " << b.size() << "; ";
+  int shown = 0;
+  for (const auto& [seq, r] : a)
+    if (auto it = b.find(seq); (it == b.end() || !(it->second == r)) && shown++ < 5)
+      out << "seq " << seq << " (epoch " << r.epoch << ") " << (it == b.end() ? "only in the first; " : "differs; ");
+  for (const auto& [seq, r] : b)
+    if (!a.count(seq) && shown++ < 10) out << "seq " << seq << " (epoch " << r.epoch << ") only in the second; ";
+  return out.str();
 }
 
 // Partition -> its replicas' ids, as `node` sees them.
@@ -264,9 +278,11 @@ void check_journals(cluster3& c, const std::map<std::int64_t, std::set<std::stri
           }
     // The nodes named in must_match hold identical journals (converged).
     for (std::size_t m = 1; m < must_match.size(); ++m) {
-      INFO("partition " << p << ": node " << must_match[m] << " against node " << must_match[0]);
-      CHECK(journal_of(partition_file(c.data_dir(must_match[m]), p), "acme") ==
-            journal_of(partition_file(c.data_dir(must_match[0]), p), "acme"));
+      const auto mine = journal_of(partition_file(c.data_dir(must_match[m]), p), "acme");
+      const auto theirs = journal_of(partition_file(c.data_dir(must_match[0]), p), "acme");
+      INFO("partition " << p << ": node " << must_match[m] << " against node " << must_match[0] << ": "
+                        << difference(mine, theirs));
+      CHECK(mine == theirs);
     }
     // The union of the live copies: what the partition holds.
     std::map<std::uint64_t, row> all;
