@@ -480,9 +480,11 @@ TEST_CASE("gated completions wait for release in seq order, barriers wait behind
   CHECK(writer->parked(0) == 0);
 
   // A majority may acknowledge before the local commit: released seqs never park.
+  writer->release(0, g3 + 1);
   const auto next = writer->append(0, next_entry(sim, "gated-4"), log.done("g4"));
-  writer->release(0, next);
+  REQUIRE(next == g3 + 1);
   CHECK(log.wait(7)[6].seq == next);
+  CHECK(writer->parked(0) == 0);
 
   writer->append(0, next_entry(sim, "gated-5"), log.done("g5"));
   writer->barrier(0, log.done("b5"));
@@ -524,7 +526,9 @@ TEST_CASE("a degraded partition and a truncation fail parked completions",
   REQUIRE(eventually([&] { return writer->degraded_partitions() == 0; }));
 
   journal_sim fresh;  // plain-2 never reached the store
-  const auto g3 = writer->append(0, next_entry(fresh, "gated-3"), log.done("g3"));
+  auto entry = next_entry(fresh, "gated-3");
+  const std::string idem = entry.idem;
+  const auto g3 = writer->append(0, std::move(entry), log.done("g3"));
   REQUIRE(eventually([&] { return writer->parked(0) == 1; }));
   writer->truncate_after(0, g3 - 1, log.done("truncate"));
   events = log.wait(4);
@@ -533,6 +537,11 @@ TEST_CASE("a degraded partition and a truncation fail parked completions",
   CHECK(events[3].st);
   CHECK(writer->last_seq(0) == g3 - 1);
   CHECK(on_writer(*writer, [](partition_store& s) { return load(s, key_of("gated-3")).version; }) == 0);
+  // The idempotency cache forgot the truncated entry's key.
+  std::promise<bool> looked_up;
+  writer->lookup_idempotent(0, key_of("gated-3"), 0, idem,
+                            [&](const status&, std::optional<journal_entry> e) { looked_up.set_value(e.has_value()); });
+  CHECK_FALSE(looked_up.get_future().get());
   writer->stop();
 }
 
