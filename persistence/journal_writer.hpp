@@ -282,7 +282,7 @@ class journal_writer {
   // Makes every partition of `w` written without fsync durable.
   void sync_unsynced(worker& w);
 
-  // Replication, on the writer thread.
+  // Replication. All but queue_control run on the writer thread.
   using control = std::function<void(partition&)>;
   // Queues `fn` to run on p's writer thread in queue order; false (nothing
   // queued) when the writer is stopping.

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "persistence/check.hpp"
 #include "persistence/journal_writer.hpp"
 #include "persistence/memory_store.hpp"
 #include "persistence/sqlite_store.hpp"
@@ -95,6 +96,12 @@ TEST_CASE("a partial snapshot folds up to a seq, the tail above stays applied, a
     CHECK(testing::raw_int(store.dir.file("p.db"), "SELECT value FROM meta WHERE key='snapshot_seq'") == 6);
 
   store.reopen();
+  if (kind == "sqlite") {  // the file is as `stockgrid check` expects it
+    check_report checked;
+    REQUIRE(check_partition(store.dir.file("p.db"), &checked).to_string() == "ok");
+    CHECK(checked.snapshot_seq == 6);
+    CHECK(checked.tail_entries == 4);
+  }
   CHECK(store->entries_since_snapshot() == 4);
   CHECK(load(*store, apple).on_hand == 10);
   CHECK(load(*store, apple).last_seq == 10);
@@ -123,6 +130,8 @@ TEST_CASE("a partial snapshot folds up to a seq, the tail above stays applied, a
     CHECK(find_idem(*store, apple, "i-5").has_value());
     REQUIRE(store->history(apple, 0, 100, &events));
     CHECK(events.size() == 6);
+    check_report checked;
+    if (kind == "sqlite") CHECK(check_partition(store.dir.file("p.db"), &checked).to_string() == "ok");
     store.reopen();
   }
   REQUIRE(store->truncate_after(20));  // nothing above: nothing to do
