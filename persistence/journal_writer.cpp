@@ -705,7 +705,6 @@ void journal_writer::sync_unsynced(worker& w) {
   }
 }
 
-
 // ---- replication -------------------------------------------------------------
 
 bool journal_writer::queue_control(std::uint32_t p, control fn) {
@@ -830,7 +829,7 @@ std::uint64_t journal_writer::epoch(std::uint32_t p) const {
 namespace {
 
 status epoch_refused(std::uint64_t epoch, std::uint64_t current) {
-  return status::invalid("epoch " + std::to_string(epoch) + " is not above the partition's epoch " +
+  return status::invalid("epoch " + std::to_string(epoch) + " refused: the partition is at epoch " +
                          std::to_string(current));
 }
 

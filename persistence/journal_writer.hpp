@@ -12,8 +12,8 @@
 // Disk trouble. A failed commit or snapshot of a partition (a full disk: the
 // write is refused) makes it degraded, not stopped: what failed is rolled
 // back (the store is left exactly as on disk, and the partition's
-// idempotency cache is emptied), the
-// failed batch's completions and every append queued behind it fail with
+// idempotency cache is emptied), the failed batch's completions, completions
+// parked by must_wait and every append queued behind it fail with
 // `unavailable`, and appends are refused (append returns 0, barrier fails)
 // while reads, look-ups and jobs go on against the store. Every
 // disk_retry_interval_ms the writer thread probes the store with a small
@@ -24,7 +24,9 @@
 // it was to make durable may already be gone from the page cache, so only a
 // restart, which recovers from the disk, makes the store trustworthy again
 // (PostgreSQL's lesson from "fsyncgate"). A `fenced` or `corruption` error
-// stops the partition for good too (until a restart).
+// stops the partition for good too (until a restart); append_replicated
+// checks fencing before it writes, so a stale leader's entries fail only
+// their own call.
 #pragma once
 
 #include <atomic>
@@ -288,7 +290,7 @@ class journal_writer {
   // Makes every partition of `w` written without fsync durable.
   void sync_unsynced(worker& w);
 
-  // Replication, on the writer thread.
+  // Replication. All but queue_control run on the writer thread.
   using control = std::function<void(partition&)>;
   // Queues `fn` to run on p's writer thread in queue order; false (nothing
   // queued) when the writer is stopping.

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "persistence/check.hpp"
 #include "persistence/journal_writer.hpp"
 #include "persistence/memory_store.hpp"
 #include "persistence/sqlite_store.hpp"
@@ -95,6 +96,12 @@ TEST_CASE("a partial snapshot folds up to a seq, the tail above stays applied, a
     CHECK(testing::raw_int(store.dir.file("p.db"), "SELECT value FROM meta WHERE key='snapshot_seq'") == 6);
 
   store.reopen();
+  if (kind == "sqlite") {  // the file is as `stockgrid check` expects it
+    check_report checked;
+    REQUIRE(check_partition(store.dir.file("p.db"), &checked).to_string() == "ok");
+    CHECK(checked.snapshot_seq == 6);
+    CHECK(checked.tail_entries == 4);
+  }
   CHECK(store->entries_since_snapshot() == 4);
   CHECK(load(*store, apple).on_hand == 10);
   CHECK(load(*store, apple).last_seq == 10);
@@ -123,6 +130,8 @@ TEST_CASE("a partial snapshot folds up to a seq, the tail above stays applied, a
     CHECK(find_idem(*store, apple, "i-5").has_value());
     REQUIRE(store->history(apple, 0, 100, &events));
     CHECK(events.size() == 6);
+    check_report checked;
+    if (kind == "sqlite") CHECK(check_partition(store.dir.file("p.db"), &checked).to_string() == "ok");
     store.reopen();
   }
   REQUIRE(store->truncate_after(20));  // nothing above: nothing to do
@@ -480,9 +489,11 @@ TEST_CASE("gated completions wait for release in seq order, barriers wait behind
   CHECK(writer->parked(0) == 0);
 
   // A majority may acknowledge before the local commit: released seqs never park.
+  writer->release(0, g3 + 1);
   const auto next = writer->append(0, next_entry(sim, "gated-4"), log.done("g4"));
-  writer->release(0, next);
+  REQUIRE(next == g3 + 1);
   CHECK(log.wait(7)[6].seq == next);
+  CHECK(writer->parked(0) == 0);
 
   writer->append(0, next_entry(sim, "gated-5"), log.done("g5"));
   writer->barrier(0, log.done("b5"));
@@ -524,7 +535,9 @@ TEST_CASE("a degraded partition and a truncation fail parked completions",
   REQUIRE(eventually([&] { return writer->degraded_partitions() == 0; }));
 
   journal_sim fresh;  // plain-2 never reached the store
-  const auto g3 = writer->append(0, next_entry(fresh, "gated-3"), log.done("g3"));
+  auto entry = next_entry(fresh, "gated-3");
+  const std::string idem = entry.idem;
+  const auto g3 = writer->append(0, std::move(entry), log.done("g3"));
   REQUIRE(eventually([&] { return writer->parked(0) == 1; }));
   writer->truncate_after(0, g3 - 1, log.done("truncate"));
   events = log.wait(4);
@@ -533,6 +546,11 @@ TEST_CASE("a degraded partition and a truncation fail parked completions",
   CHECK(events[3].st);
   CHECK(writer->last_seq(0) == g3 - 1);
   CHECK(on_writer(*writer, [](partition_store& s) { return load(s, key_of("gated-3")).version; }) == 0);
+  // The idempotency cache forgot the truncated entry's key.
+  std::promise<bool> looked_up;
+  writer->lookup_idempotent(0, key_of("gated-3"), 0, idem,
+                            [&](const status&, std::optional<journal_entry> e) { looked_up.set_value(e.has_value()); });
+  CHECK_FALSE(looked_up.get_future().get());
   writer->stop();
 }
 
