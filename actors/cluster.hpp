@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,8 +44,10 @@ struct node_context;
 // the port cannot be opened.
 // `ctx` is the node's (its routes are kept up to date); `ends` is where each
 // partition's journal ends, read at start.
+// `on_peer_auth` gets the tenants-and-keys tables other members send.
 caf::actor start_cluster(caf::actor_system& system, const config::settings& s,
                          std::shared_ptr<cluster::status_board> board, node_context* ctx,
-                         std::vector<cluster::log_position> ends, std::string* error);
+                         std::vector<cluster::log_position> ends,
+                         std::function<void(const std::string&, std::string)> on_peer_auth, std::string* error);
 
 }  // namespace stockgrid::actors

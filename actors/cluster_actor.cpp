@@ -36,9 +36,13 @@ void publish_board(cluster_ptr self) {
   for (std::size_t p = 0; p < partitions.size(); ++p) {
     const auto& r = st.parts[p];
     auto& view = partitions[p];
-    // Who serves it, as route() sees it: where this node sends its requests.
-    const auto leader = st.ctx->routes->leader[p].load(std::memory_order_acquire);
-    view.leader = leader >= 0 ? st.members->table().members[static_cast<std::size_t>(leader)] : std::string{};
+    // Who serves it, as route() sees it: where this node sends its requests
+    // (itself only while its lease lasts: after that it refuses them).
+    const auto& routes = *st.ctx->routes;
+    const auto leader = routes.leader[p].load(std::memory_order_acquire);
+    const bool refusing = leader == routes.self && now >= routes.lease_end_ms[p].load(std::memory_order_acquire);
+    view.leader = leader >= 0 && !refusing ? st.members->table().members[static_cast<std::size_t>(leader)]
+                                           : std::string{};
     view.epoch = r.epoch;
     view.role = r.r == role::leader     ? "leader"
                 : r.r == role::candidate ? "candidate"
@@ -82,6 +86,12 @@ void send_beat(cluster_ptr self, peer& p) {
   self->send(p.handle, beat_atom::value, st.members->self(), st.partitions, st.settings.cluster.replication_factor);
 }
 
+// A member just connected (either way): it gets this node's tenants and keys.
+void on_connected(cluster_ptr self, peer& p) {
+  auto& st = self->state;
+  if (!st.auth_bytes.empty()) self->send(p.handle, auth_atom::value, st.members->self(), st.auth_bytes);
+}
+
 void connect(cluster_ptr self, const std::string& id) {
   auto& st = self->state;
   auto& p = st.peers.at(id);
@@ -99,6 +109,7 @@ void connect(cluster_ptr self, const std::string& id) {
             self->state.members->connected(id, true);
             spdlog::info("cluster: connected to {}", id);
             send_beat(self, p);
+            on_connected(self, p);
           },
           [self, id](caf::error& e) {
             self->state.peers.at(id).connecting = false;
@@ -162,6 +173,7 @@ void on_beat(cluster_ptr self, const std::string& id, std::uint32_t partitions, 
       self->monitor(p.handle);
       st.members->connected(id, true);
       spdlog::info("cluster: {} connected", id);
+      on_connected(self, p);
     }
   }
   st.members->heard(id, now);
@@ -260,8 +272,10 @@ void on_forward(cluster_ptr self, forward_call& call) {
 
 caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cluster::endpoint> peers,
                             std::shared_ptr<cluster::status_board> board, node_context* ctx,
-                            std::vector<cluster::log_position> ends) {
+                            std::vector<cluster::log_position> ends,
+                            std::function<void(const std::string&, std::string)> on_peer_auth) {
   auto& st = self->state;
+  st.on_peer_auth = std::move(on_peer_auth);
   st.settings = s;
   st.partitions = s.node.partitions;
   st.board = std::move(board);
@@ -301,6 +315,21 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
         if (box.replies.size() >= forwarded_per_message_max) flush(self);
       },
       [self](committed_batch& batch) { on_committed(self, batch); },
+      [self](auth_table& t) {
+        auto& st = self->state;
+        st.auth_bytes = std::move(t.bytes);
+        for (auto& [id, p] : st.peers)
+          if (p.handle) self->send(p.handle, auth_atom::value, st.members->self(), st.auth_bytes);
+      },
+      [self](auth_atom, const std::string& from, std::string& bytes) {
+        auto& st = self->state;
+        if (!st.peers.count(from) || bytes.size() > limits::auth_table_bytes_max) {
+          spdlog::warn("cluster: a tenants-and-keys table from '{}' refused (not a member, or {} bytes)", from,
+                       bytes.size());
+          return;
+        }
+        if (st.on_peer_auth) st.on_peer_auth(from, std::move(bytes));
+      },
       [](continuation& c) { c.fn(); },
       [self](stop_atom) {
         for (auto& [id, p] : self->state.peers) fail_pending(self, p, id, "this node is stopping");
@@ -327,7 +356,8 @@ bool connected(cluster_ptr self, const std::string& id) {
 
 caf::actor start_cluster(caf::actor_system& system, const config::settings& s,
                          std::shared_ptr<cluster::status_board> board, node_context* ctx,
-                         std::vector<cluster::log_position> ends, std::string* error) {
+                         std::vector<cluster::log_position> ends,
+                         std::function<void(const std::string&, std::string)> on_peer_auth, std::string* error) {
   std::vector<cluster::endpoint> peers;
   if (!cluster::parse_endpoints(s.cluster.join, limits::cluster_members_max - 1, &peers, error)) return nullptr;
   std::vector<std::string> ids{s.cluster.member_id()};
@@ -336,7 +366,8 @@ caf::actor start_cluster(caf::actor_system& system, const config::settings& s,
   cluster::membership check(s.cluster.member_id(), ids, s.node.partitions, s.cluster.replication_factor,
                             s.cluster.failure_timeout_ms, error);
   if (!error->empty()) return nullptr;
-  auto handle = system.spawn(cluster_actor, s, std::move(peers), std::move(board), ctx, std::move(ends));
+  auto handle = system.spawn(cluster_actor, s, std::move(peers), std::move(board), ctx, std::move(ends),
+                             std::move(on_peer_auth));
   auto published = system.middleman().publish(handle, static_cast<std::uint16_t>(s.cluster.cluster_port),
                                               s.cluster.cluster_bind.c_str(), true);
   if (!published) {

@@ -93,8 +93,15 @@ struct partition_replica {
   std::int64_t lease_end_ms = -1;
 };
 
+// This node's tenants and keys, to send every member (grid::publish_auth).
+struct auth_table {
+  std::string bytes;
+};
+
 struct cluster_state {
   config::settings settings;
+  std::string auth_bytes;  // the latest auth_table, sent to members as they connect
+  std::function<void(const std::string&, std::string)> on_peer_auth;
   std::uint32_t partitions = 0;
   node_context* ctx = nullptr;
   std::unique_ptr<cluster::membership> members;
@@ -126,3 +133,4 @@ void on_peer_lost(cluster_ptr self, const std::string& id);
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::continuation)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::committed_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::forwarded_answer)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::auth_table)

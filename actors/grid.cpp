@@ -443,7 +443,8 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
       *error = es.to_string();
       return nullptr;
     }
-    im->cluster = start_cluster(*im->system, s, im->cluster_board, &im->ctx, std::move(ends), error);
+    im->cluster = start_cluster(*im->system, s, im->cluster_board, &im->ctx, std::move(ends), options.on_peer_auth,
+                                error);
     if (!im->cluster) return nullptr;
     im->ctx.routes->cluster = im->cluster;
   }
@@ -593,6 +594,11 @@ void grid::stop() {
   im.system.reset();  // waits for every actor, all of which were told to stop
   im.ctx.partitions.clear();
   im.coordination.directory = nullptr;
+}
+
+void grid::publish_auth(std::string bytes) {
+  if (impl_->cluster && bytes.size() <= limits::auth_table_bytes_max)
+    caf::anon_send(impl_->cluster, auth_table{std::move(bytes)});
 }
 
 std::shared_ptr<const cluster::status_board::snapshot> grid::cluster_status() const {

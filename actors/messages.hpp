@@ -34,6 +34,7 @@ using follow_atom = caf::atom_constant<caf::atom("follow")>;
 // peer messages as bytes.
 using beat_atom = caf::atom_constant<caf::atom("beat")>;
 using peer_atom = caf::atom_constant<caf::atom("peer")>;
+using auth_atom = caf::atom_constant<caf::atom("auth")>;
 
 // Delivers a reply to the caller and returns the request's in-flight credit.
 struct reply_sink {

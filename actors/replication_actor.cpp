@@ -529,7 +529,7 @@ void replication_tick(cluster_ptr self) {
           outbox(self, f.id).appends.push_back({p, r.epoch, prev.seq, prev.epoch, r.commit, {}});
         }
         set_lease(self, p);
-        if (r.serving) leads.emplace_back(p, r.epoch);
+        if (r.serving && r.lease_end_ms > now) leads.emplace_back(p, r.epoch);
         break;
     }
   }
