@@ -81,7 +81,8 @@ struct cluster_routes {
         retry_after_ms(retry_after),
         leader(new std::atomic<std::int32_t>[partitions]),
         lease_end_ms(new std::atomic<std::int64_t>[partitions]),
-        may_append(new std::atomic<bool>[partitions]) {
+        may_append(new std::atomic<bool>[partitions]),
+        replica(partitions, false) {
     for (std::uint32_t p = 0; p < partitions; ++p) {
       leader[p] = -1;
       lease_end_ms[p] = -1;
@@ -97,6 +98,7 @@ struct cluster_routes {
   std::unique_ptr<std::atomic<std::int32_t>[]> leader;
   std::unique_ptr<std::atomic<std::int64_t>[]> lease_end_ms;
   std::unique_ptr<std::atomic<bool>[]> may_append;
+  std::vector<bool> replica;  // this node holds a copy (set before any request, then constant)
   caf::actor cluster;  // set before any request is routed
 };
 

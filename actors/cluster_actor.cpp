@@ -53,8 +53,14 @@ void publish_board(cluster_ptr self) {
     for (const auto& f : r.followers)
       view.lag.emplace_back(f.id, r.shipped.seq > f.match ? r.shipped.seq - f.match : 0);
   }
+  st.published_leaders.resize(partitions.size());
+  for (std::size_t p = 0; p < partitions.size(); ++p) {
+    auto& was = st.published_leaders[p];
+    if (!was.empty() && was != partitions[p].leader) ++st.leader_changes;
+    was = partitions[p].leader;
+  }
   st.board->publish({st.members->self(), st.members->table().replication_factor, st.members->members(now),
-                     std::move(partitions)});
+                     std::move(partitions), st.leader_changes});
 }
 
 // Answers every request forwarded to `id` that is still waiting. Sent ones

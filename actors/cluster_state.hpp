@@ -109,6 +109,8 @@ struct cluster_state {
   std::vector<partition_replica> parts;
   std::shared_ptr<cluster::status_board> board;
   std::uint64_t next_call_id = 1;
+  std::vector<std::string> published_leaders;  // per partition, as last published
+  std::uint64_t leader_changes = 0;
   bool flush_scheduled = false;
   static inline const char* name = "stockgrid.cluster";
 };

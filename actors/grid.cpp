@@ -23,6 +23,7 @@
 #include "cluster/endpoints.hpp"
 #include "cluster/placement.hpp"
 #include "actors/coordination.hpp"
+#include "actors/replies.hpp"
 #include "config/limits.hpp"
 #include "domain/hex.hpp"
 #include "domain/validate.hpp"
@@ -76,6 +77,30 @@ std::int64_t monotonic_ms() {
 
 bool is_read(op kind) { return kind == op::get || kind == op::holds || kind == op::history; }
 
+// stock.get with consistency "follower" on a node that holds a copy: the
+// record as this copy has it, read on the partition's journal thread after
+// every entry appended here before (leader or follower alike).
+void read_copy(node_context& ctx, std::uint32_t p, request&& req, reply_sink done) {
+  ctx.journal->run(p, [req = std::move(req), done = std::move(done)](persistence::partition_store& store) {
+    persistence::record_image image;
+    bool found = false;
+    if (auto st = store.load_record(req.key, &image, &found); !st)
+      return done(reply::error(outcome::internal, "cannot read the record: " + st.message()));
+    if (!found) return done(reply::error(outcome::not_found, "record never stocked"));
+    if (const auto& allowed = req.warehouses_allowed;
+        allowed && std::find(allowed->begin(), allowed->end(), req.key.warehouse) == allowed->end())
+      return done(reply::error(outcome::forbidden, "this key may not use warehouse " + req.key.warehouse));
+    stock_record rec;
+    rec.restore(image.on_hand, image.reserved, image.version, image.holds);
+    rec.restore_policy(image.policy, image.backordered, image.incoming);
+    reply r;
+    r.code = outcome::ok;
+    r.has_record = true;
+    r.record = view_of(req.key, rec);
+    done(std::move(r));
+  });
+}
+
 // In a cluster: the partition's leader answers, here or on another node.
 // A leader answers only within its lease; an answer that comes back after
 // the lease ended is withheld (UNAVAILABLE: another leader may have taken
@@ -89,6 +114,7 @@ void route_in_cluster(node_context& ctx, std::uint32_t p, request&& req, reply_s
     r.retry_after_ms = routes.retry_after_ms;
     done(std::move(r));
   };
+  if (req.follower_read && req.kind == op::get && routes.replica[p]) return read_copy(ctx, p, std::move(req), std::move(done));
   if (leader == routes.self) {
     if (monotonic_ms() >= routes.lease_end_ms[p].load(std::memory_order_acquire))
       return unavailable("partition " + std::to_string(p) + ": its leader (this node) cannot reach a majority");
@@ -256,6 +282,8 @@ void cluster_journal(grid::impl& im, persistence::journal_writer_options& o) {
   im.ctx.routes = std::make_shared<cluster_routes>(
       s.node.partitions, static_cast<std::int32_t>(self - table.members.begin()),
       2 * static_cast<std::int64_t>(s.cluster.heartbeat_interval_ms));
+  for (std::uint32_t p = 0; p < s.node.partitions; ++p)
+    im.ctx.routes->replica[p] = table.holds(p, static_cast<std::uint32_t>(self - table.members.begin()));
   o.replicated = true;
   o.must_wait = [](std::uint32_t, const journal_entry& e) { return !e.key.tenant.empty(); };
   o.may_append = [routes = im.ctx.routes.get()](std::uint32_t p) {
@@ -438,6 +466,7 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
   im->actors_up.store(true, std::memory_order_release);
   if (s.cluster.enabled()) {
     im->cluster_board = std::make_shared<cluster::status_board>();
+    im->cluster_board->publish({});  // until the cluster actor publishes its first view
     std::vector<cluster::log_position> ends;
     if (auto es = journal_ends(*im->journal, &ends); !es) {
       *error = es.to_string();

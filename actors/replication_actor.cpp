@@ -438,7 +438,7 @@ void on_append(cluster_ptr self, const std::string& from, cluster::partition_app
         answer(self, from, {p, r.epoch, true, r.last.seq, r.last.epoch}, sent_ms);
       });
   // The writer's entry pointer lives only during its callback: copy what we need.
-  writer(self).append_replicated(p, std::move(a.entries),
+  writer(self).append_replicated(p, a.epoch, std::move(a.entries),
                                  [appended](const status& st, const journal_entry* last) mutable {
                                    std::optional<log_position> end;
                                    if (last) end = position(*last);

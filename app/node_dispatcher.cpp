@@ -201,6 +201,7 @@ protocol::object node_dispatcher::cluster_status() const {
   return {{"cluster", true},
           {"self", status->self},
           {"replication_factor", static_cast<std::int64_t>(status->replication_factor)},
+          {"leader_changes", status->leader_changes},
           {"members", std::move(members)},
           {"partitions", std::move(partitions)}};
 }
@@ -390,6 +391,12 @@ void node_dispatcher::delete_tenant(const gateway::principal& who, const protoco
   const auto id = req.id;
   if (!protected_tenant_.empty() && req.tenant == protected_tenant_)
     return done(error_response(id, outcome::bad_request, "tenant: " + req.tenant + " cannot be deleted (the demo tenant)"));
+  // A follower's copy must stay exactly its leader's journal: removing a
+  // tenant's rows there, outside the journal, is not done yet.
+  if (grid_.settings().cluster.enabled())
+    return done(error_response(id, outcome::unavailable,
+                               "tenant.delete is not available in a cluster yet (docs/cluster.md); "
+                               "tenant.suspend stops the tenant's requests"));
   auto marked = admin_.tenant_mark_deleting(who, req.tenant);
   if (!marked.ok()) return done(admin_failure(id, marked));
   spdlog::info("tenant {}: deleting", req.tenant);

@@ -21,6 +21,9 @@ class status_board {
     std::uint32_t replication_factor = 0;
     std::vector<member_view> members;
     std::vector<partition_view> partitions;
+    // Times a partition's leader, as this node saw it, went from one member
+    // to another or to none, since start (the first election is not one).
+    std::uint64_t leader_changes = 0;
   };
   void publish(snapshot s) {
     std::lock_guard lock(mutex_);

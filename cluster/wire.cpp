@@ -195,13 +195,14 @@ value request_value(const request& r) {
                         opt(r.allow_backorder),
                         opt(r.low_stock_threshold),
                         r.internal,
-                        r.idem_fresh};
+                        r.idem_fresh,
+                        r.follower_read};
   return v;
 }
 
 bool request_from(const value& v, request* out, std::string* error) {
   request r;
-  reader in(v, "request", 23, error);
+  reader in(v, "request", 24, error);
   if (!check_version(in, error)) return false;
   r.kind = in.enumerated<op>(1, 15);
   r.key.tenant = in.text();
@@ -244,6 +245,7 @@ bool request_from(const value& v, request* out, std::string* error) {
   r.low_stock_threshold = in.optional_integer();
   r.internal = in.boolean();
   r.idem_fresh = in.boolean();
+  r.follower_read = in.boolean();
   if (!in.ok()) return false;
   *out = std::move(r);
   return true;

@@ -14,7 +14,8 @@
 //   request: [1, kind, tenant, warehouse, sku, hold, qty|nil, delta, on_hand,
 //             expected_version|nil, ttl_ms, ref, reason, idem, key_id,
 //             warehouses_allowed|nil, limit, before_version, safety_stock|nil,
-//             allow_backorder|nil, low_stock_threshold|nil, internal, idem_fresh]
+//             allow_backorder|nil, low_stock_threshold|nil, internal, idem_fresh,
+//             follower_read]
 //   reply:   [1, code, message, record|nil, hold, expires_at_ms, available,
 //             limit, retry_after_ms, [hold_view...], [event...], replayed]
 //   record:  [tenant, warehouse, sku, on_hand, reserved, version, safety_stock,

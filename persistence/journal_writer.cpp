@@ -427,7 +427,16 @@ status write_batch(Partition& part, bool sync, const journal_writer_options& opt
     std::this_thread::sleep_for(std::chrono::microseconds(opt.commit_delay_us));
   if (st && !part.batch.empty() && part.batch.back().seq >= part.store->seq_lease())
     st = part.store->extend_seq_lease(part.batch.back().seq + 1 + opt.seq_lease_step);
-  if (st && !part.batch.empty()) st = part.store->append(part.batch, sync);
+  if (st && !part.batch.empty()) {
+    // Fenced against the writer's own epoch, not each entry's: a follower's
+    // batch holds a new leader's copies of its predecessors' entries.
+    std::uint64_t epoch = 0;
+    {
+      std::lock_guard lk(part.owner->mu);
+      epoch = part.epoch;
+    }
+    st = part.store->append(part.batch, sync, epoch);
+  }
   return st;
 }
 
@@ -713,7 +722,8 @@ bool journal_writer::queue_control(std::uint32_t p, control fn) {
   return enqueue(*part->owner, std::move(item), queued_);
 }
 
-void journal_writer::append_replicated(std::uint32_t p, std::vector<journal_entry> entries, completion done) {
+void journal_writer::append_replicated(std::uint32_t p, std::uint64_t leader_epoch, std::vector<journal_entry> entries,
+                                       completion done) {
   auto& part = *parts_[p];
   std::uint64_t highest = 0;
   for (const journal_entry& e : entries) highest = std::max(highest, e.seq);
@@ -721,8 +731,8 @@ void journal_writer::append_replicated(std::uint32_t p, std::vector<journal_entr
     std::lock_guard lk(part.owner->mu);
     part.next_seq = std::max(part.next_seq, highest + 1);
   }
-  auto take = [this, entries = std::move(entries), done](partition& part) mutable {
-    take_replicated(part, entries, done);
+  auto take = [this, leader_epoch, entries = std::move(entries), done](partition& part) mutable {
+    take_replicated(part, leader_epoch, entries, done);
   };
   if (!queue_control(p, std::move(take)) && done) done(stopped_status(), nullptr);
 }
@@ -730,7 +740,8 @@ void journal_writer::append_replicated(std::uint32_t p, std::vector<journal_entr
 // The fencing check runs here, before the entries join the batch, so a
 // stale leader's entries fail alone instead of failing (and stopping) the
 // partition's batch.
-void journal_writer::take_replicated(partition& part, std::vector<journal_entry>& entries, completion& done) {
+void journal_writer::take_replicated(partition& part, std::uint64_t leader_epoch, std::vector<journal_entry>& entries,
+                                     completion& done) {
   if (!part.health) {
     if (done) done(part.health, nullptr);
     return;
@@ -743,7 +754,7 @@ void journal_writer::take_replicated(partition& part, std::vector<journal_entry>
     last = e.seq;
     fresh.push_back(std::move(e));
   }
-  if (status st = check_fencing(fresh, part.store->epoch(), part.store->name()); !st) {
+  if (status st = check_fencing(fresh, leader_epoch, part.store->epoch(), part.store->name()); !st) {
     if (done) done(st, nullptr);
     return;
   }

@@ -197,11 +197,14 @@ class journal_writer {
   // seq is raised above the highest seq of `entries` now, so appends after
   // a promotion never reuse one. `done` runs once the batch holding them is
   // durable, with the last entry appended, or with null when all were
-  // skipped (then like a barrier). An entry with an epoch below the
-  // store's fails the call with `fenced` at once, appending none of
-  // `entries`, and leaves the partition as it was (unlike an append, which
-  // a fenced journal stops for good). Degraded: `done` gets `unavailable`.
-  void append_replicated(std::uint32_t p, std::vector<journal_entry> entries, completion done);
+  // skipped (then like a barrier). `leader_epoch` is the epoch of the leader
+  // that shipped them (the entries may be older: a new leader ships its
+  // predecessors' entries); below the store's, the call fails with
+  // `fenced` at once, appending none of `entries`, and leaves the partition
+  // as it was (unlike an append, which a fenced journal stops for good).
+  // Degraded: `done` gets `unavailable`.
+  void append_replicated(std::uint32_t p, std::uint64_t leader_epoch, std::vector<journal_entry> entries,
+                         completion done);
 
   // The highest seq known replicated to a majority (monotonic: a lower
   // value is ignored). With `replicated`, snapshots fold no entry above it.
@@ -295,7 +298,8 @@ class journal_writer {
   // Queues `fn` to run on p's writer thread in queue order; false (nothing
   // queued) when the writer is stopping.
   bool queue_control(std::uint32_t p, control fn);
-  void take_replicated(partition& part, std::vector<journal_entry>& entries, completion& done);
+  void take_replicated(partition& part, std::uint64_t leader_epoch, std::vector<journal_entry>& entries,
+                       completion& done);
   // A barrier's completion: behind the pending batch, else parked behind a
   // parked append, else run now.
   void add_barrier(partition& part, completion& done);

@@ -67,10 +67,10 @@ status memory_store::extend_seq_lease(std::uint64_t new_lease) {
   return status::ok();
 }
 
-status memory_store::append(const std::vector<journal_entry>& entries, bool sync) {
+status memory_store::append(const std::vector<journal_entry>& entries, bool sync, std::uint64_t writer_epoch) {
   if (entries.empty()) return sync ? this->sync() : status::ok();
   if (status st = check_append_batch(entries, last_seq_, seq_lease_, name_); !st) return st;
-  if (status st = check_fencing(entries, epoch_, name_); !st) return st;
+  if (status st = check_fencing(entries, writer_epoch, epoch_, name_); !st) return st;
   if (status st; injected_failure(&st)) return st;
   for (const journal_entry& e : entries) {
     journal_.emplace(e.seq, e);

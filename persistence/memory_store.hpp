@@ -25,7 +25,8 @@ class memory_store final : public partition_store {
   status set_epoch(std::uint64_t epoch) override;
   std::uint64_t seq_lease() const override { return seq_lease_; }
   status extend_seq_lease(std::uint64_t new_lease) override;
-  status append(const std::vector<journal_entry>& entries, bool sync) override;
+  using partition_store::append;
+  status append(const std::vector<journal_entry>& entries, bool sync, std::uint64_t writer_epoch) override;
   status sync() override;
   status probe() override;
   status load_record(const record_key& key, record_image* out, bool* found) override;

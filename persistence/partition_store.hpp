@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -114,10 +116,18 @@ class partition_store {
   // journal and below the seq lease) in one transaction. Any such seq will
   // do, so a follower appends its leader's seqs as they are, whatever its own
   // lease handed out before. With `sync`, the transaction is on stable
-  // storage when this returns ok; without, it has reached the OS. An entry with
-  // an epoch below the journal's makes the whole call fail with `fenced` and
-  // write nothing.
-  virtual status append(const std::vector<journal_entry>& entries, bool sync) = 0;
+  // storage when this returns ok; without, it has reached the OS. The call is
+  // fenced (`fenced`, nothing written) when `writer_epoch`, the epoch of
+  // whoever appends — this node's writer, or in a cluster the leader that
+  // shipped the entries — is below the journal's. The entries' own epochs
+  // may be older: a new leader ships the entries of its predecessors.
+  virtual status append(const std::vector<journal_entry>& entries, bool sync, std::uint64_t writer_epoch) = 0;
+  // One writer of its own entries: its epoch is theirs (the lowest of them).
+  status append(const std::vector<journal_entry>& entries, bool sync) {
+    std::uint64_t lowest = UINT64_MAX;
+    for (const auto& e : entries) lowest = std::min(lowest, e.epoch);
+    return append(entries, sync, lowest);
+  }
 
   // Forces everything appended so far to stable storage.
   virtual status sync() = 0;

@@ -243,11 +243,11 @@ status sqlite_store::extend_seq_lease(std::uint64_t new_lease) {
   return durable_meta_raise(format::meta_seq_lease, new_lease, &seq_lease_);
 }
 
-status sqlite_store::insert_entries(const std::vector<journal_entry>& entries) {
+status sqlite_store::insert_entries(const std::vector<journal_entry>& entries, std::uint64_t writer_epoch) {
   std::int64_t stored_epoch = 0;
   if (status st = read_meta(format::meta_epoch, &stored_epoch); !st) return st;
   epoch_ = std::max(epoch_, static_cast<std::uint64_t>(stored_epoch));
-  if (status st = check_fencing(entries, epoch_, name()); !st) return st;
+  if (status st = check_fencing(entries, writer_epoch, epoch_, name()); !st) return st;
   for (const journal_entry& e : entries) {
     sqlite::bind_journal_row(q_.insert_entry, e);
     if (status st = db_.run(q_.insert_entry, "appending to the journal"); !st) return st;
@@ -255,12 +255,12 @@ status sqlite_store::insert_entries(const std::vector<journal_entry>& entries) {
   return status::ok();
 }
 
-status sqlite_store::append(const std::vector<journal_entry>& entries, bool sync) {
+status sqlite_store::append(const std::vector<journal_entry>& entries, bool sync, std::uint64_t writer_epoch) {
   if (entries.empty()) return sync ? this->sync() : status::ok();
   if (status st = check_append_batch(entries, last_seq_, seq_lease_, name()); !st) return st;
   if (status st = set_synchronous(sync); !st) return st;
   if (status st = begin(); !st) return st;
-  status st = insert_entries(entries);
+  status st = insert_entries(entries, writer_epoch);
   if (st) st = commit();
   if (!st) {
     rollback();

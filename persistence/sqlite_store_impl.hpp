@@ -45,7 +45,8 @@ class sqlite_store final : public partition_store {
   status set_epoch(std::uint64_t epoch) override;
   std::uint64_t seq_lease() const override { return seq_lease_; }
   status extend_seq_lease(std::uint64_t new_lease) override;
-  status append(const std::vector<journal_entry>& entries, bool sync) override;
+  using partition_store::append;
+  status append(const std::vector<journal_entry>& entries, bool sync, std::uint64_t writer_epoch) override;
   status sync() override;
   status probe() override;
   status load_record(const record_key& key, record_image* out, bool* found) override;
@@ -93,7 +94,7 @@ class sqlite_store final : public partition_store {
   void rollback();
   status durable_meta_raise(const char* key, std::uint64_t value, std::uint64_t* cached);
   status write_and_reload(const std::function<status()>& write);
-  status insert_entries(const std::vector<journal_entry>& entries);
+  status insert_entries(const std::vector<journal_entry>& entries, std::uint64_t writer_epoch);
   status checkpoint_if_due();
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
 

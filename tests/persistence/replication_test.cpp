@@ -396,17 +396,17 @@ TEST_CASE("append_replicated keeps the leader's seqs and epochs, skips redeliver
   leader.batch.clear();
   completion_log log;
 
-  writer->append_replicated(0, std::vector<journal_entry>(sent.begin(), sent.begin() + 5), log.done("first"));
+  writer->append_replicated(0, 3, std::vector<journal_entry>(sent.begin(), sent.begin() + 5), log.done("first"));
   auto events = log.wait(1);
   REQUIRE(events[0].st);
   CHECK(events[0].seq == 104);
   CHECK(events[0].epoch == 3);
   // 102..104 redelivered, 105 and 106 new.
-  writer->append_replicated(0, std::vector<journal_entry>(sent.begin() + 2, sent.end()), log.done("again"));
+  writer->append_replicated(0, 3, std::vector<journal_entry>(sent.begin() + 2, sent.end()), log.done("again"));
   events = log.wait(2);
   REQUIRE(events[1].st);
   CHECK(events[1].seq == 106);
-  writer->append_replicated(0, sent, log.done("all again"));
+  writer->append_replicated(0, 3, sent, log.done("all again"));
   events = log.wait(3);
   CHECK(events[2].st);
   CHECK(events[2].seq == 0);  // all skipped
@@ -441,12 +441,13 @@ TEST_CASE("append_replicated keeps the leader's seqs and epochs, skips redeliver
   // A leader of epoch 3 is fenced; the partition goes on.
   leader.next_seq = own_seq + 1;
   leader.adjust(key_of("sku-9"), 1);
-  writer->append_replicated(0, leader.batch, log.done("stale"));
+  writer->append_replicated(0, 3, leader.batch, log.done("stale"));
   events = log.wait(5);
   CHECK(events[4].st.kind() == status::code::fenced);
   CHECK(writer->degraded_partitions() == 0);
-  for (auto& e : leader.batch) e.epoch = 5;
-  writer->append_replicated(0, leader.batch, log.done("current"));
+  // A leader of epoch 5 shipping the same entries of epoch 3 (its
+  // predecessor's, which it holds) is not: entries keep their epochs.
+  writer->append_replicated(0, 5, leader.batch, log.done("current"));
   events = log.wait(6);
   CHECK(events[5].st);
   CHECK(events[5].seq == own_seq + 1);
@@ -600,3 +601,32 @@ TEST_CASE("set_epoch votes once per epoch; promote raises the epoch new appends 
 
 }  // namespace
 }  // namespace stockgrid::persistence
+
+TEST_CASE("a follower's replicated entries complete at once, whatever must_wait says of them",
+          "[persistence][replication][journal_writer]") {
+  // The gate holds back a leader's own acknowledgements; a follower answers
+  // its leader as soon as the entries are durable here, or no quorum forms.
+  temp_dir dir;
+  auto o = one_thread(true);
+  o.must_wait = [](std::uint32_t, const journal_entry&) { return true; };
+  o.seq_lease_step = 16;
+  auto writer = open_writer(open_file(dir.file("p.db")), o);
+  journal_sim leader;
+  leader.epoch = 2;
+  leader.next_seq = 100;
+  for (int i = 0; i < 3; ++i) leader.adjust(key_of("sku-" + std::to_string(i)), 1, "r-" + std::to_string(i));
+  completion_log log;
+  writer->append_replicated(0, 2, leader.batch, log.done("replicated"));
+  writer->barrier(0, log.done("behind"));
+  const auto events = log.wait(2);
+  CHECK(events[0].st);
+  CHECK(events[0].seq == 102);
+  CHECK(events[1].label == "behind");
+  CHECK(writer->parked(0) == 0);
+  // The node's own append is still gated.
+  leader.batch.clear();
+  writer->append(0, next_entry(leader, "own"), log.done("own"));
+  REQUIRE(eventually([&] { return writer->parked(0) == 1; }));
+  CHECK(log.labels().size() == 2);
+  writer->stop();
+}
