@@ -171,6 +171,12 @@ void advance_commit(cluster_ptr self, std::uint32_t p) {
   if (!r.serving && !r.promoting && r.epoch_start_seq > 0 && r.commit >= r.epoch_start_seq) start_serving(self, p);
 }
 
+// More is shipped to the follower than it confirmed, by the window. (Its
+// confirmation may run ahead of `sent` while a probe is out.)
+bool ahead_of_window(const follower_progress& f) {
+  return f.sent.seq > f.match && f.sent.seq - f.match > ship_window_seqs;
+}
+
 void ship(cluster_ptr self, std::uint32_t p, follower_progress& f, std::vector<journal_entry> entries) {
   auto& r = self->state.parts[p];
   if (entries.empty()) return;
@@ -182,7 +188,7 @@ void ship(cluster_ptr self, std::uint32_t p, follower_progress& f, std::vector<j
 // Feeds a follower that fell behind from the journal, a batch at a time.
 void read_more(cluster_ptr self, std::uint32_t p, follower_progress& f) {
   auto& r = self->state.parts[p];
-  if (f.reading || !f.known || f.sent.seq >= r.shipped.seq || f.sent.seq - f.match > ship_window_seqs) return;
+  if (f.reading || !f.known || f.sent.seq >= r.shipped.seq || ahead_of_window(f)) return;
   f.reading = true;
   const auto epoch = r.epoch;
   const auto after = f.sent.seq;
@@ -512,9 +518,17 @@ void replication_tick(cluster_ptr self) {
     switch (r.r) {
       case role::none:
         break;
-      case role::follower:
-        if (!r.promoting && !heard_leader_recently(self, r, now) && now >= r.election_due_ms) start_election(self, p, now);
+      case role::follower: {
+        if (r.promoting || heard_leader_recently(self, r, now)) break;
+        // After a leader is lost, the replicas stand one after another by
+        // rank, a quarter of the failure timeout apart, so one usually wins
+        // the first round instead of splitting the vote.
+        auto due = r.election_due_ms;
+        if (r.leader_heard_ms >= 0)
+          due = std::max(due, r.leader_heard_ms + timeout + static_cast<std::int64_t>(r.rank) * timeout / 4);
+        if (now >= due) start_election(self, p, now);
         break;
+      }
       case role::candidate:
         if (!r.promoting && now >= r.election_due_ms) {
           // No majority in time (a split vote, or too few replicas up):
@@ -550,7 +564,7 @@ void on_committed(cluster_ptr self, committed_batch& batch) {
   r.shipped = r.last = r.queued = position(batch.entries.back());
   for (auto& f : r.followers) {
     if (!f.known || f.reading) continue;
-    if (f.sent.seq < prev.seq || f.sent.seq - f.match > ship_window_seqs) {
+    if (f.sent.seq < prev.seq || ahead_of_window(f)) {
       read_more(self, p, f);
       continue;
     }

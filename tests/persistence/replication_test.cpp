@@ -599,9 +599,6 @@ TEST_CASE("set_epoch votes once per epoch; promote raises the epoch new appends 
   writer->stop();
 }
 
-}  // namespace
-}  // namespace stockgrid::persistence
-
 TEST_CASE("a follower's replicated entries complete at once, whatever must_wait says of them",
           "[persistence][replication][journal_writer]") {
   // The gate holds back a leader's own acknowledgements; a follower answers
@@ -630,3 +627,6 @@ TEST_CASE("a follower's replicated entries complete at once, whatever must_wait 
   CHECK(log.labels().size() == 2);
   writer->stop();
 }
+
+}  // namespace
+}  // namespace stockgrid::persistence
