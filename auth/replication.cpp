@@ -7,6 +7,7 @@
 #include "auth/admin.hpp"
 #include "auth/limits.hpp"
 #include "config/limits.hpp"
+#include "protocol/array_reader.hpp"
 #include "protocol/codec.hpp"
 
 namespace stockgrid::auth {
@@ -74,120 +75,73 @@ bool valid_key_id(std::string_view id) {
   return id.size() == 2 * limits::key_id_random_bytes && from_hex(id, limits::key_id_random_bytes);
 }
 
-// Reads the items of one array in order; the first mismatch sets `error`
-// (as cluster/wire.cpp's reader does).
-class reader {
- public:
-  reader(const value& v, std::string what, std::size_t fields, std::string* error)
-      : what_(std::move(what)), error_(error) {
-    items_ = v.as_array();
-    if (!items_) fail(what_ + ": not an array");
-    else if (items_->size() != fields)
-      fail(what_ + ": " + std::to_string(items_->size()) + " fields, not " + std::to_string(fields));
-  }
-  bool ok() const { return ok_; }
+using protocol::array_reader;
 
-  std::int64_t integer() {
-    const value* v = next();
-    if (v && v->as_int()) return *v->as_int();
-    return fail_at("an integer"), 0;
-  }
-  epoch_ms time() {
-    const auto i = integer();
-    if (i < 0) fail_at("a time >= 0");
-    return i;
-  }
-  std::optional<epoch_ms> optional_time() {
-    if (peek_null()) return std::nullopt;
-    return time();
-  }
-  std::string text() {
-    const value* v = next();
-    if (v && v->as_string()) return *v->as_string();
-    return fail_at("a string"), std::string{};
-  }
-  std::string hex(std::size_t bytes) {
-    auto raw = from_hex(text(), bytes);
-    if (raw) return std::move(*raw);
-    return fail_at((std::to_string(2 * bytes) + " lowercase hex digits").c_str()), std::string{};
-  }
-  const array* list() {
-    const value* v = next();
-    if (v && v->as_array()) return v->as_array();
-    return fail_at("an array"), nullptr;
-  }
-  // A check of the field just read; `why` empty = fine.
-  void check(const std::string& why) {
-    if (!why.empty()) fail_at(why.c_str());
-  }
-
- private:
-  const value* next() {
-    if (!ok_ || !items_ || index_ >= items_->size()) return nullptr;
-    return &(*items_)[index_++];
-  }
-  bool peek_null() {
-    if (!ok_ || !items_ || index_ >= items_->size() || !(*items_)[index_].is_null()) return false;
-    ++index_;
-    return true;
-  }
-  void fail_at(const std::string& expected) {
-    if (ok_) fail(what_ + " field " + std::to_string(index_ == 0 ? 0 : index_ - 1) + ": expected " + expected);
-  }
-  void fail(std::string why) {
-    if (!ok_) return;
-    ok_ = false;
-    *error_ = std::move(why);
-  }
-  const array* items_ = nullptr;
-  std::size_t index_ = 0;
-  std::string what_;
-  std::string* error_;
-  bool ok_ = true;
-};
+// Fields of the table on top of array_reader's.
+epoch_ms read_time(array_reader& in) {
+  const auto i = in.integer();
+  if (i < 0) in.fail_at("a time >= 0");
+  return i;
+}
+std::optional<epoch_ms> read_optional_time(array_reader& in) {
+  if (in.null()) return std::nullopt;
+  return read_time(in);
+}
+std::string read_hex(array_reader& in, std::size_t bytes) {
+  auto raw = from_hex(in.text(), bytes);
+  if (raw) return std::move(*raw);
+  in.fail_at(std::to_string(2 * bytes) + " lowercase hex digits");
+  return {};
+}
+// A check of the field just read; `expected` is what it should have been.
+void check(array_reader& in, bool good, const std::string& expected) {
+  if (in.ok() && !good) in.fail_at(expected);
+}
 
 bool decode_tenant(const value& v, std::size_t i, tenant_record* t, std::string* error) {
-  reader in(v, "tenant " + std::to_string(i), tenant_fields, error);
+  array_reader in(v, "tenant " + std::to_string(i), tenant_fields, error);
   t->name = in.text();
-  if (in.ok()) in.check(check_tenant_name(t->name).empty() ? "" : "a valid tenant name");
-  t->created_ms = in.time();
-  t->suspended_ms = in.optional_time();
-  t->deleting_ms = in.optional_time();
-  if (in.ok() && t->deleting_ms && !t->suspended_ms) in.check("a tenant being deleted to be suspended");
+  check(in, check_tenant_name(t->name).empty(), "a valid tenant name");
+  t->created_ms = read_time(in);
+  t->suspended_ms = read_optional_time(in);
+  t->deleting_ms = read_optional_time(in);
+  check(in, !t->deleting_ms || t->suspended_ms, "a tenant being deleted to be suspended");
   return in.ok();
 }
 
 bool decode_key(const value& v, std::size_t i, key_record* k, std::string* error) {
   const std::string what = "key " + std::to_string(i);
-  reader in(v, what, key_fields, error);
+  array_reader in(v, what, key_fields, error);
   k->key_id = in.text();
-  if (in.ok()) in.check(valid_key_id(k->key_id) ? "" : "16 lowercase hex digits or \"system\"");
+  check(in, valid_key_id(k->key_id), "16 lowercase hex digits or \"system\"");
   k->tenant = in.text();
-  if (in.ok() && !k->tenant.empty()) in.check(check_tenant_name(k->tenant).empty() ? "" : "a valid tenant name");
+  check(in, k->tenant.empty() || check_tenant_name(k->tenant).empty(), "a valid tenant name");
   const auto role = in.integer();
-  if (in.ok() && (role < static_cast<std::int64_t>(protocol::role::reader) ||
-                  role > static_cast<std::int64_t>(protocol::role::system)))
-    in.check("a known role");
+  check(in,
+        role >= static_cast<std::int64_t>(protocol::role::reader) &&
+            role <= static_cast<std::int64_t>(protocol::role::system),
+        "a known role");
   k->role = static_cast<protocol::role>(role);
   k->warehouses.clear();
   if (const array* list = in.list()) {
     for (const auto& w : *list) {
       if (!w.as_string()) {
-        in.check("warehouse names");
+        in.fail_at("warehouse names");
         break;
       }
       k->warehouses.push_back(*w.as_string());
     }
-    if (in.ok()) in.check(check_key_warehouses(k->warehouses));
+    if (in.ok())
+      if (std::string why = check_key_warehouses(k->warehouses); !why.empty()) in.fail_at(why);
   }
-  k->created_ms = in.time();
-  k->expires_at_ms = in.optional_time();
-  k->revoked_ms = in.optional_time();
+  k->created_ms = read_time(in);
+  k->expires_at_ms = read_optional_time(in);
+  k->revoked_ms = read_optional_time(in);
   const auto scheme = in.integer();
-  if (in.ok() && scheme != static_cast<std::int64_t>(hash_scheme::hmac_sha256)) in.check("a known hash scheme");
+  check(in, scheme == static_cast<std::int64_t>(hash_scheme::hmac_sha256), "a known hash scheme");
   k->scheme = static_cast<hash_scheme>(scheme);
-  k->salt = in.hex(limits::salt_bytes);
-  k->hash = in.hex(limits::hash_bytes);
+  k->salt = read_hex(in, limits::salt_bytes);
+  k->hash = read_hex(in, limits::hash_bytes);
   if (!in.ok()) return false;
   if (store_status st = check_key_row(*k); !st) {
     *error = what + ": " + st.message();
@@ -245,7 +199,7 @@ bool decode(std::string_view bytes, auth_table* out, std::string* error) {
              std::to_string(auth_table_format_version);
     return false;
   }
-  reader in(v, "table", 3, error);
+  array_reader in(v, "table", 3, error);
   in.integer();
   const array* tenants = in.list();
   const array* keys = in.list();

@@ -56,6 +56,13 @@ key_record system_key(std::string_view token, epoch_ms created_ms) {
   return row;
 }
 
+// A peer's store gets tenant acme (and its admin key) and a writer key of
+// it; returns the writer's key id.
+std::string add_acme_writer(key_store& peer) {
+  REQUIRE(create_tenant(peer, "acme", t0).status);
+  return key_of(peer, {"acme", protocol::role::writer, {}, std::nullopt}, t0 + 1);
+}
+
 store_status merge_bytes(key_store& store, const auth_table& peer, merge_report* report = nullptr) {
   // Through the bytes, as between nodes.
   auth_table decoded;
@@ -252,8 +259,7 @@ TEMPLATE_TEST_CASE("a revocation wins over a table that predates it", "[auth][re
   TestType f;
   key_store& here = f.get();
   memory_key_store peer;
-  REQUIRE(create_tenant(peer, "acme", t0).status);
-  const auto key = key_of(peer, {"acme", protocol::role::writer, {}, std::nullopt}, t0 + 1);
+  const auto key = add_acme_writer(peer);
   const auth_table before_revocation = table_of(peer);
   REQUIRE(merge_bytes(here, before_revocation));
 
@@ -288,8 +294,7 @@ TEMPLATE_TEST_CASE("a key of an unknown tenant waits for its tenant", "[auth][re
   TestType f;
   key_store& here = f.get();
   memory_key_store peer;
-  REQUIRE(create_tenant(peer, "acme", t0).status);
-  const auto key = key_of(peer, {"acme", protocol::role::writer, {}, std::nullopt}, t0 + 1);
+  const auto key = add_acme_writer(peer);
   auth_table keys_only = table_of(peer);
   keys_only.tenants.clear();
 
