@@ -31,6 +31,7 @@ request full_request() {
   r.low_stock_threshold = 5;
   r.internal = true;
   r.idem_fresh = true;
+  r.follower_read = true;
   return r;
 }
 
@@ -102,6 +103,7 @@ TEST_CASE("a request crosses nodes whole", "[cluster][wire]") {
   CHECK(back.low_stock_threshold == r.low_stock_threshold);
   CHECK(back.internal);
   CHECK(back.idem_fresh);
+  CHECK(back.follower_read);
 
   // Absent optionals stay absent; null warehouses_allowed means all.
   request plain;
@@ -155,9 +157,9 @@ TEST_CASE("bytes that are not what encode writes are refused with the reason", "
   CHECK_FALSE(cluster::decode(good.substr(0, good.size() - 1), &rq, &error));
   CHECK_FALSE(error.empty());
   CHECK_FALSE(cluster::decode(cluster::encode(full_reply()), &rq, &error));  // a reply is not a request
-  CHECK(error == "request: 12 fields, not 23");
+  CHECK(error == "request: 12 fields, not 24");
   CHECK_FALSE(cluster::decode(good, &rp, &error));
-  CHECK(error == "reply: 23 fields, not 12");
+  CHECK(error == "reply: 24 fields, not 12");
   // Version 2, and an op number no node knows (23 items: an array16
   // header of 3 bytes, then the version, then the op).
   std::string v2 = good;

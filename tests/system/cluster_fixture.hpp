@@ -136,4 +136,10 @@ inline std::map<std::int64_t, std::string> leaders_agreed(cluster3& c) {
   return agreed;
 }
 
+// Whether `token` authenticates at `node` now (a fresh connection).
+inline bool authenticates(test_node& node, const std::string& token) {
+  session s(node, encoding::json);
+  return ok(s.call({{"op", "auth"}, {"token", token}}));
+}
+
 }  // namespace stockgrid::node_test

@@ -7,12 +7,6 @@ using namespace stockgrid::node_test;
 
 namespace {
 
-// Whether `token` authenticates at `node` now (a fresh connection).
-bool authenticates(test_node& node, const std::string& token) {
-  session s(node, encoding::json);
-  return ok(s.call({{"op", "auth"}, {"token", token}}));
-}
-
 // Sends `request` until its answer is not UNAVAILABLE (a partition without a
 // leader for a moment: leaders may move), a few times; the same idempotency
 // key every time, so a retry never applies it twice.
