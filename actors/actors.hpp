@@ -6,7 +6,10 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -61,8 +64,43 @@ using partition_actor = caf::typed_actor<
     caf::reacts_to<tenant_purge>,
     // Its rows are gone (or the error): end the purge.
     caf::reacts_to<purged_atom, std::string, persistence::status, std::uint64_t>,
+    // In a cluster: this node now leads the partition (its journal is caught
+    // up and committed); spawn the records with holds, as at start.
+    caf::reacts_to<lead_atom, std::vector<persistence::record_image>>,
+    // In a cluster: this node no longer leads it. Stops every record actor
+    // and refuses requests (UNAVAILABLE) until it leads again.
+    caf::reacts_to<follow_atom>,
     // Shutdown: stop every record actor, then itself.
     caf::reacts_to<stop_atom>>;
+
+// In a cluster: where route() sends each partition's requests, kept up to
+// date by the cluster actor (actors/cluster.hpp) and read by any thread.
+struct cluster_routes {
+  cluster_routes(std::uint32_t partitions, std::int32_t self_index, std::int64_t retry_after)
+      : self(self_index),
+        retry_after_ms(retry_after),
+        leader(new std::atomic<std::int32_t>[partitions]),
+        lease_end_ms(new std::atomic<std::int64_t>[partitions]),
+        may_append(new std::atomic<bool>[partitions]),
+        replica(partitions, false) {
+    for (std::uint32_t p = 0; p < partitions; ++p) {
+      leader[p] = -1;
+      lease_end_ms[p] = -1;
+      may_append[p] = false;
+    }
+  }
+  const std::int32_t self;  // this node's index in the placement's members
+  const std::int64_t retry_after_ms;  // what UNAVAILABLE suggests while no leader serves
+  // Per partition: the leader's member index (-1 = none known); while this
+  // node leads, until when (monotonic ms) its lease lets it answer; whether
+  // the journal writer takes this node's own appends (only while it leads:
+  // a deposed leader's record actors must not write in the new epoch).
+  std::unique_ptr<std::atomic<std::int32_t>[]> leader;
+  std::unique_ptr<std::atomic<std::int64_t>[]> lease_end_ms;
+  std::unique_ptr<std::atomic<bool>[]> may_append;
+  std::vector<bool> replica;  // this node holds a copy (set before any request, then constant)
+  caf::actor cluster;  // set before any request is routed
+};
 
 // What every actor of a node shares. Owned by the grid, outlives the actors.
 struct node_context {
@@ -84,6 +122,8 @@ struct node_context {
   // under CAF's test coordinator sets it to read the coordinator's manual
   // clock, so hold deadlines and the timers that fire them move together.
   std::function<epoch_ms()> clock;
+  // Null on a single node.
+  std::shared_ptr<cluster_routes> routes;
 };
 
 // The time as the node's actors see it: ctx.clock when a test set one, else
@@ -94,10 +134,20 @@ inline epoch_ms now_ms(const node_context& ctx) { return ctx.clock ? ctx.clock()
 // for a hold id that is not one of ours (route answers HOLD_NOT_FOUND).
 std::uint32_t partition_for(const node_context& ctx, const request& req);
 
-// Sends a validated request to the partition that owns its record or hold.
-// The caller has taken one in-flight credit (node_context::in_flight); the
-// reply returns it.
-void route(node_context& ctx, request&& req, reply_fn done);
+// Sends a validated request to the partition that owns its record or hold:
+// its actor on this node, or in a cluster the node that leads it (through
+// the cluster actor). The caller has taken one in-flight credit
+// (node_context::in_flight); the reply returns it. `forwarded`: the request
+// came from another node, which thought this one leads; it is not sent on.
+void route(node_context& ctx, request&& req, reply_fn done, bool forwarded = false);
+
+// A request for another node's partition, to the cluster actor.
+struct forward_call {
+  std::uint32_t partition = 0;
+  std::int32_t leader = -1;  // member index
+  request req;
+  reply_sink done;
+};
 
 // Spawners; the actors' state types stay private to their .cpp files.
 record_actor spawn_record(caf::actor_system& system, node_context* ctx, std::uint32_t partition,
@@ -105,6 +155,9 @@ record_actor spawn_record(caf::actor_system& system, node_context* ctx, std::uin
                           persistence::record_image image);
 partition_actor spawn_partition(caf::actor_system& system, node_context* ctx,
                                 std::uint32_t partition,
-                                std::vector<persistence::record_image> with_holds);
+                                std::vector<persistence::record_image> with_holds,
+                                bool leading = true);
 
 }  // namespace stockgrid::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::forward_call)

@@ -13,11 +13,17 @@
 #include <thread>
 
 #include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/actors.hpp"
 #include "actors/clock.hpp"
+#include "actors/cluster.hpp"
+#include "actors/cluster_state.hpp"
+#include "cluster/endpoints.hpp"
+#include "cluster/placement.hpp"
 #include "actors/coordination.hpp"
+#include "actors/replies.hpp"
 #include "config/limits.hpp"
 #include "domain/hex.hpp"
 #include "domain/validate.hpp"
@@ -45,6 +51,9 @@ struct grid::impl {
   caf::actor_system_config caf_config;
   std::unique_ptr<caf::actor_system> system;
   std::vector<partition_actor> partitions;
+  // In a cluster: the cluster actor and what it last saw (actors/cluster.hpp).
+  caf::actor cluster;
+  std::shared_ptr<cluster::status_board> cluster_board;
   recovery_summary recovered;
   validation_limits limits;
   std::atomic<bool> accepting{false};
@@ -59,13 +68,87 @@ std::uint32_t actors::partition_for(const node_context& ctx, const request& req)
   return parse_hold_id(req.hold, &h) && h.partition < n ? h.partition : n;
 }
 
-void actors::route(node_context& ctx, request&& req, reply_fn done) {
+namespace {
+
+std::int64_t monotonic_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+bool is_read(op kind) { return kind == op::get || kind == op::holds || kind == op::history; }
+
+// stock.get with consistency "follower" on a node that holds a copy: the
+// record as this copy has it, read on the partition's journal thread after
+// every entry appended here before (leader or follower alike).
+void read_copy(node_context& ctx, std::uint32_t p, request&& req, reply_sink done) {
+  ctx.journal->run(p, [req = std::move(req), done = std::move(done)](persistence::partition_store& store) {
+    persistence::record_image image;
+    bool found = false;
+    if (auto st = store.load_record(req.key, &image, &found); !st)
+      return done(reply::error(outcome::internal, "cannot read the record: " + st.message()));
+    if (!found) return done(reply::error(outcome::not_found, "record never stocked"));
+    if (const auto& allowed = req.warehouses_allowed;
+        allowed && std::find(allowed->begin(), allowed->end(), req.key.warehouse) == allowed->end())
+      return done(reply::error(outcome::forbidden, "this key may not use warehouse " + req.key.warehouse));
+    stock_record rec;
+    rec.restore(image.on_hand, image.reserved, image.version, image.holds);
+    rec.restore_policy(image.policy, image.backordered, image.incoming);
+    reply r;
+    r.code = outcome::ok;
+    r.has_record = true;
+    r.record = view_of(req.key, rec);
+    done(std::move(r));
+  });
+}
+
+// In a cluster: the partition's leader answers, here or on another node.
+// A leader answers only within its lease; an answer that comes back after
+// the lease ended is withheld (UNAVAILABLE: another leader may have taken
+// over meanwhile) unless it is an acknowledged change, which the journal
+// gate released only once a majority held it.
+void route_in_cluster(node_context& ctx, std::uint32_t p, request&& req, reply_sink done, bool forwarded) {
+  auto& routes = *ctx.routes;
+  const auto leader = routes.leader[p].load(std::memory_order_acquire);
+  auto unavailable = [&](std::string why) {
+    auto r = reply::error(outcome::unavailable, std::move(why));
+    r.retry_after_ms = routes.retry_after_ms;
+    done(std::move(r));
+  };
+  if (req.follower_read && req.kind == op::get && routes.replica[p]) return read_copy(ctx, p, std::move(req), std::move(done));
+  if (leader == routes.self) {
+    if (monotonic_ms() >= routes.lease_end_ms[p].load(std::memory_order_acquire))
+      return unavailable("partition " + std::to_string(p) + ": its leader (this node) cannot reach a majority");
+    const bool read = is_read(req.kind);
+    reply_fn checked = [done = std::move(done), read, p, r = ctx.routes](reply&& rep) {
+      const bool acknowledged_change = !read && rep.code == outcome::ok;
+      if (!acknowledged_change && monotonic_ms() >= r->lease_end_ms[p].load(std::memory_order_acquire)) {
+        auto late = reply::error(outcome::unavailable, "partition " + std::to_string(p) +
+                                                           ": this node's lease ended before it answered");
+        late.retry_after_ms = r->retry_after_ms;
+        return done(std::move(late));
+      }
+      done(std::move(rep));
+    };
+    caf::anon_send(ctx.partitions[p], envelope{std::move(req), reply_sink{std::move(checked), nullptr}});
+    return;
+  }
+  if (leader < 0) return unavailable("partition " + std::to_string(p) + " has no leader now (an election is on)");
+  if (forwarded)
+    return unavailable("partition " + std::to_string(p) + ": this node does not lead it now");
+  caf::anon_send(routes.cluster, forward_call{p, leader, std::move(req), std::move(done)});
+}
+
+}  // namespace
+
+void actors::route(node_context& ctx, request&& req, reply_fn done, bool forwarded) {
   const auto p = partition_for(ctx, req);
   if (p >= ctx.partitions.size()) {
     ctx.in_flight.fetch_sub(1, std::memory_order_relaxed);
     return done(reply::error(outcome::hold_not_found, "no such hold"));
   }
-  caf::anon_send(ctx.partitions[p], envelope{std::move(req), reply_sink{std::move(done), &ctx.in_flight}});
+  reply_sink sink{std::move(done), &ctx.in_flight};
+  if (ctx.routes) return route_in_cluster(ctx, p, std::move(req), std::move(sink), forwarded);
+  caf::anon_send(ctx.partitions[p], envelope{std::move(req), std::move(sink)});
 }
 
 namespace {
@@ -181,6 +264,60 @@ status count_records(persistence::journal_writer& writer, record_quota& quota) {
   return failure;
 }
 
+// In a cluster: each partition's journal is its leader's, shipped to its
+// followers (actors/cluster.hpp). The writer folds only what a majority
+// holds into snapshots, answers a change only once a majority holds it,
+// takes this node's own appends only while it leads, and hands every
+// committed batch to the cluster actor to ship.
+void cluster_journal(grid::impl& im, persistence::journal_writer_options& o) {
+  const auto& s = im.options.settings;
+  // validate() checked the member list, so neither step fails here.
+  std::vector<cluster::endpoint> peers;
+  std::string error;
+  cluster::parse_endpoints(s.cluster.join, limits::cluster_members_max - 1, &peers, &error);
+  std::vector<std::string> members{s.cluster.member_id()};
+  for (const auto& peer : peers) members.push_back(peer.id());
+  const auto table = cluster::place(std::move(members), s.node.partitions, s.cluster.replication_factor, &error);
+  const auto self = std::find(table.members.begin(), table.members.end(), s.cluster.member_id());
+  im.ctx.routes = std::make_shared<cluster_routes>(
+      s.node.partitions, static_cast<std::int32_t>(self - table.members.begin()),
+      2 * static_cast<std::int64_t>(s.cluster.heartbeat_interval_ms));
+  for (std::uint32_t p = 0; p < s.node.partitions; ++p)
+    im.ctx.routes->replica[p] = table.holds(p, static_cast<std::uint32_t>(self - table.members.begin()));
+  o.replicated = true;
+  o.must_wait = [](std::uint32_t, const journal_entry& e) { return !e.key.tenant.empty(); };
+  o.may_append = [routes = im.ctx.routes.get()](std::uint32_t p) {
+    return routes->may_append[p].load(std::memory_order_acquire);
+  };
+  o.on_committed = [feed = std::move(o.on_committed), im = &im](std::uint32_t p,
+                                                                 const std::vector<journal_entry>& batch) {
+    if (feed) feed(p, batch);
+    // Set before the first append this node makes or takes.
+    if (im->cluster) caf::anon_send(im->cluster, committed_batch{p, batch});
+  };
+}
+
+// Where each partition's journal ends (start-up only: blocks until read).
+status journal_ends(persistence::journal_writer& writer, std::vector<cluster::log_position>* ends) {
+  std::mutex mu;
+  std::condition_variable all_read;
+  status failure;
+  std::uint32_t left = writer.partitions();
+  ends->assign(writer.partitions(), {});
+  for (std::uint32_t p = 0; p < writer.partitions(); ++p)
+    writer.run(p, [&, p](persistence::partition_store& store) {
+      std::optional<journal_entry> e;
+      const auto st = store.last_entry(&e);
+      std::lock_guard lk(mu);
+      if (e) (*ends)[p] = {e->epoch, e->seq};
+      if (!st) failure = st;
+      if (--left == 0) all_read.notify_one();
+    });
+  std::unique_lock lk(mu);
+  all_read.wait(lk, [&] { return left == 0; });
+  return failure;
+}
+
 // The data dir remembers its partition count: records are placed by
 // hash mod partitions, so opening it with another count would lose them.
 bool check_layout(const std::string& dir, std::uint32_t partitions, std::string* error) {
@@ -248,6 +385,7 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
   journal_options.on_health = [im = im.get()](std::uint32_t p, const status& health) {
     on_journal_health(*im, p, health);
   };
+  if (s.cluster.enabled()) cluster_journal(*im, journal_options);
   im->journal = std::make_unique<persistence::journal_writer>(std::move(stores), std::move(journal_options),
                                                               &st, &reports);
   if (!st) {
@@ -284,8 +422,11 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
   for (std::uint32_t p = 0; p < reports.size(); ++p) {
     rec.snapshot_records += reports[p].snapshot_records;
     rec.replayed_entries += reports[p].replayed_entries;
-    end_at_recovery(*im->journal, p, reports[p].with_holds, open_orders, &rec.expired_holds,
-                    &rec.orphaned_order_holds);
+    // In a cluster only a partition's leader writes, once elected; its
+    // records' expiry timers end overdue holds then.
+    if (!s.cluster.enabled())
+      end_at_recovery(*im->journal, p, reports[p].with_holds, open_orders, &rec.expired_holds,
+                      &rec.orphaned_order_holds);
     rec.records_with_holds += reports[p].with_holds.size();
   }
   wait_durable(*im->journal);
@@ -303,14 +444,39 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
       rec.orphaned_order_holds, rec.records_with_holds);
 
   im->caf_config.set("scheduler.max-threads", s.node.scheduler_threads_resolved());
+  if (s.cluster.enabled()) {
+    // Debian's CAF 0.17.6 leaves both off: without them a frozen peer's
+    // connection is never closed. Ours detects a silent member itself
+    // (failure-timeout-ms); the middleman's drops the dead connection.
+    im->caf_config.load<caf::io::middleman>();
+    im->caf_config.set("middleman.heartbeat-interval",
+                       caf::timespan{std::chrono::milliseconds(s.cluster.heartbeat_interval_ms)});
+    im->caf_config.set("middleman.connection-timeout",
+                       caf::timespan{std::chrono::milliseconds(s.cluster.failure_timeout_ms)});
+  }
   im->system = std::make_unique<caf::actor_system>(im->caf_config);
+  const bool leads_all = !s.cluster.enabled();
   for (std::uint32_t p = 0; p < s.node.partitions; ++p) {
     for (const auto& [tenant, warehouse] : reports[p].warehouses) im->ctx.warehouses.add(tenant, warehouse);
+    if (!leads_all) reports[p].with_holds.clear();  // loaded when this node is elected
     im->partitions.push_back(
-        spawn_partition(*im->system, &im->ctx, p, std::move(reports[p].with_holds)));
+        spawn_partition(*im->system, &im->ctx, p, std::move(reports[p].with_holds), leads_all));
   }
   im->ctx.partitions = im->partitions;
   im->actors_up.store(true, std::memory_order_release);
+  if (s.cluster.enabled()) {
+    im->cluster_board = std::make_shared<cluster::status_board>();
+    im->cluster_board->publish({});  // until the cluster actor publishes its first view
+    std::vector<cluster::log_position> ends;
+    if (auto es = journal_ends(*im->journal, &ends); !es) {
+      *error = es.to_string();
+      return nullptr;
+    }
+    im->cluster = start_cluster(*im->system, s, im->cluster_board, &im->ctx, std::move(ends), options.on_peer_auth,
+                                error);
+    if (!im->cluster) return nullptr;
+    im->ctx.routes->cluster = im->cluster;
+  }
 
   im->coordination.node = &im->ctx;
   // The records quota is the grid's own; the rest go to the node.
@@ -447,6 +613,7 @@ void grid::stop() {
   // Coordinators first: they answer what waits on them and stop sending steps.
   // The shared handles (the directory, ctx.partitions) stay until every
   // actor has exited: coordinators may still route a step meanwhile.
+  if (im.cluster) caf::anon_send(im.cluster, stop_atom::value);
   if (im.coordination.directory) caf::anon_send(im.coordination.directory, stop_atom::value);
   for (auto& p : im.partitions) caf::anon_send(p, stop_atom::value);
   im.partitions.clear();
@@ -458,10 +625,26 @@ void grid::stop() {
   im.coordination.directory = nullptr;
 }
 
+void grid::publish_auth(std::string bytes) {
+  if (impl_->cluster && bytes.size() <= limits::auth_table_bytes_max)
+    caf::anon_send(impl_->cluster, auth_table{std::move(bytes)});
+}
+
+std::shared_ptr<const cluster::status_board::snapshot> grid::cluster_status() const {
+  return impl_->cluster_board ? impl_->cluster_board->read() : nullptr;
+}
+
+namespace {
+constexpr const char* not_in_cluster =
+    "orders and transfers are not available in a cluster yet (docs/cluster.md): their coordinators wait for "
+    "durability on this node's journal, which in a cluster is the partition leader's";
+}  // namespace
+
 void grid::order(orders::order_request req, std::function<void(orders::order_reply&&)> done) {
   auto& im = *impl_;
   if (!im.accepting.load(std::memory_order_acquire))
     return done(orders::order_reply::error(outcome::unavailable, "node is stopping"));
+  if (im.ctx.routes) return done(orders::order_reply::error(outcome::unavailable, not_in_cluster));
   caf::anon_send(im.coordination.directory, order_call{std::move(req), std::move(done)});
 }
 
@@ -470,6 +653,7 @@ void grid::transfer(orders::transfer_request req,
   auto& im = *impl_;
   if (!im.accepting.load(std::memory_order_acquire))
     return done(orders::transfer_reply::error(outcome::unavailable, "node is stopping"));
+  if (im.ctx.routes) return done(orders::transfer_reply::error(outcome::unavailable, not_in_cluster));
   caf::anon_send(im.coordination.directory, transfer_call{std::move(req), std::move(done)});
 }
 

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "cluster/status_board.hpp"
 #include "config/settings.hpp"
 #include "domain/request.hpp"
 #include "orders/requests.hpp"
@@ -41,6 +42,10 @@ struct grid_options {
   // thread at start, on the documents writer's thread after a change. Must be
   // thread-safe and quick.
   std::function<void(const std::string& tenant, const orders::tenant_settings&)> on_settings;
+  // In a cluster: the tenants and keys another member sent (its whole
+  // table, as publish_auth() bytes), with its member id; called on the
+  // cluster actor's thread, so hand the bytes to a thread of your own.
+  std::function<void(const std::string& member, std::string bytes)> on_peer_auth;
 };
 
 struct grid_stats {
@@ -132,6 +137,15 @@ class grid {
   void stop();
 
   grid_stats stats() const;
+  // In a cluster: the members, who is up and where each partition lives, as
+  // the cluster actor last saw them (at most a heartbeat interval old).
+  // Null on a single node.
+  std::shared_ptr<const cluster::status_board::snapshot> cluster_status() const;
+  // In a cluster: sends this node's tenants and keys (opaque bytes, at most
+  // limits::auth_table_bytes_max) to every connected member now, and to each
+  // member that connects later; their nodes get them through on_peer_auth.
+  // No-op on a single node. Any thread.
+  void publish_auth(std::string bytes);
   // The journal writer, for the subscription publisher (feed/publisher.hpp):
   // its jobs read a partition at an exact point of its journal.
   persistence::journal_writer& journal();

@@ -28,15 +28,22 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using drop_atom = caf::atom_constant<caf::atom("drop")>;
 using reloaded_atom = caf::atom_constant<caf::atom("reloaded")>;
 using purged_atom = caf::atom_constant<caf::atom("purged")>;
+using lead_atom = caf::atom_constant<caf::atom("lead")>;
+using follow_atom = caf::atom_constant<caf::atom("follow")>;
+// Between nodes (actors/cluster.hpp): heartbeats, and cluster/wire.hpp's
+// peer messages as bytes.
+using beat_atom = caf::atom_constant<caf::atom("beat")>;
+using peer_atom = caf::atom_constant<caf::atom("peer")>;
+using auth_atom = caf::atom_constant<caf::atom("auth")>;
 
 // Delivers a reply to the caller and returns the request's in-flight credit.
 struct reply_sink {
   reply_fn fn;
-  std::atomic<std::int64_t>* in_flight = nullptr;
+  std::atomic<std::int64_t>* in_flight = nullptr;  // null: `fn` returns it
   void operator()(reply&& r) const {
     // The credit first: a caller that sends its next request from the reply
     // callback must find it free.
-    in_flight->fetch_sub(1, std::memory_order_relaxed);
+    if (in_flight) in_flight->fetch_sub(1, std::memory_order_relaxed);
     fn(std::move(r));
   }
 };
@@ -76,3 +83,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::envelope)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::idem_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::load_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::record_key)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<stockgrid::persistence::record_image>)

@@ -46,6 +46,10 @@ struct partition_state {
   };
   std::unordered_map<std::string, purge> purging;
   std::unordered_map<caf::actor_addr, std::string> exiting;  // record actor -> tenant
+  // In a cluster, whether this node leads the partition now (always on a
+  // single node). While it does not, requests are refused and no record
+  // actor runs: the journal is the leader's, shipped here.
+  bool leading = true;
   static inline const char* name = "stockgrid.partition";
 };
 
@@ -125,8 +129,15 @@ void activate(self_ptr self, envelope&& env) {
   });
 }
 
+reply not_leading(std::uint32_t p) {
+  auto r = reply::error(outcome::unavailable, "this node does not lead partition " + std::to_string(p) + " now");
+  r.retry_after_ms = 100;
+  return r;
+}
+
 void on_request(self_ptr self, envelope& env) {
   auto& st = self->state;
+  if (!st.leading) return env.done(not_leading(st.id));
   if (st.purging.count(env.req.key.tenant))
     return env.done(reply::error(outcome::not_found, "tenant " + env.req.key.tenant + " is being deleted"));
   if (targets_hold(env.req.kind)) {
@@ -151,6 +162,10 @@ void on_loaded(self_ptr self, const record_key& key, load_result& r) {
   auto node = st.loading.extract(key);
   if (node.empty()) return;
   auto& waiting = node.mapped();
+  if (!st.leading) {
+    for (auto& env : waiting) env.done(not_leading(st.id));
+    return;
+  }
   if (st.purging.count(key.tenant)) {  // read before the purge began
     for (auto& env : waiting)
       env.done(reply::error(outcome::not_found, "tenant " + key.tenant + " is being deleted"));
@@ -206,7 +221,7 @@ void reload(self_ptr self, std::vector<record_key> keys) {
 // hold requests that waited for it run.
 void on_reloaded(self_ptr self) {
   auto& st = self->state;
-  if (--st.reload_batches > 0) return;
+  if (st.reload_batches == 0 || --st.reload_batches > 0) return;
   auto waiting = std::move(st.awaiting_reload);
   st.awaiting_reload.clear();
   for (auto& env : waiting) on_request(self, env);
@@ -235,6 +250,22 @@ void on_drop(self_ptr self) {
   st.resident.clear();
   st.holds.clear();
   reload(self, std::move(keys));
+}
+
+// Stops every record actor and forgets the holds index; what waits for a
+// record or a reload is answered. Used when this node stops leading.
+void stop_records(self_ptr self, const reply& answer) {
+  auto& st = self->state;
+  for (auto& [key, r] : st.resident) self->send(r.handle, stop_atom::value);
+  st.ctx->resident.fetch_sub(st.resident.size(), std::memory_order_relaxed);
+  st.resident.clear();
+  st.holds.clear();
+  for (auto& [key, waiting] : st.loading)
+    for (auto& env : waiting) env.done(reply{answer});
+  st.loading.clear();
+  for (auto& env : st.awaiting_reload) env.done(reply{answer});
+  st.awaiting_reload.clear();
+  st.reload_batches = 0;
 }
 
 void on_passivate(self_ptr self, const record_key& key, std::uint64_t handled) {
@@ -299,10 +330,12 @@ void on_exit(self_ptr self, const caf::down_msg& down) {
 namespace {
 partition_actor::behavior_type partition_behavior(self_ptr self, node_context* ctx,
                                                   std::uint32_t partition,
-                                                  std::vector<persistence::record_image> with_holds) {
+                                                  std::vector<persistence::record_image> with_holds,
+                                                  bool leading) {
   auto& st = self->state;
   st.ctx = ctx;
   st.id = partition;
+  st.leading = leading;
   self->set_down_handler([=](caf::down_msg& down) { on_exit(self, down); });
   // Records with active holds stay resident: their actors run the timers.
   for (auto& image : with_holds) {
@@ -332,7 +365,22 @@ partition_actor::behavior_type partition_behavior(self_ptr self, node_context* c
         else
           st.holds.erase(seq);
       },
-      [=](drop_atom) { on_drop(self); },
+      [=](drop_atom) {
+        if (self->state.leading) on_drop(self);
+      },
+      [=](lead_atom, std::vector<persistence::record_image>& images) {
+        auto& st = self->state;
+        st.leading = true;
+        for (auto& image : images)
+          if (!st.resident.count(image.key)) {
+            auto key = image.key;
+            spawn_record(self, key, std::move(image));
+          }
+      },
+      [=](follow_atom) {
+        self->state.leading = false;
+        stop_records(self, not_leading(self->state.id));
+      },
       [=](reloaded_atom) { on_reloaded(self); },
       [=](stop_atom) {
         for (auto& env : self->state.awaiting_reload)
@@ -349,8 +397,8 @@ partition_actor::behavior_type partition_behavior(self_ptr self, node_context* c
 
 partition_actor spawn_partition(caf::actor_system& system, node_context* ctx,
                                 std::uint32_t partition,
-                                std::vector<persistence::record_image> with_holds) {
-  return system.spawn(partition_behavior, ctx, partition, std::move(with_holds));
+                                std::vector<persistence::record_image> with_holds, bool leading) {
+  return system.spawn(partition_behavior, ctx, partition, std::move(with_holds), leading);
 }
 
 }  // namespace stockgrid::actors

@@ -159,7 +159,51 @@ void node_dispatcher::dispatch(const gateway::principal& who, protocol::op_reque
   if (op == "tenant.settings") return settings(who, std::move(req), std::move(done));
   if (op.starts_with("key.") || op.starts_with("tenant."))
     return admin_op(who, std::move(req), std::move(done));
+  if (op == "cluster.status") return done(ok_response(req.id, cluster_status()));
   done(error_response(req.id, outcome::unknown_op, "op: unknown op " + op));
+}
+
+// cluster.status: {cluster: false, partitions} on a single node; in a
+// cluster the members, who is up and each partition's replicas and leader
+// (docs/protocol.md).
+protocol::object node_dispatcher::cluster_status() const {
+  using protocol::array;
+  using protocol::object;
+  const auto status = grid_.cluster_status();
+  if (!status)
+    return {{"cluster", false}, {"partitions", static_cast<std::int64_t>(grid_.settings().node.partitions)}};
+  array members;
+  for (const auto& m : status->members) {
+    object o{{"id", m.id}, {"self", m.self}, {"up", m.up}, {"connected", m.connected}};
+    if (m.heard_ago_ms >= 0) o.emplace_back("heard_ago_ms", m.heard_ago_ms);
+    members.emplace_back(std::move(o));
+  }
+  array partitions;
+  for (const auto& p : status->partitions) {
+    array replicas;
+    for (const auto& r : p.replicas) replicas.emplace_back(r);
+    object o{{"partition", static_cast<std::int64_t>(p.partition)}, {"replicas", std::move(replicas)}};
+    if (!p.leader.empty()) o.emplace_back("leader", p.leader);
+    else o.emplace_back("leader", protocol::value{});
+    // This node's copy: its role, epoch, journal end and commit point; as
+    // leader, each follower's lag (seqs committed here it has not confirmed).
+    if (!p.role.empty()) {
+      o.emplace_back("role", p.role);
+      o.emplace_back("epoch", p.epoch);
+      o.emplace_back("last_seq", p.last_seq);
+      o.emplace_back("commit_seq", p.commit_seq);
+      object lag;
+      for (const auto& [id, seqs] : p.lag) lag.emplace_back(id, seqs);
+      if (!lag.empty()) o.emplace_back("lag", std::move(lag));
+    }
+    partitions.emplace_back(std::move(o));
+  }
+  return {{"cluster", true},
+          {"self", status->self},
+          {"replication_factor", static_cast<std::int64_t>(status->replication_factor)},
+          {"leader_changes", status->leader_changes},
+          {"members", std::move(members)},
+          {"partitions", std::move(partitions)}};
 }
 
 void node_dispatcher::stock_op(const gateway::principal& who, protocol::op_request&& req,
@@ -347,6 +391,12 @@ void node_dispatcher::delete_tenant(const gateway::principal& who, const protoco
   const auto id = req.id;
   if (!protected_tenant_.empty() && req.tenant == protected_tenant_)
     return done(error_response(id, outcome::bad_request, "tenant: " + req.tenant + " cannot be deleted (the demo tenant)"));
+  // A follower's copy must stay exactly its leader's journal: removing a
+  // tenant's rows there, outside the journal, is not done yet.
+  if (grid_.settings().cluster.enabled())
+    return done(error_response(id, outcome::unavailable,
+                               "tenant.delete is not available in a cluster yet (docs/cluster.md); "
+                               "tenant.suspend stops the tenant's requests"));
   auto marked = admin_.tenant_mark_deleting(who, req.tenant);
   if (!marked.ok()) return done(admin_failure(id, marked));
   spdlog::info("tenant {}: deleting", req.tenant);

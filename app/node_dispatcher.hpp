@@ -62,6 +62,7 @@ class node_dispatcher final : public gateway::dispatcher {
   void resume_deletes();
 
  private:
+  protocol::object cluster_status() const;
   using response_fn = std::function<void(protocol::value)>;
   void stock_op(const gateway::principal& who, protocol::op_request&& req, response_fn done);
   void bulk(const gateway::principal& who, protocol::op_request&& req, response_fn done);

@@ -1,5 +1,9 @@
 #include "app/node_metrics.hpp"
 
+#include <algorithm>
+
+#include "config/limits.hpp"
+
 namespace stockgrid::app {
 
 node_metrics::node_metrics(metrics::registry& r, std::string_view version)
@@ -34,6 +38,31 @@ void node_metrics::watch(const grid& g, const feed::publisher& feed, const gatew
   auto feed_value = [&feed](std::uint64_t feed::publisher_stats::*field) {
     return [&feed, field] { return static_cast<double>(feed.stats().*field); };
   };
+  if (g.cluster_status()) {
+    // In a cluster: how far behind each partition's followers are, on the
+    // node that leads it, and how often leaders change (deploy/alerts.yml).
+    r_.add_gauge_family_fn(
+        "stockgrid_replication_lag_entries",
+        "Per partition this node leads: journal seqs committed here that its slowest follower has not confirmed.",
+        {"partition"}, limits::partitions_max, [&g] {
+          metrics::registry::labelled_values out;
+          const auto board = g.cluster_status();
+          if (!board) return out;
+          for (const auto& p : board->partitions) {
+            if (p.lag.empty()) continue;
+            std::uint64_t worst = 0;
+            for (const auto& [id, seqs] : p.lag) worst = std::max(worst, seqs);
+            out.push_back({{std::to_string(p.partition)}, static_cast<double>(worst)});
+          }
+          return out;
+        });
+    r_.add_counter_fn("stockgrid_leader_changes_total",
+                      "Times a partition's leader, as this node routes to it, changed or was lost.",
+                      [&g] {
+                        const auto board = g.cluster_status();
+                        return board ? static_cast<double>(board->leader_changes) : 0.0;
+                      });
+  }
   r_.add_gauge_fn("stockgrid_ready", "1 while /readyz answers 200 (recovered, not draining), else 0.",
                   [ready = std::move(ready)] { return ready() ? 1.0 : 0.0; });
   r_.add_gauge_fn("stockgrid_connections", "Open WebSocket connections.",

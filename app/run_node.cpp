@@ -13,6 +13,7 @@
 #include "app/run_node.hpp"
 
 #include "actors/grid.hpp"
+#include "app/auth_sync.hpp"
 #include "app/dashboard.hpp"
 #include "app/logging.hpp"
 #include "app/demo_load.hpp"
@@ -272,6 +273,17 @@ int app::run_node(int argc, char** argv, const node_hooks& hooks) {
     if (!limiter.set_tenant_limit(tenant, own))
       spdlog::warn("tenant {}: too many tenants with rates of their own; it keeps the defaults", tenant);
   };
+  // In a cluster, tenants and keys travel between members (app/auth_sync.hpp).
+  // The grid hands peer tables over from its start, before the key store is
+  // open: they wait in the inbox, which outlives the grid.
+  std::optional<app::auth_inbox> auth_inbox;
+  if (s.cluster.enabled()) {
+    auth_inbox.emplace();
+    options.on_peer_auth = [&auth_inbox](const std::string& member, std::string bytes) {
+      if (!auth_inbox->offer(member, std::move(bytes)))
+        spdlog::warn("auth sync: too many members' tables waiting; dropped the one of {}", member);
+    };
+  }
   auto g = grid::open(options, &error);
   if (!g) {
     std::fprintf(stderr, "stockgrid: cannot start: %s\n", error.c_str());
@@ -294,6 +306,11 @@ int app::run_node(int argc, char** argv, const node_hooks& hooks) {
   if (boot.env_token_ignored)
     spdlog::warn("STOCKGRID_ADMIN_TOKEN ignored: the data dir already has a system key");
   auth::key_authenticator authn(*keys);
+  // Publishes this node's tenants and keys and merges the other members';
+  // stopped before the grid (its publish goes through the grid).
+  std::optional<app::auth_sync> auth_sync;
+  if (auth_inbox)
+    auth_sync.emplace(*keys, *auth_inbox, [&g](std::string bytes) { g->publish_auth(std::move(bytes)); });
   auth::key_admin admin(*keys, &authn);
   publisher.bind(&g->journal());
   app::node_dispatcher grid_dispatcher(*g, admin, &publisher,
@@ -371,6 +388,7 @@ int app::run_node(int argc, char** argv, const node_hooks& hooks) {
   if (admin_server) admin_server->stop();
   load.reset();
   grid_dispatcher.stop();  // admin ops (a tenant.delete) use the grid: they end first
+  auth_sync.reset();       // it publishes through the grid
   g->stop();
   publisher.stop();  // its thread may call the journal writer: stop it before the grid goes
   spdlog::info("stopped cleanly");

@@ -98,7 +98,9 @@ class key_store {
   virtual store_status list_tenants(std::vector<tenant_record>* out) = 0;
   // Suspends the tenant since `now` (`suspend`), or resumes it. not_found for
   // an unknown tenant. Suspending a suspended tenant is ok and keeps the
-  // first time; resuming an active tenant is ok and changes nothing.
+  // earlier time (the first, locally; a peer's table may bring an earlier
+  // one, auth/replication.hpp); resuming an active tenant is ok and changes
+  // nothing.
   // Resuming a tenant being deleted is invalid.
   virtual store_status set_tenant_suspended(std::string_view tenant, bool suspend,
                                             epoch_ms now) = 0;
@@ -117,7 +119,8 @@ class key_store {
   virtual store_status list_keys(std::string_view tenant, std::vector<key_info>* out) = 0;
   // Marks the key revoked at `now`. not_found for an unknown key and for a
   // key of another tenant alike. Revoking a revoked key is ok and keeps the
-  // first time. Revocation is final.
+  // earlier time (the first, locally; a peer's table may bring an earlier
+  // one, auth/replication.hpp). Revocation is final.
   virtual store_status revoke_key(std::string_view tenant, std::string_view key_id,
                                   epoch_ms now) = 0;
   // The key `key_id` with salt and hash; not_found if none.

@@ -43,7 +43,7 @@ store_status memory_key_store::set_tenant_suspended(std::string_view tenant, boo
     return store_status::invalid("tenant " + std::string(tenant) + " is being deleted");
   if (!suspend)
     it->second.suspended_ms.reset();
-  else if (!it->second.suspended_ms)
+  else if (!it->second.suspended_ms || now < *it->second.suspended_ms)
     it->second.suspended_ms = now;
   return store_status::ok();
 }
@@ -100,7 +100,7 @@ store_status memory_key_store::revoke_key(std::string_view tenant, std::string_v
   auto it = keys_.find(key_id);
   if (it == keys_.end() || it->second.tenant != tenant)
     return store_status::not_found("no such key");
-  if (!it->second.revoked_ms) it->second.revoked_ms = now;
+  if (!it->second.revoked_ms || now < *it->second.revoked_ms) it->second.revoked_ms = now;
   return store_status::ok();
 }
 

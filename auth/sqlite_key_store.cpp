@@ -265,10 +265,10 @@ store_status sqlite_key_store::list_tenants(std::vector<tenant_record>* out) {
 store_status sqlite_key_store::set_tenant_suspended(std::string_view tenant, bool suspend,
                                                     epoch_ms now) {
   std::lock_guard lock(mutex_);
-  // One statement: the row is found and changed atomically. COALESCE keeps
-  // the first suspension time.
+  // One statement: the row is found and changed atomically. MIN keeps the
+  // earlier suspension time.
   // A tenant being deleted stays suspended: resuming it is refused below.
-  statement s(db_, suspend ? "UPDATE tenants SET suspended_ms = COALESCE(suspended_ms, ?1) "
+  statement s(db_, suspend ? "UPDATE tenants SET suspended_ms = MIN(COALESCE(suspended_ms, ?1), ?1) "
                              "WHERE name = ?2"
                            : "UPDATE tenants SET suspended_ms = NULL WHERE name = ?2 AND deleting_ms IS NULL");
   if (s.prepare_rc() != SQLITE_OK) return error(s.prepare_rc(), "prepare suspend tenant");
@@ -397,7 +397,7 @@ store_status sqlite_key_store::revoke_key(std::string_view tenant, std::string_v
                                           epoch_ms now) {
   std::lock_guard lock(mutex_);
   statement s(db_,
-              "UPDATE keys SET revoked_ms = COALESCE(revoked_ms, ?1) "
+              "UPDATE keys SET revoked_ms = MIN(COALESCE(revoked_ms, ?1), ?1) "
               "WHERE key_id = ?2 AND tenant = ?3");
   if (s.prepare_rc() != SQLITE_OK) return error(s.prepare_rc(), "prepare revoke");
   s.bind(1, now);

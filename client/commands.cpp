@@ -415,6 +415,12 @@ const std::vector<command_spec>& commands() {
          r.tenant = a.positional[0];
          return "";
        }},
+      {"cluster status", "", "the cluster's members, who is up, where each partition lives (system token)", 0,
+       0, {},
+       [](const parsed_args&, protocol::op_request& r) -> std::string {
+         r.op = "cluster.status";
+         return "";
+       }},
       {"tenant list", "", "the tenants (system token)", 0, 0, {},
        [](const parsed_args&, protocol::op_request& r) -> std::string {
          r.op = "tenant.list";

@@ -26,6 +26,8 @@ struct key_info {
 
 // Stands in for the bounds of a setting that is not a number.
 struct unbounded {};
+// The bounds of a text setting that may be empty (it means "none").
+struct may_be_empty : unbounded {};
 
 // Calls visit(info, field, bounds) for every setting of `s`, in the order of
 // settings.hpp. `field` is a reference into `s` (const if `s` is); `bounds` is
@@ -123,6 +125,26 @@ void for_each_setting(Settings& s, Visitor&& visit) {
   visit(key_info{"quotas", "records-per-tenant-max",
                  "stock records one tenant may have before a new one is LIMIT_EXCEEDED (tenant.settings may set its own)"},
         q.records_per_tenant_max, quotas::records_per_tenant_max_bounds);
+
+  using cluster = cluster_settings;
+  auto& c = s.cluster;
+  visit(key_info{"cluster", "join", "the other nodes' cluster endpoints, host:port,host:port (empty = a single node)"},
+        c.join, may_be_empty{});
+  visit(key_info{"cluster", "cluster-bind", "address the cluster port listens on"}, c.cluster_bind, unbounded{});
+  visit(key_info{"cluster", "cluster-port", "port nodes talk to each other on"}, c.cluster_port,
+        cluster::cluster_port_bounds);
+  visit(key_info{"cluster", "cluster-advertise", "this node's member id, host:port as the others list it (empty = cluster-bind:cluster-port)"},
+        c.cluster_advertise, may_be_empty{});
+  visit(key_info{"cluster", "replication-factor", "copies of each partition on distinct nodes"},
+        c.replication_factor, cluster::replication_factor_bounds);
+  visit(key_info{"cluster", "heartbeat-interval-ms", "how often a node tells the others it is alive"},
+        c.heartbeat_interval_ms, cluster::heartbeat_interval_ms_bounds);
+  visit(key_info{"cluster", "failure-timeout-ms", "a node not heard from for this long is down"},
+        c.failure_timeout_ms, cluster::failure_timeout_ms_bounds);
+  visit(key_info{"cluster", "connect-timeout-ms", "connecting to another node gives up after this long"},
+        c.connect_timeout_ms, cluster::connect_timeout_ms_bounds);
+  visit(key_info{"cluster", "forward-timeout-ms", "a request forwarded to its partition's leader is answered TIMEOUT after this long"},
+        c.forward_timeout_ms, cluster::forward_timeout_ms_bounds);
 }
 
 }  // namespace stockgrid::config

@@ -39,6 +39,13 @@ inline constexpr std::size_t journal_batch_entries_max = 8192;
 // Partitions: hash(tenant, warehouse, sku) mod N.
 inline constexpr std::uint32_t partitions_max = 4096;
 
+// Nodes in one cluster (this node and the ones --join lists). Every node
+// heartbeats every other, so the cost grows with the square of this.
+inline constexpr std::uint32_t cluster_members_max = 64;
+// The tenants-and-keys table one node sends the others (grid::publish_auth):
+// at most this many bytes (about 40,000 keys).
+inline constexpr std::size_t auth_table_bytes_max = 8u << 20;
+
 // Orders and transfers (orders/). Lines of one order as requested, before
 // merging; the merged lines, the unfilled and the shortages are never more.
 inline constexpr std::size_t order_lines_max = 100;

@@ -5,6 +5,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "cluster/endpoints.hpp"
 #include "config/keys.hpp"
 
 namespace stockgrid::config {
@@ -55,6 +56,7 @@ struct bounds_checker {
     }
   }
 
+  void operator()(const key_info&, const std::string&, may_be_empty) const {}
   void operator()(const key_info& info, const std::string& value, unbounded) const {
     if (value.empty()) problems << info.key << " must not be empty\n";
   }
@@ -108,9 +110,30 @@ std::string settings::validate() const {
              << " exceeds hold-max-ttl-ms = " << holds.max_ttl_ms << '\n';
   }
 
+  std::vector<cluster::endpoint> peers;
+  std::string why;
+  if (!cluster::parse_endpoints(cluster.join, limits::cluster_members_max - 1, &peers, &why)) {
+    problems << "join: " << why << '\n';
+  } else if (!cluster.cluster_advertise.empty()) {
+    cluster::endpoint self;
+    if (!cluster::parse_endpoint(cluster.cluster_advertise, &self, &why))
+      problems << "cluster-advertise: " << why << '\n';
+  }
+  for (const auto& peer : peers)
+    if (peer.id() == cluster.member_id())
+      problems << "join lists this node itself (" << peer.id() << "): list only the others\n";
+  if (cluster.failure_timeout_ms < 4 * cluster.heartbeat_interval_ms) {
+    problems << "failure-timeout-ms = " << cluster.failure_timeout_ms
+             << " is less than 4 heartbeat-interval-ms (" << cluster.heartbeat_interval_ms << ")\n";
+  }
+
   std::string text = problems.str();
   if (!text.empty()) text.pop_back();  // no trailing newline after the last line
   return text;
+}
+
+std::string cluster_settings::member_id() const {
+  return cluster_advertise.empty() ? cluster_bind + ":" + std::to_string(cluster_port) : cluster_advertise;
 }
 
 std::string to_string(const settings& s) {

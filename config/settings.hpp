@@ -284,6 +284,69 @@ struct quota_settings {
   friend bool operator==(const quota_settings&, const quota_settings&) = default;
 };
 
+// Several nodes as one grid (docs/cluster.md). A node is in a cluster when
+// `join` names other nodes; otherwise it is a single node and opens no
+// cluster port.
+struct cluster_settings {
+  // The other nodes' cluster endpoints, "host:port,host:port" (each the
+  // `cluster-advertise` of that node). Every node of a cluster lists all the
+  // others. Default empty: a single node.
+  std::string join;
+
+  // The address the cluster port listens on. Node traffic is not encrypted
+  // or authenticated yet: keep it on a private network. Default 127.0.0.1.
+  std::string cluster_bind = "127.0.0.1";
+
+  // The port nodes talk to each other on (CAF's middleman). Default 7401,
+  // bounds 1..65535.
+  std::uint32_t cluster_port = 7401;
+  static constexpr bounds<std::uint32_t> cluster_port_bounds{1, 65535};
+
+  // This node's member id: the host:port the other nodes list in their
+  // `join`. Default empty: cluster-bind:cluster-port.
+  std::string cluster_advertise;
+
+  // Copies of each partition, on distinct nodes (capped at the node count).
+  // Default 3, bounds 1..7.
+  std::uint32_t replication_factor = 3;
+  static constexpr bounds<std::uint32_t> replication_factor_bounds{1, 7};
+
+  // How often a node tells every other that it is alive. Default 250,
+  // bounds 20..10,000.
+  std::uint32_t heartbeat_interval_ms = 250;
+  static constexpr bounds<std::uint32_t> heartbeat_interval_ms_bounds{20, 10'000};
+
+  // A node not heard from for this long is down. Must be at least 4
+  // heartbeat intervals. Default 2,000, bounds 100..120,000.
+  std::uint32_t failure_timeout_ms = 2'000;
+  static constexpr bounds<std::uint32_t> failure_timeout_ms_bounds{100, 120'000};
+
+  // Connecting to another node (TCP and CAF's handshake, which has no
+  // timeout of its own) gives up after this long and is retried. Default
+  // 2,000, bounds 100..60,000.
+  std::uint32_t connect_timeout_ms = 2'000;
+  static constexpr bounds<std::uint32_t> connect_timeout_ms_bounds{100, 60'000};
+
+  // A request forwarded to its partition's leader on another node is
+  // answered TIMEOUT (it may or may not have been applied: retry it with the
+  // same idempotency key) when no answer came back within this long.
+  // Default 5,000, bounds 100..60,000.
+  std::uint32_t forward_timeout_ms = 5'000;
+  static constexpr bounds<std::uint32_t> forward_timeout_ms_bounds{100, 60'000};
+
+  // A partition's leader answers only while a majority of its replicas
+  // answered it within this long: half the failure timeout, so its lease
+  // ends before the others may elect another leader (cluster/replication.hpp).
+  std::int64_t lease_ms() const { return failure_timeout_ms / 2; }
+
+  // This node's member id (cluster_advertise, or cluster_bind:cluster_port).
+  std::string member_id() const;
+  // Whether this node is in a cluster (join is not empty).
+  bool enabled() const { return !join.empty(); }
+
+  friend bool operator==(const cluster_settings&, const cluster_settings&) = default;
+};
+
 static_assert(limits::journal_batch_entries_max <= UINT32_MAX);
 static_assert(limits::holds_per_record_max <= UINT32_MAX);
 
@@ -296,6 +359,7 @@ struct settings {
   idempotency_settings idempotency;
   subscription_settings subscriptions;
   quota_settings quotas;
+  cluster_settings cluster;
 
   // Empty when every setting is within its bounds and the settings agree with
   // each other; otherwise one line per problem, each naming the key as it is

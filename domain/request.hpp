@@ -74,6 +74,10 @@ struct request {
   // a step of an order or transfer it created). The record journals the key
   // without looking it up first. Never set for a retry or after a restart.
   bool idem_fresh = false;
+  // stock.get with consistency "follower": in a cluster, a node that holds a
+  // copy of the record's partition answers from it, without asking the
+  // leader (docs/cluster.md: as stale as that copy's replication lag).
+  bool follower_read = false;
 };
 
 struct record_view {

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/wire.hpp"
 #include "fuzz/sqlite_row.hpp"
 #include "orders/order.hpp"
 #include "orders/requests.hpp"
@@ -289,6 +290,62 @@ void ws_requests() {
   for (const auto& [name, bytes] : seeds) write("ws_upgrade", name, bytes);
 }
 
+// Node-to-node messages (cluster_wire): each section of a peer message on
+// its own and all together, a lone request and a lone reply.
+void cluster_messages() {
+  journal_entry e;
+  e.seq = 1048600;
+  e.epoch = 3;
+  e.at_ms = 1'800'000'000'000;
+  e.key = {"acme", "berlin", "mug"};
+  e.c.kind = change_kind::reserve;
+  e.c.version = 2;
+  e.c.on_hand_before = e.c.on_hand_after = 10;
+  e.c.reserved_after = 2;
+  e.c.qty = 2;
+  e.c.hold_seq = e.seq;
+  e.c.expires_at_ms = 1'800'000'060'000;
+  e.idem = "k-1";
+  e.fingerprint = 0x8000'0000'0000'0001ull;
+  e.key_id = "key1";
+  request rq;
+  rq.kind = op::reserve;
+  rq.key = e.key;
+  rq.qty = 2;
+  rq.ttl_ms = 60'000;
+  rq.idem = "k-1";
+  reply rp;
+  rp.code = outcome::ok;
+  rp.has_record = true;
+  rp.record.key = e.key;
+  rp.record.on_hand = 10;
+  rp.hold = "H0003-100018";
+  std::vector<cluster::peer_message> seeds(8);
+  seeds[0].appends.push_back({3, 3, 1048599, 3, 1048590, {e, e}});
+  seeds[0].appends.back().entries[1].seq += 1;
+  seeds[1].appends.push_back({3, 3, 1048599, 3, 1048590, {}});
+  seeds[2].results.push_back({3, 3, true, 1048600, 3});
+  seeds[3].votes.push_back({3, 4, 1048600, 3, true});
+  seeds[3].vote_results.push_back({3, 4, true, false});
+  seeds[4].truncates.push_back({3, 4, 1048500});
+  seeds[5].requests.emplace_back(7, rq);
+  seeds[6].replies.emplace_back(7, rp);
+  seeds[7] = seeds[0];
+  seeds[7].results = seeds[2].results;
+  seeds[7].votes = seeds[3].votes;
+  seeds[7].requests = seeds[5].requests;
+  seeds[7].replies = seeds[6].replies;
+  seeds[7].has_leads = true;
+  seeds[7].leads = {{0, 3}, {3, 4}};
+  for (std::size_t i = 0; i < seeds.size(); ++i) {
+    seeds[i].sent_ms = 5000 + static_cast<std::int64_t>(i);
+    seeds[i].echo_ms = 4000;
+    write("cluster_wire", numbered("peer", static_cast<int>(i)), cluster::encode(seeds[i]));
+  }
+  write("cluster_wire", "request-00", cluster::encode(rq));
+  write("cluster_wire", "reply-00", cluster::encode(rp));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -302,5 +359,6 @@ int main(int argc, char** argv) {
   snapshot_seeds();
   documents();
   ws_requests();
+  cluster_messages();
   return 0;
 }

@@ -89,14 +89,11 @@ status check_append_batch(const std::vector<journal_entry>& entries, std::uint64
   return status::ok();
 }
 
-status check_fencing(const std::vector<journal_entry>& entries, std::uint64_t epoch,
+status check_fencing(const std::vector<journal_entry>& entries, std::uint64_t writer_epoch, std::uint64_t epoch,
                      const std::string& file) {
-  for (const journal_entry& e : entries)
-    if (e.epoch < epoch)
-      return status::fenced(file + ": entry seq=" + std::to_string(e.seq) + " has epoch " +
-                            std::to_string(e.epoch) + ", the journal is at epoch " +
-                            std::to_string(epoch));
-  return status::ok();
+  if (entries.empty() || writer_epoch >= epoch) return status::ok();
+  return status::fenced(file + ": entries from seq=" + std::to_string(entries.front().seq) + " come from epoch " +
+                        std::to_string(writer_epoch) + ", the journal is at epoch " + std::to_string(epoch));
 }
 
 record_image make_image(const record_key& key, const folded_record& r) {

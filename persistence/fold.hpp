@@ -46,8 +46,9 @@ status check_folded(const Map& records, const std::string& file) {
 // returned as `invalid` naming `file`.
 status check_append_batch(const std::vector<journal_entry>& entries, std::uint64_t last_seq,
                           std::uint64_t seq_lease, const std::string& file);
-// `fenced` if an entry's epoch is below the journal's `epoch`.
-status check_fencing(const std::vector<journal_entry>& entries, std::uint64_t epoch,
+// `fenced` if the epoch of the writer appending `entries` is below the
+// journal's `epoch` (partition_store::append).
+status check_fencing(const std::vector<journal_entry>& entries, std::uint64_t writer_epoch, std::uint64_t epoch,
                      const std::string& file);
 
 // Conversions between the stored image and the live state.

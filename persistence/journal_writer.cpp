@@ -12,6 +12,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "persistence/fold.hpp"
+
 namespace stockgrid::persistence {
 
 namespace {
@@ -117,6 +119,13 @@ class idempotency_cache {
   std::deque<std::pair<std::string, std::uint64_t>> order_;  // key, seq
 };
 
+// A completion held back by the journal_writer_options::must_wait gate,
+// with a copy of its entry (none for a barrier).
+struct parked_completion {
+  journal_writer::completion done;
+  std::optional<journal_entry> entry;
+};
+
 }  // namespace
 
 struct journal_writer::partition {
@@ -133,6 +142,10 @@ struct journal_writer::partition {
   bool stopped = false;   // degraded for good (fenced, corrupt, or a failed sync)
   // Writer thread only.
   std::vector<journal_entry> batch;
+  // Parallel to batch: whether the entry came from a leader (append_replicated).
+  // Its completion never waits at the must_wait gate: a follower answers its
+  // leader as soon as the entry is durable here.
+  std::vector<bool> batch_replicated;
   // Completions of appends (with the index of their entry in `batch`) and of
   // barriers (index -1), in queue order.
   std::vector<std::pair<completion, std::ptrdiff_t>> batch_done;
@@ -145,10 +158,16 @@ struct journal_writer::partition {
   epoch_ms next_probe_ms = 0;
   std::unique_ptr<idempotency_cache> cache;
   std::atomic<std::uint64_t> durable{0};
+  // Replication. Writer thread only, but for the atomics.
+  std::atomic<std::uint64_t> commit_point{0};
+  std::uint64_t folded_seq = 0;     // replicated: the last snapshot folded up to here
+  std::uint64_t released_upto = 0;  // release() was told a majority holds these
+  std::deque<parked_completion> parked;
+  std::atomic<std::size_t> parked_count{0};
 };
 
 namespace {
-enum class item_kind : unsigned char { append, barrier, lookup, run };
+enum class item_kind : unsigned char { append, barrier, lookup, run, control };
 }
 
 struct queued_item {
@@ -158,7 +177,26 @@ struct queued_item {
   journal_writer::completion done;
   journal_writer::lookup_done looked_up;
   journal_writer::job fn;
+  std::function<void()> control;  // replication calls, bound to their partition
 };
+
+namespace {
+
+// Queues `item` on its partition's worker and wakes it; false (nothing
+// queued, `item` untouched) when the writer is stopping.
+template <class Worker>
+bool enqueue(Worker& w, queued_item&& item, std::atomic<std::size_t>& queued) {
+  std::unique_lock lk(w.mu);
+  if (w.stopping) return false;
+  w.queue.push_back(std::move(item));
+  queued.fetch_add(1, std::memory_order_relaxed);
+  const bool wake = w.waiting;
+  lk.unlock();
+  if (wake) w.cv.notify_one();
+  return true;
+}
+
+}  // namespace
 
 struct journal_writer::worker {
   std::mutex mu;
@@ -222,7 +260,7 @@ journal_writer::journal_writer(std::vector<std::unique_ptr<partition_store>> sto
       for (auto* part : wp->parts) {
         recovery_report rep;
         auto& res = results[part->id];
-        res = part->store->recover(&rep);
+        res = part->store->recover(&rep, !opt_.replicated);
         if (res) {
           part->epoch = std::max<std::uint64_t>({part->store->epoch(), opt_.epoch, 1});
           if (part->store->epoch() < part->epoch) res = part->store->set_epoch(part->epoch);
@@ -314,13 +352,13 @@ std::uint64_t journal_writer::append(std::uint32_t p, journal_entry&& e, complet
   auto& part = *parts_[p];
   auto& w = *part.owner;
   std::unique_lock lk(w.mu);
-  if (part.degraded || w.stopping) return 0;
+  if (part.degraded || w.stopping || (opt_.may_append && !opt_.may_append(p))) return 0;
   const auto seq = part.next_seq++;
   e.seq = seq;
   e.epoch = part.epoch;
   if (e.c.kind == change_kind::reserve) e.c.hold_seq = seq;
   if (numbered) numbered(seq);
-  w.queue.push_back(queued_item{item_kind::append, p, std::move(e), std::move(done), {}, {}});
+  w.queue.push_back(queued_item{item_kind::append, p, std::move(e), std::move(done), {}, {}, {}});
   queued_.fetch_add(1, std::memory_order_relaxed);
   const bool wake = w.waiting;
   lk.unlock();
@@ -338,7 +376,7 @@ void journal_writer::barrier(std::uint32_t p, completion done) {
     done(degraded ? degraded_status() : stopped_status(), nullptr);
     return;
   }
-  w.queue.push_back(queued_item{item_kind::barrier, p, {}, std::move(done), {}, {}});
+  w.queue.push_back(queued_item{item_kind::barrier, p, {}, std::move(done), {}, {}, {}});
   queued_.fetch_add(1, std::memory_order_relaxed);
   const bool wake = w.waiting;
   lk.unlock();
@@ -347,22 +385,12 @@ void journal_writer::barrier(std::uint32_t p, completion done) {
 
 void journal_writer::lookup_idempotent(std::uint32_t p, record_key key, std::uint64_t hold_seq,
                                        std::string idem, lookup_done done) {
-  auto& w = *parts_[p]->owner;
-  queued_item item{item_kind::lookup, p, {}, {}, std::move(done), {}};
+  queued_item item{item_kind::lookup, p, {}, {}, std::move(done), {}, {}};
   item.entry.key = std::move(key);
   item.entry.c.hold_seq = hold_seq;
   item.entry.idem = std::move(idem);
-  std::unique_lock lk(w.mu);
-  if (w.stopping) {
-    lk.unlock();
+  if (!enqueue(*parts_[p]->owner, std::move(item), queued_))
     item.looked_up(stopped_status(), std::nullopt);
-    return;
-  }
-  w.queue.push_back(std::move(item));
-  queued_.fetch_add(1, std::memory_order_relaxed);
-  const bool wake = w.waiting;
-  lk.unlock();
-  if (wake) w.cv.notify_one();
 }
 
 void journal_writer::run_forgetting_tenant(std::uint32_t p, std::string tenant, job fn) {
@@ -374,14 +402,7 @@ void journal_writer::run_forgetting_tenant(std::uint32_t p, std::string tenant, 
 }
 
 void journal_writer::run(std::uint32_t p, job fn) {
-  auto& w = *parts_[p]->owner;
-  std::unique_lock lk(w.mu);
-  if (w.stopping) return;
-  w.queue.push_back(queued_item{item_kind::run, p, {}, {}, {}, std::move(fn)});
-  queued_.fetch_add(1, std::memory_order_relaxed);
-  const bool wake = w.waiting;
-  lk.unlock();
-  if (wake) w.cv.notify_one();
+  enqueue(*parts_[p]->owner, queued_item{item_kind::run, p, {}, {}, {}, std::move(fn), {}}, queued_);
 }
 
 std::uint64_t journal_writer::durable_seq(std::uint32_t p) const {
@@ -406,7 +427,16 @@ status write_batch(Partition& part, bool sync, const journal_writer_options& opt
     std::this_thread::sleep_for(std::chrono::microseconds(opt.commit_delay_us));
   if (st && !part.batch.empty() && part.batch.back().seq >= part.store->seq_lease())
     st = part.store->extend_seq_lease(part.batch.back().seq + 1 + opt.seq_lease_step);
-  if (st && !part.batch.empty()) st = part.store->append(part.batch, sync);
+  if (st && !part.batch.empty()) {
+    // Fenced against the writer's own epoch, not each entry's: a follower's
+    // batch holds a new leader's copies of its predecessors' entries.
+    std::uint64_t epoch = 0;
+    {
+      std::lock_guard lk(part.owner->mu);
+      epoch = part.epoch;
+    }
+    st = part.store->append(part.batch, sync, epoch);
+  }
   return st;
 }
 
@@ -427,10 +457,16 @@ void journal_writer::complete_batch(partition& part, const status& st, bool sync
   part.evicted_uncommitted = false;
   // Swapped, not moved out, so both vectors keep their capacity across batches.
   part.running_done.swap(part.batch_done);
-  for (auto& [fn, index] : part.running_done)
-    if (fn) fn(answer, index >= 0 ? &part.batch[static_cast<std::size_t>(index)] : nullptr);
+  for (auto& [fn, index] : part.running_done) {
+    const journal_entry* e = index >= 0 ? &part.batch[static_cast<std::size_t>(index)] : nullptr;
+    if (st)
+      complete_or_park(part, fn, e);
+    else if (fn)
+      fn(answer, e);
+  }
   part.running_done.clear();
   part.batch.clear();
+  part.batch_replicated.clear();
 }
 
 void journal_writer::flush(partition& part) {
@@ -471,6 +507,7 @@ void journal_writer::degrade(partition& part, const status& cause) {
   degraded_partitions_.fetch_add(1, std::memory_order_relaxed);
   failures_.fetch_add(1, std::memory_order_relaxed);
   if (opt_.on_health) opt_.on_health(part.id, part.health);
+  run_parked(part, part.health);
 }
 
 void journal_writer::probe(partition& part, epoch_ms now) {
@@ -545,15 +582,13 @@ void journal_writer::run_worker(worker& w) {
           if (!item.entry.idem.empty())
             part.evicted_uncommitted |= part.cache->insert(item.entry, part.committed_seq);
           part.batch.push_back(std::move(item.entry));
+          part.batch_replicated.push_back(false);
           part.batch_done.emplace_back(std::move(item.done),
                                        static_cast<std::ptrdiff_t>(part.batch.size() - 1));
           if (part.batch.size() >= opt_.batch_entries_max) flush(part);
           break;
         case item_kind::barrier:
-          if (part.batch_done.empty())
-            item.done(part.health, nullptr);
-          else
-            part.batch_done.emplace_back(std::move(item.done), -1);
+          add_barrier(part, item.done);
           break;
         case item_kind::lookup: {
           const auto& q = item.entry;
@@ -576,6 +611,9 @@ void journal_writer::run_worker(worker& w) {
         case item_kind::run:
           flush(part);
           item.fn(*part.store);
+          break;
+        case item_kind::control:
+          item.control();
           break;
       }
     }
@@ -602,18 +640,9 @@ void journal_writer::run_worker(worker& w) {
       w.last_fsync_ms = after;
     }
     for (auto* part : w.parts) {
-      if (!part->health) continue;
-      const auto pending = part->store->entries_since_snapshot();
-      if (pending >= opt_.snapshot_every_entries ||
-          (pending > 0 && after - part->last_snapshot_ms >= opt_.snapshot_interval_ms)) {
-        snapshot_report rep;
-        const auto start = std::chrono::steady_clock::now();
-        if (auto st = part->store->snapshot(after - opt_.retention_ms, &rep); !st)
-          degrade(*part, st);
-        else if (opt_.monitor.on_snapshot)
-          opt_.monitor.on_snapshot(seconds_since(start));
-        part->last_snapshot_ms = after;
-      }
+      if (!part->health || !snapshot_due(*part, after)) continue;
+      if (auto st = take_snapshot(*part, after); !st) degrade(*part, st);
+      part->last_snapshot_ms = after;
     }
     for (auto* part : w.parts)
       if (!part->health && after >= part->next_probe_ms && !stopping) probe(*part, after);
@@ -625,17 +654,44 @@ void journal_writer::run_worker(worker& w) {
   // A clean stop folds each partition's journal into its snapshot, so the
   // next start replays nothing, and leaves everything on stable storage,
   // whatever the mode.
+  // (With `replicated`, only up to the commit point.)
   for (auto* part : w.parts) {
     if (!part->health || part->store->entries_since_snapshot() == 0) continue;
-    snapshot_report rep;
-    const auto start = std::chrono::steady_clock::now();
     // A failed snapshot changes nothing (its transaction rolls back): the
     // journal still holds everything and the next start replays it.
-    if (!part->store->snapshot(now_ms() - opt_.retention_ms, &rep)) continue;
-    part->unsynced = true;
-    if (opt_.monitor.on_snapshot) opt_.monitor.on_snapshot(seconds_since(start));
+    if (take_snapshot(*part, now_ms())) part->unsynced = true;
   }
   sync_unsynced(w);
+  for (auto* part : w.parts) run_parked(*part, stopped_status());
+}
+
+std::uint64_t journal_writer::fold_limit(const partition& part) const {
+  if (!opt_.replicated) return partition_store::fold_everything;
+  return std::min(part.commit_point.load(std::memory_order_acquire), part.committed_seq);
+}
+
+// Enough entries to fold, or some and the interval is over. With
+// `replicated` only entries up to the commit point count, estimated by the
+// seqs they span (gaps make that too high, which only brings a snapshot
+// forward).
+bool journal_writer::snapshot_due(const partition& part, epoch_ms now) const {
+  const auto pending = part.store->entries_since_snapshot();
+  const bool interval_over = now - part.last_snapshot_ms >= opt_.snapshot_interval_ms;
+  if (!opt_.replicated) return pending >= opt_.snapshot_every_entries || (pending > 0 && interval_over);
+  const auto upto = fold_limit(part);
+  if (pending == 0 || upto <= part.folded_seq) return false;
+  return upto - part.folded_seq >= opt_.snapshot_every_entries || interval_over;
+}
+
+status journal_writer::take_snapshot(partition& part, epoch_ms now) {
+  const auto upto = fold_limit(part);
+  snapshot_report rep;
+  const auto start = std::chrono::steady_clock::now();
+  status st = part.store->snapshot(now - opt_.retention_ms, upto, &rep);
+  if (!st) return st;
+  if (opt_.replicated) part.folded_seq = std::max(part.folded_seq, upto);
+  if (opt_.monitor.on_snapshot) opt_.monitor.on_snapshot(seconds_since(start));
+  return st;
 }
 
 void journal_writer::sync_unsynced(worker& w) {
@@ -656,6 +712,228 @@ void journal_writer::sync_unsynced(worker& w) {
       opt_.monitor.on_durable(seconds_since(start));
     part->unsynced = false;
   }
+}
+
+// ---- replication -------------------------------------------------------------
+
+bool journal_writer::queue_control(std::uint32_t p, control fn) {
+  auto* part = parts_[p].get();
+  queued_item item{item_kind::control, p, {}, {}, {}, {}, [part, fn = std::move(fn)] { fn(*part); }};
+  return enqueue(*part->owner, std::move(item), queued_);
+}
+
+void journal_writer::append_replicated(std::uint32_t p, std::uint64_t leader_epoch, std::vector<journal_entry> entries,
+                                       completion done) {
+  auto& part = *parts_[p];
+  std::uint64_t highest = 0;
+  for (const journal_entry& e : entries) highest = std::max(highest, e.seq);
+  {
+    std::lock_guard lk(part.owner->mu);
+    part.next_seq = std::max(part.next_seq, highest + 1);
+  }
+  auto take = [this, leader_epoch, entries = std::move(entries), done](partition& part) mutable {
+    take_replicated(part, leader_epoch, entries, done);
+  };
+  if (!queue_control(p, std::move(take)) && done) done(stopped_status(), nullptr);
+}
+
+// The fencing check runs here, before the entries join the batch, so a
+// stale leader's entries fail alone instead of failing (and stopping) the
+// partition's batch.
+void journal_writer::take_replicated(partition& part, std::uint64_t leader_epoch, std::vector<journal_entry>& entries,
+                                     completion& done) {
+  if (!part.health) {
+    if (done) done(part.health, nullptr);
+    return;
+  }
+  std::uint64_t last = part.batch.empty() ? part.committed_seq : part.batch.back().seq;
+  std::vector<journal_entry> fresh;
+  fresh.reserve(entries.size());
+  for (journal_entry& e : entries) {
+    if (e.seq <= last) continue;  // redelivered
+    last = e.seq;
+    fresh.push_back(std::move(e));
+  }
+  if (status st = check_fencing(fresh, leader_epoch, part.store->epoch(), part.store->name()); !st) {
+    if (done) done(st, nullptr);
+    return;
+  }
+  if (fresh.empty()) return add_barrier(part, done);
+  for (journal_entry& e : fresh) {
+    if (!e.idem.empty()) part.evicted_uncommitted |= part.cache->insert(e, part.committed_seq);
+    part.batch.push_back(std::move(e));
+    part.batch_replicated.push_back(true);
+  }
+  part.batch_done.emplace_back(std::move(done), static_cast<std::ptrdiff_t>(part.batch.size() - 1));
+  if (part.batch.size() >= opt_.batch_entries_max) flush(part);
+}
+
+void journal_writer::add_barrier(partition& part, completion& done) {
+  if (!part.batch_done.empty())
+    part.batch_done.emplace_back(std::move(done), -1);
+  else if (part.health)
+    complete_or_park(part, done, nullptr);
+  else if (done)
+    done(part.health, nullptr);
+}
+
+void journal_writer::complete_or_park(partition& part, completion& fn, const journal_entry* e) {
+  const bool replicated =
+      e && !part.batch.empty() && e >= part.batch.data() && e < part.batch.data() + part.batch.size() &&
+      part.batch_replicated[static_cast<std::size_t>(e - part.batch.data())];
+  const bool wait = e ? !replicated && opt_.must_wait && e->seq > part.released_upto && opt_.must_wait(part.id, *e)
+                      : !part.parked.empty();
+  if (!wait) {
+    if (fn) fn(status::ok(), e);
+    return;
+  }
+  part.parked.push_back(parked_completion{std::move(fn), e ? std::optional(*e) : std::nullopt});
+  part.parked_count.store(part.parked.size(), std::memory_order_relaxed);
+}
+
+// Each completion is taken off the queue before it runs, so one that calls
+// the writer finds the queue consistent.
+void journal_writer::run_parked(partition& part, const status& st, std::uint64_t upto_seq) {
+  while (!part.parked.empty()) {
+    if (st && part.parked.front().entry && part.parked.front().entry->seq > upto_seq) break;
+    parked_completion c = std::move(part.parked.front());
+    part.parked.pop_front();
+    part.parked_count.store(part.parked.size(), std::memory_order_relaxed);
+    if (c.done) c.done(st, c.entry ? &*c.entry : nullptr);
+  }
+}
+
+void journal_writer::release(std::uint32_t p, std::uint64_t upto_seq) {
+  queue_control(p, [this, upto_seq](partition& part) {
+    part.released_upto = std::max(part.released_upto, upto_seq);
+    run_parked(part, status::ok(), upto_seq);
+  });
+}
+
+void journal_writer::fail_parked(std::uint32_t p, status st) {
+  queue_control(p, [this, st = std::move(st)](partition& part) { run_parked(part, st); });
+}
+
+std::size_t journal_writer::parked(std::uint32_t p) const {
+  return parts_[p]->parked_count.load(std::memory_order_relaxed);
+}
+
+void journal_writer::set_commit_point(std::uint32_t p, std::uint64_t seq) {
+  auto& point = parts_[p]->commit_point;
+  auto current = point.load(std::memory_order_relaxed);
+  while (current < seq && !point.compare_exchange_weak(current, seq, std::memory_order_release)) {
+  }
+}
+
+std::uint64_t journal_writer::commit_point(std::uint32_t p) const {
+  return parts_[p]->commit_point.load(std::memory_order_acquire);
+}
+
+std::uint64_t journal_writer::last_seq(std::uint32_t p) const { return durable_seq(p); }
+
+std::uint64_t journal_writer::epoch(std::uint32_t p) const {
+  auto& part = *parts_[p];
+  std::lock_guard lk(part.owner->mu);
+  return part.epoch;
+}
+
+namespace {
+
+status epoch_refused(std::uint64_t epoch, std::uint64_t current) {
+  return status::invalid("epoch " + std::to_string(epoch) + " refused: the partition is at epoch " +
+                         std::to_string(current));
+}
+
+// Disk trouble degrades the partition; `invalid` (a refused value) does not.
+bool disk_trouble(const status& st) { return !st && st.kind() != status::code::invalid; }
+
+}  // namespace
+
+// The in-memory epoch is raised now, under the lock append() numbers
+// entries under: appends queued before this call carry the old epoch and
+// are committed before the store's epoch rises (flush below), so they are
+// never fenced; appends queued after carry the new one.
+void journal_writer::set_epoch(std::uint32_t p, std::uint64_t epoch, completion done) {
+  auto& part = *parts_[p];
+  std::uint64_t current = 0;
+  {
+    std::lock_guard lk(part.owner->mu);
+    current = part.epoch;
+    if (epoch > current && !part.owner->stopping) part.epoch = epoch;
+  }
+  auto raise = [this, epoch, current, done](partition& part) {
+    status st = epoch > current ? status::ok() : epoch_refused(epoch, current);
+    if (st) flush(part);
+    if (st) st = raise_store_epoch(part, epoch);
+    if (disk_trouble(st)) degrade(part, st);
+    if (done) done(st, nullptr);
+  };
+  if (!queue_control(p, std::move(raise)) && done) done(stopped_status(), nullptr);
+}
+
+status journal_writer::raise_store_epoch(partition& part, std::uint64_t epoch) {
+  if (!part.health) return part.health;
+  return part.store->set_epoch(epoch);  // ok at once when it is the store's already
+}
+
+void journal_writer::promote(std::uint32_t p, std::uint64_t epoch,
+                             std::function<void(const status&, std::uint64_t last_seq)> done) {
+  auto& part = *parts_[p];
+  std::uint64_t current = 0;
+  {
+    std::lock_guard lk(part.owner->mu);
+    current = part.epoch;
+    if (epoch >= current && !part.owner->stopping) part.epoch = epoch;
+  }
+  auto lead = [this, epoch, current, done](partition& part) {
+    if (epoch < current) return done(epoch_refused(epoch, current), 0);
+    flush(part);
+    finish_promote(part, epoch, done);
+  };
+  if (!queue_control(p, std::move(lead))) done(stopped_status(), 0);
+}
+
+void journal_writer::finish_promote(partition& part, std::uint64_t epoch,
+                                    const std::function<void(const status&, std::uint64_t)>& done) {
+  status st = raise_store_epoch(part, epoch);
+  std::uint64_t next = 0;
+  if (st) {
+    std::lock_guard lk(part.owner->mu);
+    part.next_seq = std::max({part.next_seq, part.committed_seq + 1, part.store->seq_lease()});
+    next = part.next_seq;
+  }
+  if (st) st = part.store->extend_seq_lease(next + opt_.seq_lease_step);
+  if (disk_trouble(st)) degrade(part, st);
+  if (!st) return done(st, 0);
+  part.cache->clear();
+  part.evicted_uncommitted = false;
+  done(st, part.committed_seq);
+}
+
+void journal_writer::truncate_after(std::uint32_t p, std::uint64_t seq, completion done) {
+  auto cut = [this, seq, done](partition& part) {
+    flush(part);
+    finish_truncate(part, seq, done);
+  };
+  if (!queue_control(p, std::move(cut)) && done) done(stopped_status(), nullptr);
+}
+
+void journal_writer::finish_truncate(partition& part, std::uint64_t seq, const completion& done) {
+  run_parked(part, status::unavailable("the journal is truncated after seq " + std::to_string(seq) +
+                                       ": this node no longer leads the partition"));
+  const status st = part.health ? part.store->truncate_after(seq) : part.health;
+  part.cache->clear();  // it may know keys of entries that are gone
+  part.evicted_uncommitted = false;
+  if (st && part.committed_seq > seq) {
+    part.committed_seq = seq;
+    part.durable.store(seq, std::memory_order_release);
+  }
+  if (st) {
+    part.released_upto = std::min(part.released_upto, seq);
+    part.folded_seq = std::min(part.folded_seq, seq);
+  }
+  if (disk_trouble(st)) degrade(part, st);
+  if (done) done(st, nullptr);
 }
 
 }  // namespace stockgrid::persistence

@@ -12,8 +12,8 @@
 // Disk trouble. A failed commit or snapshot of a partition (a full disk: the
 // write is refused) makes it degraded, not stopped: what failed is rolled
 // back (the store is left exactly as on disk, and the partition's
-// idempotency cache is emptied), the
-// failed batch's completions and every append queued behind it fail with
+// idempotency cache is emptied), the failed batch's completions, completions
+// parked by must_wait and every append queued behind it fail with
 // `unavailable`, and appends are refused (append returns 0, barrier fails)
 // while reads, look-ups and jobs go on against the store. Every
 // disk_retry_interval_ms the writer thread probes the store with a small
@@ -24,7 +24,9 @@
 // it was to make durable may already be gone from the page cache, so only a
 // restart, which recovers from the disk, makes the store trustworthy again
 // (PostgreSQL's lesson from "fsyncgate"). A `fenced` or `corruption` error
-// stops the partition for good too (until a restart).
+// stops the partition for good too (until a restart); append_replicated
+// checks fencing before it writes, so a stale leader's entries fail only
+// their own call.
 #pragma once
 
 #include <atomic>
@@ -84,6 +86,26 @@ struct journal_writer_options {
   // its actors hold ahead of the disk. Quick; must not call the writer.
   std::function<void(std::uint32_t p, const status& health)> on_health;
   journal_monitor monitor;
+
+  // Replication (leader/follower per partition and epoch; the cluster layer
+  // drives it through the calls under "Replication" below). With
+  // `replicated`, recovery does not fold the journal's tail into the
+  // snapshot, and snapshots (periodic and at stop) fold only entries up to
+  // the partition's commit point (set_commit_point): entries no majority is
+  // known to hold stay in the journal, where truncate_after can take them
+  // back.
+  bool replicated = false;
+  // Completions of appends whose entry this accepts wait, once committed,
+  // until release() says a majority holds them (see "Replication"). Called
+  // on the writer thread after on_committed, once per completed append; it
+  // must be quick and must not call the writer. Empty: nothing waits.
+  std::function<bool(std::uint32_t p, const journal_entry& e)> must_wait;
+  // Whether append() takes this node's own entries for p now (empty =
+  // always). In a cluster only p's leader appends: a deposed leader's record
+  // actors still running must not write in the epoch a vote just raised.
+  // Read under the partition's queue lock, so an append either is queued
+  // before a set_epoch that follows the change of this answer, or refused.
+  std::function<bool(std::uint32_t p)> may_append;
 };
 
 class journal_writer {
@@ -153,9 +175,101 @@ class journal_writer {
   // Times a partition turned degraded since start.
   std::uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
 
-  // Processes everything queued, commits and fsyncs it, and joins the threads.
-  // Later calls fail their completions with `unavailable`-like io errors.
+  // Processes everything queued, commits and fsyncs it, runs completions
+  // still parked (see release) with the stopped status, and joins the
+  // threads. Later calls fail their completions with `unavailable`-like io
+  // errors.
   void stop();
+
+  // ---- Replication ----------------------------------------------------------
+  // Primitives for the cluster layer's leader/follower replication of a
+  // partition's journal (one leader per partition per epoch). Each call is
+  // queued in order with p's other items unless it says otherwise; its
+  // completion runs on p's writer thread. When the writer is stopping, calls
+  // with a completion run it at once, on the caller's thread, with the
+  // stopped status (as barrier() does); release and fail_parked do nothing.
+
+  // A follower appends its leader's entries, keeping their seqs and epochs.
+  // Entries with a seq at or below p's last committed or queued seq are
+  // skipped (redelivery is harmless; so is an entry not above the one
+  // before it in `entries`); the others join the group-commit batch like
+  // appends (same durability, on_committed, idempotency cache). p's next
+  // seq is raised above the highest seq of `entries` now, so appends after
+  // a promotion never reuse one. `done` runs once the batch holding them is
+  // durable, with the last entry appended, or with null when all were
+  // skipped (then like a barrier). `leader_epoch` is the epoch of the leader
+  // that shipped them (the entries may be older: a new leader ships its
+  // predecessors' entries); below the store's, the call fails with
+  // `fenced` at once, appending none of `entries`, and leaves the partition
+  // as it was (unlike an append, which a fenced journal stops for good).
+  // Degraded: `done` gets `unavailable`.
+  void append_replicated(std::uint32_t p, std::uint64_t leader_epoch, std::vector<journal_entry> entries,
+                         completion done);
+
+  // The highest seq known replicated to a majority (monotonic: a lower
+  // value is ignored). With `replicated`, snapshots fold no entry above it.
+  // Any thread; takes effect at the next snapshot.
+  void set_commit_point(std::uint32_t p, std::uint64_t seq);
+  std::uint64_t commit_point(std::uint32_t p) const;
+
+  // A vote: raises p's epoch to `epoch`, which must be above the current one
+  // (else `invalid`: one vote per epoch). Appends made after this call carry
+  // it; on the writer thread, once every entry queued before is committed,
+  // the store's epoch is raised durably (so a leader of an older epoch is
+  // fenced), then `done` runs with ok and null. A failed write degrades the
+  // partition and is returned; the in-memory epoch stays raised (a second
+  // vote in the same epoch is refused even then).
+  void set_epoch(std::uint32_t p, std::uint64_t epoch, completion done);
+  // The epoch p's new appends carry (raised by set_epoch and promote when
+  // they are called; durable once their completion says ok). Any thread.
+  std::uint64_t epoch(std::uint32_t p) const;
+
+  // Makes this node p's leader in `epoch` (>= the current one, else
+  // `invalid`). Like set_epoch, then, on the writer thread: p's next seq
+  // goes above the highest seq in the journal and at least to the store's
+  // seq lease (seqs this node handed out in earlier epochs are never handed
+  // out again), the lease is extended durably, and p's idempotency cache is
+  // emptied (look-ups go to the store). `done` gets the highest seq in the
+  // journal (0 with an error).
+  void promote(std::uint32_t p, std::uint64_t epoch,
+               std::function<void(const status&, std::uint64_t last_seq)> done);
+
+  // Completions held back by must_wait ("parked"), in seq order; a barrier
+  // (or append_replicated that appended nothing) completing behind a parked
+  // append is parked behind it, so it never runs before that append is
+  // released. Parked completions run with ok and their entry (an owned
+  // copy, valid during the call).
+  //
+  // release runs, in order, parked completions with seq <= upto_seq and the
+  // barriers behind them, stopping at the first parked append above
+  // upto_seq; appends up to upto_seq that commit later are not parked at all
+  // (a majority may acknowledge an entry before the local commit). Any
+  // thread; done on p's writer thread, in queue order, without waiting for
+  // the pending batch.
+  void release(std::uint32_t p, std::uint64_t upto_seq);
+  // Runs every parked completion of p with `st` (a deposed leader's
+  // answers). Any thread; done on p's writer thread, in queue order. A
+  // partition that turns degraded, or a truncate_after, fails its parked
+  // completions too.
+  void fail_parked(std::uint32_t p, status st);
+  // Completions of p parked now. Any thread (metrics, tests).
+  std::size_t parked(std::uint32_t p) const;
+
+  // The highest seq committed in p's journal (as durable_seq; after
+  // truncate_after, the truncated value). Any thread.
+  std::uint64_t last_seq(std::uint32_t p) const;
+
+  // A deposed leader drops its unreplicated tail. On the writer thread,
+  // once everything queued before is committed: fails p's parked
+  // completions with `unavailable`, deletes the journal's entries above
+  // `seq` durably (partition_store::truncate_after), empties the
+  // idempotency cache and lowers last_seq/durable_seq to `seq` when they
+  // were above; p's next seq stays (seqs are not handed out again). `done`
+  // gets the store's answer and null: `invalid` when entries above `seq`
+  // are already folded into the snapshot, which changes nothing and leaves
+  // the partition healthy; another failure degrades it as a failed write
+  // does.
+  void truncate_after(std::uint32_t p, std::uint64_t seq, completion done);
 
  private:
   struct partition;
@@ -178,6 +292,34 @@ class journal_writer {
   status sync_filesystem();
   // Makes every partition of `w` written without fsync durable.
   void sync_unsynced(worker& w);
+
+  // Replication. All but queue_control run on the writer thread.
+  using control = std::function<void(partition&)>;
+  // Queues `fn` to run on p's writer thread in queue order; false (nothing
+  // queued) when the writer is stopping.
+  bool queue_control(std::uint32_t p, control fn);
+  void take_replicated(partition& part, std::uint64_t leader_epoch, std::vector<journal_entry>& entries,
+                       completion& done);
+  // A barrier's completion: behind the pending batch, else parked behind a
+  // parked append, else run now.
+  void add_barrier(partition& part, completion& done);
+  // store.set_epoch, refused while degraded.
+  status raise_store_epoch(partition& part, std::uint64_t epoch);
+  void finish_promote(partition& part, std::uint64_t epoch,
+                      const std::function<void(const status&, std::uint64_t)>& done);
+  void finish_truncate(partition& part, std::uint64_t seq, const completion& done);
+  // Runs a completion whose batch committed (`e` null: a barrier), or parks
+  // it (see release).
+  void complete_or_park(partition& part, completion& fn, const journal_entry* e);
+  // Runs parked completions in order: with an error all of them; with ok
+  // those up to upto_seq and the barriers behind them.
+  void run_parked(partition& part, const status& st, std::uint64_t upto_seq = UINT64_MAX);
+  // The highest seq a snapshot may fold: the commit point with
+  // `replicated`, else everything.
+  std::uint64_t fold_limit(const partition& part) const;
+  bool snapshot_due(const partition& part, epoch_ms now) const;
+  // Folds the journal into the snapshot up to fold_limit and compacts.
+  status take_snapshot(partition& part, epoch_ms now);
 
   // Batched mode with sync_dir: the periodic flush runs on a thread of its
   // own, so writer threads never stall behind it.

@@ -26,9 +26,26 @@ bool memory_store::injected_failure(status* st) {
 void memory_store::lose_unsynced() {
   while (!journal_.empty() && journal_.rbegin()->first > synced_seq_)
     erase_entry(std::prev(journal_.end()));
+  count_tail();
+}
+
+// last_seq_ and since_snapshot_ from the journal as it is.
+void memory_store::count_tail() {
   last_seq_ = std::max(snapshot_seq_, journal_.empty() ? 0 : journal_.rbegin()->first);
   since_snapshot_ = static_cast<std::uint64_t>(
       std::distance(journal_.upper_bound(snapshot_seq_), journal_.end()));
+}
+
+status memory_store::truncate_after(std::uint64_t seq) {
+  if (seq < snapshot_seq_)
+    return status::invalid(name_ + ": cannot truncate after seq " + std::to_string(seq) +
+                           ": entries up to " + std::to_string(snapshot_seq_) + " are in the snapshot");
+  if (seq >= last_seq_) return status::ok();
+  if (status st; injected_failure(&st)) return st;
+  while (!journal_.empty() && journal_.rbegin()->first > seq) erase_entry(std::prev(journal_.end()));
+  count_tail();
+  synced_seq_ = last_seq_;  // a durable write, like the store's FULL commit
+  return status::ok();
 }
 
 status memory_store::set_epoch(std::uint64_t epoch) {
@@ -50,10 +67,10 @@ status memory_store::extend_seq_lease(std::uint64_t new_lease) {
   return status::ok();
 }
 
-status memory_store::append(const std::vector<journal_entry>& entries, bool sync) {
+status memory_store::append(const std::vector<journal_entry>& entries, bool sync, std::uint64_t writer_epoch) {
   if (entries.empty()) return sync ? this->sync() : status::ok();
   if (status st = check_append_batch(entries, last_seq_, seq_lease_, name_); !st) return st;
-  if (status st = check_fencing(entries, epoch_, name_); !st) return st;
+  if (status st = check_fencing(entries, writer_epoch, epoch_, name_); !st) return st;
   if (status st; injected_failure(&st)) return st;
   for (const journal_entry& e : entries) {
     journal_.emplace(e.seq, e);
@@ -146,9 +163,10 @@ status memory_store::list_records(const list_filter& f, std::vector<record_image
   return status::ok();
 }
 
-status memory_store::fold_tail(folded_map* touched, std::uint64_t* entries, std::uint64_t* last) {
+status memory_store::fold_tail(std::uint64_t upto, folded_map* touched, std::uint64_t* entries,
+                               std::uint64_t* last) {
   *last = snapshot_seq_;
-  for (auto it = journal_.upper_bound(snapshot_seq_); it != journal_.end(); ++it) {
+  for (auto it = journal_.upper_bound(snapshot_seq_); it != journal_.end() && it->first <= upto; ++it) {
     const journal_entry& e = it->second;
     auto r = touched->find(e.key);
     if (r == touched->end()) {
@@ -170,8 +188,7 @@ void memory_store::save(const folded_map& touched, std::uint64_t last, std::uint
     ++*written;
   }
   snapshot_seq_ = last;
-  last_seq_ = std::max(last_seq_, last);
-  since_snapshot_ = 0;
+  count_tail();
   synced_seq_ = last_seq_;
 }
 
@@ -209,20 +226,29 @@ status memory_store::read_journal(std::uint64_t after_seq, std::size_t limit,
   return status::ok();
 }
 
-status memory_store::snapshot(epoch_ms retain_since_ms, snapshot_report* report) {
+status memory_store::last_entry(std::optional<journal_entry>* out) {
+  out->reset();
+  if (!journal_.empty()) *out = journal_.rbegin()->second;
+  return status::ok();
+}
+
+status memory_store::snapshot(epoch_ms retain_since_ms, std::uint64_t fold_upto_seq,
+                              snapshot_report* report) {
   const auto start = std::chrono::steady_clock::now();
   *report = snapshot_report{};
   if (status st; injected_failure(&st)) return st;
   folded_map touched;
   std::uint64_t last = 0;
-  if (status st = fold_tail(&touched, &report->folded_entries, &last); !st) return st;
+  if (status st = fold_tail(fold_upto_seq, &touched, &report->folded_entries, &last); !st) return st;
   save(touched, last, &report->records_written);
   report->compacted_entries = compact(retain_since_ms);
   report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return status::ok();
 }
 
-status memory_store::recover(recovery_report* report) {
+// Without `fold`, the report is built from a copy of the snapshot with the
+// tail folded in, which is what the snapshot becomes with `fold`.
+status memory_store::recover(recovery_report* report, bool fold) {
   const auto start = std::chrono::steady_clock::now();
   *report = recovery_report{};
   for (const auto& [key, image] : snapshot_)
@@ -232,10 +258,13 @@ status memory_store::recover(recovery_report* report) {
   report->snapshot_records = snapshot_.size();
   folded_map touched;
   std::uint64_t last = 0, written = 0;
-  if (status st = fold_tail(&touched, &report->replayed_entries, &last); !st) return st;
-  save(touched, last, &written);
+  if (status st = fold_tail(fold_everything, &touched, &report->replayed_entries, &last); !st) return st;
+  image_map current = snapshot_;
+  for (const auto& [key, r] : touched)
+    if (r.rec.exists()) current.insert_or_assign(key, make_image(key, r));
+  if (fold) save(touched, last, &written);
   report->last_seq = last_seq_;
-  for (const auto& [key, image] : snapshot_) {
+  for (const auto& [key, image] : current) {
     if (!image.holds.empty()) report->with_holds.push_back(image);
     report->warehouses.emplace_back(key.tenant, key.warehouse);
   }

@@ -18,12 +18,15 @@ namespace stockgrid::persistence {
 
 class memory_store final : public partition_store {
  public:
-  status recover(recovery_report* report) override;
+  using partition_store::recover;
+  using partition_store::snapshot;
+  status recover(recovery_report* report, bool fold) override;
   std::uint64_t epoch() const override { return epoch_; }
   status set_epoch(std::uint64_t epoch) override;
   std::uint64_t seq_lease() const override { return seq_lease_; }
   status extend_seq_lease(std::uint64_t new_lease) override;
-  status append(const std::vector<journal_entry>& entries, bool sync) override;
+  using partition_store::append;
+  status append(const std::vector<journal_entry>& entries, bool sync, std::uint64_t writer_epoch) override;
   status sync() override;
   status probe() override;
   status load_record(const record_key& key, record_image* out, bool* found) override;
@@ -37,15 +40,18 @@ class memory_store final : public partition_store {
   status list_records(const list_filter& filter, std::vector<record_image>* out) override;
   status read_journal(std::uint64_t after_seq, std::size_t limit,
                       std::vector<journal_entry>* out) override;
+  status last_entry(std::optional<journal_entry>* out) override;
   std::uint64_t compacted_below() const override { return compacted_below_; }
   std::uint64_t entries_since_snapshot() const override { return since_snapshot_; }
-  status snapshot(epoch_ms retain_since_ms, snapshot_report* report) override;
+  status snapshot(epoch_ms retain_since_ms, std::uint64_t fold_upto_seq,
+                  snapshot_report* report) override;
+  status truncate_after(std::uint64_t seq) override;
   status count_records(std::vector<std::pair<std::string, std::uint64_t>>* out) override;
   status delete_tenant(std::string_view tenant, std::uint64_t* records) override;
   const std::string& name() const override { return name_; }
 
   // Test hook: the next `count` writes (append, sync, probe, set_epoch,
-  // extend_seq_lease, snapshot) fail with `error` and change nothing.
+  // extend_seq_lease, snapshot, truncate_after) fail with `error` and change nothing.
   void fail_writes(int count, status error);
   // Test hook: a power cut. Entries appended without sync since the last
   // durable write are lost, as they may be on disk.
@@ -58,7 +64,8 @@ class memory_store final : public partition_store {
   using folded_map = std::unordered_map<record_key, folded_record, record_key_hash>;
 
   bool injected_failure(status* st);
-  status fold_tail(folded_map* touched, std::uint64_t* entries, std::uint64_t* last);
+  status fold_tail(std::uint64_t upto, folded_map* touched, std::uint64_t* entries, std::uint64_t* last);
+  void count_tail();
   void save(const folded_map& touched, std::uint64_t last, std::uint64_t* written);
   std::uint64_t compact(epoch_ms retain_since_ms);
   void erase_entry(std::map<std::uint64_t, journal_entry>::iterator it);

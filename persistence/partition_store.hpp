@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -82,13 +84,22 @@ class partition_store {
  public:
   virtual ~partition_store() = default;
 
-  // Verifies the partition and brings its snapshot up to date: reads every
-  // snapshot row and every journal entry after the snapshot, checking each
-  // row's CRC, that seqs increase (gaps are normal: a restart skips to the
-  // seq lease) and each record's version chain; folds the
-  // tail into the snapshot (as snapshot() does). A damaged file or row returns
-  // corruption naming the file and the row; nothing is changed then.
-  virtual status recover(recovery_report* report) = 0;
+  // Verifies the partition and, with `fold`, brings its snapshot up to date:
+  // reads every snapshot row and every journal entry after the snapshot,
+  // checking each row's CRC, that seqs increase (gaps are normal: a restart
+  // skips to the seq lease) and each record's version chain; with `fold`,
+  // folds the tail into the snapshot (as snapshot() does). Without `fold` it
+  // writes nothing: the report (records with holds, warehouses, last_seq)
+  // describes the snapshot with the tail applied, and the tail stays in the
+  // journal (a replicated partition folds only entries a majority holds,
+  // journal_writer.hpp). A damaged file or row returns corruption naming the
+  // file and the row; nothing is changed then.
+  //
+  // Safe to call again on an open store, between other calls: a promoted
+  // follower calls recover(report, false) to learn which records hold holds.
+  // (With `fold` it also folds the whole tail, replicated or not.)
+  virtual status recover(recovery_report* report, bool fold) = 0;
+  status recover(recovery_report* report) { return recover(report, true); }
 
   // The journal's fencing epoch (0 for a new journal).
   virtual std::uint64_t epoch() const = 0;
@@ -102,11 +113,21 @@ class partition_store {
   virtual status extend_seq_lease(std::uint64_t new_lease) = 0;
 
   // Appends entries (increasing seqs, each above every seq already in the
-  // journal) in one transaction. With `sync`, the transaction is on stable
-  // storage when this returns ok; without, it has reached the OS. An entry with
-  // an epoch below the journal's makes the whole call fail with `fenced` and
-  // write nothing.
-  virtual status append(const std::vector<journal_entry>& entries, bool sync) = 0;
+  // journal and below the seq lease) in one transaction. Any such seq will
+  // do, so a follower appends its leader's seqs as they are, whatever its own
+  // lease handed out before. With `sync`, the transaction is on stable
+  // storage when this returns ok; without, it has reached the OS. The call is
+  // fenced (`fenced`, nothing written) when `writer_epoch`, the epoch of
+  // whoever appends — this node's writer, or in a cluster the leader that
+  // shipped the entries — is below the journal's. The entries' own epochs
+  // may be older: a new leader ships the entries of its predecessors.
+  virtual status append(const std::vector<journal_entry>& entries, bool sync, std::uint64_t writer_epoch) = 0;
+  // One writer of its own entries: its epoch is theirs (the lowest of them).
+  status append(const std::vector<journal_entry>& entries, bool sync) {
+    std::uint64_t lowest = UINT64_MAX;
+    for (const auto& e : entries) lowest = std::min(lowest, e.epoch);
+    return append(entries, sync, lowest);
+  }
 
   // Forces everything appended so far to stable storage.
   virtual status sync() = 0;
@@ -148,17 +169,41 @@ class partition_store {
   // compacted_below() may be gone.
   virtual status read_journal(std::uint64_t after_seq, std::size_t limit,
                               std::vector<journal_entry>* out) = 0;
+  // The journal's last entry (highest seq), or nullopt when the journal holds
+  // none (new, or every entry compacted away): where a replica's journal
+  // ends (cluster/replication.hpp).
+  virtual status last_entry(std::optional<journal_entry>* out) = 0;
   // Every journal entry with seq >= this is still in the journal: compaction
   // has deleted only entries below it (1 = nothing ever deleted). Durable with
   // the compaction that raised it.
   virtual std::uint64_t compacted_below() const = 0;
 
-  // Journal entries appended since the last snapshot.
+  // Journal entries after the snapshot (not folded yet).
   virtual std::uint64_t entries_since_snapshot() const = 0;
-  // Folds the entries appended since the last snapshot into the snapshot in one
-  // transaction (the old snapshot stays current until it commits), then deletes
-  // journal entries that are in the snapshot and older than `retain_since_ms`.
-  virtual status snapshot(epoch_ms retain_since_ms, snapshot_report* report) = 0;
+  // Folds the journal entries after the snapshot with seq <= fold_upto_seq
+  // into the snapshot in one transaction (the old snapshot stays current
+  // until it commits), then deletes journal entries that are in the snapshot
+  // and older than `retain_since_ms`. Entries above fold_upto_seq stay in the
+  // journal's tail, where loads, listings, history and look-ups still apply
+  // them; the snapshot then ends at the highest seq folded. A fold_upto_seq
+  // at or below the snapshot's end folds nothing.
+  virtual status snapshot(epoch_ms retain_since_ms, std::uint64_t fold_upto_seq,
+                          snapshot_report* report) = 0;
+  // Folds every entry after the snapshot.
+  status snapshot(epoch_ms retain_since_ms, snapshot_report* report) {
+    return snapshot(retain_since_ms, fold_everything, report);
+  }
+  static constexpr std::uint64_t fold_everything = UINT64_MAX;
+
+  // Deletes every journal entry with seq > `seq` (a deposed leader's tail
+  // that no majority holds) with what the store keeps derived from them, in
+  // one transaction durable when it returns ok; loads, listings, look-ups and
+  // the next append's check then see the journal as it is without them. The
+  // seq lease stays: seqs handed out are not handed out again. Nothing above
+  // `seq`: ok, nothing written. `invalid`, and nothing changed, when `seq`
+  // is below the snapshot's end (those entries are folded and cannot be
+  // taken back).
+  virtual status truncate_after(std::uint64_t seq) = 0;
 
   // How many records exist per tenant (tenant, count), in tenant order: the
   // records quota's counts at start (actors/record_quota.hpp).

@@ -64,12 +64,14 @@ status sqlite_store::scan_snapshot(std::uint64_t* rows,
   return rc == SQLITE_DONE ? status::ok() : db_.error(rc, "reading the snapshot");
 }
 
-// Folds every journal entry after the snapshot into tail->records, each
-// record starting from its snapshot row, and collects the index rows.
-status sqlite_store::fold_tail(folded_tail* tail) {
+// Folds the journal entries after the snapshot up to `upto` into
+// tail->records, each record starting from its snapshot row, and collects
+// the index rows.
+status sqlite_store::fold_tail(std::uint64_t upto, folded_tail* tail) {
   auto& s = q_.tail;
   reset_on_exit guard(s);
   s.bind_u64(1, snapshot_seq_);
+  s.bind_u64(2, std::min<std::uint64_t>(upto, INT64_MAX));  // seqs are stored as int64
   tail->last_seq = snapshot_seq_;
   // Sized for the tail up front: rehashing a map of large values is slow.
   tail->records.reserve(std::min<std::uint64_t>(since_snapshot_, 1u << 20));
@@ -140,15 +142,17 @@ status sqlite_store::save_fold(folded_tail* tail, std::uint64_t* written) {
   return write_meta(format::meta_snapshot_seq, static_cast<std::int64_t>(tail->last_seq));
 }
 
-void sqlite_store::snapshot_committed(std::uint64_t last) {
-  snapshot_seq_ = last;
-  last_seq_ = std::max(last_seq_, last);
-  since_snapshot_ = 0;
+// What is left after the fold is the tail above it: its index is rebuilt on
+// first use (an empty tail's index is the empty one).
+void sqlite_store::snapshot_committed(const folded_tail& tail) {
+  snapshot_seq_ = tail.last_seq;
+  last_seq_ = std::max(last_seq_, tail.last_seq);
+  since_snapshot_ = tail.last_seq >= last_seq_ ? 0 : since_snapshot_ - std::min(since_snapshot_, tail.entries);
   tail_.clear();
-  tail_indexed_ = true;
+  tail_indexed_ = since_snapshot_ == 0;
 }
 
-status sqlite_store::recover(recovery_report* report) {
+status sqlite_store::recover(recovery_report* report, bool fold) {
   const auto start = std::chrono::steady_clock::now();
   *report = recovery_report{};
   if (status st = set_synchronous(true); !st) return st;
@@ -157,14 +161,22 @@ status sqlite_store::recover(recovery_report* report) {
   folded_tail tail;
   std::uint64_t written = 0;
   status st = scan_snapshot(&report->snapshot_records, &with_holds, &report->warehouses);
-  if (st) st = fold_tail(&tail);
-  if (st) st = save_fold(&tail, &written);
-  if (st) st = commit();
-  if (!st) {
-    rollback();
-    return st;
-  }
-  snapshot_committed(tail.last_seq);
+  if (st) st = fold_tail(fold_everything, &tail);
+  if (st && fold) st = save_fold(&tail, &written);
+  if (st && fold) st = commit();
+  if (!st || !fold) rollback();  // without `fold` the transaction only read
+  if (!st) return st;
+  if (fold) snapshot_committed(tail);
+  report_recovered(tail, with_holds, report);
+  report->seconds = seconds_since(start);
+  return status::ok();
+}
+
+// The report of recover(): the snapshot's records with holds and
+// warehouses (already in *report), updated with the tail's records.
+void sqlite_store::report_recovered(folded_tail& tail,
+                                    std::unordered_map<record_key, record_image, record_key_hash>& with_holds,
+                                    recovery_report* report) {
   report->replayed_entries = tail.entries;
   for (const auto& [key, r] : tail.records) {
     if (r.rec.holds().empty())
@@ -179,8 +191,6 @@ status sqlite_store::recover(recovery_report* report) {
   report->last_seq = last_seq_;
   report->with_holds.reserve(with_holds.size());
   for (auto& [key, image] : with_holds) report->with_holds.push_back(std::move(image));
-  report->seconds = seconds_since(start);
-  return status::ok();
 }
 
 // Deletes the oldest journal entries (and their index rows) up to the first
@@ -229,13 +239,14 @@ status sqlite_store::compact(std::uint64_t snapshot_seq, epoch_ms retain_since_m
   return write_meta(format::meta_compacted_below, static_cast<std::int64_t>(boundary));
 }
 
-status sqlite_store::snapshot(epoch_ms retain_since_ms, snapshot_report* report) {
+status sqlite_store::snapshot(epoch_ms retain_since_ms, std::uint64_t fold_upto_seq,
+                              snapshot_report* report) {
   const auto start = std::chrono::steady_clock::now();
   *report = snapshot_report{};
   if (status st = set_synchronous(true); !st) return st;
   if (status st = begin(); !st) return st;
   folded_tail tail;
-  status st = fold_tail(&tail);
+  status st = fold_tail(fold_upto_seq, &tail);
   if (st) st = save_fold(&tail, &report->records_written);
   std::uint64_t compacted_below = compacted_below_;
   if (st) st = compact(tail.last_seq, retain_since_ms, &report->compacted_entries, &compacted_below);
@@ -245,7 +256,7 @@ status sqlite_store::snapshot(epoch_ms retain_since_ms, snapshot_report* report)
     return st;
   }
   compacted_below_ = compacted_below;
-  snapshot_committed(tail.last_seq);
+  snapshot_committed(tail);
   report->folded_entries = tail.entries;
   report->seconds = seconds_since(start);
   return status::ok();

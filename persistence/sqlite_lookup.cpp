@@ -117,6 +117,19 @@ status sqlite_store::read_journal(std::uint64_t after_seq, std::size_t limit,
   return rc == SQLITE_DONE ? status::ok() : db_.error(rc, "reading the journal");
 }
 
+status sqlite_store::last_entry(std::optional<journal_entry>* out) {
+  out->reset();
+  auto& s = q_.journal_last;
+  reset_on_exit guard(s);
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) return status::ok();
+  if (rc != SQLITE_ROW) return db_.error(rc, "reading the journal's end");
+  journal_entry e;
+  if (status st = sqlite::read_journal_row(s.get(), name(), &e); !st) return st;
+  *out = std::move(e);
+  return status::ok();
+}
+
 // The newest tail entry carrying `idem`, appended at or after since_ms, that
 // `match` accepts.
 template <typename Match>

@@ -109,10 +109,12 @@ status sqlite_store::prepare_statements() {
       {&q_.count_after, "SELECT count(*) FROM journal WHERE seq > ?1"},
       {&q_.insert_entry, std::string("INSERT INTO journal(") + format::journal_columns + ") VALUES (" +
                              params(format::journal_column_count) + ")"},
-      {&q_.tail, journal_select("WHERE seq > ?1 ORDER BY seq")},
+      {&q_.tail, journal_select("WHERE seq > ?1 AND seq <= ?2 ORDER BY seq")},
       {&q_.tail_keys, "SELECT seq, tenant, warehouse, sku, idem FROM journal WHERE seq > ?1 ORDER BY seq"},
       {&q_.entry_at, journal_select("WHERE seq = ?1")},
       {&q_.journal_after, journal_select("WHERE seq > ?1 ORDER BY seq LIMIT ?2")},
+      {&q_.journal_last, journal_select("ORDER BY seq DESC LIMIT 1")},
+      {&q_.truncate, "DELETE FROM journal WHERE seq > ?1"},
       // Hash matches of other records or keys are filtered on the journal row.
       {&q_.history, joined + " FROM record_index r JOIN journal j ON j.seq = r.seq"
                              " WHERE r.record_hash=?1 AND r.version < ?2 AND j.tenant=?3 AND j.warehouse=?4"
@@ -170,6 +172,7 @@ status sqlite_store::load_meta() {
     if (compacted == 1) {
       reset_on_exit guard(q_.tail);
       q_.tail.bind_u64(1, 0);
+      q_.tail.bind(2, INT64_MAX);
       if (q_.tail.step() == SQLITE_ROW) compacted_below_ = sqlite::column_u64(q_.tail.get(), 0);
       else compacted_below_ = snapshot_seq_ + 1;
     }
@@ -240,11 +243,11 @@ status sqlite_store::extend_seq_lease(std::uint64_t new_lease) {
   return durable_meta_raise(format::meta_seq_lease, new_lease, &seq_lease_);
 }
 
-status sqlite_store::insert_entries(const std::vector<journal_entry>& entries) {
+status sqlite_store::insert_entries(const std::vector<journal_entry>& entries, std::uint64_t writer_epoch) {
   std::int64_t stored_epoch = 0;
   if (status st = read_meta(format::meta_epoch, &stored_epoch); !st) return st;
   epoch_ = std::max(epoch_, static_cast<std::uint64_t>(stored_epoch));
-  if (status st = check_fencing(entries, epoch_, name()); !st) return st;
+  if (status st = check_fencing(entries, writer_epoch, epoch_, name()); !st) return st;
   for (const journal_entry& e : entries) {
     sqlite::bind_journal_row(q_.insert_entry, e);
     if (status st = db_.run(q_.insert_entry, "appending to the journal"); !st) return st;
@@ -252,12 +255,12 @@ status sqlite_store::insert_entries(const std::vector<journal_entry>& entries) {
   return status::ok();
 }
 
-status sqlite_store::append(const std::vector<journal_entry>& entries, bool sync) {
+status sqlite_store::append(const std::vector<journal_entry>& entries, bool sync, std::uint64_t writer_epoch) {
   if (entries.empty()) return sync ? this->sync() : status::ok();
   if (status st = check_append_batch(entries, last_seq_, seq_lease_, name()); !st) return st;
   if (status st = set_synchronous(sync); !st) return st;
   if (status st = begin(); !st) return st;
-  status st = insert_entries(entries);
+  status st = insert_entries(entries, writer_epoch);
   if (st) st = commit();
   if (!st) {
     rollback();
@@ -287,17 +290,13 @@ status sqlite_store::sync() {
   return status::ok();
 }
 
-// Rewrites the stored seq lease as it is, in a transaction committed with
-// synchronous=FULL: a page write, a WAL append and an fsync, like an append's.
-// Then rereads the meta rows and forgets the tail index, so nothing cached
-// can differ from the file after the failure that made the writer probe.
-status sqlite_store::probe() {
-  rollback();  // a failed statement may have left its transaction open
+// Runs `write` in a transaction committed with synchronous=FULL, then
+// rereads the meta rows and forgets the tail index, so nothing cached can
+// differ from the file.
+status sqlite_store::write_and_reload(const std::function<status()>& write) {
   if (status st = set_synchronous(true); !st) return st;
   if (status st = begin(); !st) return st;
-  std::int64_t lease = 0;
-  status st = read_meta(format::meta_seq_lease, &lease);
-  if (st) st = write_meta(format::meta_seq_lease, lease);
+  status st = write();
   if (st) st = commit();
   if (!st) {
     rollback();
@@ -307,6 +306,34 @@ status sqlite_store::probe() {
   tail_.clear();
   tail_indexed_ = false;
   return load_meta();
+}
+
+// Rewrites the stored seq lease as it is, in a transaction committed with
+// synchronous=FULL: a page write, a WAL append and an fsync, like an append's.
+// Then reloads, so nothing cached can differ from the file after the failure
+// that made the writer probe.
+status sqlite_store::probe() {
+  rollback();  // a failed statement may have left its transaction open
+  return write_and_reload([this] {
+    std::int64_t lease = 0;
+    status st = read_meta(format::meta_seq_lease, &lease);
+    if (st) st = write_meta(format::meta_seq_lease, lease);
+    return st;
+  });
+}
+
+// The tail's entries have no index rows (format.hpp: only folded ones do),
+// and `seq` is not below the snapshot's end, so only journal rows go; the
+// tail index and the counters are rebuilt from the file.
+status sqlite_store::truncate_after(std::uint64_t seq) {
+  if (seq < snapshot_seq_)
+    return status::invalid(name() + ": cannot truncate after seq " + std::to_string(seq) +
+                           ": entries up to " + std::to_string(snapshot_seq_) + " are in the snapshot");
+  if (seq >= last_seq_) return status::ok();
+  return write_and_reload([&] {
+    q_.truncate.bind_u64(1, seq);
+    return db_.run(q_.truncate, "truncating the journal");
+  });
 }
 
 status sqlite_store::checkpoint_if_due() {

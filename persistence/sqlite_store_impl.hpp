@@ -4,6 +4,7 @@
 // sqlite_fold.cpp (recovery, snapshots, compaction). Internal to persistence/.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -37,12 +38,15 @@ class sqlite_store final : public partition_store {
   ~sqlite_store() override;
   status open();
 
-  status recover(recovery_report* report) override;
+  using partition_store::recover;
+  using partition_store::snapshot;
+  status recover(recovery_report* report, bool fold) override;
   std::uint64_t epoch() const override { return epoch_; }
   status set_epoch(std::uint64_t epoch) override;
   std::uint64_t seq_lease() const override { return seq_lease_; }
   status extend_seq_lease(std::uint64_t new_lease) override;
-  status append(const std::vector<journal_entry>& entries, bool sync) override;
+  using partition_store::append;
+  status append(const std::vector<journal_entry>& entries, bool sync, std::uint64_t writer_epoch) override;
   status sync() override;
   status probe() override;
   status load_record(const record_key& key, record_image* out, bool* found) override;
@@ -56,9 +60,12 @@ class sqlite_store final : public partition_store {
   status list_records(const list_filter& filter, std::vector<record_image>* out) override;
   status read_journal(std::uint64_t after_seq, std::size_t limit,
                       std::vector<journal_entry>* out) override;
+  status last_entry(std::optional<journal_entry>* out) override;
   std::uint64_t compacted_below() const override { return compacted_below_; }
   std::uint64_t entries_since_snapshot() const override { return since_snapshot_; }
-  status snapshot(epoch_ms retain_since_ms, snapshot_report* report) override;
+  status snapshot(epoch_ms retain_since_ms, std::uint64_t fold_upto_seq,
+                  snapshot_report* report) override;
+  status truncate_after(std::uint64_t seq) override;
   status count_records(std::vector<std::pair<std::string, std::uint64_t>>* out) override;
   status delete_tenant(std::string_view tenant, std::uint64_t* records) override;
   const std::string& name() const override { return options_.path; }
@@ -67,7 +74,7 @@ class sqlite_store final : public partition_store {
   struct statements {
     sqlite::statement begin, commit, rollback;
     sqlite::statement meta_get, meta_put, max_seq, count_after;
-    sqlite::statement insert_entry, tail, tail_keys, entry_at, journal_after;
+    sqlite::statement insert_entry, tail, tail_keys, entry_at, journal_after, journal_last, truncate;
     sqlite::statement history, find_idem, find_idem_hold;
     sqlite::statement record_index_put, idem_index_put, record_index_del, idem_index_del;
     sqlite::statement compact_boundary, compact_rows, compact;
@@ -86,7 +93,8 @@ class sqlite_store final : public partition_store {
   status commit();
   void rollback();
   status durable_meta_raise(const char* key, std::uint64_t value, std::uint64_t* cached);
-  status insert_entries(const std::vector<journal_entry>& entries);
+  status write_and_reload(const std::function<status()>& write);
+  status insert_entries(const std::vector<journal_entry>& entries, std::uint64_t writer_epoch);
   status checkpoint_if_due();
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
 
@@ -108,7 +116,8 @@ class sqlite_store final : public partition_store {
   status scan_snapshot(std::uint64_t* rows, std::unordered_map<record_key, record_image, record_key_hash>* with_holds,
                        std::vector<std::pair<std::string, std::string>>* warehouses);
   status read_snapshot_row(const record_key& key, record_image* out, bool* found);
-  status fold_tail(folded_tail* tail);
+  // Folds the tail's entries with seq <= upto.
+  status fold_tail(std::uint64_t upto, folded_tail* tail);
   status save_records(const folding_map& records, std::uint64_t* written);
   status save_index_rows(folded_tail* tail);
   status save_fold(folded_tail* tail, std::uint64_t* written);
@@ -116,7 +125,9 @@ class sqlite_store final : public partition_store {
   // it deleted any.
   status compact(std::uint64_t snapshot_seq, epoch_ms retain_since_ms, std::uint64_t* deleted,
                  std::uint64_t* compacted_below);
-  void snapshot_committed(std::uint64_t last);
+  void snapshot_committed(const folded_tail& tail);
+  void report_recovered(folded_tail& tail, std::unordered_map<record_key, record_image, record_key_hash>& with_holds,
+                        recovery_report* report);
 
   sqlite_options options_;
   sqlite::connection db_;

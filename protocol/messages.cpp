@@ -73,6 +73,7 @@ constexpr op_spec op_table[] = {
     {"tenant.delete", role::system},
     {"tenant.resume", role::system},
     {"tenant.export", role::system},
+    {"cluster.status", role::system},
 };
 
 struct grid_op_name {
@@ -137,7 +138,18 @@ void read_record_key(field_reader& f, request* r) {
 void read_grid_fields(field_reader& f, op kind, request* r) {
   r->kind = kind;
   switch (kind) {
-    case op::get:
+    case op::get: {
+      read_record_key(f, r);
+      std::string consistency;
+      f.optional_string("consistency", &consistency);
+      if (f.ok() && f.find("consistency") != nullptr) {
+        if (consistency == "follower")
+          r->follower_read = true;
+        else if (consistency != "leader")
+          f.fail("consistency", R"(must be "leader" or "follower")");
+      }
+      break;
+    }
     case op::holds:
       read_record_key(f, r);
       break;
@@ -327,6 +339,8 @@ void write_grid_fields(const request& r, object& o) {
   }
   switch (r.kind) {
     case op::get:
+      if (r.follower_read) add("consistency", std::string("follower"));
+      break;
     case op::holds:
       break;
     case op::history:

@@ -44,6 +44,8 @@ partition_actor::behavior_type quiet_partition(partition_actor::pointer self, st
       [](hold_atom, std::uint64_t, const record_key&, bool) {},
       [](drop_atom) {},
       [](reloaded_atom) {},
+      [](lead_atom, std::vector<persistence::record_image>&) {},
+      [](follow_atom) {},
       [](const tenant_purge&) {},
       [](purged_atom, const std::string&, const persistence::status&, std::uint64_t) {},
       [self](stop_atom) { self->quit(); },

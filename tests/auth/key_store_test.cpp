@@ -225,6 +225,28 @@ TEMPLATE_TEST_CASE("a tenant is suspended and resumed, idempotently", "[auth][st
   CHECK(store.set_tenant_suspended("nobody", false, t0).kind() == store_status::code::not_found);
 }
 
+TEMPLATE_TEST_CASE("a revocation or a suspension keeps the earlier of two times", "[auth][store]",
+                   memory_fixture, sqlite_fixture) {
+  // A peer's table (auth/replication.hpp) may bring a time earlier than the
+  // local one; both nodes must end with the same.
+  TestType f;
+  key_store& store = f.get();
+  const issued_key acme = create_tenant(store, "acme", t0);
+  REQUIRE(acme.status);
+  REQUIRE(store.revoke_key("acme", acme.key_id, t0 + 50));
+  REQUIRE(store.revoke_key("acme", acme.key_id, t0 + 20));
+  REQUIRE(store.revoke_key("acme", acme.key_id, t0 + 30));
+  key_record k;
+  REQUIRE(store.find_key(acme.key_id, &k));
+  CHECK(k.revoked_ms == t0 + 20);
+  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 50));
+  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 20));
+  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 30));
+  std::vector<tenant_record> tenants;
+  REQUIRE(store.list_tenants(&tenants));
+  CHECK(tenants == std::vector<tenant_record>{{"acme", t0, t0 + 20, std::nullopt}});
+}
+
 TEMPLATE_TEST_CASE("a suspended tenant is marked deleting, stays suspended, then goes with its keys",
                    "[auth][store]", memory_fixture, sqlite_fixture) {
   TestType f;

@@ -1,0 +1,390 @@
+// The cluster actor (actors/cluster.hpp), its first half: membership and
+// heartbeats, connections, the per-peer batching of everything nodes send
+// each other, and requests forwarded to their partition's leader. The
+// replication of each partition is the other half (replication_actor.cpp).
+#include "actors/cluster.hpp"
+
+#include <chrono>
+
+#include <caf/io/middleman.hpp>
+#include <spdlog/fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/cluster_state.hpp"
+#include "cluster/endpoints.hpp"
+#include "config/limits.hpp"
+
+namespace stockgrid::actors {
+
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
+std::int64_t monotonic_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+// Forwarded requests per peer message: bounds one message's size (a reply
+// may carry a history page).
+constexpr std::size_t forwarded_per_message_max = 256;
+
+void publish_board(cluster_ptr self) {
+  auto& st = self->state;
+  const auto now = monotonic_ms();
+  auto partitions = st.members->partitions();
+  for (std::size_t p = 0; p < partitions.size(); ++p) {
+    const auto& r = st.parts[p];
+    auto& view = partitions[p];
+    // Who serves it, as route() sees it: where this node sends its requests
+    // (itself only while its lease lasts: after that it refuses them).
+    const auto& routes = *st.ctx->routes;
+    const auto leader = routes.leader[p].load(std::memory_order_acquire);
+    const bool refusing = leader == routes.self && now >= routes.lease_end_ms[p].load(std::memory_order_acquire);
+    view.leader = leader >= 0 && !refusing ? st.members->table().members[static_cast<std::size_t>(leader)]
+                                           : std::string{};
+    view.epoch = r.epoch;
+    view.role = r.r == role::leader     ? "leader"
+                : r.r == role::candidate ? "candidate"
+                : r.r == role::follower  ? "follower"
+                                         : "";
+    view.last_seq = r.last.seq;
+    view.commit_seq = r.commit;
+    for (const auto& f : r.followers)
+      view.lag.emplace_back(f.id, r.shipped.seq > f.match ? r.shipped.seq - f.match : 0);
+  }
+  st.published_leaders.resize(partitions.size());
+  for (std::size_t p = 0; p < partitions.size(); ++p) {
+    auto& was = st.published_leaders[p];
+    if (!was.empty() && was != partitions[p].leader) ++st.leader_changes;
+    was = partitions[p].leader;
+  }
+  st.board->publish({st.members->self(), st.members->table().replication_factor, st.members->members(now),
+                     std::move(partitions), st.leader_changes});
+}
+
+// Answers every request forwarded to `id` that is still waiting. Sent ones
+// may have been applied there: TIMEOUT says so (retry with the same
+// idempotency key); ones never sent get UNAVAILABLE (nothing was applied).
+void fail_pending(cluster_ptr self, peer& p, const std::string& id, const char* why) {
+  for (auto& [call, pending] : p.pending) {
+    auto r = reply::error(outcome::timeout, std::string("no answer from ") + id + ", the partition's leader (" + why +
+                                                "); the request may have been applied: retry it with the same "
+                                                "idempotency key");
+    pending.done(std::move(r));
+  }
+  p.pending.clear();
+  p.outbox.requests.clear();
+}
+
+void lost(cluster_ptr self, peer& p, const std::string& id, const char* why) {
+  if (p.handle) spdlog::warn("cluster: lost {}: {}", id, why);
+  if (p.handle) self->demonitor(p.handle);
+  p.handle = nullptr;
+  self->state.members->connected(id, false);
+  fail_pending(self, p, id, why);
+  p.outbox = {};
+  on_peer_lost(self, id);
+}
+
+void send_beat(cluster_ptr self, peer& p) {
+  auto& st = self->state;
+  self->send(p.handle, beat_atom::value, st.members->self(), st.partitions, st.settings.cluster.replication_factor);
+}
+
+// A member just connected (either way): it gets this node's tenants and keys.
+void on_connected(cluster_ptr self, peer& p) {
+  auto& st = self->state;
+  if (!st.auth_bytes.empty()) self->send(p.handle, auth_atom::value, st.members->self(), st.auth_bytes);
+}
+
+void connect(cluster_ptr self, const std::string& id) {
+  auto& st = self->state;
+  auto& p = st.peers.at(id);
+  p.connecting = true;
+  const auto timeout = std::chrono::milliseconds(st.settings.cluster.connect_timeout_ms);
+  self->request(self->system().middleman().actor_handle(), timeout, caf::connect_atom::value, p.at.host,
+                p.at.port)
+      .then(
+          [self, id](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+            auto& p = self->state.peers.at(id);
+            p.connecting = false;
+            if (!ptr || p.handle) return;
+            p.handle = caf::actor_cast<caf::actor>(ptr);
+            self->monitor(p.handle);
+            self->state.members->connected(id, true);
+            spdlog::info("cluster: connected to {}", id);
+            send_beat(self, p);
+            on_connected(self, p);
+          },
+          [self, id](caf::error& e) {
+            self->state.peers.at(id).connecting = false;
+            spdlog::debug("cluster: cannot connect to {}: {}", id, self->system().render(e));
+          });
+}
+
+// Requests forwarded to `p` that got no answer in time.
+void expire_pending(cluster_ptr self, peer& p, const std::string& id, std::int64_t now) {
+  for (auto it = p.pending.begin(); it != p.pending.end();) {
+    if (it->second.deadline_ms > now) {
+      ++it;
+      continue;
+    }
+    it->second.done(reply::error(outcome::timeout,
+                                 "no answer from " + id + ", the partition's leader, within forward-timeout-ms; "
+                                 "the request may have been applied: retry it with the same idempotency key"));
+    it = p.pending.erase(it);
+  }
+}
+
+void tick(cluster_ptr self) {
+  auto& st = self->state;
+  const auto now = monotonic_ms();
+  for (auto& [id, p] : st.peers) {
+    if (p.handle)
+      send_beat(self, p);
+    else if (!p.connecting)
+      connect(self, id);
+    expire_pending(self, p, id, now);
+  }
+  replication_tick(self);
+  publish_board(self);
+}
+
+// A heartbeat from `id`. A member whose partition count or replication
+// factor differs would place partitions differently: it is not counted as
+// up, and the mismatch is logged (at most every 10 s per member).
+void on_beat(cluster_ptr self, const std::string& id, std::uint32_t partitions, std::uint32_t rf) {
+  auto& st = self->state;
+  auto it = st.peers.find(id);
+  if (it == st.peers.end()) {
+    spdlog::warn("cluster: a heartbeat from '{}', which is not a member (check --join on every node)", id);
+    return;
+  }
+  auto& p = it->second;
+  const auto now = monotonic_ms();
+  if (partitions != st.partitions || rf != st.settings.cluster.replication_factor) {
+    if (p.mismatch_logged_ms < 0 || now - p.mismatch_logged_ms > 10'000) {
+      spdlog::error("cluster: {} runs {} partitions with replication factor {}; this node {} and {}: "
+                    "every node must use the same",
+                    id, partitions, rf, st.partitions, st.settings.cluster.replication_factor);
+      p.mismatch_logged_ms = now;
+    }
+    return;
+  }
+  if (!p.handle) {
+    // It connected to us first: answer over its connection.
+    p.handle = caf::actor_cast<caf::actor>(self->current_sender());
+    if (p.handle) {
+      self->monitor(p.handle);
+      st.members->connected(id, true);
+      spdlog::info("cluster: {} connected", id);
+      on_connected(self, p);
+    }
+  }
+  st.members->heard(id, now);
+}
+
+void flush(cluster_ptr self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  const auto now = monotonic_ms();
+  for (auto& [id, p] : st.peers) {
+    if (p.outbox.empty()) continue;
+    auto m = std::move(p.outbox);
+    p.outbox = {};
+    if (!p.handle) {
+      // Never sent: nothing of it was applied there.
+      for (auto& [call, req] : m.requests) {
+        auto it = p.pending.find(call);
+        if (it == p.pending.end()) continue;
+        auto r = reply::error(outcome::unavailable, "not connected to " + id + ", the partition's leader");
+        r.retry_after_ms = st.ctx->routes->retry_after_ms;
+        it->second.done(std::move(r));
+        p.pending.erase(it);
+      }
+      continue;
+    }
+    m.sent_ms = now;
+    self->send(p.handle, peer_atom::value, st.members->self(), cluster::encode(m));
+  }
+}
+
+// Requests another node forwarded here: each goes through this node's
+// routing (it is not sent on if this node no longer leads its partition)
+// under this node's in-flight bound; answers travel back batched.
+void serve_forwarded(cluster_ptr self, const std::string& from,
+                     std::vector<std::pair<std::uint64_t, request>>& requests) {
+  auto* ctx = self->state.ctx;
+  const auto limit = static_cast<std::int64_t>(ctx->settings.node.max_in_flight);
+  auto me = caf::actor_cast<caf::actor>(self);
+  for (auto& [id, req] : requests) {
+    auto answer = [me, from, id = id](reply&& r) {
+      caf::anon_send(me, forwarded_answer{from, id, std::move(r)});
+    };
+    if (ctx->in_flight.fetch_add(1, std::memory_order_relaxed) >= limit) {
+      ctx->in_flight.fetch_sub(1, std::memory_order_relaxed);
+      ctx->overloaded.fetch_add(1, std::memory_order_relaxed);
+      auto r = reply::error(outcome::overloaded, "the partition's leader is at its in-flight limit");
+      r.retry_after_ms = 10;
+      answer(std::move(r));
+      continue;
+    }
+    route(*ctx, std::move(req), std::move(answer), true);
+  }
+}
+
+void on_peer(cluster_ptr self, const std::string& from, const std::string& bytes) {
+  auto& st = self->state;
+  auto it = st.peers.find(from);
+  if (it == st.peers.end()) return;
+  cluster::peer_message m;
+  std::string error;
+  if (!cluster::decode(bytes, &m, &error)) {
+    // Refused whole: nothing of it is applied.
+    spdlog::error("cluster: a message from {} does not decode ({}); dropped", from, error);
+    return;
+  }
+  st.members->heard(from, monotonic_ms());
+  on_peer_replication(self, from, m);
+  if (!m.requests.empty()) serve_forwarded(self, from, m.requests);
+  for (auto& [id, r] : m.replies) {
+    auto call = it->second.pending.find(id);
+    if (call == it->second.pending.end()) continue;  // answered TIMEOUT already
+    call->second.done(std::move(r));
+    it->second.pending.erase(call);
+  }
+}
+
+void on_forward(cluster_ptr self, forward_call& call) {
+  auto& st = self->state;
+  const auto& id = st.members->table().members.at(static_cast<std::size_t>(call.leader));
+  auto it = st.peers.find(id);
+  if (it == st.peers.end() || !it->second.handle) {
+    auto r = reply::error(outcome::unavailable, "not connected to " + id + ", the leader of partition " +
+                                                    std::to_string(call.partition));
+    r.retry_after_ms = st.ctx->routes->retry_after_ms;
+    return call.done(std::move(r));
+  }
+  auto& p = it->second;
+  const auto call_id = st.next_call_id++;
+  p.pending.emplace(call_id,
+                    peer::pending_call{std::move(call.done),
+                                       monotonic_ms() + static_cast<std::int64_t>(st.settings.cluster.forward_timeout_ms)});
+  auto& box = outbox(self, id);
+  box.requests.emplace_back(call_id, std::move(call.req));
+  if (box.requests.size() >= forwarded_per_message_max) flush(self);
+}
+
+caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cluster::endpoint> peers,
+                            std::shared_ptr<cluster::status_board> board, node_context* ctx,
+                            std::vector<cluster::log_position> ends,
+                            std::function<void(const std::string&, std::string)> on_peer_auth) {
+  auto& st = self->state;
+  st.on_peer_auth = std::move(on_peer_auth);
+  st.settings = s;
+  st.partitions = s.node.partitions;
+  st.board = std::move(board);
+  st.ctx = ctx;
+  std::vector<std::string> ids{s.cluster.member_id()};
+  for (auto& p : peers) {
+    ids.push_back(p.id());
+    st.peers[p.id()].at = std::move(p);
+  }
+  std::string error;  // checked by start_cluster with the same arguments
+  st.members = std::make_unique<cluster::membership>(s.cluster.member_id(), std::move(ids), s.node.partitions,
+                                                     s.cluster.replication_factor, s.cluster.failure_timeout_ms,
+                                                     &error);
+  init_replicas(self, ends);
+  publish_board(self);
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    for (auto& [id, p] : self->state.peers)
+      if (p.handle && p.handle.address() == dm.source) lost(self, p, id, "connection closed");
+    publish_board(self);
+  });
+  self->send(self, tick_atom::value);
+  return {
+      [self](tick_atom) {
+        tick(self);
+        self->delayed_send(self, std::chrono::milliseconds(self->state.settings.cluster.heartbeat_interval_ms),
+                           tick_atom::value);
+      },
+      [self](beat_atom, const std::string& id, std::uint32_t partitions, std::uint32_t rf) {
+        on_beat(self, id, partitions, rf);
+      },
+      [self](peer_atom, const std::string& from, const std::string& bytes) { on_peer(self, from, bytes); },
+      [self](flush_atom) { flush(self); },
+      [self](forward_call& call) { on_forward(self, call); },
+      [self](forwarded_answer& a) {
+        auto& box = outbox(self, a.peer);
+        box.replies.emplace_back(a.id, std::move(a.answer));
+        if (box.replies.size() >= forwarded_per_message_max) flush(self);
+      },
+      [self](committed_batch& batch) { on_committed(self, batch); },
+      [self](auth_table& t) {
+        auto& st = self->state;
+        st.auth_bytes = std::move(t.bytes);
+        for (auto& [id, p] : st.peers)
+          if (p.handle) self->send(p.handle, auth_atom::value, st.members->self(), st.auth_bytes);
+      },
+      [self](auth_atom, const std::string& from, std::string& bytes) {
+        auto& st = self->state;
+        if (!st.peers.count(from) || bytes.size() > limits::auth_table_bytes_max) {
+          spdlog::warn("cluster: a tenants-and-keys table from '{}' refused (not a member, or {} bytes)", from,
+                       bytes.size());
+          return;
+        }
+        if (st.on_peer_auth) st.on_peer_auth(from, std::move(bytes));
+      },
+      [](continuation& c) { c.fn(); },
+      [self](stop_atom) {
+        for (auto& [id, p] : self->state.peers) fail_pending(self, p, id, "this node is stopping");
+        self->quit();
+      },
+  };
+}
+
+}  // namespace
+
+cluster::peer_message& outbox(cluster_ptr self, const std::string& id) {
+  auto& st = self->state;
+  if (!st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+  return st.peers.at(id).outbox;
+}
+
+bool connected(cluster_ptr self, const std::string& id) {
+  auto it = self->state.peers.find(id);
+  return it != self->state.peers.end() && it->second.handle;
+}
+
+caf::actor start_cluster(caf::actor_system& system, const config::settings& s,
+                         std::shared_ptr<cluster::status_board> board, node_context* ctx,
+                         std::vector<cluster::log_position> ends,
+                         std::function<void(const std::string&, std::string)> on_peer_auth, std::string* error) {
+  std::vector<cluster::endpoint> peers;
+  if (!cluster::parse_endpoints(s.cluster.join, limits::cluster_members_max - 1, &peers, error)) return nullptr;
+  std::vector<std::string> ids{s.cluster.member_id()};
+  for (const auto& p : peers) ids.push_back(p.id());
+  // The actor builds its own from the same arguments; this checks them.
+  cluster::membership check(s.cluster.member_id(), ids, s.node.partitions, s.cluster.replication_factor,
+                            s.cluster.failure_timeout_ms, error);
+  if (!error->empty()) return nullptr;
+  auto handle = system.spawn(cluster_actor, s, std::move(peers), std::move(board), ctx, std::move(ends),
+                             std::move(on_peer_auth));
+  auto published = system.middleman().publish(handle, static_cast<std::uint16_t>(s.cluster.cluster_port),
+                                              s.cluster.cluster_bind.c_str(), true);
+  if (!published) {
+    *error = "cannot listen on cluster port " + s.cluster.cluster_bind + ":" +
+             std::to_string(s.cluster.cluster_port) + ": " + system.render(published.error());
+    caf::anon_send(handle, stop_atom::value);
+    return nullptr;
+  }
+  spdlog::info("cluster: {} listening on {}:{}, members {}", s.cluster.member_id(), s.cluster.cluster_bind,
+               *published, fmt::join(ids, ", "));
+  return handle;
+}
+
+}  // namespace stockgrid::actors

@@ -1,0 +1,138 @@
+// The cluster actor's state and what its two halves share: membership,
+// transport and forwarding (cluster_actor.cpp), and each partition's
+// replication — elections, shipping the journal, commit points, leases
+// (replication_actor.cpp). Private to actors/.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/actors.hpp"
+#include "cluster/endpoints.hpp"
+#include "cluster/membership.hpp"
+#include "cluster/replication.hpp"
+#include "cluster/status_board.hpp"
+#include "cluster/wire.hpp"
+
+namespace stockgrid::actors {
+
+// Runs in the cluster actor: what a journal writer callback (on its own
+// thread) hands back.
+struct continuation {
+  std::function<void()> fn;
+};
+// A batch the journal writer committed for partition p (its on_committed).
+struct committed_batch {
+  std::uint32_t partition = 0;
+  std::vector<persistence::journal_entry> entries;
+};
+// The local answer to a request another node forwarded here.
+struct forwarded_answer {
+  std::string peer;
+  std::uint64_t id = 0;
+  reply answer;
+};
+
+struct peer {
+  cluster::endpoint at;
+  caf::actor handle;        // null while not connected
+  bool connecting = false;  // a connect request is out
+  std::int64_t mismatch_logged_ms = -1;
+  cluster::peer_message outbox;  // sent at the next flush
+  // Requests forwarded to it, by id: whom to answer, and when to give up.
+  struct pending_call {
+    reply_sink done;
+    std::int64_t deadline_ms = 0;
+  };
+  std::unordered_map<std::uint64_t, pending_call> pending;
+};
+
+// A follower as its partition's leader sees it.
+struct follower_progress {
+  std::string id;
+  cluster::log_position sent;     // the last entry shipped to it (the next batch's prev)
+  std::uint64_t match = 0;        // its journal agrees with ours up to here (durably)
+  std::int64_t acked_sent_ms = -1;  // send time of the latest message it answered in our epoch
+  bool known = false;   // `sent` is where its journal ends, as it told us
+  bool reading = false;  // a catch-up read from our journal is out
+  bool probing = false;  // a check of where it agrees with us is out
+};
+
+enum class role : std::uint8_t { none, follower, candidate, leader };
+
+// One partition on this node.
+struct partition_replica {
+  role r = role::none;  // none: this node holds no copy
+  std::uint32_t rank = 0;  // among its replicas (0 = preferred leader)
+  std::vector<std::string> replicas;  // member ids, best first
+  std::uint64_t epoch = 0;  // the journal's epoch (raised durably by votes and promotions)
+  std::string leader;       // empty = none known
+  std::int64_t leader_heard_ms = -1;
+  cluster::log_position last;    // where the journal ends (durable)
+  cluster::log_position queued;  // follower: where it ends once queued appends commit
+  std::uint64_t commit = 0;
+  std::int64_t election_due_ms = 0;
+  std::set<std::string> votes;  // candidate
+  bool pre_vote = false;        // candidate: asking whether it would win, epoch not raised yet
+  // Leader:
+  std::vector<follower_progress> followers;
+  cluster::log_position shipped;  // the last entry committed here and handed to followers
+  std::uint64_t epoch_start_seq = 0;  // the seq of its first entry (the epoch marker) in its epoch
+  std::vector<cluster::epoch_start> history;
+  bool serving = false;     // holds loaded, partition actor leads
+  bool promoting = false;   // a writer step of an election or promotion is out
+  bool syncing = false;     // after stepping down: learning where the journal really ends
+  std::int64_t lease_end_ms = -1;
+};
+
+// This node's tenants and keys, to send every member (grid::publish_auth).
+struct auth_table {
+  std::string bytes;
+};
+
+struct cluster_state {
+  config::settings settings;
+  std::string auth_bytes;  // the latest auth_table, sent to members as they connect
+  std::function<void(const std::string&, std::string)> on_peer_auth;
+  std::uint32_t partitions = 0;
+  node_context* ctx = nullptr;
+  std::unique_ptr<cluster::membership> members;
+  std::map<std::string, peer> peers;  // by member id
+  std::vector<partition_replica> parts;
+  std::shared_ptr<cluster::status_board> board;
+  std::uint64_t next_call_id = 1;
+  std::vector<std::string> published_leaders;  // per partition, as last published
+  std::uint64_t leader_changes = 0;
+  bool flush_scheduled = false;
+  static inline const char* name = "stockgrid.cluster";
+};
+
+using cluster_ptr = caf::stateful_actor<cluster_state>*;
+
+std::int64_t monotonic_ms();
+// The peer message to `id`, sent at the next flush (one per peer per turn of
+// the mailbox: messages queued meanwhile travel together).
+cluster::peer_message& outbox(cluster_ptr self, const std::string& id);
+bool connected(cluster_ptr self, const std::string& id);
+
+// replication_actor.cpp
+void init_replicas(cluster_ptr self, const std::vector<cluster::log_position>& ends);
+void replication_tick(cluster_ptr self);
+void on_committed(cluster_ptr self, committed_batch& batch);
+void on_peer_replication(cluster_ptr self, const std::string& from, cluster::peer_message& m);
+void on_peer_lost(cluster_ptr self, const std::string& id);
+
+}  // namespace stockgrid::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::continuation)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::committed_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::forwarded_answer)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::auth_table)

@@ -1,0 +1,625 @@
+// The cluster actor's second half: each partition's replication, Raft with
+// leader leases (docs/cluster.md). The arithmetic is cluster/replication.hpp;
+// the journal work runs on the journal writer's threads and comes back here
+// as a `continuation`, so every decision is taken in this actor, one
+// message at a time.
+//
+// A partition's life on a replica: follower (appends what its leader ships,
+// answers, votes) -> candidate (its leader went silent for the failure
+// timeout: raises its epoch durably, asks the other replicas) -> leader (a
+// majority voted: raises the writer's epoch, journals an epoch marker,
+// ships its journal, serves once the marker is on a majority and the holds
+// are loaded) -> follower again when it meets a higher epoch.
+#include <algorithm>
+#include <optional>
+
+#include <spdlog/spdlog.h>
+
+#include "actors/cluster_state.hpp"
+
+namespace stockgrid::actors {
+
+using cluster::log_position;
+using persistence::journal_entry;
+using persistence::status;
+
+namespace {
+
+// Entries shipped to a follower and not yet acknowledged, at most (in
+// seqs); beyond, it is fed from the journal as it acknowledges.
+constexpr std::uint64_t ship_window_seqs = 65'536;
+// Entries per catch-up read from the journal.
+constexpr std::size_t catch_up_batch = 1'024;
+
+persistence::journal_writer& writer(cluster_ptr self) { return *self->state.ctx->journal; }
+cluster_routes& routes(cluster_ptr self) { return *self->state.ctx->routes; }
+const std::string& me(cluster_ptr self) { return self->state.members->self(); }
+log_position position(const journal_entry& e) { return {e.epoch, e.seq}; }
+
+std::int32_t member_index(cluster_ptr self, const std::string& id) {
+  const auto& ms = self->state.members->table().members;
+  auto it = std::find(ms.begin(), ms.end(), id);
+  return it == ms.end() ? -1 : static_cast<std::int32_t>(it - ms.begin());
+}
+
+// Runs `fn` in this actor once the writer calls back.
+template <class Fn>
+auto later(cluster_ptr self, Fn fn) {
+  return [me = caf::actor_cast<caf::actor>(self), fn = std::move(fn)](auto&&... args) mutable {
+    caf::anon_send(me, continuation{[fn = std::move(fn), ... a = std::forward<decltype(args)>(args)]() mutable {
+                     fn(a...);
+                   }});
+  };
+}
+
+// The epoch marker a new leader journals first: a refusal of no record (the
+// empty key, which no request can name), so replay and `stockgrid check`
+// pass it by, and journals compare by the epoch of their last entry.
+journal_entry epoch_marker(std::uint64_t epoch) {
+  journal_entry e;
+  e.at_ms = now_ms();
+  e.c.kind = change_kind::refusal;
+  e.result = outcome::unavailable;
+  e.c.reason = "epoch " + std::to_string(epoch) + " begins";
+  return e;
+}
+
+void answer(cluster_ptr self, const std::string& to, cluster::append_result r, std::int64_t answered_sent_ms) {
+  auto& box = outbox(self, to);
+  box.results.push_back(r);
+  // The lease counts from the oldest message this one answers.
+  box.echo_ms = box.echo_ms == 0 ? answered_sent_ms : std::min(box.echo_ms, answered_sent_ms);
+}
+
+void set_lease(cluster_ptr self, std::uint32_t p) {
+  auto& r = self->state.parts[p];
+  std::vector<std::int64_t> acked;
+  for (const auto& f : r.followers) acked.push_back(f.acked_sent_ms);
+  r.lease_end_ms = cluster::lease_end(std::move(acked), monotonic_ms(), r.replicas.size(),
+                                      self->state.settings.cluster.lease_ms());
+  if (r.serving) routes(self).lease_end_ms[p].store(r.lease_end_ms, std::memory_order_release);
+}
+
+// Where p's journal ends, read after everything queued before: a deposed
+// leader's appends still in the writer's queue commit first. Until then the
+// partition neither appends what a leader ships nor votes.
+void sync_end(cluster_ptr self, std::uint32_t p) {
+  auto& r = self->state.parts[p];
+  r.syncing = true;
+  writer(self).run(p, [done = later(self, [self, p](status& st, std::optional<journal_entry>& e) {
+                         auto& r = self->state.parts[p];
+                         r.syncing = false;
+                         if (!st) {
+                           spdlog::error("cluster: partition {}: cannot read its journal's end: {}", p, st.message());
+                           return;
+                         }
+                         r.last = r.queued = e ? position(*e) : log_position{};
+                       })](persistence::partition_store& store) mutable {
+    std::optional<journal_entry> e;
+    auto st = store.last_entry(&e);
+    done(st, e);
+  });
+}
+
+// This node stops leading (or trying to): its record actors stop, what waits
+// for a majority gets an unknown outcome, and its own appends are refused.
+void step_down(cluster_ptr self, std::uint32_t p, std::uint64_t epoch, const std::string& why) {
+  auto& r = self->state.parts[p];
+  const bool was_leader = r.r == role::leader;
+  if (was_leader) {
+    spdlog::warn("cluster: partition {}: no longer leader (epoch {}): {}", p, r.epoch, why);
+    routes(self).may_append[p].store(false, std::memory_order_release);
+    routes(self).leader[p].store(-1, std::memory_order_release);
+    routes(self).lease_end_ms[p].store(-1, std::memory_order_release);
+    caf::anon_send(self->state.ctx->partitions[p], follow_atom::value);
+    writer(self).fail_parked(p, status::unavailable("this node lost the leadership of partition " +
+                                                    std::to_string(p) + " before a majority held the change"));
+  }
+  r.r = role::follower;
+  r.serving = false;
+  r.promoting = false;
+  r.followers.clear();
+  r.votes.clear();
+  r.epoch = std::max(r.epoch, epoch);
+  r.queued = r.last;
+  if (was_leader) sync_end(self, p);
+}
+
+// ---- leader -----------------------------------------------------------------
+
+void start_serving(cluster_ptr self, std::uint32_t p) {
+  auto& r = self->state.parts[p];
+  r.promoting = true;
+  const auto epoch = r.epoch;
+  writer(self).run(p, [done = later(self, [self, p, epoch](status& st,
+                                                                           persistence::recovery_report& rep) {
+                                          auto& r = self->state.parts[p];
+                                          if (r.r != role::leader || r.epoch != epoch) return;
+                                          r.promoting = false;
+                                          if (!st) {
+                                            spdlog::error("cluster: partition {}: cannot load its holds: {}", p,
+                                                          st.message());
+                                            return;
+                                          }
+                                          for (const auto& [tenant, wh] : rep.warehouses)
+                                            self->state.ctx->warehouses.add(tenant, wh);
+                                          caf::anon_send(self->state.ctx->partitions[p], lead_atom::value,
+                                                         std::move(rep.with_holds));
+                                          r.serving = true;
+                                          set_lease(self, p);
+                                          routes(self).leader[p].store(routes(self).self,
+                                                                       std::memory_order_release);
+                                          spdlog::info("cluster: partition {}: leading, epoch {}, journal at {}",
+                                                       p, epoch, r.shipped.seq);
+                                        })](persistence::partition_store& store) mutable {
+    persistence::recovery_report rep;
+    auto st = store.recover(&rep, false);
+    done(st, rep);
+  });
+}
+
+void advance_commit(cluster_ptr self, std::uint32_t p) {
+  auto& r = self->state.parts[p];
+  std::vector<std::uint64_t> held{r.shipped.seq};
+  for (const auto& f : r.followers) held.push_back(f.match);
+  const auto c = cluster::commit_point(std::move(held), r.replicas.size(), r.epoch_start_seq);
+  if (c > r.commit) {
+    r.commit = c;
+    writer(self).set_commit_point(p, c);
+    writer(self).release(p, c);
+  }
+  if (!r.serving && !r.promoting && r.epoch_start_seq > 0 && r.commit >= r.epoch_start_seq) start_serving(self, p);
+}
+
+// More is shipped to the follower than it confirmed, by the window. (Its
+// confirmation may run ahead of `sent` while a probe is out.)
+bool ahead_of_window(const follower_progress& f) {
+  return f.sent.seq > f.match && f.sent.seq - f.match > ship_window_seqs;
+}
+
+void ship(cluster_ptr self, std::uint32_t p, follower_progress& f, std::vector<journal_entry> entries) {
+  auto& r = self->state.parts[p];
+  if (entries.empty()) return;
+  const auto end = position(entries.back());
+  outbox(self, f.id).appends.push_back({p, r.epoch, f.sent.seq, f.sent.epoch, r.commit, std::move(entries)});
+  f.sent = end;
+}
+
+// Feeds a follower that fell behind from the journal, a batch at a time.
+void read_more(cluster_ptr self, std::uint32_t p, follower_progress& f) {
+  auto& r = self->state.parts[p];
+  if (f.reading || !f.known || f.sent.seq >= r.shipped.seq || ahead_of_window(f)) return;
+  f.reading = true;
+  const auto epoch = r.epoch;
+  const auto after = f.sent.seq;
+  writer(self).run(p, [after, done = later(self, [self, p, epoch, id = f.id, after](
+                                                     status& st, std::vector<journal_entry>& entries) {
+                                   auto& r = self->state.parts[p];
+                                   if (r.r != role::leader || r.epoch != epoch) return;
+                                   auto it = std::find_if(r.followers.begin(), r.followers.end(),
+                                                          [&](const auto& f) { return f.id == id; });
+                                   if (it == r.followers.end()) return;
+                                   it->reading = false;
+                                   if (!st || !it->known || it->sent.seq != after) return;
+                                   ship(self, p, *it, std::move(entries));
+                                   read_more(self, p, *it);
+                                 })](persistence::partition_store& store) mutable {
+    std::vector<journal_entry> entries;
+    auto st = store.read_journal(after, catch_up_batch, &entries);
+    done(st, entries);
+  });
+}
+
+// A follower says its journal ends at `theirs`, which is not where we
+// thought: find out whether our journal has that entry. If so, ship from
+// there; if not, tell it where to cut.
+void probe(cluster_ptr self, std::uint32_t p, follower_progress& f, log_position theirs) {
+  auto& r = self->state.parts[p];
+  if (f.probing) return;
+  f.probing = true;
+  f.known = false;
+  const auto epoch = r.epoch;
+  const auto commit = r.commit;
+  writer(self).run(p, [theirs, commit, done = later(self, [self, p, epoch, id = f.id, theirs](bool& agrees) {
+                                          auto& r = self->state.parts[p];
+                                          if (r.r != role::leader || r.epoch != epoch) return;
+                                          auto it = std::find_if(r.followers.begin(), r.followers.end(),
+                                                                 [&](const auto& f) { return f.id == id; });
+                                          if (it == r.followers.end()) return;
+                                          it->probing = false;
+                                          if (agrees) {
+                                            it->known = true;
+                                            it->sent = theirs;
+                                            read_more(self, p, *it);
+                                            return;
+                                          }
+                                          const auto cut = cluster::truncation_point(r.history, theirs);
+                                          outbox(self, id).truncates.push_back({p, r.epoch, cut});
+                                        })](persistence::partition_store& store) mutable {
+    bool agrees = theirs.seq == 0;
+    if (!agrees && theirs.seq < store.compacted_below()) {
+      // Folded into our snapshot: only committed entries are, and a
+      // follower's committed entries agree with ours.
+      agrees = theirs.seq <= commit;
+    } else if (!agrees) {
+      std::vector<journal_entry> at;
+      if (store.read_journal(theirs.seq - 1, 1, &at) && !at.empty())
+        agrees = at.front().seq == theirs.seq && at.front().epoch == theirs.epoch;
+    }
+    done(agrees);
+  });
+}
+
+void on_result(cluster_ptr self, const std::string& from, const cluster::append_result& res, std::int64_t echo) {
+  auto& r = self->state.parts[res.partition];
+  const auto p = res.partition;
+  if (r.r != role::leader) return;
+  if (res.epoch > r.epoch) return step_down(self, p, res.epoch, from + " is at epoch " + std::to_string(res.epoch));
+  if (res.epoch < r.epoch) return;  // an answer to an earlier leader's message
+  auto it = std::find_if(r.followers.begin(), r.followers.end(), [&](const auto& f) { return f.id == from; });
+  if (it == r.followers.end()) return;
+  auto& f = *it;
+  if (echo > 0) f.acked_sent_ms = std::max(f.acked_sent_ms, echo);
+  const log_position theirs{res.last_epoch, res.last_seq};
+  if (res.ok) {
+    f.match = std::max(f.match, res.last_seq);
+    if (!f.known && !f.probing) {
+      f.known = true;
+      f.sent = theirs;
+    }
+    advance_commit(self, p);
+    read_more(self, p, f);
+  } else {
+    probe(self, p, f, theirs);
+  }
+  set_lease(self, p);
+}
+
+void become_leader(cluster_ptr self, std::uint32_t p) {
+  auto& r = self->state.parts[p];
+  r.promoting = true;
+  const auto epoch = r.epoch;
+  writer(self).promote(p, epoch, later(self, [self, p, epoch](status& st, std::uint64_t last_seq) {
+                         auto& r = self->state.parts[p];
+                         if (r.r != role::candidate || r.epoch != epoch) return;
+                         if (!st) {
+                           spdlog::error("cluster: partition {}: cannot take the lead: {}", p, st.message());
+                           return step_down(self, p, epoch, "promotion failed");
+                         }
+                         (void)last_seq;
+                         // The epochs our journal went through, for cutting
+                         // followers' journals where they disagree.
+                         writer(self).run(p, [done = later(self, [self, p, epoch](
+                                                                      std::vector<cluster::epoch_start>& history) {
+                                                auto& r = self->state.parts[p];
+                                                if (r.r != role::candidate || r.epoch != epoch) return;
+                                                r.history = std::move(history);
+                                                r.r = role::leader;
+                                                r.promoting = false;
+                                                r.leader = me(self);
+                                                r.followers.clear();
+                                                for (const auto& id : r.replicas)
+                                                  if (id != me(self)) r.followers.push_back({id});
+                                                r.shipped = r.last;
+                                                routes(self).may_append[p].store(true, std::memory_order_release);
+                                                const auto seq = writer(self).append(p, epoch_marker(epoch), {});
+                                                if (seq == 0) return step_down(self, p, epoch, "its journal refuses writes");
+                                                r.epoch_start_seq = seq;
+                                                r.history.push_back({epoch, seq});
+                                                spdlog::info("cluster: partition {}: elected leader, epoch {}", p, epoch);
+                                              })](persistence::partition_store& store) mutable {
+                           std::vector<cluster::epoch_start> history;
+                           std::vector<journal_entry> page;
+                           std::uint64_t after = 0;
+                           do {
+                             page.clear();
+                             if (!store.read_journal(after, 4096, &page)) break;
+                             for (const auto& e : page) {
+                               if (history.empty() || history.back().epoch != e.epoch)
+                                 history.push_back({e.epoch, e.seq});
+                               after = e.seq;
+                             }
+                           } while (page.size() == 4096);
+                           done(history);
+                         });
+                       }));
+}
+
+// ---- follower and candidate ------------------------------------------------
+
+void stand(cluster_ptr self, std::uint32_t p) {
+  auto& r = self->state.parts[p];
+  const auto epoch = r.epoch + 1;
+  r.pre_vote = false;
+  r.epoch = epoch;
+  r.votes = {me(self)};
+  r.promoting = true;
+  r.election_due_ms = monotonic_ms() + static_cast<std::int64_t>(self->state.settings.cluster.failure_timeout_ms);
+  writer(self).set_epoch(p, epoch, later(self, [self, p, epoch](status& st, const journal_entry*) {
+                           auto& r = self->state.parts[p];
+                           if (r.r != role::candidate || r.epoch != epoch) return;
+                           r.promoting = false;
+                           if (!st) {
+                             spdlog::warn("cluster: partition {}: cannot stand for epoch {}: {}", p, epoch,
+                                          st.message());
+                             r.r = role::follower;
+                             return;
+                           }
+                           if (r.votes.size() >= cluster::majority(r.replicas.size())) return become_leader(self, p);
+                           for (const auto& id : r.replicas)
+                             if (id != me(self))
+                               outbox(self, id).votes.push_back({p, epoch, r.last.seq, r.last.epoch, false});
+                         }));
+}
+
+bool heard_leader_recently(cluster_ptr self, const partition_replica& r, std::int64_t now) {
+  if (r.r == role::leader) return true;
+  return !r.leader.empty() && r.leader_heard_ms >= 0 &&
+         now - r.leader_heard_ms < static_cast<std::int64_t>(self->state.settings.cluster.failure_timeout_ms);
+}
+
+// First a pre-vote: would a majority vote for us in the next epoch? Only
+// then the real election, which raises our epoch durably.
+void start_election(cluster_ptr self, std::uint32_t p, std::int64_t now) {
+  auto& r = self->state.parts[p];
+  r.r = role::candidate;
+  r.pre_vote = true;
+  r.leader.clear();
+  r.votes = {me(self)};
+  r.election_due_ms = now + static_cast<std::int64_t>(self->state.settings.cluster.failure_timeout_ms);
+  if (r.votes.size() >= cluster::majority(r.replicas.size())) return stand(self, p);
+  for (const auto& id : r.replicas)
+    if (id != me(self)) outbox(self, id).votes.push_back({p, r.epoch + 1, r.last.seq, r.last.epoch, true});
+}
+
+void on_vote(cluster_ptr self, const std::string& from, const cluster::vote_request& v) {
+  auto& r = self->state.parts[v.partition];
+  const auto p = v.partition;
+  const auto now = monotonic_ms();
+  const bool grant = r.r != role::none && !r.promoting && !r.syncing &&
+                     cluster::grants_vote(r.epoch, r.last, v.epoch, {v.last_epoch, v.last_seq},
+                                          heard_leader_recently(self, r, now));
+  if (!grant || v.pre) {
+    outbox(self, from).vote_results.push_back({p, v.pre ? v.epoch : r.epoch, grant, v.pre});
+    return;
+  }
+  step_down(self, p, v.epoch, from + " stands for epoch " + std::to_string(v.epoch));
+  r.leader.clear();
+  r.promoting = true;
+  r.election_due_ms = now + static_cast<std::int64_t>(self->state.settings.cluster.failure_timeout_ms);
+  writer(self).set_epoch(p, v.epoch, later(self, [self, p, from, epoch = v.epoch](status& st, const journal_entry*) {
+                           self->state.parts[p].promoting = false;
+                           outbox(self, from).vote_results.push_back({p, epoch, static_cast<bool>(st), false});
+                         }));
+}
+
+void on_vote_result(cluster_ptr self, const std::string& from, const cluster::vote_result& v) {
+  auto& r = self->state.parts[v.partition];
+  if (!v.pre && v.epoch > r.epoch && r.r != role::none)
+    return step_down(self, v.partition, v.epoch, "a later epoch exists");
+  if (r.r != role::candidate || r.promoting || !v.granted || v.pre != r.pre_vote) return;
+  if (v.epoch != (r.pre_vote ? r.epoch + 1 : r.epoch)) return;
+  r.votes.insert(from);
+  if (r.votes.size() < cluster::majority(r.replicas.size())) return;
+  if (r.pre_vote) return stand(self, v.partition);
+  become_leader(self, v.partition);
+}
+
+// The leader's entries (or heartbeat) for a partition this node follows.
+void on_append(cluster_ptr self, const std::string& from, cluster::partition_append& a, std::int64_t sent_ms) {
+  const auto p = a.partition;
+  auto& r = self->state.parts[p];
+  if (r.r == role::none || r.syncing) return;
+  if (a.epoch < r.epoch || (a.epoch == r.epoch && r.r == role::leader))
+    return answer(self, from, {p, r.epoch, false, r.last.seq, r.last.epoch}, sent_ms);
+  if (a.epoch > r.epoch || r.r != role::follower) {
+    step_down(self, p, a.epoch, from + " leads epoch " + std::to_string(a.epoch));
+    // Queued before the entries below, so durable before they are answered.
+    writer(self).set_epoch(p, a.epoch, {});
+  }
+  r.leader = from;
+  r.leader_heard_ms = monotonic_ms();
+  if (log_position{a.prev_epoch, a.prev_seq} != r.queued)
+    return answer(self, from, {p, r.epoch, false, r.queued.seq, r.queued.epoch}, sent_ms);
+  if (a.entries.empty()) {
+    r.commit = std::max(r.commit, std::min(a.commit_seq, r.last.seq));
+    writer(self).set_commit_point(p, r.commit);
+    return answer(self, from, {p, r.epoch, true, r.last.seq, r.last.epoch}, sent_ms);
+  }
+  r.queued = position(a.entries.back());
+  const auto commit = std::min(a.commit_seq, r.queued.seq);
+  const auto epoch = r.epoch;
+  auto appended = later(self, [self, p, from, sent_ms, epoch, commit](status& st, std::optional<log_position>& last) {
+        auto& r = self->state.parts[p];
+        if (!st) {
+          spdlog::warn("cluster: partition {}: cannot append entries from {}: {}", p, from, st.message());
+          r.queued = r.last;
+          return answer(self, from, {p, r.epoch, false, r.last.seq, r.last.epoch}, sent_ms);
+        }
+        if (last) r.last = std::max(r.last, *last);
+        if (r.epoch == epoch && r.r == role::follower) {
+          r.commit = std::max(r.commit, std::min(commit, r.last.seq));
+          writer(self).set_commit_point(p, r.commit);
+        }
+        answer(self, from, {p, r.epoch, true, r.last.seq, r.last.epoch}, sent_ms);
+      });
+  // The writer's entry pointer lives only during its callback: copy what we need.
+  writer(self).append_replicated(p, a.epoch, std::move(a.entries),
+                                 [appended](const status& st, const journal_entry* last) mutable {
+                                   std::optional<log_position> end;
+                                   if (last) end = position(*last);
+                                   appended(st, end);
+                                 });
+}
+
+// The leader says our journal disagrees with its own after `after_seq`.
+void on_truncate(cluster_ptr self, const std::string& from, const cluster::truncate_order& t, std::int64_t sent_ms) {
+  const auto p = t.partition;
+  auto& r = self->state.parts[p];
+  if (r.r != role::follower || t.epoch != r.epoch || r.leader != from) return;
+  writer(self).truncate_after(p, t.after_seq, {});
+  writer(self).run(p, [done = later(self, [self, p, from, sent_ms, after = t.after_seq](
+                                              status& st, std::optional<journal_entry>& e) {
+                         auto& r = self->state.parts[p];
+                         if (!st) return;
+                         const auto end = e ? position(*e) : log_position{};
+                         if (end.seq > after) {
+                           spdlog::error("cluster: partition {}: its journal disagrees with {}'s below its "
+                                         "snapshot (after seq {}); this copy needs a rebuild (docs/cluster.md)",
+                                         p, from, after);
+                           return;
+                         }
+                         spdlog::warn("cluster: partition {}: journal cut after seq {} to agree with {}", p, after,
+                                      from);
+                         r.last = r.queued = end;
+                         answer(self, from, {p, r.epoch, false, end.seq, end.epoch}, sent_ms);
+                       })](persistence::partition_store& store) mutable {
+    std::optional<journal_entry> e;
+    auto st = store.last_entry(&e);
+    done(st, e);
+  });
+}
+
+}  // namespace
+
+// ---- the cluster actor's entry points ---------------------------------------
+
+void init_replicas(cluster_ptr self, const std::vector<log_position>& ends) {
+  auto& st = self->state;
+  const auto& table = st.members->table();
+  const auto now = monotonic_ms();
+  const auto self_index = static_cast<std::uint32_t>(member_index(self, me(self)));
+  const auto timeout = static_cast<std::int64_t>(st.settings.cluster.failure_timeout_ms);
+  st.parts.resize(st.partitions);
+  for (std::uint32_t p = 0; p < st.partitions; ++p) {
+    auto& r = st.parts[p];
+    const auto& reps = table.replicas[p];
+    for (auto idx : reps) r.replicas.push_back(table.members[idx]);
+    auto it = std::find(reps.begin(), reps.end(), self_index);
+    if (it == reps.end()) continue;
+    r.r = role::follower;
+    r.rank = static_cast<std::uint32_t>(it - reps.begin());
+    r.epoch = writer(self).epoch(p);
+    r.last = r.queued = ends[p];
+    // The preferred leader stands first, soon after start; the others wait
+    // their turn, so one election usually settles it.
+    r.election_due_ms = now + (r.rank == 0 ? 4 * static_cast<std::int64_t>(st.settings.cluster.heartbeat_interval_ms)
+                                           : timeout + static_cast<std::int64_t>(r.rank) * timeout / 2);
+  }
+}
+
+void replication_tick(cluster_ptr self) {
+  auto& st = self->state;
+  const auto now = monotonic_ms();
+  const auto timeout = static_cast<std::int64_t>(st.settings.cluster.failure_timeout_ms);
+  cluster::peer_message::leads_list leads;
+  for (std::uint32_t p = 0; p < st.partitions; ++p) {
+    auto& r = st.parts[p];
+    switch (r.r) {
+      case role::none:
+        break;
+      case role::follower: {
+        if (r.promoting || heard_leader_recently(self, r, now)) break;
+        // After a leader is lost, the replicas stand one after another by
+        // rank, a quarter of the failure timeout apart, so one usually wins
+        // the first round instead of splitting the vote.
+        auto due = r.election_due_ms;
+        if (r.leader_heard_ms >= 0)
+          due = std::max(due, r.leader_heard_ms + timeout + static_cast<std::int64_t>(r.rank) * timeout / 4);
+        if (now >= due) start_election(self, p, now);
+        break;
+      }
+      case role::candidate:
+        if (!r.promoting && now >= r.election_due_ms) {
+          // No majority in time (a split vote, or too few replicas up):
+          // stand again later, the lower ranks first.
+          r.r = role::follower;
+          r.election_due_ms = now + timeout / 2 + static_cast<std::int64_t>(r.rank) * timeout / 4;
+        }
+        break;
+      case role::leader:
+        for (auto& f : r.followers) {
+          const auto prev = f.known ? f.sent : r.shipped;
+          outbox(self, f.id).appends.push_back({p, r.epoch, prev.seq, prev.epoch, r.commit, {}});
+        }
+        set_lease(self, p);
+        if (r.serving && r.lease_end_ms > now) leads.emplace_back(p, r.epoch);
+        break;
+    }
+  }
+  // Every node learns who serves which partition, for forwarding.
+  for (auto& [id, peer] : st.peers)
+    if (peer.handle) {
+      auto& box = outbox(self, id);
+      box.has_leads = true;
+      box.leads = leads;
+    }
+}
+
+void on_committed(cluster_ptr self, committed_batch& batch) {
+  const auto p = batch.partition;
+  auto& r = self->state.parts[p];
+  if (r.r != role::leader || batch.entries.empty() || batch.entries.front().epoch != r.epoch) return;
+  const auto prev = r.shipped;
+  r.shipped = r.last = r.queued = position(batch.entries.back());
+  for (auto& f : r.followers) {
+    if (!f.known || f.reading) continue;
+    if (f.sent.seq < prev.seq || ahead_of_window(f)) {
+      read_more(self, p, f);
+      continue;
+    }
+    std::vector<journal_entry> fresh;
+    for (const auto& e : batch.entries)
+      if (e.seq > f.sent.seq) fresh.push_back(e);
+    ship(self, p, f, std::move(fresh));
+  }
+  advance_commit(self, p);
+}
+
+void on_peer_replication(cluster_ptr self, const std::string& from, cluster::peer_message& m) {
+  auto& st = self->state;
+  auto valid = [&](std::uint32_t p) { return p < st.partitions; };
+  for (auto& a : m.appends)
+    if (valid(a.partition)) on_append(self, from, a, m.sent_ms);
+  for (const auto& res : m.results)
+    if (valid(res.partition)) on_result(self, from, res, m.echo_ms);
+  for (const auto& v : m.votes)
+    if (valid(v.partition)) on_vote(self, from, v);
+  for (const auto& v : m.vote_results)
+    if (valid(v.partition)) on_vote_result(self, from, v);
+  for (const auto& t : m.truncates)
+    if (valid(t.partition)) on_truncate(self, from, t, m.sent_ms);
+  if (!m.has_leads) return;
+  // Who `from` says it serves: where this node forwards those partitions.
+  const auto index = member_index(self, from);
+  std::vector<bool> led(st.partitions, false);
+  for (const auto& [p, epoch] : m.leads) {
+    if (!valid(p)) continue;
+    led[p] = true;
+    auto& r = st.parts[p];
+    if (r.r == role::leader || epoch < r.epoch) continue;
+    if (r.r == role::none) r.epoch = epoch;
+    routes(self).leader[p].store(index, std::memory_order_release);
+  }
+  for (std::uint32_t p = 0; p < st.partitions; ++p)
+    if (!led[p] && routes(self).leader[p].load(std::memory_order_acquire) == index)
+      routes(self).leader[p].store(-1, std::memory_order_release);
+}
+
+void on_peer_lost(cluster_ptr self, const std::string& id) {
+  auto& st = self->state;
+  const auto index = member_index(self, id);
+  for (std::uint32_t p = 0; p < st.partitions; ++p) {
+    if (routes(self).leader[p].load(std::memory_order_acquire) == index)
+      routes(self).leader[p].store(-1, std::memory_order_release);
+    auto& r = st.parts[p];
+    for (auto& f : r.followers)
+      if (f.id == id) {
+        // Its journal may have moved on without us: ask again on reconnect.
+        f.known = false;
+        f.reading = f.probing = false;
+      }
+  }
+}
+
+}  // namespace stockgrid::actors

@@ -1,0 +1,87 @@
+#include "cluster/placement.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+namespace stockgrid::cluster {
+
+std::uint64_t score(std::string_view member_id, std::uint32_t partition) {
+  std::uint64_t h = 14695981039346656037ull;  // FNV-1a 64
+  auto mix = [&h](unsigned char byte) {
+    h ^= byte;
+    h *= 1099511628211ull;
+  };
+  for (char c : member_id) mix(static_cast<unsigned char>(c));
+  mix(0);
+  for (int i = 0; i < 4; ++i) mix(static_cast<unsigned char>(partition >> (8 * i)));
+  // splitmix64's finalizer: FNV alone leaves the high bits of ids that share
+  // a long prefix (node-1, node-2) too alike.
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  return h;
+}
+
+std::vector<std::uint32_t> replicas_of(std::uint32_t partition, const std::vector<std::string>& member_ids,
+                                       std::uint32_t replication_factor) {
+  std::vector<std::uint32_t> order(member_ids.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::vector<std::uint64_t> scores(member_ids.size());
+  for (std::size_t i = 0; i < member_ids.size(); ++i) scores[i] = score(member_ids[i], partition);
+  const auto n = std::min<std::size_t>(replication_factor, member_ids.size());
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
+                    [&](std::uint32_t a, std::uint32_t b) {
+                      if (scores[a] != scores[b]) return scores[a] > scores[b];
+                      return member_ids[a] < member_ids[b];
+                    });
+  order.resize(n);
+  return order;
+}
+
+bool placement::holds(std::uint32_t p, std::uint32_t member) const {
+  if (p >= replicas.size()) return false;
+  const auto& r = replicas[p];
+  return std::find(r.begin(), r.end(), member) != r.end();
+}
+
+std::vector<std::uint32_t> placement::preferred_by(std::uint32_t member) const {
+  std::vector<std::uint32_t> out;
+  for (std::uint32_t p = 0; p < replicas.size(); ++p)
+    if (!replicas[p].empty() && replicas[p].front() == member) out.push_back(p);
+  return out;
+}
+
+bool valid_member_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '-';
+  });
+}
+
+placement place(std::vector<std::string> member_ids, std::uint32_t partitions,
+                std::uint32_t replication_factor, std::string* error) {
+  placement out;
+  auto fail = [&](std::string why) {
+    if (error) *error = std::move(why);
+    return placement{};
+  };
+  if (member_ids.empty()) return fail("a cluster needs at least one member");
+  if (partitions == 0) return fail("a cluster needs at least one partition");
+  if (replication_factor == 0) return fail("the replication factor must be at least 1");
+  for (const auto& id : member_ids)
+    if (!valid_member_id(id)) return fail("bad member id '" + id + "': 1..64 bytes of [A-Za-z0-9._:-]");
+  std::sort(member_ids.begin(), member_ids.end());
+  if (auto dup = std::adjacent_find(member_ids.begin(), member_ids.end()); dup != member_ids.end())
+    return fail("member id '" + *dup + "' appears twice");
+  out.replication_factor = std::min<std::uint32_t>(replication_factor, static_cast<std::uint32_t>(member_ids.size()));
+  out.replicas.reserve(partitions);
+  for (std::uint32_t p = 0; p < partitions; ++p)
+    out.replicas.push_back(replicas_of(p, member_ids, out.replication_factor));
+  out.members = std::move(member_ids);
+  return out;
+}
+
+}  // namespace stockgrid::cluster

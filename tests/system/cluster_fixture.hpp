@@ -1,0 +1,145 @@
+// Three real nodes on loopback joined into a cluster, and what the cluster
+// tests ask of them (node_cluster_test.cpp, node_replication_test.cpp).
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "tests/system/node_fixture.hpp"
+
+namespace stockgrid::node_test {
+
+
+// A port no one listens on now (the kernel's pick for a socket bound to 0).
+inline std::uint16_t unused_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+inline std::string member(std::uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+
+// Three nodes, each joined to the other two (4 partitions: node_fixture),
+// each with its data dir under `dir` (so a test can restart one on it and
+// read its journals).
+struct cluster3 {
+  std::vector<std::uint16_t> ports{unused_port(), unused_port(), unused_port()};
+  testing::temp_dir dir;
+  std::vector<node_options> options;
+  std::vector<std::unique_ptr<test_node>> nodes;
+
+  explicit cluster3(int replication_factor = 3) {
+    for (std::size_t i = 0; i < 3; ++i) {
+      std::string join;
+      for (std::size_t j = 0; j < 3; ++j)
+        if (j != i) join += (join.empty() ? "" : ",") + member(ports[j]);
+      node_options o = without_demo();
+      o.data_dir = data_dir(i);
+      o.args = {"--cluster-port", std::to_string(ports[i]), "--join", join,
+                "--replication-factor", std::to_string(replication_factor),
+                "--heartbeat-interval-ms", "100", "--failure-timeout-ms", "1000", "--connect-timeout-ms", "500"};
+      options.push_back(o);
+      nodes.push_back(std::make_unique<test_node>(std::move(o)));
+    }
+  }
+  std::string data_dir(std::size_t i) const { return dir.path() + "/node" + std::to_string(i); }
+  std::string id(std::size_t i) const { return member(ports[i]); }
+  std::size_t index_of(const std::string& id) const {
+    for (std::size_t i = 0; i < 3; ++i)
+      if (member(ports[i]) == id) return i;
+    return 3;
+  }
+};
+
+inline value status_of(test_node& node) {
+  session s(node, encoding::json, system_token);
+  const value r = s.call({{"op", "cluster.status"}});
+  INFO(Catch::Detail::stringify(r));
+  REQUIRE(ok(r));
+  return r;
+}
+
+// member id -> up, as `node` sees it.
+inline std::map<std::string, bool> up_as_seen_by(test_node& node) {
+  std::map<std::string, bool> out;
+  const value status = status_of(node);
+  for (const value& m : items(status, "members")) out[text(m, "id")] = at(m, "up") == value(true);
+  return out;
+}
+
+// Polls until `want` holds (at most `limit`); returns whether it did.
+template <class F>
+bool eventually(F want, std::chrono::milliseconds limit = std::chrono::seconds(15)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    if (want()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+inline bool all_up(test_node& node, const std::vector<std::uint16_t>& ports) {
+  auto seen = up_as_seen_by(node);
+  for (auto p : ports)
+    if (!seen[member(p)]) return false;
+  return seen.size() == ports.size();
+}
+
+
+// Partition -> its leader's id, as `node` sees it (partitions with none
+// left out).
+inline std::map<std::int64_t, std::string> leaders_seen_by(test_node& node) {
+  std::map<std::int64_t, std::string> out;
+  const value status = status_of(node);
+  for (const value& p : items(status, "partitions"))
+    if (auto leader = text(p, "leader"); !leader.empty()) out[integer(p, "partition")] = leader;
+  return out;
+}
+
+// The partitions `node` itself leads and serves now.
+inline std::set<std::int64_t> serving(test_node& node) {
+  std::set<std::int64_t> out;
+  const value status = status_of(node);
+  for (const value& p : items(status, "partitions"))
+    if (text(p, "leader") == text(status, "self")) out.insert(integer(p, "partition"));
+  return out;
+}
+
+// Partition -> leader for the partitions on whose leader every running node
+// of `c` agrees.
+inline std::map<std::int64_t, std::string> leaders_agreed(cluster3& c) {
+  std::map<std::int64_t, std::string> agreed;
+  bool first = true;
+  for (auto& n : c.nodes) {
+    if (n->status() != "running") continue;
+    auto seen = leaders_seen_by(*n);
+    if (first) {
+      agreed = seen;
+      first = false;
+      continue;
+    }
+    std::erase_if(agreed, [&](const auto& kv) { return seen[kv.first] != kv.second; });
+  }
+  return agreed;
+}
+
+// Whether `token` authenticates at `node` now (a fresh connection).
+inline bool authenticates(test_node& node, const std::string& token) {
+  session s(node, encoding::json);
+  return ok(s.call({{"op", "auth"}, {"token", token}}));
+}
+
+}  // namespace stockgrid::node_test
