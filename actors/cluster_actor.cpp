@@ -5,6 +5,7 @@
 #include "actors/cluster.hpp"
 
 #include <chrono>
+#include <random>
 
 #include <caf/io/middleman.hpp>
 #include <spdlog/fmt/ranges.h>
@@ -25,9 +26,10 @@ std::int64_t monotonic_ms() {
 
 namespace {
 
-// Forwarded requests per peer message: bounds one message's size (a reply
-// may carry a history page).
-constexpr std::size_t forwarded_per_message_max = 256;
+// Forwarded requests (and answers) per peer message: bounds one message's
+// size within what the receiver decodes (cluster/wire.cpp: a history page
+// answered is about 26,000 values).
+constexpr std::size_t forwarded_per_message_max = 32;
 
 void publish_board(cluster_ptr self) {
   auto& st = self->state;
@@ -66,7 +68,7 @@ void publish_board(cluster_ptr self) {
 // Answers every request forwarded to `id` that is still waiting. Sent ones
 // may have been applied there: TIMEOUT says so (retry with the same
 // idempotency key); ones never sent get UNAVAILABLE (nothing was applied).
-void fail_pending(cluster_ptr self, peer& p, const std::string& id, const char* why) {
+void fail_pending(peer& p, const std::string& id, const char* why) {
   for (auto& [call, pending] : p.pending) {
     auto r = reply::error(outcome::timeout, std::string("no answer from ") + id + ", the partition's leader (" + why +
                                                 "); the request may have been applied: retry it with the same "
@@ -82,7 +84,7 @@ void lost(cluster_ptr self, peer& p, const std::string& id, const char* why) {
   if (p.handle) self->demonitor(p.handle);
   p.handle = nullptr;
   self->state.members->connected(id, false);
-  fail_pending(self, p, id, why);
+  fail_pending(p, id, why);
   p.outbox = {};
   on_peer_lost(self, id);
 }
@@ -124,7 +126,7 @@ void connect(cluster_ptr self, const std::string& id) {
 }
 
 // Requests forwarded to `p` that got no answer in time.
-void expire_pending(cluster_ptr self, peer& p, const std::string& id, std::int64_t now) {
+void expire_pending(peer& p, const std::string& id, std::int64_t now) {
   for (auto it = p.pending.begin(); it != p.pending.end();) {
     if (it->second.deadline_ms > now) {
       ++it;
@@ -145,7 +147,7 @@ void tick(cluster_ptr self) {
       send_beat(self, p);
     else if (!p.connecting)
       connect(self, id);
-    expire_pending(self, p, id, now);
+    expire_pending(p, id, now);
   }
   replication_tick(self);
   publish_board(self);
@@ -282,6 +284,11 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
                             std::function<void(const std::string&, std::string)> on_peer_auth) {
   auto& st = self->state;
   st.on_peer_auth = std::move(on_peer_auth);
+  st.started_ms = monotonic_ms();
+  // A restarted node must not reuse the ids its previous run forwarded
+  // under: a late answer to one would match a new request.
+  std::random_device seed;
+  st.next_call_id = (static_cast<std::uint64_t>(seed()) << 32 | seed()) & 0x3fff'ffff'ffff'ffffull;
   st.settings = s;
   st.partitions = s.node.partitions;
   st.board = std::move(board);
@@ -338,7 +345,7 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
       },
       [](continuation& c) { c.fn(); },
       [self](stop_atom) {
-        for (auto& [id, p] : self->state.peers) fail_pending(self, p, id, "this node is stopping");
+        for (auto& [id, p] : self->state.peers) fail_pending(p, id, "this node is stopping");
         self->quit();
       },
   };
@@ -354,6 +361,8 @@ cluster::peer_message& outbox(cluster_ptr self, const std::string& id) {
   }
   return st.peers.at(id).outbox;
 }
+
+void flush_now(cluster_ptr self) { flush(self); }
 
 bool connected(cluster_ptr self, const std::string& id) {
   auto it = self->state.peers.find(id);

@@ -108,7 +108,8 @@ struct cluster_state {
   std::map<std::string, peer> peers;  // by member id
   std::vector<partition_replica> parts;
   std::shared_ptr<cluster::status_board> board;
-  std::uint64_t next_call_id = 1;
+  std::uint64_t next_call_id = 1;  // seeded at random per process: ids are not reused across restarts
+  std::int64_t started_ms = 0;
   std::vector<std::string> published_leaders;  // per partition, as last published
   std::uint64_t leader_changes = 0;
   bool flush_scheduled = false;
@@ -122,6 +123,8 @@ std::int64_t monotonic_ms();
 // the mailbox: messages queued meanwhile travel together).
 cluster::peer_message& outbox(cluster_ptr self, const std::string& id);
 bool connected(cluster_ptr self, const std::string& id);
+// Sends every outbox now.
+void flush_now(cluster_ptr self);
 
 // replication_actor.cpp
 void init_replicas(cluster_ptr self, const std::vector<cluster::log_position>& ends);

@@ -30,6 +30,8 @@ namespace {
 constexpr std::uint64_t ship_window_seqs = 65'536;
 // Entries per catch-up read from the journal.
 constexpr std::size_t catch_up_batch = 1'024;
+// Journal entries in one peer message, at most (give or take one batch).
+constexpr std::size_t peer_message_entries_max = 16'384;
 
 persistence::journal_writer& writer(cluster_ptr self) { return *self->state.ctx->journal; }
 cluster_routes& routes(cluster_ptr self) { return *self->state.ctx->routes; }
@@ -121,7 +123,8 @@ void step_down(cluster_ptr self, std::uint32_t p, std::uint64_t epoch, const std
   r.followers.clear();
   r.votes.clear();
   r.epoch = std::max(r.epoch, epoch);
-  r.queued = r.last;
+  // A follower's appends still in the writer stay counted in `queued`; a
+  // leader's end is read back from the journal.
   if (was_leader) sync_end(self, p);
 }
 
@@ -181,8 +184,14 @@ void ship(cluster_ptr self, std::uint32_t p, follower_progress& f, std::vector<j
   auto& r = self->state.parts[p];
   if (entries.empty()) return;
   const auto end = position(entries.back());
-  outbox(self, f.id).appends.push_back({p, r.epoch, f.sent.seq, f.sent.epoch, r.commit, std::move(entries)});
+  auto& box = outbox(self, f.id);
+  box.appends.push_back({p, r.epoch, f.sent.seq, f.sent.epoch, r.commit, std::move(entries)});
   f.sent = end;
+  // One peer message stays well inside what the receiver decodes
+  // (cluster/wire.cpp): about 31 values per entry.
+  std::size_t queued = 0;
+  for (const auto& a : box.appends) queued += a.entries.size();
+  if (queued >= peer_message_entries_max) flush_now(self);
 }
 
 // Feeds a follower that fell behind from the journal, a batch at a time.
@@ -302,7 +311,15 @@ void become_leader(cluster_ptr self, std::uint32_t p) {
                                                   if (id != me(self)) r.followers.push_back({id});
                                                 r.shipped = r.last;
                                                 routes(self).may_append[p].store(true, std::memory_order_release);
-                                                const auto seq = writer(self).append(p, epoch_marker(epoch), {});
+                                                const auto seq = writer(self).append(
+                                                    p, epoch_marker(epoch),
+                                                    later(self, [self, p, epoch](status& st, const journal_entry*) {
+                                                      // Without its marker this epoch can never commit.
+                                                      auto& r = self->state.parts[p];
+                                                      if (!st && r.r == role::leader && r.epoch == epoch)
+                                                        step_down(self, p, epoch, "its epoch marker was not written: " +
+                                                                                      st.message());
+                                                    }));
                                                 if (seq == 0) return step_down(self, p, epoch, "its journal refuses writes");
                                                 r.epoch_start_seq = seq;
                                                 r.history.push_back({epoch, seq});
@@ -376,7 +393,12 @@ void on_vote(cluster_ptr self, const std::string& from, const cluster::vote_requ
   auto& r = self->state.parts[v.partition];
   const auto p = v.partition;
   const auto now = monotonic_ms();
-  const bool grant = r.r != role::none && !r.promoting && !r.syncing &&
+  // Just started: it may have promised a leader, before it stopped, not to
+  // vote for a while; it keeps that promise by not voting at all for the
+  // failure timeout after its start.
+  const bool settled = now - self->state.started_ms >= static_cast<std::int64_t>(self->state.settings.cluster.failure_timeout_ms);
+  const bool grant = r.r != role::none && settled && !r.promoting && !r.syncing &&
+                     std::find(r.replicas.begin(), r.replicas.end(), from) != r.replicas.end() &&
                      cluster::grants_vote(r.epoch, r.last, v.epoch, {v.last_epoch, v.last_seq},
                                           heard_leader_recently(self, r, now));
   if (!grant || v.pre) {
@@ -393,8 +415,13 @@ void on_vote(cluster_ptr self, const std::string& from, const cluster::vote_requ
                          }));
 }
 
+bool is_replica(const partition_replica& r, const std::string& id) {
+  return std::find(r.replicas.begin(), r.replicas.end(), id) != r.replicas.end();
+}
+
 void on_vote_result(cluster_ptr self, const std::string& from, const cluster::vote_result& v) {
   auto& r = self->state.parts[v.partition];
+  if (!is_replica(r, from)) return;
   if (!v.pre && v.epoch > r.epoch && r.r != role::none)
     return step_down(self, v.partition, v.epoch, "a later epoch exists");
   if (r.r != role::candidate || r.promoting || !v.granted || v.pre != r.pre_vote) return;
@@ -457,6 +484,7 @@ void on_truncate(cluster_ptr self, const std::string& from, const cluster::trunc
   const auto p = t.partition;
   auto& r = self->state.parts[p];
   if (r.r != role::follower || t.epoch != r.epoch || r.leader != from) return;
+  r.leader_heard_ms = monotonic_ms();  // its answer renews the leader's lease: so must the promise
   writer(self).truncate_after(p, t.after_seq, {});
   writer(self).run(p, [done = later(self, [self, p, from, sent_ms, after = t.after_seq](
                                               status& st, std::optional<journal_entry>& e) {
@@ -538,6 +566,12 @@ void replication_tick(cluster_ptr self) {
         }
         break;
       case role::leader:
+        // No majority for a whole failure timeout past its lease: the others
+        // may have elected someone. Step down, so what waits here is answered.
+        if (r.serving && r.lease_end_ms >= 0 && now - r.lease_end_ms > timeout) {
+          step_down(self, p, r.epoch, "no majority answered for the failure timeout");
+          break;
+        }
         for (auto& f : r.followers) {
           const auto prev = f.known ? f.sent : r.shipped;
           outbox(self, f.id).appends.push_back({p, r.epoch, prev.seq, prev.epoch, r.commit, {}});
