@@ -21,7 +21,7 @@ add_link_options(-fsanitize=thread)
 
 # Every folder that links no CAF (actors/ and app/ do; web/ and bench/ are
 # not needed by these tests).
-foreach(folder metrics config domain protocol orders gateway persistence feed auth client)
+foreach(folder metrics config domain protocol cluster orders gateway persistence feed auth client)
   add_subdirectory(${folder})
 endforeach()
 

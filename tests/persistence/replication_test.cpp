@@ -526,7 +526,11 @@ TEST_CASE("a degraded partition and a truncation fail parked completions",
   completion_log log;
   writer->append(0, next_entry(sim, "gated-1"), log.done("g1"));
   REQUIRE(eventually([&] { return writer->parked(0) == 1; }));
-  raw->fail_writes(1, status::io_error("disk full"));
+  // On the writer thread, the store's only user while the writer runs.
+  on_writer(*writer, [raw](partition_store&) {
+    raw->fail_writes(1, status::io_error("disk full"));
+    return 0;
+  });
   writer->append(0, next_entry(sim, "plain-2"), log.done("p2"));
   auto events = log.wait(2);
   CHECK(log.labels() == std::vector<std::string>{"g1", "p2"});  // the parked one first
