@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <shared_mutex>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -100,6 +103,27 @@ struct cluster_routes {
   std::unique_ptr<std::atomic<bool>[]> may_append;
   std::vector<bool> replica;  // this node holds a copy (set before any request, then constant)
   caf::actor cluster;  // set before any request is routed
+
+  // Whether a leader acknowledges the tenant's changes alone, without
+  // waiting for a majority (tenant.settings `ack: "leader"`). Set from the
+  // tenant's settings whenever they change; read by the journal writer's
+  // quorum gate and by record actors, on their threads.
+  bool leader_acks(const std::string& tenant) const {
+    if (leader_acked.load(std::memory_order_acquire) == 0) return false;
+    std::shared_lock lock(ack_mutex);
+    return leader_ack_tenants.count(tenant) > 0;
+  }
+  void set_leader_acks(const std::string& tenant, bool leader) {
+    std::unique_lock lock(ack_mutex);
+    if (leader) leader_ack_tenants.insert(tenant);
+    else leader_ack_tenants.erase(tenant);
+    leader_acked.store(leader_ack_tenants.size(), std::memory_order_release);
+  }
+
+ private:
+  mutable std::shared_mutex ack_mutex;
+  std::unordered_set<std::string> leader_ack_tenants;
+  std::atomic<std::size_t> leader_acked{0};  // its size: most nodes have none
 };
 
 // What every actor of a node shares. Owned by the grid, outlives the actors.

@@ -14,6 +14,7 @@
 #include "actors/cluster_state.hpp"
 #include "cluster/endpoints.hpp"
 #include "config/limits.hpp"
+#include "orders/settings_table.hpp"
 
 namespace stockgrid::actors {
 
@@ -98,6 +99,8 @@ void send_beat(cluster_ptr self, peer& p) {
 void on_connected(cluster_ptr self, peer& p) {
   auto& st = self->state;
   if (!st.auth_bytes.empty()) self->send(p.handle, auth_atom::value, st.members->self(), st.auth_bytes);
+  if (!st.settings_bytes.empty())
+    self->send(p.handle, tsettings_atom::value, st.members->self(), st.settings_bytes);
 }
 
 void connect(cluster_ptr self, const std::string& id) {
@@ -342,6 +345,29 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
           return;
         }
         if (st.on_peer_auth) st.on_peer_auth(from, std::move(bytes));
+      },
+      [self](settings_bytes& t) {
+        auto& st = self->state;
+        st.settings_bytes = std::move(t.bytes);
+        for (auto& [id, p] : st.peers)
+          if (p.handle) self->send(p.handle, tsettings_atom::value, st.members->self(), st.settings_bytes);
+        if (st.settings_sink) return;
+        st.settings_sink = std::move(t.directory);
+        for (auto& [from, bytes] : st.settings_waiting)
+          self->send(st.settings_sink, tsettings_atom::value, from, std::move(bytes));
+        st.settings_waiting.clear();
+      },
+      [self](tsettings_atom, const std::string& from, std::string& bytes) {
+        auto& st = self->state;
+        if (!st.peers.count(from) || bytes.size() > orders::settings_table_bytes_max) {
+          spdlog::warn("cluster: a tenant-settings table from '{}' refused (not a member, or {} bytes)", from,
+                       bytes.size());
+          return;
+        }
+        if (st.settings_sink)
+          self->send(st.settings_sink, tsettings_atom::value, from, std::move(bytes));
+        else
+          st.settings_waiting[from] = std::move(bytes);  // one per member: bounded by the membership
       },
       [](continuation& c) { c.fn(); },
       [self](stop_atom) {

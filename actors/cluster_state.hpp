@@ -102,6 +102,13 @@ struct cluster_state {
   config::settings settings;
   std::string auth_bytes;  // the latest auth_table, sent to members as they connect
   std::function<void(const std::string&, std::string)> on_peer_auth;
+  // Tenant settings (messages.hpp settings_bytes): this node's latest
+  // table, sent to members as they connect; where members' tables go (the
+  // order directory, known from its first table), and members' tables that
+  // came before it, the latest per member.
+  std::string settings_bytes;
+  caf::actor settings_sink;
+  std::map<std::string, std::string> settings_waiting;
   std::uint32_t partitions = 0;
   node_context* ctx = nullptr;
   std::unique_ptr<cluster::membership> members;

@@ -29,6 +29,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/actors.hpp"
+#include "actors/messages.hpp"
 #include "orders/requests.hpp"
 #include "persistence/document_writer.hpp"
 
@@ -123,6 +124,10 @@ using order_directory = caf::typed_actor<
     caf::reacts_to<read_atom, transfer_call, doc_result>,
     // A tenant's settings are durable: the cache takes them.
     caf::reacts_to<saved_atom, std::string, orders::tenant_settings>,
+    // In a cluster: a member's tenant-settings table (messages.hpp).
+    caf::reacts_to<tsettings_atom, std::string, std::string>,
+    // ... and the moment to send this node's table after a change.
+    caf::reacts_to<tsettings_atom>,
     // A coordinator reached a final state (kind, id).
     caf::reacts_to<ended_atom, persistence::document_kind, std::string>,
     // tenant.delete: stop the tenant's coordinators, answer its waiting

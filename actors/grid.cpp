@@ -285,7 +285,11 @@ void cluster_journal(grid::impl& im, persistence::journal_writer_options& o) {
   for (std::uint32_t p = 0; p < s.node.partitions; ++p)
     im.ctx.routes->replica[p] = table.holds(p, static_cast<std::uint32_t>(self - table.members.begin()));
   o.replicated = true;
-  o.must_wait = [](std::uint32_t, const journal_entry& e) { return !e.key.tenant.empty(); };
+  // A change waits for a majority unless its tenant chose `ack: "leader"`;
+  // the epoch markers (tenant "") never wait.
+  o.must_wait = [routes = im.ctx.routes.get()](std::uint32_t, const journal_entry& e) {
+    return !e.key.tenant.empty() && !routes->leader_acks(e.key.tenant);
+  };
   o.may_append = [routes = im.ctx.routes.get()](std::uint32_t p) {
     return routes->may_append[p].load(std::memory_order_acquire);
   };
@@ -483,6 +487,7 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
   im->coordination.on_settings = [ctx = &im->ctx, next = options.on_settings](
                                      const std::string& tenant, const orders::tenant_settings& ts) {
     ctx->records.set_limit(tenant, ts.records_max);
+    if (ctx->routes) ctx->routes->set_leader_acks(tenant, ts.ack == orders::ack_mode::leader);
     if (next) next(tenant, ts);
   };
   im->coordination.docs = im->documents.get();

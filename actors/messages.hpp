@@ -9,6 +9,7 @@
 #include <optional>
 #include <utility>
 
+#include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 
@@ -35,6 +36,10 @@ using follow_atom = caf::atom_constant<caf::atom("follow")>;
 using beat_atom = caf::atom_constant<caf::atom("beat")>;
 using peer_atom = caf::atom_constant<caf::atom("peer")>;
 using auth_atom = caf::atom_constant<caf::atom("auth")>;
+// (tsettings_atom, member id, bytes): a member's tenant-settings table
+// (orders/settings_table.hpp), between nodes and from the cluster actor to
+// the order directory.
+using tsettings_atom = caf::atom_constant<caf::atom("tsettings")>;
 
 // Delivers a reply to the caller and returns the request's in-flight credit.
 struct reply_sink {
@@ -75,9 +80,18 @@ struct tenant_purge {
   std::function<void(const persistence::status&, std::uint64_t records)> done;
 };
 
+// In a cluster: this node's tenant-settings table, from the order directory
+// to the cluster actor, which sends it to every member (and to each that
+// connects later) and hands members' tables to `directory`.
+struct settings_bytes {
+  std::string bytes;
+  caf::actor directory;
+};
+
 }  // namespace stockgrid::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::tenant_purge)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::settings_bytes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::persistence::status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::envelope)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::idem_result)

@@ -10,6 +10,7 @@
 #include "actors/directory.hpp"
 #include "config/limits.hpp"
 #include "domain/validate.hpp"
+#include "orders/settings_table.hpp"
 #include "orders/wire.hpp"
 
 namespace stockgrid::actors {
@@ -21,6 +22,8 @@ using persistence::document_kind;
 namespace {
 constexpr std::uint64_t id_lease_step = 1024;
 const std::string settings_id = "settings";
+// In a cluster, how long after a settings change this node sends its table.
+constexpr std::int64_t settings_publish_delay_ms = 50;
 }  // namespace
 
 bool at_bound(directory_ptr self) {
@@ -366,6 +369,110 @@ void on_order_read(self_ptr self, order_call& call, doc_result& r) {
 
 // Settings documents stay open, so recovery loads them all: the cache is
 // the truth and a read needs no I/O.
+//
+// In a cluster every member keeps every tenant's settings; a change goes
+// to the others as this node's whole table (orders/settings_table.hpp),
+// and the change with the later stamp wins everywhere.
+
+bool in_cluster(directory_ptr self) {
+  const auto* node = self->state.cc->node;
+  return node->routes && node->routes->cluster;
+}
+
+// Writes a tenant's settings document; once it is durable the node's own
+// uses learn them (before `done`, so a client that reads ok finds them in
+// force) and the cache takes them (saved_atom), so no plan uses settings
+// that a crash could take back. False when the document queue is full.
+bool put_settings(directory_ptr self, const std::string& tenant, const orders::tenant_settings& ts,
+                  std::function<void(const persistence::status&)> done) {
+  persistence::document d;
+  d.kind = document_kind::tenant_settings;
+  d.tenant = tenant;
+  d.id = settings_id;
+  d.open = true;
+  d.body = orders::encode(ts);
+  auto me = caf::actor_cast<order_directory>(self);
+  auto* cc = self->state.cc;
+  return cc->docs->put(std::move(d), [done = std::move(done), ts, me, cc, tenant](const persistence::status& s) {
+    if (s) {
+      if (cc->on_settings) cc->on_settings(tenant, ts);
+      caf::anon_send(me, saved_atom::value, tenant, ts);
+    }
+    done(s);
+  });
+}
+
+// Sends this node's table to the cluster actor when it changed since the
+// last time (the first time also tells the cluster actor where members'
+// tables go).
+void publish_settings(directory_ptr self) {
+  auto& st = self->state;
+  if (!in_cluster(self)) return;
+  orders::settings_table table(st.settings.begin(), st.settings.end());
+  std::sort(table.begin(), table.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string bytes = orders::encode(table);
+  if (st.settings_published && bytes == st.published_settings) return;
+  if (bytes.size() > orders::settings_table_bytes_max) {
+    spdlog::error("cluster: the tenant settings take {} bytes, more than {}: not sent to the other members",
+                  bytes.size(), orders::settings_table_bytes_max);
+    return;
+  }
+  st.published_settings = bytes;
+  st.settings_published = true;
+  caf::anon_send(st.cc->node->routes->cluster, settings_bytes{std::move(bytes), caf::actor_cast<caf::actor>(self)});
+}
+
+// Publishes once the changes of this turn are in: a member's table can
+// change many tenants at once, and each table sent holds them all.
+void publish_settings_soon(directory_ptr self) {
+  auto& st = self->state;
+  if (st.publish_due || !in_cluster(self)) return;
+  st.publish_due = true;
+  self->delayed_send(self, std::chrono::milliseconds(settings_publish_delay_ms), tsettings_atom::value);
+}
+
+// A durable settings document: the cache keeps the later change. A change
+// that lost (a later one was saved first) was written over the winner's
+// document, so the winner is written again.
+void on_settings_saved(directory_ptr self, const std::string& tenant, const orders::tenant_settings& ts) {
+  auto& st = self->state;
+  auto it = st.settings.find(tenant);
+  if (it == st.settings.end() || !orders::newer(it->second, ts)) {
+    st.settings[tenant] = ts;
+    return publish_settings_soon(self);
+  }
+  auto winner = it->second;
+  if (!put_settings(self, tenant, winner, [](const persistence::status&) {}))
+    spdlog::warn("tenant {}: the document queue is full; its settings document holds an older change until the "
+                 "next one", tenant);
+}
+
+// A member's table: each tenant whose settings there carry a later stamp
+// takes them.
+void on_peer_settings(directory_ptr self, const std::string& from, const std::string& bytes) {
+  auto& st = self->state;
+  orders::settings_table table;
+  std::string error;
+  if (!orders::decode(bytes, &table, &error)) {
+    spdlog::warn("cluster: refused the tenant settings of {} ({} bytes): {}", from, bytes.size(), error);
+    return;
+  }
+  std::size_t taken = 0;
+  for (const auto& [tenant, ts] : table) {
+    auto it = st.settings.find(tenant);
+    if (it != st.settings.end() && !orders::newer(ts, it->second)) continue;
+    if (!put_settings(self, tenant, ts, [tenant, from](const persistence::status& s) {
+          if (!s) spdlog::warn("tenant {}: the settings from {} were not saved: {}", tenant, from, s.message());
+        })) {
+      spdlog::warn("cluster: the document queue is full; the rest of {}'s tenant settings wait for its next "
+                   "table", from);
+      break;
+    }
+    ++taken;
+  }
+  if (taken > 0) spdlog::info("cluster: took the settings of {} tenants from {}", taken, from);
+}
+
 void on_settings_call(self_ptr self, settings_call& call) {
   auto& st = self->state;
   const auto& req = call.req;
@@ -376,8 +483,10 @@ void on_settings_call(self_ptr self, settings_call& call) {
       if (w.empty() || w.size() > limits::id_bytes_max)
         return call.done({outcome::bad_request, "priority: each warehouse must be 1 to 128 bytes", {}});
   }
-  auto ts = st.settings.count(req.who.tenant) ? st.settings[req.who.tenant] : orders::tenant_settings{};
-  if (!req.changes()) return call.done({outcome::ok, {}, ts});
+  const auto found = st.settings.find(req.who.tenant);
+  const auto before = found != st.settings.end() ? found->second : orders::tenant_settings{};
+  if (!req.changes()) return call.done({outcome::ok, {}, before});
+  auto ts = before;
   if (req.allocation) ts.allocation.policy = *req.allocation;
   if (req.priority) ts.allocation.priority = *req.priority;
   if (req.low_stock_threshold) ts.low_stock_threshold = *req.low_stock_threshold;
@@ -386,23 +495,17 @@ void on_settings_call(self_ptr self, settings_call& call) {
   if (req.subscriptions_max) ts.subscriptions_max = *req.subscriptions_max;
   if (req.records_max) ts.records_max = *req.records_max;
   if (req.connections_max) ts.connections_max = *req.connections_max;
-  persistence::document d;
-  d.kind = document_kind::tenant_settings;
-  d.tenant = req.who.tenant;
-  d.id = settings_id;
-  d.open = true;
-  d.body = orders::encode(ts);
+  if (req.ack) ts.ack = *req.ack;
+  // Later than every stamp this node made, so of two changes made here the
+  // second wins even if both are in flight at once.
+  orders::tenant_settings last_here = before;
+  last_here.changed_ms = std::max(before.changed_ms, st.last_stamp_ms);
+  orders::stamp(ts, now_ms(), in_cluster(self) ? st.cc->node->settings.cluster.member_id() : std::string{},
+                last_here);
+  st.last_stamp_ms = ts.changed_ms;
   auto done = call.done;
-  auto me = caf::actor_cast<order_directory>(self);
-  // The cache changes once the put is durable, in this actor, so no plan
-  // uses settings that a crash could take back. The node's own uses (quotas,
-  // alert thresholds) learn the change before the answer, so a client that
-  // reads ok finds it in force.
-  auto* cc = st.cc;
-  if (!st.cc->docs->put(std::move(d), [done, ts, me, cc, tenant = req.who.tenant](const persistence::status& s) {
+  if (!put_settings(self, req.who.tenant, ts, [done, ts](const persistence::status& s) {
         if (!s) return done({outcome::unavailable, "settings journal unavailable: " + s.message(), {}});
-        if (cc->on_settings) cc->on_settings(tenant, ts);
-        caf::anon_send(me, saved_atom::value, tenant, ts);
         done({outcome::ok, {}, ts});
       }))
     done({outcome::overloaded, "document queue full", {}});
@@ -522,6 +625,7 @@ order_directory::behavior_type directory_behavior(self_ptr self, coordination_co
   self->state.cc = cc;
   self->set_down_handler([=](caf::down_msg& down) { on_coordinator_exit(self, down); });
   recover(self, std::move(open));
+  publish_settings(self);
   return {
       [=](order_call& call) { on_order_call(self, call); },
       [=](transfer_call& call) { on_transfer_call(self, call); },
@@ -535,7 +639,12 @@ order_directory::behavior_type directory_behavior(self_ptr self, coordination_co
       [=](read_atom, order_call& call, doc_result& r) { on_order_read(self, call, r); },
       [=](read_atom, transfer_call& call, doc_result& r) { on_transfer_read(self, call, r); },
       [=](saved_atom, const std::string& tenant, const orders::tenant_settings& ts) {
-        self->state.settings[tenant] = ts;
+        on_settings_saved(self, tenant, ts);
+      },
+      [=](tsettings_atom, const std::string& from, const std::string& bytes) { on_peer_settings(self, from, bytes); },
+      [=](tsettings_atom) {
+        self->state.publish_due = false;
+        publish_settings(self);
       },
       [=](ended_atom, document_kind k, const std::string& id) {
         auto& st = self->state;

@@ -48,12 +48,14 @@ reply unavailable(self_ptr self, std::string message) {
 
 // Replies once this record's entries up to `seq` are durable, so no reply
 // shows state that a crash could still take back. In a cluster durable
-// means on a majority: the barrier then waits behind the changes the
-// journal's quorum gate holds back.
+// means on a majority (unless the tenant's `ack` is "leader": then on the
+// leader): the barrier then waits behind the changes the journal's quorum
+// gate holds back.
 void deliver_after(self_ptr self, std::uint64_t seq, const reply_sink& done, reply r) {
   auto& st = self->state;
+  const auto* routes = st.ctx->routes.get();
   if (seq <= journal(self).durable_seq(st.partition) &&
-      (!st.ctx->routes || seq <= journal(self).commit_point(st.partition))) {
+      (!routes || seq <= journal(self).commit_point(st.partition) || routes->leader_acks(st.key.tenant))) {
     done(std::move(r));
     return;
   }

@@ -397,14 +397,16 @@ const std::vector<command_spec>& commands() {
          r = client::build_transfer_op("transfer.get", a.positional[0]);
          return "";
        }},
-      {"settings", "[--allocation POLICY] [--priority W1,W2]",
+      {"settings", "[--allocation POLICY] [--priority W1,W2] [--ack quorum|leader]",
        "the tenant's settings; with options, change them (admin token). POLICY: priority, "
-       "most_available or fewest_splits",
-       0, 0, {"--allocation", "--priority"},
+       "most_available or fewest_splits; --ack: when a cluster acknowledges the tenant's changes "
+       "(docs/cluster.md)",
+       0, 0, {"--allocation", "--priority", "--ack"},
        [](const parsed_args& a, protocol::op_request& r) -> std::string {
          client::settings_change change;
          if (auto* p = option(a, "--allocation")) change.allocation = *p;
          if (auto* list = option(a, "--priority")) change.priority = split_list(*list);
+         if (auto* ack = option(a, "--ack")) change.ack = *ack;
          r = client::build_settings(change);
          return "";
        }},

@@ -86,6 +86,7 @@ protocol::op_request build_settings(const settings_change& change) {
   object set;
   if (change.allocation) set.emplace_back("allocation", *change.allocation);
   if (change.priority) set.emplace_back("priority", array(change.priority->begin(), change.priority->end()));
+  if (change.ack) set.emplace_back("ack", *change.ack);
   object o;
   if (!set.empty()) o.emplace_back("set", std::move(set));
   return with_params("tenant.settings", std::move(o));

@@ -45,6 +45,7 @@ struct policy_options {
 struct settings_change {
   std::optional<std::string> allocation;  // "priority", "most_available", "fewest_splits"
   std::optional<std::vector<std::string>> priority;
+  std::optional<std::string> ack;  // "quorum" or "leader" (docs/cluster.md)
 };
 
 protocol::op_request build_order_reserve(const std::vector<order_line>& lines,

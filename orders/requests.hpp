@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "domain/outcome.hpp"
@@ -16,6 +17,7 @@
 #include "orders/allocation.hpp"
 #include "orders/order.hpp"
 #include "orders/transfer.hpp"
+#include "protocol/value.hpp"
 
 namespace stockgrid::orders {
 
@@ -98,6 +100,16 @@ struct find_reply {
   std::int64_t total_available = 0;  // sum of max(0, available)
 };
 
+// How a cluster acknowledges a tenant's changes (docs/cluster.md "What an
+// acknowledgement promises"). Outside a cluster there is one copy and both
+// behave alike. Stored as the number: never renumber.
+enum class ack_mode : std::uint8_t {
+  quorum = 0,  // the ok waits until a majority of the partition's copies hold the change
+  leader = 1,  // the ok once the leader's own journal holds it; a leader crash can lose the unshipped tail
+};
+std::string_view to_string(ack_mode m);
+std::optional<ack_mode> parse_ack_mode(std::string_view s);
+
 // Per-tenant settings (tenant.settings); later issues add fields.
 struct tenant_settings {
   allocation_settings allocation;
@@ -112,6 +124,13 @@ struct tenant_settings {
   std::uint32_t subscriptions_max = 0;  // 0..limits::tenant_subscriptions_max
   std::uint32_t records_max = 0;        // 0..limits::tenant_records_max
   std::uint32_t connections_max = 0;    // 0..limits::tenant_connections_max
+  ack_mode ack = ack_mode::quorum;
+  // The last change: when (wall-clock ms, made later than the one before)
+  // and at which cluster member ("" outside a cluster). In a cluster the
+  // settings with the later (changed_ms, changed_by) win everywhere
+  // (orders/settings_table.hpp).
+  std::int64_t changed_ms = 0;
+  std::string changed_by;
 };
 
 struct settings_request {
@@ -131,11 +150,12 @@ struct settings_request {
   std::optional<std::uint32_t> subscriptions_max;
   std::optional<std::uint32_t> records_max;
   std::optional<std::uint32_t> connections_max;
+  std::optional<ack_mode> ack;
 
   bool sets_quotas() const {
     return rate_per_second || rate_burst || subscriptions_max || records_max || connections_max;
   }
-  bool changes() const { return allocation || priority || low_stock_threshold || sets_quotas(); }
+  bool changes() const { return allocation || priority || low_stock_threshold || ack || sets_quotas(); }
 };
 
 struct settings_reply {
@@ -150,11 +170,16 @@ std::uint64_t fingerprint(const order_request& r);
 std::uint64_t fingerprint(const transfer_request& r);
 
 // tenant.settings' document body: msgpack of {v: 1, allocation: int
-// (allocation_policy), priority: [str], low_stock_threshold: int (optional,
-// absent = 0), rate_per_second, rate_burst, subscriptions_max, records_max,
-// connections_max: int (each optional, absent = 0, within its limit)}. decode is false on anything
-// else.
+// (allocation_policy), priority: [str], then, each optional (absent in
+// older documents) and within its limit: low_stock_threshold: int (absent
+// = 0), rate_per_second, rate_burst, subscriptions_max, records_max,
+// connections_max: int (absent = 0), ack: int (ack_mode; absent = quorum),
+// changed_ms: int >= 0 (absent = 0), changed_by: str of at most
+// limits::id_bytes_max bytes (absent = "")}. decode is false on anything
+// else. The body as a value is what orders/settings_table.hpp ships.
 std::string encode(const tenant_settings& s);
 bool decode(std::string_view bytes, tenant_settings* out);
+protocol::value settings_body(const tenant_settings& s);
+bool read_settings_body(const protocol::value& body, tenant_settings* out);
 
 }  // namespace stockgrid::orders

@@ -137,6 +137,14 @@ void read_settings_change(field_reader& f, settings_request& r) {
   quota("subscriptions_max", limits::tenant_subscriptions_max, &r.subscriptions_max);
   quota("records_max", limits::tenant_records_max, &r.records_max);
   quota("connections_max", limits::tenant_connections_max, &r.connections_max);
+  if (f.find("ack") != nullptr) {
+    std::string ack;
+    f.optional_string("ack", &ack);
+    if (f.ok()) {
+      r.ack = parse_ack_mode(ack);
+      if (!r.ack) f.fail("ack", R"(must be "quorum" or "leader")");
+    }
+  }
 }
 
 }  // namespace
@@ -272,7 +280,10 @@ value settings_value(const tenant_settings& s) {
                       {"rate_burst", std::int64_t{s.rate_burst}},
                       {"subscriptions_max", std::int64_t{s.subscriptions_max}},
                       {"records_max", std::int64_t{s.records_max}},
-                      {"connections_max", std::int64_t{s.connections_max}}});
+                      {"connections_max", std::int64_t{s.connections_max}},
+                      {"ack", std::string(to_string(s.ack))},
+                      {"changed_ms", s.changed_ms},
+                      {"changed_by", s.changed_by}});
 }
 
 // ---------------------------------------------------------------------------

@@ -120,7 +120,11 @@ TEST_CASE("transfer, find and settings requests round-trip") {
            orders::decode_settings)) {
     CHECK(r.allocation == orders::allocation_policy::priority);
     CHECK(r.priority == std::vector<std::string>{"w2", "w1"});
+    CHECK_FALSE(r.ack);
   }
+  for (const auto& r : server_reads<orders::settings_request>(build_settings({.ack = "leader"}),
+                                                             orders::decode_settings))
+    CHECK(r.ack == orders::ack_mode::leader);
 }
 
 TEST_CASE("stock.policy round-trips as a grid op") {

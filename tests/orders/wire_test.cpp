@@ -326,6 +326,31 @@ TEST_CASE("wire: tenant.settings reads, or changes what `set` names", "[wire][se
   CHECK(settings_refusal(head + R"({"connections_max":-1}})") ==
         "set.connections_max: must be between 0 (the node's default) and 1000000");
   CHECK(settings_refusal(R"({"op":"tenant.settings","id":7,"tenant":""})") == "tenant: must not be empty (leave it out instead)");
+
+  // The cluster's acknowledgement (docs/cluster.md): the tenant's own choice.
+  const auto ack = accepted<settings_request>(R"({"op":"tenant.settings","id":7,"set":{"ack":"leader"}})",
+                                              decode_settings);
+  CHECK(ack.ack == ack_mode::leader);
+  CHECK(ack.changes());
+  CHECK_FALSE(ack.sets_quotas());
+  CHECK(accepted<settings_request>(R"({"op":"tenant.settings","id":7,"set":{"ack":"quorum"}})", decode_settings)
+            .ack == ack_mode::quorum);
+  CHECK_FALSE(read.ack);
+  CHECK(settings_refusal(head + R"({"ack":"all"}})") == R"(set.ack: must be "quorum" or "leader")");
+  CHECK(settings_refusal(head + R"({"ack":1}})") == "set.ack: must be a string");
+}
+
+TEST_CASE("wire: tenant.settings shows the acknowledgement and the last change", "[wire][settings]") {
+  tenant_settings ts;
+  ts.ack = ack_mode::leader;
+  ts.changed_ms = 1700000000123;
+  ts.changed_by = "10.0.0.2:7401";
+  const auto v = settings_value(ts);
+  REQUIRE(v.find("ack") != nullptr);
+  CHECK(*v.find("ack")->as_string() == "leader");
+  CHECK(*v.find("changed_ms")->as_int() == 1700000000123);
+  CHECK(*v.find("changed_by")->as_string() == "10.0.0.2:7401");
+  CHECK(*settings_value(tenant_settings{}).find("ack")->as_string() == "quorum");
 }
 
 TEST_CASE("wire: a decoder given another op answers UNKNOWN_OP", "[wire]") {
@@ -520,7 +545,8 @@ TEST_CASE("wire: stock.find and tenant.settings responses", "[wire][response]") 
   s.settings.allocation.priority = {"w2", "w1"};
   CHECK(to_json(settings_response(11, s)) ==
         R"({"id":11,"ok":true,"settings":{"allocation":"priority","priority":["w2","w1"],"low_stock_threshold":0,)"
-        R"("rate_per_second":0,"rate_burst":0,"subscriptions_max":0,"records_max":0,"connections_max":0}})");
+        R"("rate_per_second":0,"rate_burst":0,"subscriptions_max":0,"records_max":0,"connections_max":0,)"
+            R"("ack":"quorum","changed_ms":0,"changed_by":""}})");
   s.settings = {};
   s.settings.rate_per_second = 500;
   s.settings.rate_burst = 1000;
@@ -529,7 +555,8 @@ TEST_CASE("wire: stock.find and tenant.settings responses", "[wire][response]") 
   s.settings.connections_max = 5;
   CHECK(to_json(settings_response(11, s)) ==
         R"({"id":11,"ok":true,"settings":{"allocation":"most_available","priority":[],"low_stock_threshold":0,)"
-        R"("rate_per_second":500,"rate_burst":1000,"subscriptions_max":3,"records_max":4,"connections_max":5}})");
+        R"("rate_per_second":500,"rate_burst":1000,"subscriptions_max":3,"records_max":4,"connections_max":5,)"
+            R"("ack":"quorum","changed_ms":0,"changed_by":""}})");
 }
 
 TEST_CASE("tenant settings documents keep the low-stock default; older ones without it read 0", "[wire]") {

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <set>
@@ -32,6 +33,21 @@ inline std::uint16_t unused_port() {
 
 inline std::string member(std::uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
 
+// In the ASan build, cluster nodes do not check for leaks at exit. CAF
+// 0.17.6's middleman can leave its BASP broker in a reference cycle when a
+// peer goes away while the node stops: once in a CI run, LeakSanitizer
+// reported 22 blocks, every one allocated inside libcaf_io or libcaf_core
+// (the broker, a helper actor it spawned, its maps, node ids), none of
+// ours. Debian's CAF has no frame pointers, so their stacks end after one
+// frame and no suppression can name them without also hiding leaks of our
+// own actors. Single nodes (no middleman) keep the leak check, and so does
+// every in-process test of the actors. Everything else ASan checks stays on.
+inline std::vector<std::string> cluster_node_env() {
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  if (asan == nullptr) return {};
+  return {std::string("ASAN_OPTIONS=") + asan + ":detect_leaks=0"};
+}
+
 // Three nodes, each joined to the other two (4 partitions: node_fixture),
 // each with its data dir under `dir` (so a test can restart one on it and
 // read its journals).
@@ -41,16 +57,18 @@ struct cluster3 {
   std::vector<node_options> options;
   std::vector<std::unique_ptr<test_node>> nodes;
 
-  explicit cluster3(int replication_factor = 3) {
+  explicit cluster3(int replication_factor = 3, int failure_timeout_ms = 1000) {
     for (std::size_t i = 0; i < 3; ++i) {
       std::string join;
       for (std::size_t j = 0; j < 3; ++j)
         if (j != i) join += (join.empty() ? "" : ",") + member(ports[j]);
       node_options o = without_demo();
       o.data_dir = data_dir(i);
+      o.env = cluster_node_env();
       o.args = {"--cluster-port", std::to_string(ports[i]), "--join", join,
                 "--replication-factor", std::to_string(replication_factor),
-                "--heartbeat-interval-ms", "100", "--failure-timeout-ms", "1000", "--connect-timeout-ms", "500"};
+                "--heartbeat-interval-ms", "100", "--failure-timeout-ms", std::to_string(failure_timeout_ms),
+                "--connect-timeout-ms", "500"};
       options.push_back(o);
       nodes.push_back(std::make_unique<test_node>(std::move(o)));
     }

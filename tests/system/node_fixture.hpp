@@ -178,6 +178,8 @@ struct node_options {
   // exec it so the pid stays the node's: `nsenter -t PID -m --` runs it in
   // another process's mount namespace (node_disk_test.cpp). Empty = none.
   std::vector<std::string> launcher = {};
+  // Extra NAME=VALUE environment entries for the node.
+  std::vector<std::string> env = {};
 };
 // A node without the demo tenant (tests that create their own tenants).
 inline node_options without_demo() {
@@ -192,9 +194,9 @@ class test_node {
  public:
   explicit test_node(node_options options = {}) {
     std::vector<std::string> argv = std::move(options.launcher);
-    argv.insert(argv.end(), {"/usr/bin/env",
-                             std::string("STOCKGRID_ADMIN_TOKEN=") + system_token,
-                             testing::built_program("app/stockgrid"),
+    argv.insert(argv.end(), {"/usr/bin/env", std::string("STOCKGRID_ADMIN_TOKEN=") + system_token});
+    for (auto& e : options.env) argv.push_back(std::move(e));
+    argv.insert(argv.end(), {testing::built_program("app/stockgrid"),
                              "--data-dir",
                              options.data_dir.empty() ? dir_.path() + "/data" : options.data_dir,
                              "--port",
