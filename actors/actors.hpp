@@ -78,6 +78,12 @@ using partition_actor = caf::typed_actor<
 
 // In a cluster: where route() sends each partition's requests, kept up to
 // date by the cluster actor (actors/cluster.hpp) and read by any thread.
+// A leader takes no more changes of `ack: "leader"` tenants on a partition
+// while its journal is this many entries beyond what a majority holds
+// (OVERLOADED): the most such a leader's crash can lose, besides what is in
+// flight to the journal (docs/cluster.md).
+inline constexpr std::uint64_t leader_ack_window_entries = 65'536;
+
 struct cluster_routes {
   cluster_routes(std::uint32_t partitions, std::int32_t self_index, std::int64_t retry_after)
       : self(self_index),

@@ -348,9 +348,11 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
       },
       [self](settings_bytes& t) {
         auto& st = self->state;
-        st.settings_bytes = std::move(t.bytes);
-        for (auto& [id, p] : st.peers)
-          if (p.handle) self->send(p.handle, tsettings_atom::value, st.members->self(), st.settings_bytes);
+        if (!t.bytes.empty()) {  // empty: only where members' tables go
+          st.settings_bytes = std::move(t.bytes);
+          for (auto& [id, p] : st.peers)
+            if (p.handle) self->send(p.handle, tsettings_atom::value, st.members->self(), st.settings_bytes);
+        }
         if (st.settings_sink) return;
         st.settings_sink = std::move(t.directory);
         for (auto& [from, bytes] : st.settings_waiting)

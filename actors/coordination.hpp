@@ -122,11 +122,13 @@ using order_directory = caf::typed_actor<
     // A final document read for a call on an order or transfer not open.
     caf::reacts_to<read_atom, order_call, doc_result>,
     caf::reacts_to<read_atom, transfer_call, doc_result>,
-    // A tenant's settings are durable: the cache takes them.
-    caf::reacts_to<saved_atom, std::string, orders::tenant_settings>,
-    // In a cluster: a member's tenant-settings table (messages.hpp).
+    // A tenant's settings document was saved (true: the cache takes them)
+    // or its write failed.
+    caf::reacts_to<saved_atom, std::string, orders::tenant_settings, bool>,
+    // In a cluster: a member's tenant-settings table (messages.hpp); a
+    // member's table to take again; the moment to send this node's table.
     caf::reacts_to<tsettings_atom, std::string, std::string>,
-    // ... and the moment to send this node's table after a change.
+    caf::reacts_to<tsettings_atom, std::string>,
     caf::reacts_to<tsettings_atom>,
     // A coordinator reached a final state (kind, id).
     caf::reacts_to<ended_atom, persistence::document_kind, std::string>,

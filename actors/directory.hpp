@@ -32,10 +32,15 @@ struct directory_state {
   std::map<idem_key, std::vector<transfer_call>> transfer_pending;
   // Every tenant's settings, loaded at start (their documents stay open).
   std::unordered_map<std::string, orders::tenant_settings> settings;
-  std::int64_t last_stamp_ms = 0;   // the latest change stamp this node made
-  std::string published_settings;   // in a cluster: the table last sent
+  // Settings put and not saved yet, the latest per tenant.
+  std::unordered_map<std::string, orders::tenant_settings> unsaved;
+  // In a cluster: the table last sent; whether a send is scheduled; and
+  // members' tables to take again (the document queue was full), the latest
+  // per member.
+  std::string published_settings;
   bool settings_published = false;
-  bool publish_due = false;         // a publish of the table is scheduled
+  bool publish_due = false;
+  std::map<std::string, std::string> settings_retry;
   std::size_t planning = 0;  // orders being planned (count toward the bound)
   std::uint64_t next_id = 0, lease_end = 0;
   // tenant.delete: coordinators told to stop, by address, with their

@@ -104,8 +104,9 @@ void read_copy(node_context& ctx, std::uint32_t p, request&& req, reply_sink don
 // In a cluster: the partition's leader answers, here or on another node.
 // A leader answers only within its lease; an answer that comes back after
 // the lease ended is withheld (UNAVAILABLE: another leader may have taken
-// over meanwhile) unless it is an acknowledged change, which the journal
-// gate released only once a majority held it.
+// over meanwhile) unless it is an acknowledged change that the journal gate
+// released only once a majority held it (not one of an `ack: "leader"`
+// tenant, which no majority confirmed).
 void route_in_cluster(node_context& ctx, std::uint32_t p, request&& req, reply_sink done, bool forwarded) {
   auto& routes = *ctx.routes;
   const auto leader = routes.leader[p].load(std::memory_order_acquire);
@@ -119,8 +120,16 @@ void route_in_cluster(node_context& ctx, std::uint32_t p, request&& req, reply_s
     if (monotonic_ms() >= routes.lease_end_ms[p].load(std::memory_order_acquire))
       return unavailable("partition " + std::to_string(p) + ": its leader (this node) cannot reach a majority");
     const bool read = is_read(req.kind);
-    reply_fn checked = [done = std::move(done), read, p, r = ctx.routes](reply&& rep) {
-      const bool acknowledged_change = !read && rep.code == outcome::ok;
+    const bool leader_acked = !read && routes.leader_acks(req.key.tenant);
+    if (leader_acked && ctx.journal->durable_seq(p) > ctx.journal->commit_point(p) + leader_ack_window_entries) {
+      auto r = reply::error(outcome::overloaded, "partition " + std::to_string(p) + ": its followers are more than " +
+                                                     std::to_string(leader_ack_window_entries) +
+                                                     " changes behind the leader");
+      r.retry_after_ms = routes.retry_after_ms;
+      return done(std::move(r));
+    }
+    reply_fn checked = [done = std::move(done), read, leader_acked, p, r = ctx.routes](reply&& rep) {
+      const bool acknowledged_change = !read && !leader_acked && rep.code == outcome::ok;
       if (!acknowledged_change && monotonic_ms() >= r->lease_end_ms[p].load(std::memory_order_acquire)) {
         auto late = reply::error(outcome::unavailable, "partition " + std::to_string(p) +
                                                            ": this node's lease ended before it answered");

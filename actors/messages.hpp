@@ -82,7 +82,8 @@ struct tenant_purge {
 
 // In a cluster: this node's tenant-settings table, from the order directory
 // to the cluster actor, which sends it to every member (and to each that
-// connects later) and hands members' tables to `directory`.
+// connects later) and hands members' tables to `directory`. Empty bytes
+// (a table too large to send) only say where members' tables go.
 struct settings_bytes {
   std::string bytes;
   caf::actor directory;

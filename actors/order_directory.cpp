@@ -24,6 +24,8 @@ constexpr std::uint64_t id_lease_step = 1024;
 const std::string settings_id = "settings";
 // In a cluster, how long after a settings change this node sends its table.
 constexpr std::int64_t settings_publish_delay_ms = 50;
+// A member's settings stamped further ahead of this node's clock are refused.
+constexpr std::int64_t settings_clock_skew_max_ms = 24 * 3600 * 1000;
 }  // namespace
 
 bool at_bound(directory_ptr self) {
@@ -379,6 +381,18 @@ bool in_cluster(directory_ptr self) {
   return node->routes && node->routes->cluster;
 }
 
+// The tenant's settings as the next change must see them: the latest put
+// not yet saved, else the cache. Puts of one tenant's settings go out only
+// with a later stamp than every earlier put, and the document writer saves
+// them in order, so the cache, the document and the node's uses only ever
+// move to later changes.
+const orders::tenant_settings* latest_settings(directory_ptr self, const std::string& tenant) {
+  auto& st = self->state;
+  if (auto it = st.unsaved.find(tenant); it != st.unsaved.end()) return &it->second;
+  if (auto it = st.settings.find(tenant); it != st.settings.end()) return &it->second;
+  return nullptr;
+}
+
 // Writes a tenant's settings document; once it is durable the node's own
 // uses learn them (before `done`, so a client that reads ok finds them in
 // force) and the cache takes them (saved_atom), so no plan uses settings
@@ -393,18 +407,19 @@ bool put_settings(directory_ptr self, const std::string& tenant, const orders::t
   d.body = orders::encode(ts);
   auto me = caf::actor_cast<order_directory>(self);
   auto* cc = self->state.cc;
-  return cc->docs->put(std::move(d), [done = std::move(done), ts, me, cc, tenant](const persistence::status& s) {
-    if (s) {
-      if (cc->on_settings) cc->on_settings(tenant, ts);
-      caf::anon_send(me, saved_atom::value, tenant, ts);
-    }
-    done(s);
-  });
+  const bool queued =
+      cc->docs->put(std::move(d), [done = std::move(done), ts, me, cc, tenant](const persistence::status& s) {
+        if (s && cc->on_settings) cc->on_settings(tenant, ts);
+        caf::anon_send(me, saved_atom::value, tenant, ts, static_cast<bool>(s));
+        done(s);
+      });
+  if (queued) self->state.unsaved[tenant] = ts;
+  return queued;
 }
 
 // Sends this node's table to the cluster actor when it changed since the
-// last time (the first time also tells the cluster actor where members'
-// tables go).
+// last time. The first message, sent at start even when the table cannot
+// go out, tells the cluster actor where members' tables go.
 void publish_settings(directory_ptr self) {
   auto& st = self->state;
   if (!in_cluster(self)) return;
@@ -412,13 +427,15 @@ void publish_settings(directory_ptr self) {
   std::sort(table.begin(), table.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::string bytes = orders::encode(table);
   if (st.settings_published && bytes == st.published_settings) return;
+  const bool first = !st.settings_published;
+  st.published_settings = bytes;
+  st.settings_published = true;
   if (bytes.size() > orders::settings_table_bytes_max) {
     spdlog::error("cluster: the tenant settings take {} bytes, more than {}: not sent to the other members",
                   bytes.size(), orders::settings_table_bytes_max);
-    return;
+    if (!first) return;
+    bytes.clear();
   }
-  st.published_settings = bytes;
-  st.settings_published = true;
   caf::anon_send(st.cc->node->routes->cluster, settings_bytes{std::move(bytes), caf::actor_cast<caf::actor>(self)});
 }
 
@@ -431,24 +448,21 @@ void publish_settings_soon(directory_ptr self) {
   self->delayed_send(self, std::chrono::milliseconds(settings_publish_delay_ms), tsettings_atom::value);
 }
 
-// A durable settings document: the cache keeps the later change. A change
-// that lost (a later one was saved first) was written over the winner's
-// document, so the winner is written again.
-void on_settings_saved(directory_ptr self, const std::string& tenant, const orders::tenant_settings& ts) {
+// A settings document was saved (or its write failed): the cache takes it.
+void on_settings_saved(directory_ptr self, const std::string& tenant, const orders::tenant_settings& ts,
+                       bool durable) {
   auto& st = self->state;
-  auto it = st.settings.find(tenant);
-  if (it == st.settings.end() || !orders::newer(it->second, ts)) {
-    st.settings[tenant] = ts;
-    return publish_settings_soon(self);
-  }
-  auto winner = it->second;
-  if (!put_settings(self, tenant, winner, [](const persistence::status&) {}))
-    spdlog::warn("tenant {}: the document queue is full; its settings document holds an older change until the "
-                 "next one", tenant);
+  if (auto it = st.unsaved.find(tenant); it != st.unsaved.end() && !orders::newer(it->second, ts))
+    st.unsaved.erase(it);
+  if (!durable) return;
+  st.settings[tenant] = ts;
+  publish_settings_soon(self);
 }
 
 // A member's table: each tenant whose settings there carry a later stamp
-// takes them.
+// takes them. A table whose stamps lie more than a day ahead of this
+// node's clock is refused whole: one bad clock must not pin a tenant's
+// settings for everyone.
 void on_peer_settings(directory_ptr self, const std::string& from, const std::string& bytes) {
   auto& st = self->state;
   orders::settings_table table;
@@ -457,15 +471,26 @@ void on_peer_settings(directory_ptr self, const std::string& from, const std::st
     spdlog::warn("cluster: refused the tenant settings of {} ({} bytes): {}", from, bytes.size(), error);
     return;
   }
+  const auto horizon = now_ms() + settings_clock_skew_max_ms;
+  for (const auto& [tenant, ts] : table)
+    if (ts.changed_ms > horizon) {
+      spdlog::warn("cluster: refused the tenant settings of {}: tenant {} changed at {} ms, more than a day "
+                   "ahead of this node's clock",
+                   from, tenant, ts.changed_ms);
+      return;
+    }
   std::size_t taken = 0;
   for (const auto& [tenant, ts] : table) {
-    auto it = st.settings.find(tenant);
-    if (it != st.settings.end() && !orders::newer(ts, it->second)) continue;
+    const auto* here = latest_settings(self, tenant);
+    if (here != nullptr && !orders::newer(ts, *here)) continue;
     if (!put_settings(self, tenant, ts, [tenant, from](const persistence::status& s) {
           if (!s) spdlog::warn("tenant {}: the settings from {} were not saved: {}", tenant, from, s.message());
         })) {
-      spdlog::warn("cluster: the document queue is full; the rest of {}'s tenant settings wait for its next "
-                   "table", from);
+      // Tried again in a second (the latest table of that member then).
+      spdlog::warn("cluster: the document queue is full; the rest of {}'s tenant settings are taken later", from);
+      const bool scheduled = st.settings_retry.count(from) > 0;
+      st.settings_retry[from] = bytes;
+      if (!scheduled) self->delayed_send(self, std::chrono::seconds(1), tsettings_atom::value, from);
       break;
     }
     ++taken;
@@ -483,9 +508,12 @@ void on_settings_call(self_ptr self, settings_call& call) {
       if (w.empty() || w.size() > limits::id_bytes_max)
         return call.done({outcome::bad_request, "priority: each warehouse must be 1 to 128 bytes", {}});
   }
-  const auto found = st.settings.find(req.who.tenant);
-  const auto before = found != st.settings.end() ? found->second : orders::tenant_settings{};
-  if (!req.changes()) return call.done({outcome::ok, {}, before});
+  const auto* latest = latest_settings(self, req.who.tenant);
+  const auto before = latest != nullptr ? *latest : orders::tenant_settings{};
+  if (!req.changes()) {
+    auto saved = st.settings.find(req.who.tenant);
+    return call.done({outcome::ok, {}, saved != st.settings.end() ? saved->second : orders::tenant_settings{}});
+  }
   auto ts = before;
   if (req.allocation) ts.allocation.policy = *req.allocation;
   if (req.priority) ts.allocation.priority = *req.priority;
@@ -496,13 +524,9 @@ void on_settings_call(self_ptr self, settings_call& call) {
   if (req.records_max) ts.records_max = *req.records_max;
   if (req.connections_max) ts.connections_max = *req.connections_max;
   if (req.ack) ts.ack = *req.ack;
-  // Later than every stamp this node made, so of two changes made here the
-  // second wins even if both are in flight at once.
-  orders::tenant_settings last_here = before;
-  last_here.changed_ms = std::max(before.changed_ms, st.last_stamp_ms);
+  // Later than the change it replaces (saved or not yet), so it wins.
   orders::stamp(ts, now_ms(), in_cluster(self) ? st.cc->node->settings.cluster.member_id() : std::string{},
-                last_here);
-  st.last_stamp_ms = ts.changed_ms;
+                before);
   auto done = call.done;
   if (!put_settings(self, req.who.tenant, ts, [done, ts](const persistence::status& s) {
         if (!s) return done({outcome::unavailable, "settings journal unavailable: " + s.message(), {}});
@@ -596,6 +620,7 @@ void on_purge(self_ptr self, tenant_purge& call) {
   answer_waiting(st.order_pending, order_reply::error(outcome::unavailable, "tenant is being deleted"));
   answer_waiting(st.transfer_pending, transfer_reply::error(outcome::unavailable, "tenant is being deleted"));
   st.settings.erase(tenant);
+  st.unsaved.erase(tenant);
   if (purge.exiting == 0) {
     auto done = std::move(purge.done);
     st.purges.erase(tenant);
@@ -638,10 +663,14 @@ order_directory::behavior_type directory_behavior(self_ptr self, coordination_co
       [=](planned_atom, plan_input& in) { on_planned(self, in); },
       [=](read_atom, order_call& call, doc_result& r) { on_order_read(self, call, r); },
       [=](read_atom, transfer_call& call, doc_result& r) { on_transfer_read(self, call, r); },
-      [=](saved_atom, const std::string& tenant, const orders::tenant_settings& ts) {
-        on_settings_saved(self, tenant, ts);
+      [=](saved_atom, const std::string& tenant, const orders::tenant_settings& ts, bool durable) {
+        on_settings_saved(self, tenant, ts, durable);
       },
       [=](tsettings_atom, const std::string& from, const std::string& bytes) { on_peer_settings(self, from, bytes); },
+      [=](tsettings_atom, const std::string& from) {
+        auto node = self->state.settings_retry.extract(from);
+        if (!node.empty()) on_peer_settings(self, from, node.mapped());
+      },
       [=](tsettings_atom) {
         self->state.publish_due = false;
         publish_settings(self);

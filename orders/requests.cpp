@@ -129,7 +129,7 @@ bool read_settings_body(const protocol::value& body, tenant_settings* out) {
       !number("records_max", limits::tenant_records_max, &s.records_max) ||
       !number("connections_max", limits::tenant_connections_max, &s.connections_max) ||
       !number("ack", static_cast<std::int64_t>(ack_mode::leader), &ack) ||
-      !number("changed_ms", std::numeric_limits<std::int64_t>::max(), &s.changed_ms))
+      !number("changed_ms", settings_changed_ms_max, &s.changed_ms))
     return false;
   s.ack = static_cast<ack_mode>(ack);
   if (const protocol::value* by = body.find("changed_by")) {

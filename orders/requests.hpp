@@ -100,7 +100,7 @@ struct find_reply {
   std::int64_t total_available = 0;  // sum of max(0, available)
 };
 
-// How a cluster acknowledges a tenant's changes (docs/cluster.md "What an
+// How a cluster acknowledges a tenant's changes (docs/cluster.md "What each
 // acknowledgement promises"). Outside a cluster there is one copy and both
 // behave alike. Stored as the number: never renumber.
 enum class ack_mode : std::uint8_t {
@@ -174,11 +174,14 @@ std::uint64_t fingerprint(const transfer_request& r);
 // older documents) and within its limit: low_stock_threshold: int (absent
 // = 0), rate_per_second, rate_burst, subscriptions_max, records_max,
 // connections_max: int (absent = 0), ack: int (ack_mode; absent = quorum),
-// changed_ms: int >= 0 (absent = 0), changed_by: str of at most
+// changed_ms: int in [0, settings_changed_ms_max] (absent = 0), changed_by: str of at most
 // limits::id_bytes_max bytes (absent = "")}. decode is false on anything
 // else. The body as a value is what orders/settings_table.hpp ships.
 std::string encode(const tenant_settings& s);
 bool decode(std::string_view bytes, tenant_settings* out);
+// The largest changed_ms a document may carry (2^53 ms: far beyond any
+// clock, and a stamp one later never overflows).
+inline constexpr std::int64_t settings_changed_ms_max = std::int64_t{1} << 53;
 protocol::value settings_body(const tenant_settings& s);
 bool read_settings_body(const protocol::value& body, tenant_settings* out);
 

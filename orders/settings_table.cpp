@@ -58,8 +58,11 @@ bool decode(std::string_view bytes, settings_table* out, std::string* error) {
     protocol::array_reader e((*entries)[i], what, 2, error);
     std::string tenant = e.text();
     if (!e.ok()) return false;
-    if (tenant.empty() || tenant.size() > limits::id_bytes_max) {
-      *error = what + ": tenant name of " + std::to_string(tenant.size()) + " bytes";
+    if (tenant.empty() || tenant.size() > limits::id_bytes_max ||
+        !std::all_of(tenant.begin(), tenant.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        })) {
+      *error = what + ": not a tenant name";
       return false;
     }
     tenant_settings ts;
@@ -78,11 +81,15 @@ bool decode(std::string_view bytes, settings_table* out, std::string* error) {
 }
 
 bool newer(const tenant_settings& peer, const tenant_settings& here) {
-  return std::tie(peer.changed_ms, peer.changed_by) > std::tie(here.changed_ms, here.changed_by);
+  if (std::tie(peer.changed_ms, peer.changed_by) != std::tie(here.changed_ms, here.changed_by))
+    return std::tie(peer.changed_ms, peer.changed_by) > std::tie(here.changed_ms, here.changed_by);
+  // The same stamp: settings documents from before stamps (0, ""), which
+  // may differ between nodes. Their bytes decide, the same way everywhere.
+  return encode(peer) > encode(here);
 }
 
 void stamp(tenant_settings& changed, std::int64_t now_ms, const std::string& member, const tenant_settings& before) {
-  changed.changed_ms = std::max(now_ms, before.changed_ms + 1);
+  changed.changed_ms = std::min(std::max(now_ms, before.changed_ms + 1), settings_changed_ms_max);
   changed.changed_by = member;
 }
 

@@ -8,7 +8,7 @@
 // by decode() only (anything else is refused whole):
 //
 //   table   = [version: int = 1, entries: [entry...]]
-//   entry   = [tenant: str (1..limits::id_bytes_max bytes),
+//   entry   = [tenant: str (1..limits::id_bytes_max bytes of [a-z0-9._-]),
 //              settings: map]   -- the settings document's body
 //                                  (orders/requests.hpp settings_body)
 //
@@ -17,7 +17,8 @@
 // settings_table_bytes_max bytes.
 //
 // The rule (newer()): the later (changed_ms, changed_by) wins, compared in
-// that order. A node stamps a change it makes with its wall clock, but
+// that order; equal stamps (documents written before stamps existed, all
+// (0, "")) are ordered by their encoded bytes. A node stamps a change it makes with its wall clock, but
 // always later than the stamp it replaces, so a change made after another
 // one was seen wins even when clocks disagree; two changes made at once at
 // two nodes, neither seeing the other, are ordered by their stamps, and

@@ -3,10 +3,12 @@
 // that picks the later change.
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <string>
 
 #include "orders/document.hpp"
 #include "orders/settings_table.hpp"
+#include "orders/wire.hpp"
 #include "protocol/codec.hpp"
 
 using namespace stockgrid;
@@ -74,6 +76,17 @@ TEST_CASE("settings document: every field round-trips; documents from before ack
                                               {"priority", protocol::array{}},
                                               {"changed_ms", std::int64_t{-1}}});
   CHECK_FALSE(decode(bad_stamp, &back));
+  // A stamp beyond any clock: refused, so one later never overflows.
+  const auto far = document::serialize({{"v", document::format_version},
+                                        {"allocation", std::int64_t{1}},
+                                        {"priority", protocol::array{}},
+                                        {"changed_ms", std::numeric_limits<std::int64_t>::max()}});
+  CHECK_FALSE(decode(far, &back));
+  // More warehouses than tenant.settings takes.
+  protocol::array many(orders::priority_warehouses_max + 1, protocol::value("w"));
+  const auto long_list = document::serialize(
+      {{"v", document::format_version}, {"allocation", std::int64_t{1}}, {"priority", std::move(many)}});
+  CHECK_FALSE(decode(long_list, &back));
 }
 
 TEST_CASE("settings table: round trip, equal tables give equal bytes", "[settings][cluster]") {
@@ -103,7 +116,9 @@ TEST_CASE("settings table: anything but the format is refused whole, with the re
   CHECK(refusal(msgpack(value(array{value(std::int64_t{1}), value(array{value(array{value("acme")})})}))) ==
         "entry 0: 1 fields, not 2");
   CHECK(refusal(msgpack(value(array{value(std::int64_t{1}), value(array{value(array{value(""), body})})}))) ==
-        "entry 0: tenant name of 0 bytes");
+        "entry 0: not a tenant name");
+  CHECK(refusal(msgpack(value(array{value(std::int64_t{1}), value(array{value(array{value("Acme!"), body})})}))) ==
+        "entry 0: not a tenant name");
   CHECK(refusal(msgpack(value(
             array{value(std::int64_t{1}), value(array{value(array{value("acme"), value(std::int64_t{3})})})}))) ==
         "entry 0: settings do not decode");
@@ -140,4 +155,15 @@ TEST_CASE("settings table: the later change wins, the same at every node", "[set
   CHECK(newer(next, later));
   stamp(next, 5000, "c:1", later);
   CHECK(next.changed_ms == 5000);
+  // Never past the largest stamp a document may carry.
+  stamp(next, 5000, "c:1", sample(settings_changed_ms_max, "z:9"));
+  CHECK(next.changed_ms == settings_changed_ms_max);
+
+  // Equal stamps (documents from before stamps: all (0, "")) but different
+  // settings: one of the two wins, the same one both ways.
+  tenant_settings x, y;
+  x.low_stock_threshold = 1;
+  y.low_stock_threshold = 2;
+  CHECK(newer(x, y) != newer(y, x));
+  CHECK_FALSE(newer(x, x));
 }

@@ -50,9 +50,11 @@ int adjust_each(session& s, int skus) {
 
 TEST_CASE("cluster: tenant settings reach every node; with ack \"leader\" a leader acknowledges without a majority",
           "[node][cluster][settings]") {
-  // A 4 s failure timeout: leases of 2 s, so the frozen followers below do
-  // not end the leader's lease before the test's writes reach it.
-  cluster3 c(3, 4000);
+  // A 3 s failure timeout: leases of 1.5 s, so the frozen followers below
+  // do not end the leader's lease before the test's writes reach it, and
+  // the waiting changes are answered (at the step-down, about 4.5 s after
+  // the freeze) well within a session's 10 s answer timeout.
+  cluster3 c(3, 3000);
   for (auto& n : c.nodes) REQUIRE(eventually([&] { return all_up(*n, c.ports); }));
   REQUIRE(eventually([&] { return leaders_agreed(c).size() == 4; }));
   const tenant_keys acme = create_tenant(*c.nodes[0], "acme");
@@ -105,7 +107,7 @@ TEST_CASE("cluster: tenant settings reach every node; with ack \"leader\" a lead
       10s));
 
   // Both followers of every partition frozen: the leader keeps its lease
-  // for up to 2 s but no majority acknowledges anything. acme's changes on
+  // for up to 1.5 s but no majority acknowledges anything. acme's changes on
   // the partitions it leads are acknowledged (its journal holds them);
   // globex's wait for a majority and end UNAVAILABLE or TIMEOUT. 40 SKUs
   // each: every tenant has some on the leader's partitions.
