@@ -223,8 +223,12 @@ void end_at_recovery(persistence::journal_writer& writer, std::uint32_t p,
 // The journal writer's word on a partition's health, on a writer thread. A
 // degraded partition's records may be ahead of its disk: its actor drops
 // them (partition_actor's drop_atom). Before the actors run there is
-// nothing to drop.
+// nothing to drop. In a cluster the cluster actor hears it too: a leader
+// whose disk refuses writes steps down, and stands for nothing until a probe
+// write succeeds (it is set before this node's first append, as for
+// on_committed).
 void on_journal_health(grid::impl& im, std::uint32_t p, const status& health) {
+  if (im.cluster) caf::anon_send(im.cluster, disk_health{p, health});
   if (health) {
     spdlog::info("partition {}: the disk took a probe write; writes are accepted again", p);
     return;

@@ -453,6 +453,10 @@ void on_append(cluster_ptr self, const std::string& from, cluster::partition_app
     writer(self).set_commit_point(p, r.commit);
     return answer(self, from, {p, r.epoch, true, r.last.seq, r.last.epoch}, sent_ms);
   }
+  // Its disk refuses writes: the entries are not answered, so the leader
+  // does not ship them again at once; its next heartbeat finds where this
+  // copy ends, and ships again from there (once healed, for good).
+  if (r.disk_degraded) return;
   r.queued = position(a.entries.back());
   const auto commit = std::min(a.commit_seq, r.queued.seq);
   const auto epoch = r.epoch;
@@ -547,7 +551,9 @@ void replication_tick(cluster_ptr self) {
       case role::none:
         break;
       case role::follower: {
-        if (r.promoting || heard_leader_recently(self, r, now)) break;
+        // A replica whose disk refuses writes could not make its vote for
+        // itself durable, nor journal what it would lead.
+        if (r.promoting || r.disk_degraded || heard_leader_recently(self, r, now)) break;
         // After a leader is lost, the replicas stand one after another by
         // rank, a quarter of the failure timeout apart, so one usually wins
         // the first round instead of splitting the vote.
@@ -608,6 +614,20 @@ void on_committed(cluster_ptr self, committed_batch& batch) {
     ship(self, p, f, std::move(fresh));
   }
   advance_commit(self, p);
+}
+
+void on_disk_health(cluster_ptr self, const disk_health& h) {
+  if (h.partition >= self->state.partitions) return;
+  auto& r = self->state.parts[h.partition];
+  r.disk_degraded = !h.health;
+  if (r.r == role::none) return;
+  if (!r.disk_degraded) {
+    spdlog::info("cluster: partition {}: its disk takes writes again; following", h.partition);
+    return;
+  }
+  if (r.r == role::leader) return step_down(self, h.partition, r.epoch, "its disk refuses writes: " + h.health.message());
+  // A candidate whose vote for itself is still being written fails there.
+  if (r.r == role::candidate && !r.promoting) r.r = role::follower;
 }
 
 void on_peer_replication(cluster_ptr self, const std::string& from, cluster::peer_message& m) {

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -34,20 +35,24 @@ inline std::string member(std::uint16_t port) { return "127.0.0.1:" + std::to_st
 
 // Three nodes, each joined to the other two (4 partitions: node_fixture),
 // each with its data dir under `dir` (so a test can restart one on it and
-// read its journals).
+// read its journals). `launcher`, when set, gives each node the program it
+// starts through (node_options::launcher), from its data dir: a test puts a
+// node's files on a disk of its own (tmpfs_namespace.hpp).
 struct cluster3 {
   std::vector<std::uint16_t> ports{unused_port(), unused_port(), unused_port()};
   testing::temp_dir dir;
   std::vector<node_options> options;
   std::vector<std::unique_ptr<test_node>> nodes;
 
-  explicit cluster3(int replication_factor = 3) {
+  explicit cluster3(int replication_factor = 3,
+                    const std::function<std::vector<std::string>(const std::string&)>& launcher = {}) {
     for (std::size_t i = 0; i < 3; ++i) {
       std::string join;
       for (std::size_t j = 0; j < 3; ++j)
         if (j != i) join += (join.empty() ? "" : ",") + member(ports[j]);
       node_options o = without_demo();
       o.data_dir = data_dir(i);
+      if (launcher) o.launcher = launcher(o.data_dir);
       o.args = {"--cluster-port", std::to_string(ports[i]), "--join", join,
                 "--replication-factor", std::to_string(replication_factor),
                 "--heartbeat-interval-ms", "100", "--failure-timeout-ms", "1000", "--connect-timeout-ms", "500"};
