@@ -310,10 +310,10 @@ status journal_ends(persistence::journal_writer& writer, std::vector<cluster::lo
   ends->assign(writer.partitions(), {});
   for (std::uint32_t p = 0; p < writer.partitions(); ++p)
     writer.run(p, [&, p](persistence::partition_store& store) {
-      std::optional<journal_entry> e;
-      const auto st = store.last_entry(&e);
+      persistence::journal_position end;
+      const auto st = store.journal_end(&end);
       std::lock_guard lk(mu);
-      if (e) (*ends)[p] = {e->epoch, e->seq};
+      (*ends)[p] = {end.epoch, end.seq};
       if (!st) failure = st;
       if (--left == 0) all_read.notify_one();
     });

@@ -37,6 +37,13 @@ persistence::journal_writer& writer(cluster_ptr self) { return *self->state.ctx-
 cluster_routes& routes(cluster_ptr self) { return *self->state.ctx->routes; }
 const std::string& me(cluster_ptr self) { return self->state.members->self(); }
 log_position position(const journal_entry& e) { return {e.epoch, e.seq}; }
+// Where p's journal ends (on its writer thread), compacted entries counted.
+status journal_end(persistence::partition_store& store, log_position* out) {
+  persistence::journal_position end;
+  auto st = store.journal_end(&end);
+  *out = {end.epoch, end.seq};
+  return st;
+}
 
 std::int32_t member_index(cluster_ptr self, const std::string& id) {
   const auto& ms = self->state.members->table().members;
@@ -88,18 +95,18 @@ void set_lease(cluster_ptr self, std::uint32_t p) {
 void sync_end(cluster_ptr self, std::uint32_t p) {
   auto& r = self->state.parts[p];
   r.syncing = true;
-  writer(self).run(p, [done = later(self, [self, p](status& st, std::optional<journal_entry>& e) {
+  writer(self).run(p, [done = later(self, [self, p](status& st, log_position& end) {
                          auto& r = self->state.parts[p];
                          r.syncing = false;
                          if (!st) {
                            spdlog::error("cluster: partition {}: cannot read its journal's end: {}", p, st.message());
                            return;
                          }
-                         r.last = r.queued = e ? position(*e) : log_position{};
+                         r.last = r.queued = end;
                        })](persistence::partition_store& store) mutable {
-    std::optional<journal_entry> e;
-    auto st = store.last_entry(&e);
-    done(st, e);
+    log_position end;
+    auto st = journal_end(store, &end);
+    done(st, end);
   });
 }
 
@@ -490,11 +497,10 @@ void on_truncate(cluster_ptr self, const std::string& from, const cluster::trunc
   if (r.r != role::follower || t.epoch != r.epoch || r.leader != from) return;
   r.leader_heard_ms = monotonic_ms();  // its answer renews the leader's lease: so must the promise
   writer(self).truncate_after(p, t.after_seq, {});
-  writer(self).run(p, [done = later(self, [self, p, from, sent_ms, after = t.after_seq](
-                                              status& st, std::optional<journal_entry>& e) {
+  writer(self).run(p, [done = later(self, [self, p, from, sent_ms, after = t.after_seq](status& st,
+                                                                                          log_position& end) {
                          auto& r = self->state.parts[p];
                          if (!st) return;
-                         const auto end = e ? position(*e) : log_position{};
                          if (end.seq > after) {
                            spdlog::error("cluster: partition {}: its journal disagrees with {}'s below its "
                                          "snapshot (after seq {}); this copy needs a rebuild (docs/cluster.md)",
@@ -506,9 +512,9 @@ void on_truncate(cluster_ptr self, const std::string& from, const cluster::trunc
                          r.last = r.queued = end;
                          answer(self, from, {p, r.epoch, false, end.seq, end.epoch}, sent_ms);
                        })](persistence::partition_store& store) mutable {
-    std::optional<journal_entry> e;
-    auto st = store.last_entry(&e);
-    done(st, e);
+    log_position end;
+    auto st = journal_end(store, &end);
+    done(st, end);
   });
 }
 
