@@ -70,6 +70,7 @@ struct follower_progress {
   bool known = false;   // `sent` is where its journal ends, as it told us
   bool reading = false;  // a catch-up read from our journal is out
   bool probing = false;  // a check of where it agrees with us is out
+  bool needs_rebuild = false;  // its journal ends below what we compacted: nothing is shipped to it
 };
 
 enum class role : std::uint8_t { none, follower, candidate, leader };

@@ -231,18 +231,28 @@ void read_more(cluster_ptr self, std::uint32_t p, follower_progress& f) {
 // there; if not, tell it where to cut.
 void probe(cluster_ptr self, std::uint32_t p, follower_progress& f, log_position theirs) {
   auto& r = self->state.parts[p];
-  if (f.probing) return;
+  if (f.probing || f.needs_rebuild) return;
   f.probing = true;
   f.known = false;
   const auto epoch = r.epoch;
-  const auto commit = r.commit;
-  writer(self).run(p, [theirs, commit, done = later(self, [self, p, epoch, id = f.id, theirs](bool& agrees) {
+  writer(self).run(p, [theirs, done = later(self, [self, p, epoch, id = f.id, theirs](cluster::agreement& verdict,
+                                                                                       bool& agrees) {
                                           auto& r = self->state.parts[p];
                                           if (r.r != role::leader || r.epoch != epoch) return;
                                           auto it = std::find_if(r.followers.begin(), r.followers.end(),
                                                                  [&](const auto& f) { return f.id == id; });
                                           if (it == r.followers.end()) return;
                                           it->probing = false;
+                                          if (verdict == cluster::agreement::unverifiable) {
+                                            // Logged once: asked again only once it reconnects.
+                                            it->needs_rebuild = true;
+                                            spdlog::error("cluster: partition {}: {}'s journal ends at seq {} (epoch "
+                                                          "{}), below what this leader compacted, so they cannot be "
+                                                          "compared; nothing is shipped to it, and its copy needs a "
+                                                          "rebuild (docs/cluster.md)",
+                                                          p, id, theirs.seq, theirs.epoch);
+                                            return;
+                                          }
                                           if (agrees) {
                                             it->known = true;
                                             it->sent = theirs;
@@ -252,17 +262,17 @@ void probe(cluster_ptr self, std::uint32_t p, follower_progress& f, log_position
                                           const auto cut = cluster::truncation_point(r.history, theirs);
                                           outbox(self, id).truncates.push_back({p, r.epoch, cut});
                                         })](persistence::partition_store& store) mutable {
-    bool agrees = theirs.seq == 0;
-    if (!agrees && theirs.seq < store.compacted_below()) {
-      // Folded into our snapshot: only committed entries are, and a
-      // follower's committed entries agree with ours.
-      agrees = theirs.seq <= commit;
-    } else if (!agrees) {
+    // Entries we compacted cannot be compared: agreement there is claimed
+    // only at the very last one (cluster::check_agreement).
+    const auto compacted = store.compacted_end();
+    auto verdict = cluster::check_agreement(theirs, {compacted.epoch, compacted.seq});
+    bool agrees = verdict == cluster::agreement::agrees;
+    if (verdict == cluster::agreement::check_entry) {
       std::vector<journal_entry> at;
       if (store.read_journal(theirs.seq - 1, 1, &at) && !at.empty())
         agrees = at.front().seq == theirs.seq && at.front().epoch == theirs.epoch;
     }
-    done(agrees);
+    done(verdict, agrees);
   });
 }
 
@@ -675,9 +685,10 @@ void on_peer_lost(cluster_ptr self, const std::string& id) {
     auto& r = st.parts[p];
     for (auto& f : r.followers)
       if (f.id == id) {
-        // Its journal may have moved on without us: ask again on reconnect.
+        // Its journal may have moved on without us (or been rebuilt): ask
+        // again on reconnect.
         f.known = false;
-        f.reading = f.probing = false;
+        f.reading = f.probing = f.needs_rebuild = false;
       }
   }
 }

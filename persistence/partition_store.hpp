@@ -185,6 +185,9 @@ class partition_store {
   // says (0, snapshot_seq): the seq is right, the epoch unknown, and 0
   // ranks below every entry of a known epoch (format.hpp's compacted_epoch).
   virtual status journal_end(journal_position* out) = 0;
+  // The last entry compaction deleted ((0, 0): none; a file compacted before
+  // it was kept says as journal_end does).
+  virtual journal_position compacted_end() const = 0;
   // Every journal entry with seq >= this is still in the journal: compaction
   // has deleted only entries below it (1 = nothing ever deleted). Durable with
   // the compaction that raised it.

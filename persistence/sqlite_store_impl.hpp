@@ -61,6 +61,7 @@ class sqlite_store final : public partition_store {
   status read_journal(std::uint64_t after_seq, std::size_t limit,
                       std::vector<journal_entry>* out) override;
   status journal_end(journal_position* out) override;
+  journal_position compacted_end() const override { return compacted_end_; }
   std::uint64_t compacted_below() const override { return compacted_below_; }
   std::uint64_t entries_since_snapshot() const override { return since_snapshot_; }
   status snapshot(epoch_ms retain_since_ms, std::uint64_t fold_upto_seq,
