@@ -79,9 +79,11 @@ bool is_read(op kind) { return kind == op::get || kind == op::holds || kind == o
 
 // stock.get with consistency "follower" on a node that holds a copy: the
 // record as this copy has it, read on the partition's journal thread after
-// every entry appended here before (leader or follower alike).
+// every entry appended here before (leader or follower alike). A writer
+// that is stopping drops the job: the sink then answers by itself.
 void read_copy(node_context& ctx, std::uint32_t p, request&& req, reply_sink done) {
-  ctx.journal->run(p, [req = std::move(req), done = std::move(done)](persistence::partition_store& store) {
+  ctx.journal->run(p, [req = std::move(req), done = answered_even_if_dropped(std::move(done), "node is stopping")](
+                          persistence::partition_store& store) {
     persistence::record_image image;
     bool found = false;
     if (auto st = store.load_record(req.key, &image, &found); !st)
@@ -135,7 +137,10 @@ void route_in_cluster(node_context& ctx, std::uint32_t p, request&& req, reply_s
   if (leader < 0) return unavailable("partition " + std::to_string(p) + " has no leader now (an election is on)");
   if (forwarded)
     return unavailable("partition " + std::to_string(p) + ": this node does not lead it now");
-  caf::anon_send(routes.cluster, forward_call{p, leader, std::move(req), std::move(done)});
+  // A cluster actor that has exited (the node stops) drops the call: the
+  // sink then answers by itself.
+  caf::anon_send(routes.cluster, forward_call{p, leader, std::move(req),
+                                              answered_even_if_dropped(std::move(done), "node is stopping")});
 }
 
 }  // namespace
