@@ -493,6 +493,9 @@ TEST_CASE("cluster: a leader whose disk fills up steps down and stands for nothi
   const std::string full_id = c.id(full);
   const auto other = (full + 1) % 3;
   constexpr int skus = 24;
+  std::set<std::uint32_t> written;  // every partition the full node leads gets a write
+  for (int i = 0; i < skus; ++i) written.insert(stockgrid::partition_of({"acme", "w", sku(i)}, 4));
+  REQUIRE(written.size() == 4);
   session s(*c.nodes[other], encoding::json, t.keys[other].writer);
   stock(s, skus, 10);
 
