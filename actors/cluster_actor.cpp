@@ -331,6 +331,7 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
         if (box.replies.size() >= forwarded_per_message_max) flush(self);
       },
       [self](committed_batch& batch) { on_committed(self, batch); },
+      [self](const disk_health& h) { on_disk_health(self, h); },
       [self](auth_table& t) {
         auto& st = self->state;
         st.auth_bytes = std::move(t.bytes);

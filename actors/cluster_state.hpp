@@ -34,6 +34,12 @@ struct committed_batch {
   std::uint32_t partition = 0;
   std::vector<persistence::journal_entry> entries;
 };
+// The journal writer's word on partition p's disk (grid.cpp's
+// on_journal_health): degraded (a failed commit) or healthy again.
+struct disk_health {
+  std::uint32_t partition = 0;
+  persistence::status health;
+};
 // The local answer to a request another node forwarded here.
 struct forwarded_answer {
   std::string peer;
@@ -64,6 +70,7 @@ struct follower_progress {
   bool known = false;   // `sent` is where its journal ends, as it told us
   bool reading = false;  // a catch-up read from our journal is out
   bool probing = false;  // a check of where it agrees with us is out
+  bool needs_rebuild = false;  // its journal ends below what we compacted: nothing is shipped to it
 };
 
 enum class role : std::uint8_t { none, follower, candidate, leader };
@@ -90,6 +97,7 @@ struct partition_replica {
   bool serving = false;     // holds loaded, partition actor leads
   bool promoting = false;   // a writer step of an election or promotion is out
   bool syncing = false;     // after stepping down: learning where the journal really ends
+  bool disk_degraded = false;  // its journal refuses writes: it neither leads nor stands
   std::int64_t lease_end_ms = -1;
 };
 
@@ -139,10 +147,12 @@ void replication_tick(cluster_ptr self);
 void on_committed(cluster_ptr self, committed_batch& batch);
 void on_peer_replication(cluster_ptr self, const std::string& from, cluster::peer_message& m);
 void on_peer_lost(cluster_ptr self, const std::string& id);
+void on_disk_health(cluster_ptr self, const disk_health& h);
 
 }  // namespace stockgrid::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::continuation)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::committed_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::disk_health)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::forwarded_answer)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::auth_table)

@@ -79,9 +79,11 @@ bool is_read(op kind) { return kind == op::get || kind == op::holds || kind == o
 
 // stock.get with consistency "follower" on a node that holds a copy: the
 // record as this copy has it, read on the partition's journal thread after
-// every entry appended here before (leader or follower alike).
+// every entry appended here before (leader or follower alike). A writer
+// that is stopping drops the job: the sink then answers by itself.
 void read_copy(node_context& ctx, std::uint32_t p, request&& req, reply_sink done) {
-  ctx.journal->run(p, [req = std::move(req), done = std::move(done)](persistence::partition_store& store) {
+  ctx.journal->run(p, [req = std::move(req), done = answered_even_if_dropped(std::move(done), "node is stopping")](
+                          persistence::partition_store& store) {
     persistence::record_image image;
     bool found = false;
     if (auto st = store.load_record(req.key, &image, &found); !st)
@@ -144,7 +146,10 @@ void route_in_cluster(node_context& ctx, std::uint32_t p, request&& req, reply_s
   if (leader < 0) return unavailable("partition " + std::to_string(p) + " has no leader now (an election is on)");
   if (forwarded)
     return unavailable("partition " + std::to_string(p) + ": this node does not lead it now");
-  caf::anon_send(routes.cluster, forward_call{p, leader, std::move(req), std::move(done)});
+  // A cluster actor that has exited (the node stops) drops the call: the
+  // sink then answers by itself.
+  caf::anon_send(routes.cluster, forward_call{p, leader, std::move(req),
+                                              answered_even_if_dropped(std::move(done), "node is stopping")});
 }
 
 }  // namespace
@@ -232,8 +237,12 @@ void end_at_recovery(persistence::journal_writer& writer, std::uint32_t p,
 // The journal writer's word on a partition's health, on a writer thread. A
 // degraded partition's records may be ahead of its disk: its actor drops
 // them (partition_actor's drop_atom). Before the actors run there is
-// nothing to drop.
+// nothing to drop. In a cluster the cluster actor hears it too: a leader
+// whose disk refuses writes steps down, and stands for nothing until a probe
+// write succeeds (it is set before this node's first append, as for
+// on_committed).
 void on_journal_health(grid::impl& im, std::uint32_t p, const status& health) {
+  if (im.cluster) caf::anon_send(im.cluster, disk_health{p, health});
   if (health) {
     spdlog::info("partition {}: the disk took a probe write; writes are accepted again", p);
     return;
@@ -319,10 +328,10 @@ status journal_ends(persistence::journal_writer& writer, std::vector<cluster::lo
   ends->assign(writer.partitions(), {});
   for (std::uint32_t p = 0; p < writer.partitions(); ++p)
     writer.run(p, [&, p](persistence::partition_store& store) {
-      std::optional<journal_entry> e;
-      const auto st = store.last_entry(&e);
+      persistence::journal_position end;
+      const auto st = store.journal_end(&end);
       std::lock_guard lk(mu);
-      if (e) (*ends)[p] = {e->epoch, e->seq};
+      (*ends)[p] = {end.epoch, end.seq};
       if (!st) failure = st;
       if (--left == 0) all_read.notify_one();
     });

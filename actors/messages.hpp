@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <optional>
 #include <utility>
@@ -52,6 +53,29 @@ struct reply_sink {
     fn(std::move(r));
   }
 };
+
+// A sink that answers even when it is dropped: a message sent to an actor
+// that has exited, or a job a stopping journal writer no longer runs, is
+// destroyed unread, and the sink in it with it. The first call answers; if
+// none came, the last copy's destruction answers UNAVAILABLE (`why`), so the
+// request gets exactly one answer and its credit back either way.
+inline reply_sink answered_even_if_dropped(reply_sink done, const char* why) {
+  struct once {
+    reply_sink done;
+    const char* why;
+    std::atomic<bool> answered{false};
+    ~once() {
+      if (!answered.load(std::memory_order_acquire)) done(reply::error(outcome::unavailable, why));
+    }
+  };
+  auto o = std::make_shared<once>();
+  o->done = std::move(done);
+  o->why = why;
+  return reply_sink{[o](reply&& r) {
+                      if (!o->answered.exchange(true, std::memory_order_acq_rel)) o->done(std::move(r));
+                    },
+                    nullptr};
+}
 
 // A request on its way to its record, with where its reply goes.
 struct envelope {

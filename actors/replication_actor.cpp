@@ -37,6 +37,13 @@ persistence::journal_writer& writer(cluster_ptr self) { return *self->state.ctx-
 cluster_routes& routes(cluster_ptr self) { return *self->state.ctx->routes; }
 const std::string& me(cluster_ptr self) { return self->state.members->self(); }
 log_position position(const journal_entry& e) { return {e.epoch, e.seq}; }
+// Where p's journal ends (on its writer thread), compacted entries counted.
+status journal_end(persistence::partition_store& store, log_position* out) {
+  persistence::journal_position end;
+  auto st = store.journal_end(&end);
+  *out = {end.epoch, end.seq};
+  return st;
+}
 
 std::int32_t member_index(cluster_ptr self, const std::string& id) {
   const auto& ms = self->state.members->table().members;
@@ -88,18 +95,18 @@ void set_lease(cluster_ptr self, std::uint32_t p) {
 void sync_end(cluster_ptr self, std::uint32_t p) {
   auto& r = self->state.parts[p];
   r.syncing = true;
-  writer(self).run(p, [done = later(self, [self, p](status& st, std::optional<journal_entry>& e) {
+  writer(self).run(p, [done = later(self, [self, p](status& st, log_position& end) {
                          auto& r = self->state.parts[p];
                          r.syncing = false;
                          if (!st) {
                            spdlog::error("cluster: partition {}: cannot read its journal's end: {}", p, st.message());
                            return;
                          }
-                         r.last = r.queued = e ? position(*e) : log_position{};
+                         r.last = r.queued = end;
                        })](persistence::partition_store& store) mutable {
-    std::optional<journal_entry> e;
-    auto st = store.last_entry(&e);
-    done(st, e);
+    log_position end;
+    auto st = journal_end(store, &end);
+    done(st, end);
   });
 }
 
@@ -224,18 +231,28 @@ void read_more(cluster_ptr self, std::uint32_t p, follower_progress& f) {
 // there; if not, tell it where to cut.
 void probe(cluster_ptr self, std::uint32_t p, follower_progress& f, log_position theirs) {
   auto& r = self->state.parts[p];
-  if (f.probing) return;
+  if (f.probing || f.needs_rebuild) return;
   f.probing = true;
   f.known = false;
   const auto epoch = r.epoch;
-  const auto commit = r.commit;
-  writer(self).run(p, [theirs, commit, done = later(self, [self, p, epoch, id = f.id, theirs](bool& agrees) {
+  writer(self).run(p, [theirs, done = later(self, [self, p, epoch, id = f.id, theirs](cluster::agreement& verdict,
+                                                                                       bool& agrees) {
                                           auto& r = self->state.parts[p];
                                           if (r.r != role::leader || r.epoch != epoch) return;
                                           auto it = std::find_if(r.followers.begin(), r.followers.end(),
                                                                  [&](const auto& f) { return f.id == id; });
                                           if (it == r.followers.end()) return;
                                           it->probing = false;
+                                          if (verdict == cluster::agreement::unverifiable) {
+                                            // Logged once: asked again only once it reconnects.
+                                            it->needs_rebuild = true;
+                                            spdlog::error("cluster: partition {}: {}'s journal ends at seq {} (epoch "
+                                                          "{}), below what this leader compacted, so they cannot be "
+                                                          "compared; nothing is shipped to it, and its copy needs a "
+                                                          "rebuild (docs/cluster.md)",
+                                                          p, id, theirs.seq, theirs.epoch);
+                                            return;
+                                          }
                                           if (agrees) {
                                             it->known = true;
                                             it->sent = theirs;
@@ -245,17 +262,17 @@ void probe(cluster_ptr self, std::uint32_t p, follower_progress& f, log_position
                                           const auto cut = cluster::truncation_point(r.history, theirs);
                                           outbox(self, id).truncates.push_back({p, r.epoch, cut});
                                         })](persistence::partition_store& store) mutable {
-    bool agrees = theirs.seq == 0;
-    if (!agrees && theirs.seq < store.compacted_below()) {
-      // Folded into our snapshot: only committed entries are, and a
-      // follower's committed entries agree with ours.
-      agrees = theirs.seq <= commit;
-    } else if (!agrees) {
+    // Entries we compacted cannot be compared: agreement there is claimed
+    // only at the very last one (cluster::check_agreement).
+    const auto compacted = store.compacted_end();
+    auto verdict = cluster::check_agreement(theirs, {compacted.epoch, compacted.seq});
+    bool agrees = verdict == cluster::agreement::agrees;
+    if (verdict == cluster::agreement::check_entry) {
       std::vector<journal_entry> at;
       if (store.read_journal(theirs.seq - 1, 1, &at) && !at.empty())
         agrees = at.front().seq == theirs.seq && at.front().epoch == theirs.epoch;
     }
-    done(agrees);
+    done(verdict, agrees);
   });
 }
 
@@ -453,6 +470,10 @@ void on_append(cluster_ptr self, const std::string& from, cluster::partition_app
     writer(self).set_commit_point(p, r.commit);
     return answer(self, from, {p, r.epoch, true, r.last.seq, r.last.epoch}, sent_ms);
   }
+  // Its disk refuses writes: the entries are not answered, so the leader
+  // does not ship them again at once; its next heartbeat finds where this
+  // copy ends, and ships again from there (once healed, for good).
+  if (r.disk_degraded) return;
   r.queued = position(a.entries.back());
   const auto commit = std::min(a.commit_seq, r.queued.seq);
   const auto epoch = r.epoch;
@@ -486,11 +507,10 @@ void on_truncate(cluster_ptr self, const std::string& from, const cluster::trunc
   if (r.r != role::follower || t.epoch != r.epoch || r.leader != from) return;
   r.leader_heard_ms = monotonic_ms();  // its answer renews the leader's lease: so must the promise
   writer(self).truncate_after(p, t.after_seq, {});
-  writer(self).run(p, [done = later(self, [self, p, from, sent_ms, after = t.after_seq](
-                                              status& st, std::optional<journal_entry>& e) {
+  writer(self).run(p, [done = later(self, [self, p, from, sent_ms, after = t.after_seq](status& st,
+                                                                                          log_position& end) {
                          auto& r = self->state.parts[p];
                          if (!st) return;
-                         const auto end = e ? position(*e) : log_position{};
                          if (end.seq > after) {
                            spdlog::error("cluster: partition {}: its journal disagrees with {}'s below its "
                                          "snapshot (after seq {}); this copy needs a rebuild (docs/cluster.md)",
@@ -502,9 +522,9 @@ void on_truncate(cluster_ptr self, const std::string& from, const cluster::trunc
                          r.last = r.queued = end;
                          answer(self, from, {p, r.epoch, false, end.seq, end.epoch}, sent_ms);
                        })](persistence::partition_store& store) mutable {
-    std::optional<journal_entry> e;
-    auto st = store.last_entry(&e);
-    done(st, e);
+    log_position end;
+    auto st = journal_end(store, &end);
+    done(st, end);
   });
 }
 
@@ -547,7 +567,9 @@ void replication_tick(cluster_ptr self) {
       case role::none:
         break;
       case role::follower: {
-        if (r.promoting || heard_leader_recently(self, r, now)) break;
+        // A replica whose disk refuses writes could not make its vote for
+        // itself durable, nor journal what it would lead.
+        if (r.promoting || r.disk_degraded || heard_leader_recently(self, r, now)) break;
         // After a leader is lost, the replicas stand one after another by
         // rank, a quarter of the failure timeout apart, so one usually wins
         // the first round instead of splitting the vote.
@@ -610,6 +632,20 @@ void on_committed(cluster_ptr self, committed_batch& batch) {
   advance_commit(self, p);
 }
 
+void on_disk_health(cluster_ptr self, const disk_health& h) {
+  if (h.partition >= self->state.partitions) return;
+  auto& r = self->state.parts[h.partition];
+  r.disk_degraded = !h.health;
+  if (r.r == role::none) return;
+  if (!r.disk_degraded) {
+    spdlog::info("cluster: partition {}: its disk takes writes again; following", h.partition);
+    return;
+  }
+  if (r.r == role::leader) return step_down(self, h.partition, r.epoch, "its disk refuses writes: " + h.health.message());
+  // A candidate whose vote for itself is still being written fails there.
+  if (r.r == role::candidate && !r.promoting) r.r = role::follower;
+}
+
 void on_peer_replication(cluster_ptr self, const std::string& from, cluster::peer_message& m) {
   auto& st = self->state;
   auto valid = [&](std::uint32_t p) { return p < st.partitions; };
@@ -649,9 +685,10 @@ void on_peer_lost(cluster_ptr self, const std::string& id) {
     auto& r = st.parts[p];
     for (auto& f : r.followers)
       if (f.id == id) {
-        // Its journal may have moved on without us: ask again on reconnect.
+        // Its journal may have moved on without us (or been rebuilt): ask
+        // again on reconnect.
         f.known = false;
-        f.reading = f.probing = false;
+        f.reading = f.probing = f.needs_rebuild = false;
       }
   }
 }

@@ -28,6 +28,11 @@ std::int64_t lease_end(std::vector<std::int64_t> acked_sent_ms, std::int64_t now
   return sent < 0 ? -1 : sent + lease_ms;
 }
 
+agreement check_agreement(log_position theirs, log_position compacted) {
+  if (theirs == compacted) return agreement::agrees;
+  return theirs.seq <= compacted.seq ? agreement::unverifiable : agreement::check_entry;
+}
+
 std::uint64_t truncation_point(const std::vector<epoch_start>& history, log_position theirs) {
   std::uint64_t cut = theirs.seq == 0 ? 0 : theirs.seq - 1;
   for (const auto& h : history)

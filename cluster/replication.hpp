@@ -64,6 +64,19 @@ std::int64_t lease_end(std::vector<std::int64_t> acked_sent_ms, std::int64_t now
 // the leader's journal when they agree; when they do not, the follower
 // reports its new end and the leader cuts again, lower (the cut strictly
 // decreases, so it ends).
+// What a leader can tell of a follower whose journal ends at `theirs`, when
+// its own compaction deleted every entry up to `compacted` (the last entry
+// it deleted; (0, 0) when none):
+// - agrees: theirs ends at that very entry (one entry per epoch and seq, so
+//   it is ours), or both journals are empty: ship what follows;
+// - check_entry: theirs ends above it, where our journal still says whether
+//   it holds that entry;
+// - unverifiable: theirs ends at or below an entry we deleted and is not
+//   it: we can neither compare nor ship what it lacks. That copy needs a
+//   rebuild (docs/cluster.md); nothing may be shipped onto it.
+enum class agreement { agrees, check_entry, unverifiable };
+agreement check_agreement(log_position theirs, log_position compacted);
+
 struct epoch_start {
   std::uint64_t epoch = 0;
   std::uint64_t first_seq = 0;

@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "protocol/array_reader.hpp"
 #include "protocol/codec.hpp"
 
 namespace stockgrid::cluster {
@@ -9,6 +10,7 @@ namespace stockgrid::cluster {
 namespace {
 
 using protocol::array;
+using protocol::array_reader;
 using protocol::value;
 
 constexpr std::int64_t format_version = 1;
@@ -40,82 +42,8 @@ value encode_change(const change& c) {
                c.policy.low_stock_threshold, c.qty, c.hold_seq, c.expires_at_ms, c.ref, c.reason};
 }
 
-// Reads the items of one array in order; the first mismatch sets `error`.
-class reader {
- public:
-  reader(const value& v, std::string what, std::size_t fields, std::string* error) : error_(error) {
-    items_ = v.as_array();
-    if (!items_) fail(what + ": not an array");
-    else if (items_->size() != fields)
-      fail(what + ": " + std::to_string(items_->size()) + " fields, not " + std::to_string(fields));
-    what_ = std::move(what);
-  }
-  bool ok() const { return ok_; }
-
-  std::int64_t integer() {
-    const value* v = next();
-    if (v && v->as_int()) return *v->as_int();
-    return fail_at("an integer"), 0;
-  }
-  std::uint64_t unsigned_integer() {
-    const auto i = integer();
-    if (i < 0) fail_at("a non-negative integer");
-    return static_cast<std::uint64_t>(i);
-  }
-  bool boolean() {
-    const value* v = next();
-    if (v && v->as_bool()) return *v->as_bool();
-    return fail_at("a boolean"), false;
-  }
-  std::string text() {
-    const value* v = next();
-    if (v && v->as_string()) return *v->as_string();
-    return fail_at("a string"), std::string{};
-  }
-  std::optional<std::int64_t> optional_integer() {
-    if (peek_null()) return std::nullopt;
-    return integer();
-  }
-  std::optional<bool> optional_boolean() {
-    if (peek_null()) return std::nullopt;
-    return boolean();
-  }
-  const value* sub() { return next(); }
-  // An enum stored as its number, within [lo, hi].
-  template <class E>
-  E enumerated(std::int64_t lo, std::int64_t hi) {
-    const auto i = integer();
-    if (ok_ && (i < lo || i > hi)) fail_at("a known value");
-    return static_cast<E>(i);
-  }
-
- private:
-  const value* next() {
-    if (!ok_ || !items_ || index_ >= items_->size()) return nullptr;
-    return &(*items_)[index_++];
-  }
-  bool peek_null() {
-    if (!ok_ || !items_ || index_ >= items_->size() || !(*items_)[index_].is_null()) return false;
-    ++index_;
-    return true;
-  }
-  void fail_at(const char* expected) {
-    if (ok_) fail(what_ + " field " + std::to_string(index_ == 0 ? 0 : index_ - 1) + ": expected " + expected);
-  }
-  void fail(std::string why) {
-    if (!ok_) return;
-    ok_ = false;
-    *error_ = std::move(why);
-  }
-  const array* items_ = nullptr;
-  std::size_t index_ = 0;
-  std::string what_;
-  std::string* error_;
-  bool ok_ = true;
-};
-
 bool decode_record(const value& v, record_view* r, std::string* error) {
-  reader in(v, "record", 11, error);
+  array_reader in(v, "record", 11, error);
   r->key.tenant = in.text();
   r->key.warehouse = in.text();
   r->key.sku = in.text();
@@ -131,7 +59,7 @@ bool decode_record(const value& v, record_view* r, std::string* error) {
 }
 
 bool decode_change(const value& v, change* c, std::string* error) {
-  reader in(v, "change", 18, error);
+  array_reader in(v, "change", 18, error);
   c->kind = in.enumerated<change_kind>(1, 14);
   c->version = in.integer();
   c->on_hand_before = in.integer();
@@ -157,7 +85,7 @@ bool parse_message(std::string_view bytes, value* out, std::string* error) {
   return protocol::parse(bytes, protocol::encoding::msgpack, wire_limits(), out, error);
 }
 
-bool check_version(reader& in, std::string* error) {
+bool check_version(array_reader& in, std::string* error) {
   const auto v = in.integer();
   if (in.ok() && v != format_version) {
     *error = "format version " + std::to_string(v) + ", this node reads " + std::to_string(format_version);
@@ -202,7 +130,7 @@ value request_value(const request& r) {
 
 bool request_from(const value& v, request* out, std::string* error) {
   request r;
-  reader in(v, "request", 24, error);
+  array_reader in(v, "request", 24, error);
   if (!check_version(in, error)) return false;
   r.kind = in.enumerated<op>(1, 15);
   r.key.tenant = in.text();
@@ -218,7 +146,7 @@ bool request_from(const value& v, request* out, std::string* error) {
   r.reason = in.text();
   r.idem = in.text();
   r.key_id = in.text();
-  if (const value* allowed = in.sub(); allowed && !allowed->is_null()) {
+  if (const value* allowed = in.any(); allowed && !allowed->is_null()) {
     if (!allowed->as_array()) {
       *error = "request field 15: expected an array or nil";
       return false;
@@ -276,11 +204,11 @@ value reply_value(const reply& r) {
 
 bool reply_from(const value& v, reply* out, std::string* error) {
   reply r;
-  reader in(v, "reply", 12, error);
+  array_reader in(v, "reply", 12, error);
   if (!check_version(in, error)) return false;
   r.code = in.enumerated<outcome>(1, 16);
   r.message = in.text();
-  if (const value* rec = in.sub(); rec && !rec->is_null()) {
+  if (const value* rec = in.any(); rec && !rec->is_null()) {
     if (!decode_record(*rec, &r.record, error)) return false;
     r.has_record = true;
   }
@@ -289,8 +217,8 @@ bool reply_from(const value& v, reply* out, std::string* error) {
   r.available = in.integer();
   r.limit = in.integer();
   r.retry_after_ms = in.integer();
-  const value* holds = in.sub();
-  const value* events = in.sub();
+  const value* holds = in.any();
+  const value* events = in.any();
   r.replayed = in.boolean();
   if (!in.ok()) return false;
   if (!holds->as_array() || !events->as_array()) {
@@ -298,7 +226,7 @@ bool reply_from(const value& v, reply* out, std::string* error) {
     return false;
   }
   for (const value& h : *holds->as_array()) {
-    reader hin(h, "hold", 4, error);
+    array_reader hin(h, "hold", 4, error);
     hold_view hv;
     hv.hold = hin.text();
     hv.qty = hin.integer();
@@ -308,10 +236,10 @@ bool reply_from(const value& v, reply* out, std::string* error) {
     r.holds.push_back(std::move(hv));
   }
   for (const value& e : *events->as_array()) {
-    reader ein(e, "event", 6, error);
+    array_reader ein(e, "event", 6, error);
     history_event ev;
     ev.seq = ein.unsigned_integer();
-    const value* c = ein.sub();
+    const value* c = ein.any();
     ev.hold = ein.text();
     ev.idem = ein.text();
     ev.key_id = ein.text();
@@ -330,14 +258,14 @@ value entry_value(const persistence::journal_entry& e) {
 }
 
 bool entry_from(const value& v, persistence::journal_entry* e, std::string* error) {
-  reader in(v, "entry", 12, error);
+  array_reader in(v, "entry", 12, error);
   e->seq = in.unsigned_integer();
   e->epoch = in.unsigned_integer();
   e->at_ms = in.integer();
   e->key.tenant = in.text();
   e->key.warehouse = in.text();
   e->key.sku = in.text();
-  const value* c = in.sub();
+  const value* c = in.any();
   e->idem = in.text();
   e->fingerprint = static_cast<std::uint64_t>(in.integer());  // all 64 bits, stored as int64
   e->result = in.enumerated<outcome>(1, 16);
@@ -407,26 +335,26 @@ std::string encode(const peer_message& m) {
 bool decode(std::string_view bytes, peer_message* out, std::string* error) {
   value v;
   if (!parse_message(bytes, &v, error)) return false;
-  reader in(v, "peer message", 11, error);
+  array_reader in(v, "peer message", 11, error);
   if (!check_version(in, error)) return false;
   peer_message m;
   m.sent_ms = in.integer();
   m.echo_ms = in.integer();
   const value* sections[8];
-  for (auto& s : sections) s = in.sub();
+  for (auto& s : sections) s = in.any();
   if (!in.ok()) return false;
-  auto partition = [](reader& r) { return static_cast<std::uint32_t>(r.enumerated<std::int64_t>(0, 0xffffffffLL)); };
+  auto partition = [](array_reader& r) { return static_cast<std::uint32_t>(r.enumerated<std::int64_t>(0, 0xffffffffLL)); };
   const bool ok =
       each(sections[0], "appends", error,
            [&](const value& item) {
-             reader r(item, "append", 6, error);
+             array_reader r(item, "append", 6, error);
              partition_append a;
              a.partition = partition(r);
              a.epoch = r.unsigned_integer();
              a.prev_seq = r.unsigned_integer();
              a.prev_epoch = r.unsigned_integer();
              a.commit_seq = r.unsigned_integer();
-             const value* entries = r.sub();
+             const value* entries = r.any();
              if (!r.ok()) return false;
              if (!each(entries, "entries", error, [&](const value& e) {
                    persistence::journal_entry entry;
@@ -440,7 +368,7 @@ bool decode(std::string_view bytes, peer_message* out, std::string* error) {
            }) &&
       each(sections[1], "results", error,
            [&](const value& item) {
-             reader r(item, "result", 5, error);
+             array_reader r(item, "result", 5, error);
              append_result a;
              a.partition = partition(r);
              a.epoch = r.unsigned_integer();
@@ -452,7 +380,7 @@ bool decode(std::string_view bytes, peer_message* out, std::string* error) {
            }) &&
       each(sections[2], "votes", error,
            [&](const value& item) {
-             reader r(item, "vote", 5, error);
+             array_reader r(item, "vote", 5, error);
              vote_request a;
              a.partition = partition(r);
              a.epoch = r.unsigned_integer();
@@ -464,7 +392,7 @@ bool decode(std::string_view bytes, peer_message* out, std::string* error) {
            }) &&
       each(sections[3], "vote results", error,
            [&](const value& item) {
-             reader r(item, "vote result", 4, error);
+             array_reader r(item, "vote result", 4, error);
              vote_result a;
              a.partition = partition(r);
              a.epoch = r.unsigned_integer();
@@ -475,7 +403,7 @@ bool decode(std::string_view bytes, peer_message* out, std::string* error) {
            }) &&
       each(sections[4], "truncates", error,
            [&](const value& item) {
-             reader r(item, "truncate", 3, error);
+             array_reader r(item, "truncate", 3, error);
              truncate_order a;
              a.partition = partition(r);
              a.epoch = r.unsigned_integer();
@@ -485,18 +413,18 @@ bool decode(std::string_view bytes, peer_message* out, std::string* error) {
            }) &&
       each(sections[5], "requests", error,
            [&](const value& item) {
-             reader r(item, "forwarded request", 2, error);
+             array_reader r(item, "forwarded request", 2, error);
              const auto id = r.unsigned_integer();
-             const value* body = r.sub();
+             const value* body = r.any();
              request req;
              if (!r.ok() || !request_from(*body, &req, error)) return false;
              m.requests.emplace_back(id, std::move(req));
              return true;
            }) &&
       each(sections[6], "replies", error, [&](const value& item) {
-        reader r(item, "forwarded reply", 2, error);
+        array_reader r(item, "forwarded reply", 2, error);
         const auto id = r.unsigned_integer();
-        const value* body = r.sub();
+        const value* body = r.any();
         reply rep;
         if (!r.ok() || !reply_from(*body, &rep, error)) return false;
         m.replies.emplace_back(id, std::move(rep));
@@ -506,7 +434,7 @@ bool decode(std::string_view bytes, peer_message* out, std::string* error) {
   if (!sections[7]->is_null()) {
     m.has_leads = true;
     if (!each(sections[7], "leads", error, [&](const value& item) {
-          reader r(item, "lead", 2, error);
+          array_reader r(item, "lead", 2, error);
           const auto p = partition(r);
           const auto epoch = r.unsigned_integer();
           m.leads.emplace_back(p, epoch);

@@ -12,6 +12,11 @@
 //                     `snapshot` (fresh: 0)
 //     compacted_below optional: compaction deleted only journal rows with
 //                     seq < compacted_below (subscriptions resume above it)
+//     compacted_epoch, compacted_seq
+//                     optional: the epoch and seq of the last journal row
+//                     compaction deleted, where the journal ends once it
+//                     deleted every row (partition_store::journal_end);
+//                     absent: epoch 0, seq compacted_below - 1
 //
 //   journal(seq INTEGER PRIMARY KEY, epoch, at_ms, tenant, warehouse, sku,
 //           kind, version, on_hand_before, on_hand_after, reserved_before,
@@ -115,6 +120,12 @@ inline constexpr const char* meta_snapshot_seq = "snapshot_seq";
 // Compaction has deleted only journal rows below this seq. Optional: a file
 // without the row never compacted anything since it was added (read as 1).
 inline constexpr const char* meta_compacted_below = "compacted_below";
+// The last journal entry compaction deleted (its epoch and seq). Optional: a
+// file without the rows reads as epoch 0 (unknown) and the seq below
+// compacted_below, which is snapshot_seq once every row is gone
+// (partition_store.hpp's journal_end).
+inline constexpr const char* meta_compacted_epoch = "compacted_epoch";
+inline constexpr const char* meta_compacted_seq = "compacted_seq";
 
 // Column lists in canonical order, for INSERT and SELECT, and the column
 // positions within them.

@@ -212,6 +212,7 @@ std::uint64_t memory_store::compact(epoch_ms retain_since_ms) {
   while (!journal_.empty() && journal_.begin()->first <= snapshot_seq_ &&
          journal_.begin()->second.at_ms < retain_since_ms) {
     compacted_below_ = std::max(compacted_below_, journal_.begin()->first + 1);
+    compacted_end_ = {journal_.begin()->second.epoch, journal_.begin()->first};
     erase_entry(journal_.begin());
     ++deleted;
   }
@@ -226,9 +227,8 @@ status memory_store::read_journal(std::uint64_t after_seq, std::size_t limit,
   return status::ok();
 }
 
-status memory_store::last_entry(std::optional<journal_entry>* out) {
-  out->reset();
-  if (!journal_.empty()) *out = journal_.rbegin()->second;
+status memory_store::journal_end(journal_position* out) {
+  *out = journal_.empty() ? compacted_end_ : journal_position{journal_.rbegin()->second.epoch, journal_.rbegin()->first};
   return status::ok();
 }
 

@@ -40,7 +40,8 @@ class memory_store final : public partition_store {
   status list_records(const list_filter& filter, std::vector<record_image>* out) override;
   status read_journal(std::uint64_t after_seq, std::size_t limit,
                       std::vector<journal_entry>* out) override;
-  status last_entry(std::optional<journal_entry>* out) override;
+  status journal_end(journal_position* out) override;
+  journal_position compacted_end() const override { return compacted_end_; }
   std::uint64_t compacted_below() const override { return compacted_below_; }
   std::uint64_t entries_since_snapshot() const override { return since_snapshot_; }
   status snapshot(epoch_ms retain_since_ms, std::uint64_t fold_upto_seq,
@@ -82,6 +83,7 @@ class memory_store final : public partition_store {
   std::uint64_t seq_lease_ = 1;
   std::uint64_t snapshot_seq_ = 0;
   std::uint64_t compacted_below_ = 1;
+  journal_position compacted_end_;  // the last entry compaction deleted
   std::uint64_t last_seq_ = 0;
   std::uint64_t synced_seq_ = 0;  // entries up to here survive lose_unsynced()
   std::uint64_t since_snapshot_ = 0;

@@ -73,6 +73,14 @@ struct list_filter {
   std::size_t limit = 100;
 };
 
+// Where a journal ends: its last entry's epoch and seq (a replica's
+// cluster::log_position, cluster/replication.hpp).
+struct journal_position {
+  std::uint64_t epoch = 0;
+  std::uint64_t seq = 0;
+  friend bool operator==(const journal_position&, const journal_position&) = default;
+};
+
 struct snapshot_report {
   std::uint64_t folded_entries = 0;   // journal entries folded into the snapshot
   std::uint64_t records_written = 0;  // snapshot rows written
@@ -169,10 +177,17 @@ class partition_store {
   // compacted_below() may be gone.
   virtual status read_journal(std::uint64_t after_seq, std::size_t limit,
                               std::vector<journal_entry>* out) = 0;
-  // The journal's last entry (highest seq), or nullopt when the journal holds
-  // none (new, or every entry compacted away): where a replica's journal
-  // ends (cluster/replication.hpp).
-  virtual status last_entry(std::optional<journal_entry>* out) = 0;
+  // Where the journal ends (a replica's position, cluster/replication.hpp):
+  // its last entry's (epoch, seq); when compaction deleted every entry, the
+  // last one it deleted, remembered durably with the compaction, so a copy
+  // idle past the retention does not look empty; (0, 0) for a journal that
+  // never held one. A file compacted by a build that did not remember it
+  // says (0, snapshot_seq): the seq is right, the epoch unknown, and 0
+  // ranks below every entry of a known epoch (format.hpp's compacted_epoch).
+  virtual status journal_end(journal_position* out) = 0;
+  // The last entry compaction deleted ((0, 0): none; a file compacted before
+  // it was kept says as journal_end does).
+  virtual journal_position compacted_end() const = 0;
   // Every journal entry with seq >= this is still in the journal: compaction
   // has deleted only entries below it (1 = nothing ever deleted). Durable with
   // the compaction that raised it.

@@ -196,7 +196,7 @@ void sqlite_store::report_recovered(folded_tail& tail,
 // Deletes the oldest journal entries (and their index rows) up to the first
 // one that must stay: in the snapshot range and at or after retain_since_ms.
 status sqlite_store::compact(std::uint64_t snapshot_seq, epoch_ms retain_since_ms, std::uint64_t* deleted,
-                             std::uint64_t* compacted_below) {
+                             std::uint64_t* compacted_below, journal_position* compacted_end) {
   std::uint64_t boundary = snapshot_seq + 1;
   {
     auto& s = q_.compact_boundary;
@@ -211,10 +211,12 @@ status sqlite_store::compact(std::uint64_t snapshot_seq, epoch_ms retain_since_m
   reset_on_exit guard(rows);
   rows.bind_u64(1, boundary);
   record_key key;
+  journal_position last;  // the last row deleted
   int rc;
   while ((rc = rows.step()) == SQLITE_ROW) {
     sqlite3_stmt* r = rows.get();
     const std::int64_t seq = sqlite::column_i64(r, 6);
+    if (static_cast<std::uint64_t>(seq) > last.seq) last = {sqlite::column_u64(r, 7), static_cast<std::uint64_t>(seq)};
     if (sqlite::column_i64(r, 4) != static_cast<std::int64_t>(change_kind::refusal)) {
       key.tenant.assign(sqlite::column_bytes(r, 0));
       key.warehouse.assign(sqlite::column_bytes(r, 1));
@@ -236,6 +238,11 @@ status sqlite_store::compact(std::uint64_t snapshot_seq, epoch_ms retain_since_m
   *deleted = static_cast<std::uint64_t>(sqlite3_changes64(db_.get()));
   if (*deleted == 0 || boundary <= *compacted_below) return status::ok();
   *compacted_below = boundary;
+  if (last.seq > compacted_end->seq) {
+    *compacted_end = last;
+    if (status st = write_meta(format::meta_compacted_epoch, static_cast<std::int64_t>(last.epoch)); !st) return st;
+    if (status st = write_meta(format::meta_compacted_seq, static_cast<std::int64_t>(last.seq)); !st) return st;
+  }
   return write_meta(format::meta_compacted_below, static_cast<std::int64_t>(boundary));
 }
 
@@ -249,13 +256,15 @@ status sqlite_store::snapshot(epoch_ms retain_since_ms, std::uint64_t fold_upto_
   status st = fold_tail(fold_upto_seq, &tail);
   if (st) st = save_fold(&tail, &report->records_written);
   std::uint64_t compacted_below = compacted_below_;
-  if (st) st = compact(tail.last_seq, retain_since_ms, &report->compacted_entries, &compacted_below);
+  auto compacted_end = compacted_end_;
+  if (st) st = compact(tail.last_seq, retain_since_ms, &report->compacted_entries, &compacted_below, &compacted_end);
   if (st) st = commit();
   if (!st) {
     rollback();
     return st;
   }
   compacted_below_ = compacted_below;
+  compacted_end_ = compacted_end;
   snapshot_committed(tail);
   report->folded_entries = tail.entries;
   report->seconds = seconds_since(start);

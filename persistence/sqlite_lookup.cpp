@@ -117,16 +117,14 @@ status sqlite_store::read_journal(std::uint64_t after_seq, std::size_t limit,
   return rc == SQLITE_DONE ? status::ok() : db_.error(rc, "reading the journal");
 }
 
-status sqlite_store::last_entry(std::optional<journal_entry>* out) {
-  out->reset();
+status sqlite_store::journal_end(journal_position* out) {
+  *out = compacted_end_;
   auto& s = q_.journal_last;
   reset_on_exit guard(s);
   const int rc = s.step();
   if (rc == SQLITE_DONE) return status::ok();
   if (rc != SQLITE_ROW) return db_.error(rc, "reading the journal's end");
-  journal_entry e;
-  if (status st = sqlite::read_journal_row(s.get(), name(), &e); !st) return st;
-  *out = std::move(e);
+  *out = {sqlite::column_u64(s.get(), 0), sqlite::column_u64(s.get(), 1)};
   return status::ok();
 }
 

@@ -113,7 +113,7 @@ status sqlite_store::prepare_statements() {
       {&q_.tail_keys, "SELECT seq, tenant, warehouse, sku, idem FROM journal WHERE seq > ?1 ORDER BY seq"},
       {&q_.entry_at, journal_select("WHERE seq = ?1")},
       {&q_.journal_after, journal_select("WHERE seq > ?1 ORDER BY seq LIMIT ?2")},
-      {&q_.journal_last, journal_select("ORDER BY seq DESC LIMIT 1")},
+      {&q_.journal_last, "SELECT epoch, seq FROM journal ORDER BY seq DESC LIMIT 1"},
       {&q_.truncate, "DELETE FROM journal WHERE seq > ?1"},
       // Hash matches of other records or keys are filtered on the journal row.
       {&q_.history, joined + " FROM record_index r JOIN journal j ON j.seq = r.seq"
@@ -130,7 +130,7 @@ status sqlite_store::prepare_statements() {
       {&q_.record_index_del, "DELETE FROM record_index WHERE record_hash=?1 AND version=?2 AND seq=?3"},
       {&q_.idem_index_del, "DELETE FROM idem_index WHERE idem_hash=?1 AND seq=?2"},
       {&q_.compact_boundary, "SELECT seq FROM journal WHERE seq <= ?1 AND at_ms >= ?2 ORDER BY seq LIMIT 1"},
-      {&q_.compact_rows, "SELECT tenant, warehouse, sku, version, kind, idem, seq FROM journal WHERE seq < ?1"},
+      {&q_.compact_rows, "SELECT tenant, warehouse, sku, version, kind, idem, seq, epoch FROM journal WHERE seq < ?1"},
       {&q_.compact, "DELETE FROM journal WHERE seq < ?1"},
       {&q_.snapshot_all, snapshot_select},
       {&q_.snapshot_get, snapshot_select + " WHERE tenant=?1 AND warehouse=?2 AND sku=?3"},
@@ -176,6 +176,16 @@ status sqlite_store::load_meta() {
       if (q_.tail.step() == SQLITE_ROW) compacted_below_ = sqlite::column_u64(q_.tail.get(), 0);
       else compacted_below_ = snapshot_seq_ + 1;
     }
+  }
+  {
+    // Optional rows (compacted_epoch in format.hpp): absent, the seq is the
+    // one below the oldest row kept (the snapshot's end once every row is
+    // gone) and the epoch unknown (0).
+    std::int64_t epoch = 0, seq = 0;
+    if (read_meta(format::meta_compacted_seq, &seq) && read_meta(format::meta_compacted_epoch, &epoch))
+      compacted_end_ = {static_cast<std::uint64_t>(epoch), static_cast<std::uint64_t>(seq)};
+    else
+      compacted_end_ = {0, compacted_below_ - 1};
   }
   {
     reset_on_exit guard(q_.max_seq);

@@ -60,7 +60,8 @@ class sqlite_store final : public partition_store {
   status list_records(const list_filter& filter, std::vector<record_image>* out) override;
   status read_journal(std::uint64_t after_seq, std::size_t limit,
                       std::vector<journal_entry>* out) override;
-  status last_entry(std::optional<journal_entry>* out) override;
+  status journal_end(journal_position* out) override;
+  journal_position compacted_end() const override { return compacted_end_; }
   std::uint64_t compacted_below() const override { return compacted_below_; }
   std::uint64_t entries_since_snapshot() const override { return since_snapshot_; }
   status snapshot(epoch_ms retain_since_ms, std::uint64_t fold_upto_seq,
@@ -121,10 +122,10 @@ class sqlite_store final : public partition_store {
   status save_records(const folding_map& records, std::uint64_t* written);
   status save_index_rows(folded_tail* tail);
   status save_fold(folded_tail* tail, std::uint64_t* written);
-  // Deletes old journal rows; raises *compacted_below (and its meta row) when
-  // it deleted any.
+  // Deletes old journal rows; raises *compacted_below and *compacted_end
+  // (and their meta rows) when it deleted any.
   status compact(std::uint64_t snapshot_seq, epoch_ms retain_since_ms, std::uint64_t* deleted,
-                 std::uint64_t* compacted_below);
+                 std::uint64_t* compacted_below, journal_position* compacted_end);
   void snapshot_committed(const folded_tail& tail);
   void report_recovered(folded_tail& tail, std::unordered_map<record_key, record_image, record_key_hash>& with_holds,
                         recovery_report* report);
@@ -136,6 +137,7 @@ class sqlite_store final : public partition_store {
   std::uint64_t seq_lease_ = 1;
   std::uint64_t snapshot_seq_ = 0;
   std::uint64_t compacted_below_ = 1;
+  journal_position compacted_end_;  // the last entry compaction deleted
   std::uint64_t last_seq_ = 0;  // highest seq appended or folded
   std::uint64_t since_snapshot_ = 0;
   bool synchronous_full_ = false;  // the connection's current synchronous level

@@ -3,7 +3,6 @@
 // keys table). Each call takes the next field and checks its type; the first
 // mismatch stops the reading and names the field ("key 3 field 8: expected
 // a string"), and every later call returns a default. Check ok() at the end.
-// (cluster/wire.cpp has the same reader of its own, written first.)
 #pragma once
 
 #include <cstddef>
@@ -33,6 +32,16 @@ class array_reader {
     if (v && v->as_int()) return *v->as_int();
     return fail_at("an integer"), 0;
   }
+  std::uint64_t unsigned_integer() {
+    const auto i = integer();
+    if (i < 0) fail_at("a non-negative integer");
+    return static_cast<std::uint64_t>(i);
+  }
+  bool boolean() {
+    const value* v = next();
+    if (v && v->as_bool()) return *v->as_bool();
+    return fail_at("a boolean"), false;
+  }
   std::string text() {
     const value* v = next();
     if (v && v->as_string()) return *v->as_string();
@@ -42,6 +51,24 @@ class array_reader {
     const value* v = next();
     if (v && v->as_array()) return v->as_array();
     return fail_at("an array"), nullptr;
+  }
+  // The next field whatever its type, for the caller to read; null once the
+  // reading failed or past the last field.
+  const value* any() { return next(); }
+  std::optional<std::int64_t> optional_integer() {
+    if (null()) return std::nullopt;
+    return integer();
+  }
+  std::optional<bool> optional_boolean() {
+    if (null()) return std::nullopt;
+    return boolean();
+  }
+  // An enum stored as its number, within [lo, hi].
+  template <class E>
+  E enumerated(std::int64_t lo, std::int64_t hi) {
+    const auto i = integer();
+    if (ok_ && (i < lo || i > hi)) fail_at("a known value");
+    return static_cast<E>(i);
   }
   // Takes a nil field and returns true; leaves any other for the next call.
   bool null() {

@@ -64,3 +64,21 @@ TEST_CASE("a diverged journal is cut before the first later epoch and below its 
   CHECK(truncation_point(history, {5, 95}) == 94);  // (cannot happen: no later epoch than the leader's)
   CHECK(truncation_point({}, {2, 7}) == 6);
 }
+
+TEST_CASE("a leader claims no agreement below its compaction point that it cannot check", "[cluster][replication]") {
+  // Nothing compacted: empty journals agree; any other end is checked
+  // against the leader's journal.
+  CHECK(check_agreement({0, 0}, {0, 0}) == agreement::agrees);
+  CHECK(check_agreement({2, 7}, {0, 0}) == agreement::check_entry);
+  // The leader compacted up to (3, 10): a follower ending there agrees,
+  // one ending above is checked entry by entry.
+  CHECK(check_agreement({3, 10}, {3, 10}) == agreement::agrees);
+  CHECK(check_agreement({3, 11}, {3, 10}) == agreement::check_entry);
+  CHECK(check_agreement({5, 40}, {3, 10}) == agreement::check_entry);
+  // At or below it and not that entry: nothing to compare with, and the
+  // entries it lacks are gone.
+  CHECK(check_agreement({2, 10}, {3, 10}) == agreement::unverifiable);
+  CHECK(check_agreement({2, 5}, {3, 10}) == agreement::unverifiable);
+  CHECK(check_agreement({3, 9}, {3, 10}) == agreement::unverifiable);
+  CHECK(check_agreement({0, 0}, {3, 10}) == agreement::unverifiable);  // an empty copy cannot catch up
+}

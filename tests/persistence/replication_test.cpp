@@ -11,6 +11,8 @@
 #include <set>
 #include <thread>
 
+#include <sqlite3.h>
+
 #include "persistence/check.hpp"
 #include "persistence/journal_writer.hpp"
 #include "persistence/memory_store.hpp"
@@ -165,6 +167,58 @@ TEST_CASE("compaction after a partial snapshot deletes only folded entries", "[p
   store.reopen();
   CHECK(load(*store, key_of("apple")).on_hand == 10);
   CHECK(store->entries_since_snapshot() == 4);
+}
+
+journal_position end_of(partition_store& store) {
+  journal_position end;
+  REQUIRE(store.journal_end(&end));
+  return end;
+}
+
+TEST_CASE("a journal compacted to nothing ends at the last entry it held, after a reopen too",
+          "[persistence][replication]") {
+  const std::string kind = GENERATE(as<std::string>{}, "sqlite", "memory");
+  INFO(kind);
+  store_under_test store(kind);
+  CHECK(end_of(*store) == journal_position{0, 0});
+  journal_sim sim;
+  sim.epoch = 3;
+  append_ten(sim, *store);
+  CHECK(end_of(*store) == journal_position{3, 10});
+  snapshot_report rep;
+  REQUIRE(store->snapshot(sim.now + 1'000'000, &rep));  // every entry folded and old enough
+  CHECK(rep.compacted_entries == 10);
+  CHECK(last_journal_seq(*store) == 0);
+  CHECK(end_of(*store) == journal_position{3, 10});
+  store.reopen();
+  CHECK(end_of(*store) == journal_position{3, 10});
+  // A later entry ends it again.
+  sim.epoch = 4;
+  sim.adjust(key_of("apple"), 1);
+  REQUIRE(sim.flush(*store));
+  CHECK(end_of(*store) == journal_position{4, 11});
+}
+
+TEST_CASE("a file compacted before the compacted position was kept ends at (0, snapshot_seq)",
+          "[persistence][replication]") {
+  temp_dir dir;
+  const auto path = dir.file("p.db");
+  {
+    auto store = open_file(path);
+    journal_sim sim;
+    sim.epoch = 3;
+    append_ten(sim, *store);
+    snapshot_report rep;
+    REQUIRE(store->snapshot(sim.now + 1'000'000, &rep));
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  CHECK(sqlite3_exec(db, "DELETE FROM meta WHERE key IN ('compacted_epoch', 'compacted_seq')", nullptr, nullptr,
+                     nullptr) == SQLITE_OK);
+  CHECK(sqlite3_changes(db) == 2);
+  sqlite3_close(db);
+  auto store = open_file(path);
+  CHECK(end_of(*store) == journal_position{0, 10});
 }
 
 std::set<std::string> skus_with_holds(const recovery_report& rep) {

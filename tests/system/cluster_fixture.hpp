@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -50,14 +51,17 @@ inline std::vector<std::string> cluster_node_env() {
 
 // Three nodes, each joined to the other two (4 partitions: node_fixture),
 // each with its data dir under `dir` (so a test can restart one on it and
-// read its journals).
+// read its journals). `launcher`, when set, gives each node the program it
+// starts through (node_options::launcher), from its data dir: a test puts a
+// node's files on a disk of its own (tmpfs_namespace.hpp).
 struct cluster3 {
   std::vector<std::uint16_t> ports{unused_port(), unused_port(), unused_port()};
   testing::temp_dir dir;
   std::vector<node_options> options;
   std::vector<std::unique_ptr<test_node>> nodes;
 
-  explicit cluster3(int replication_factor = 3, int failure_timeout_ms = 1000) {
+  explicit cluster3(int replication_factor = 3, int failure_timeout_ms = 1000,
+                    const std::function<std::vector<std::string>(const std::string&)>& launcher = {}) {
     for (std::size_t i = 0; i < 3; ++i) {
       std::string join;
       for (std::size_t j = 0; j < 3; ++j)
@@ -65,6 +69,7 @@ struct cluster3 {
       node_options o = without_demo();
       o.data_dir = data_dir(i);
       o.env = cluster_node_env();
+      if (launcher) o.launcher = launcher(o.data_dir);
       o.args = {"--cluster-port", std::to_string(ports[i]), "--join", join,
                 "--replication-factor", std::to_string(replication_factor),
                 "--heartbeat-interval-ms", "100", "--failure-timeout-ms", std::to_string(failure_timeout_ms),

@@ -1,18 +1,16 @@
 // A real full disk under a real node. The node's data dir is a small tmpfs
-// mounted in a mount namespace of its own (unshare -m), held by a `sleep`
-// so that the node can be stopped and started again on the same files
-// (nsenter). The test fills the tmpfs through /proc/<holder>/root, sees
-// writes answered UNAVAILABLE with retry_after_ms while reads go on, deletes
-// the filler and sees writes succeed again without a restart; after a
-// restart every acknowledged change is there. Needs root (mount); without it
-// the test fails, saying so.
-#include <fcntl.h>
+// in a mount namespace of its own (tmpfs_namespace.hpp). The test fills it,
+// sees writes answered UNAVAILABLE with retry_after_ms while reads go on,
+// deletes the filler and sees writes succeed again without a restart; after
+// a restart every acknowledged change is there. Needs root (mount); without
+// it the test fails, saying so.
 #include <unistd.h>
 
 #include <map>
 #include <thread>
 
 #include "tests/system/node_fixture.hpp"
+#include "tests/system/tmpfs_namespace.hpp"
 
 using namespace stockgrid;
 using namespace stockgrid::node_test;
@@ -21,49 +19,8 @@ namespace {
 
 constexpr int records = 8;
 constexpr int retry_interval_ms = 200;
-constexpr const char* tmpfs_size = "24m";
 
 std::string sku(int k) { return "disk-" + std::to_string(k); }
-
-// A tmpfs at `dir` in a new mount namespace, alive while this object is.
-class tmpfs_namespace {
- public:
-  explicit tmpfs_namespace(const std::string& dir)
-      : holder_({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
-                 "mkdir -p '" + dir + "' && mount -t tmpfs -o size=" + tmpfs_size + " tmpfs '" + dir +
-                     "' && echo mounted && exec sleep 600"}) {
-    auto line = holder_.read_line();  // EOF if the mount failed (not root)
-    mounted_ = line && *line == "mounted";
-  }
-  bool mounted() const { return mounted_; }
-  // Runs a program in the namespace (it must exec the rest of the command).
-  std::vector<std::string> launcher() const {
-    return {"/usr/bin/nsenter", "-t", std::to_string(holder_.pid()), "-m", "--"};
-  }
-  // A path inside the namespace, seen from outside it.
-  std::string outside(const std::string& path) const {
-    return "/proc/" + std::to_string(holder_.pid()) + "/root" + path;
-  }
-
- private:
-  testing::child_process holder_;
-  bool mounted_ = false;
-};
-
-// Writes 1 MiB chunks to `path` until the filesystem is full; the bytes written.
-std::int64_t fill(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  REQUIRE(fd >= 0);
-  const std::string chunk(1 << 20, 'x');
-  std::int64_t written = 0;
-  for (int i = 0; i < 256; ++i) {  // 256 MiB: far beyond the tmpfs
-    const auto n = ::write(fd, chunk.data(), chunk.size());
-    if (n <= 0) break;
-    written += n;
-  }
-  ::close(fd);
-  return written;
-}
 
 object adjust(int k, std::int64_t delta, const std::string& idem) {
   return {{"op", "stock.adjust"}, {"warehouse", "disk"}, {"sku", sku(k)}, {"delta", delta}, {"idem", idem}};

@@ -13,6 +13,7 @@
 
 #include "domain/types.hpp"
 #include "tests/system/cluster_fixture.hpp"
+#include "tests/system/tmpfs_namespace.hpp"
 
 using namespace stockgrid::node_test;
 using stockgrid::hold_ref;
@@ -460,4 +461,87 @@ TEST_CASE("cluster: a leader frozen past its lease acknowledges nothing after th
   std::this_thread::sleep_for(1s);
   for (auto& n : c.nodes) n->stop();
   check_journals(c, replicas, all, {0, 1, 2}, {0, 1, 2});
+}
+
+namespace {
+
+// Partition -> (role, last seq) of `node`'s own copies, as it reports them.
+std::map<std::int64_t, std::pair<std::string, std::int64_t>> copies_of(test_node& node) {
+  std::map<std::int64_t, std::pair<std::string, std::int64_t>> out;
+  const value status = status_of(node);
+  for (const value& p : items(status, "partitions"))
+    if (auto role = text(p, "role"); !role.empty()) out[integer(p, "partition")] = {role, integer(p, "last_seq")};
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("cluster: a leader whose disk fills up steps down and stands for nothing; once space returns it "
+          "follows and catches up",
+          "[node][cluster][replication][disk]") {
+  std::vector<std::unique_ptr<tmpfs_namespace>> disks;  // outlive the nodes
+  cluster3 c(3, 1000, [&](const std::string& data_dir) {
+    disks.push_back(std::make_unique<tmpfs_namespace>(data_dir));
+    INFO("cannot mount a tmpfs in a mount namespace: this test needs root (unshare -m, mount)");
+    REQUIRE(disks.back()->mounted());
+    return disks.back()->launcher();
+  });
+  for (auto& n : c.nodes) REQUIRE(eventually([&] { return all_up(*n, c.ports); }));
+  REQUIRE(eventually([&] { return leaders_agreed(c).size() == 4; }));
+  tenant_everywhere t(c, "acme");
+  const auto [full, led] = busiest_leader(c);
+  const std::string full_id = c.id(full);
+  const auto other = (full + 1) % 3;
+  constexpr int skus = 24;
+  std::set<std::uint32_t> written;  // every partition the full node leads gets a write
+  for (int i = 0; i < skus; ++i) written.insert(stockgrid::partition_of({"acme", "w", sku(i)}, 4));
+  REQUIRE(written.size() == 4);
+  session s(*c.nodes[other], encoding::json, t.keys[other].writer);
+  stock(s, skus, 10);
+
+  // Its disk fills up: the partitions it leads degrade at their next write.
+  // They must get another leader, which takes writes with the third node.
+  const auto filler = disks[full]->outside(c.data_dir(full) + "/filler");
+  REQUIRE(fill(filler) > 0);
+  for (int i = 0; i < skus; ++i) {
+    const value r = call_settled(s, {{"op", "stock.adjust"}, {"warehouse", "w"}, {"sku", sku(i)}, {"delta", 1},
+                                     {"idem", "full-" + std::to_string(i)}});
+    INFO(sku(i) << ": " << Catch::Detail::stringify(r));
+    REQUIRE(ok(r));
+  }
+  // While its disk is full it leads nothing, nor tries to.
+  auto led_by_full = [&] {
+    for (auto& n : c.nodes)
+      for (const auto& [p, leader] : leaders_seen_by(*n))
+        if (leader == full_id) return true;
+    return false;
+  };
+  REQUIRE(eventually([&] { return leaders_agreed(c).size() == 4 && !led_by_full(); }));
+  for (int i = 0; i < 10; ++i) {
+    CHECK_FALSE(led_by_full());
+    for (const auto& [p, copy] : copies_of(*c.nodes[full])) CHECK(copy.first == "follower");
+    std::this_thread::sleep_for(200ms);
+  }
+
+  // Space returns: it follows the new leaders and its copies catch up.
+  REQUIRE(::unlink(filler.c_str()) == 0);
+  for (int i = 0; i < skus; ++i) {
+    const value r = call_settled(s, {{"op", "stock.adjust"}, {"warehouse", "w"}, {"sku", sku(i)}, {"delta", 1},
+                                     {"idem", "after-" + std::to_string(i)}});
+    REQUIRE(ok(r));
+  }
+  CHECK(eventually([&] {
+    const auto mine = copies_of(*c.nodes[full]);
+    const auto theirs = copies_of(*c.nodes[other]);
+    for (const auto& [p, copy] : mine)
+      if (copy.first != "follower" || !theirs.count(p) || theirs.at(p).second != copy.second) return false;
+    return mine.size() == 4;
+  }));
+  session r(*c.nodes[full], encoding::json, t.keys[full].reader);
+  for (int i = 0; i < skus; ++i) {
+    const value got = r.call({{"op", "stock.get"}, {"warehouse", "w"}, {"sku", sku(i)}, {"consistency", "follower"}});
+    INFO(sku(i) << ": " << Catch::Detail::stringify(got));
+    CHECK(integer(got, "record.on_hand") == 12);
+  }
+  for (auto& n : c.nodes) n->stop();
 }
