@@ -570,12 +570,16 @@ void replication_tick(cluster_ptr self) {
         // A replica whose disk refuses writes could not make its vote for
         // itself durable, nor journal what it would lead.
         if (r.promoting || r.disk_degraded || heard_leader_recently(self, r, now)) break;
-        // After a leader is lost, the replicas stand one after another by
-        // rank, a quarter of the failure timeout apart, so one usually wins
-        // the first round instead of splitting the vote.
+        // After a leader is lost, the other replicas stand one after another
+        // (cluster::standing_turn), a quarter of the failure timeout apart,
+        // so one usually wins the first round instead of splitting the vote.
         auto due = r.election_due_ms;
-        if (r.leader_heard_ms >= 0)
-          due = std::max(due, r.leader_heard_ms + timeout + static_cast<std::int64_t>(r.rank) * timeout / 4);
+        if (r.leader_heard_ms >= 0) {
+          const auto lost = std::find(r.replicas.begin(), r.replicas.end(), r.leader);
+          const std::int64_t leader_rank = lost == r.replicas.end() ? -1 : lost - r.replicas.begin();
+          const auto turn = cluster::standing_turn(r.rank, leader_rank);
+          due = std::max(due, r.leader_heard_ms + timeout + static_cast<std::int64_t>(turn) * timeout / 4);
+        }
         if (now >= due) start_election(self, p, now);
         break;
       }

@@ -10,6 +10,10 @@ bool grants_vote(std::uint64_t my_epoch, log_position mine, std::uint64_t epoch,
   return epoch > my_epoch && candidate >= mine && !heard_leader_recently;
 }
 
+std::uint32_t standing_turn(std::uint32_t rank, std::int64_t leader_rank) {
+  return leader_rank >= 0 && static_cast<std::uint32_t>(leader_rank) < rank ? rank - 1 : rank;
+}
+
 std::uint64_t commit_point(std::vector<std::uint64_t> held, std::size_t replicas, std::uint64_t epoch_start) {
   const auto need = majority(replicas);
   if (held.size() < need) return 0;

@@ -37,6 +37,14 @@ constexpr std::size_t majority(std::size_t replicas) { return replicas / 2 + 1; 
 bool grants_vote(std::uint64_t my_epoch, log_position mine, std::uint64_t epoch, log_position candidate,
                  bool heard_leader_recently);
 
+// When a partition's replicas stand after losing its leader: they go one
+// after another, `failure_timeout / 4` apart, in the order of their rank
+// (0 = preferred) among the replicas other than the lost leader (whose rank
+// is `leader_rank`, or negative when none was known), so the best survivor
+// stands as soon as the leader is lost and one election usually settles
+// it. Returns the standing turn: 0 first.
+std::uint32_t standing_turn(std::uint32_t rank, std::int64_t leader_rank);
+
 // The highest seq held by a majority of `replicas` (the leader's own last
 // seq among `held`, one per replica that answered; missing ones count as 0).
 // Only seqs at or above `epoch_start` (the leader's first entry in its own

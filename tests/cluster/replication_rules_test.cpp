@@ -2,6 +2,8 @@
 // votes, commit points, leases and where a diverged journal is cut.
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include "cluster/replication.hpp"
 
 using namespace stockgrid::cluster;
@@ -16,6 +18,28 @@ TEST_CASE("a replica votes once per epoch, for a journal at least as long, with 
   CHECK_FALSE(grants_vote(4, mine, 4, {3, 100}, false));  // already voted in epoch 4
   CHECK_FALSE(grants_vote(5, mine, 4, {3, 100}, false));
   CHECK_FALSE(grants_vote(3, mine, 4, {3, 100}, true));  // its leader is alive: the lease holds
+}
+
+TEST_CASE("after a leader is lost, the best surviving replica stands first", "[cluster][replication]") {
+  // Ranks 0, 1, 2. The preferred leader (0) lost: 1 goes first, then 2.
+  CHECK(standing_turn(1, 0) == 0);
+  CHECK(standing_turn(2, 0) == 1);
+  // Rank 1 led (after an earlier failover) and is lost: 0 first, then 2.
+  CHECK(standing_turn(0, 1) == 0);
+  CHECK(standing_turn(2, 1) == 1);
+  // Rank 2 lost: 0 then 1.
+  CHECK(standing_turn(0, 2) == 0);
+  CHECK(standing_turn(1, 2) == 1);
+  // No leader known: by rank.
+  CHECK(standing_turn(0, -1) == 0);
+  CHECK(standing_turn(2, -1) == 2);
+  // Never two survivors on one turn.
+  for (std::int64_t lost = 0; lost < 5; ++lost) {
+    std::set<std::uint32_t> turns;
+    for (std::uint32_t rank = 0; rank < 5; ++rank)
+      if (rank != lost) turns.insert(standing_turn(rank, lost));
+    CHECK(turns == std::set<std::uint32_t>{0, 1, 2, 3});
+  }
 }
 
 TEST_CASE("an entry commits when a majority holds it, in the leader's own epoch", "[cluster][replication]") {
