@@ -103,6 +103,15 @@ void on_connected(cluster_ptr self, peer& p) {
     self->send(p.handle, tsettings_atom::value, st.members->self(), st.settings_bytes);
 }
 
+// The member other than `id` whose connection reaches `node`, or nullptr.
+// Two members never share a node (each runs its own process): a handle
+// that does is stale or was mislabeled, and is dropped.
+std::pair<const std::string*, peer*> other_on_node(cluster_ptr self, const std::string& id, const caf::node_id& node) {
+  for (auto& [other, q] : self->state.peers)
+    if (other != id && q.handle && q.handle.node() == node) return {&other, &q};
+  return {nullptr, nullptr};
+}
+
 void connect(cluster_ptr self, const std::string& id) {
   auto& st = self->state;
   auto& p = st.peers.at(id);
@@ -111,10 +120,16 @@ void connect(cluster_ptr self, const std::string& id) {
   self->request(self->system().middleman().actor_handle(), timeout, caf::connect_atom::value, p.at.host,
                 p.at.port)
       .then(
-          [self, id](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+          [self, id](const caf::node_id& node, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
             auto& p = self->state.peers.at(id);
             p.connecting = false;
-            if (!ptr || p.handle) return;
+            if (!ptr) return;
+            // The handshake proved which node listens at this member's
+            // address: a handle of another member on that node is wrong.
+            if (auto [other, q] = other_on_node(self, id, node); q != nullptr)
+              lost(self, *q, *other, "its handle reached another member's node");
+            if (p.handle && p.handle.node() == node) return;
+            if (p.handle) lost(self, p, id, "its handle reached another node");
             p.handle = caf::actor_cast<caf::actor>(ptr);
             self->monitor(p.handle);
             self->state.members->connected(id, true);
@@ -177,15 +192,28 @@ void on_beat(cluster_ptr self, const std::string& id, std::uint32_t partitions, 
     }
     return;
   }
+  const auto& sender = self->current_sender();
+  if (!sender) return;
+  // A heartbeat whose sender is on another member's node, or on another
+  // node than this member's handle, says the connections are mixed up (a
+  // node woken from a freeze can see its old and new connections at once):
+  // drop the suspect handles; tick() connects again, and connect() proves
+  // the node through CAF's handshake.
+  if (auto [other, q] = other_on_node(self, id, sender->node()); q != nullptr) {
+    lost(self, *q, *other, "a heartbeat of another member came over its connection");
+    return;
+  }
+  if (p.handle && p.handle.node() != sender->node()) {
+    lost(self, p, id, "its heartbeat came from another node than its connection");
+    return;
+  }
   if (!p.handle) {
     // It connected to us first: answer over its connection.
-    p.handle = caf::actor_cast<caf::actor>(self->current_sender());
-    if (p.handle) {
-      self->monitor(p.handle);
-      st.members->connected(id, true);
-      spdlog::info("cluster: {} connected", id);
-      on_connected(self, p);
-    }
+    p.handle = caf::actor_cast<caf::actor>(sender);
+    self->monitor(p.handle);
+    st.members->connected(id, true);
+    spdlog::info("cluster: {} connected", id);
+    on_connected(self, p);
   }
   st.members->heard(id, now);
 }
