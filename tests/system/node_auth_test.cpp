@@ -172,18 +172,6 @@ TEST_CASE("node: a request on a connection whose key was just revoked or expired
   CHECK(ok(admin.call({{"op", "stock.set"}, {"warehouse", "store-1"}, {"sku", "lamp"},
                        {"on_hand", 10}})));
   const object sale{{"op", "stock.sell"}, {"warehouse", "store-1"}, {"sku", "lamp"}, {"qty", 1}};
-  // Refused: an error answer, or the close (the read then fails).
-  auto refused = [](session& s, const object& request) {
-    s.send(request);
-    const gateway_test::read_result r = s.read(3s);
-    if (!r.got_frame) return true;
-    value v;
-    std::string error;
-    const auto enc = r.text ? encoding::json : encoding::msgpack;
-    REQUIRE(protocol::parse(r.bytes, enc, {}, &v, &error));
-    INFO(Catch::Detail::stringify(v));
-    return !ok(v);
-  };
 
   SECTION("revoked") {
     session pos(node, encoding::json, acme.writer);

@@ -20,21 +20,6 @@ value call_retrying(session& s, const object& request) {
   return r;
 }
 
-// Whether an authenticated session's next request is refused: an error
-// answer, or the connection closed (1008) before or instead of an answer.
-bool refused(session& s, const object& request) {
-  if (s.ended()) return true;
-  s.send(request);
-  const gateway_test::read_result r = s.read(std::chrono::seconds(3));
-  if (!r.got_frame) return true;
-  value v;
-  std::string error;
-  const auto enc = r.text ? encoding::json : encoding::msgpack;
-  REQUIRE(protocol::parse(r.bytes, enc, {}, &v, &error));
-  INFO(Catch::Detail::stringify(v));
-  return !ok(v);
-}
-
 }  // namespace
 
 TEST_CASE("cluster: a key made through one node works at every node; its revocation through another reaches all",

@@ -550,6 +550,21 @@ struct tenant_keys {
   std::string admin_key_id, writer_key_id, reader_key_id;
 };
 
+// Whether an authenticated session's next request is refused: an error
+// answer, or the connection closed (1008) before or instead of an answer.
+inline bool refused(session& s, const object& request) {
+  if (s.ended()) return true;
+  s.send(request);
+  const gateway_test::read_result r = s.read(std::chrono::seconds(3));
+  if (!r.got_frame) return true;
+  value v;
+  std::string error;
+  const auto enc = r.text ? encoding::json : encoding::msgpack;
+  REQUIRE(protocol::parse(r.bytes, enc, {}, &v, &error));
+  INFO(Catch::Detail::stringify(v));
+  return !ok(v);
+}
+
 inline tenant_keys create_tenant(test_node& node, const std::string& name,
                                  encoding enc = encoding::json) {
   tenant_keys t;
