@@ -31,6 +31,11 @@ namespace {
 // size within what the receiver decodes (cluster/wire.cpp: a history page
 // answered is about 26,000 values).
 constexpr std::size_t forwarded_per_message_max = 32;
+// Order and transfer calls waiting for an answer from one member, and calls
+// from other members being served here: beyond these a call is refused
+// OVERLOADED at once (its home's directory bounds coordinators too).
+constexpr std::size_t calls_per_peer_max = 4096;
+constexpr std::size_t calls_served_max = 4096;
 
 void publish_board(cluster_ptr self) {
   auto& st = self->state;
@@ -78,6 +83,13 @@ void fail_pending(peer& p, const std::string& id, const char* why) {
   }
   p.pending.clear();
   p.outbox.requests.clear();
+  for (auto& [call, pending] : p.calls)
+    pending.done({outcome::timeout,
+                  std::string("no answer from ") + id + ", the tenant's order home (" + why +
+                      "); the call may have run: retry it with the same idempotency key, or read the order",
+                  0,
+                  {}});
+  p.calls.clear();
 }
 
 void lost(cluster_ptr self, peer& p, const std::string& id, const char* why) {
@@ -154,6 +166,18 @@ void expire_pending(peer& p, const std::string& id, std::int64_t now) {
                                  "no answer from " + id + ", the partition's leader, within forward-timeout-ms; "
                                  "the request may have been applied: retry it with the same idempotency key"));
     it = p.pending.erase(it);
+  }
+  for (auto it = p.calls.begin(); it != p.calls.end();) {
+    if (it->second.deadline_ms > now) {
+      ++it;
+      continue;
+    }
+    it->second.done({outcome::timeout,
+                     "no answer from " + id + ", the tenant's order home, within forward-timeout-ms; the call may "
+                     "have run: retry it with the same idempotency key, or read the order",
+                     0,
+                     {}});
+    it = p.calls.erase(it);
   }
 }
 
@@ -309,6 +333,64 @@ void on_forward(cluster_ptr self, forward_call& call) {
   if (box.requests.size() >= forwarded_per_message_max) flush(self);
 }
 
+// An order or transfer call for a tenant whose home is `c.member`: sent at
+// once in a CAF message of its own (orders are few next to stock requests).
+void on_call_out(cluster_ptr self, call_out& c) {
+  auto& st = self->state;
+  auto it = st.peers.find(c.member);
+  if (it == st.peers.end() || !it->second.handle)
+    return c.done({outcome::unavailable,
+                   "not connected to " + c.member + ", the tenant's order home: nothing was done",
+                   st.ctx->routes->retry_after_ms,
+                   {}});
+  auto& p = it->second;
+  if (p.calls.size() >= calls_per_peer_max)
+    return c.done({outcome::overloaded, "too many order calls waiting for " + c.member, 10, {}});
+  const auto id = st.next_call_id++;
+  p.calls.emplace(id, peer::pending_answer{std::move(c.done),
+                                           monotonic_ms() +
+                                               static_cast<std::int64_t>(st.settings.cluster.forward_timeout_ms)});
+  self->send(p.handle, pcall_atom::value, st.members->self(), id, std::move(c.bytes));
+}
+
+// A call from member `from`: this node is its tenant's home. The answer
+// comes back through call_answered, on this actor.
+void on_call_in(cluster_ptr self, const std::string& from, std::uint64_t id, std::string& bytes) {
+  auto& st = self->state;
+  auto it = st.peers.find(from);
+  if (it == st.peers.end() || !it->second.handle) return;  // not a member, or no way to answer
+  auto refuse = [&](outcome code, const std::string& why, std::int64_t retry_after_ms) {
+    self->send(it->second.handle, pcalled_atom::value, st.members->self(), id, static_cast<std::int32_t>(code), why,
+               retry_after_ms, std::string{});
+  };
+  if (!st.calls) return refuse(outcome::unavailable, "the order home is starting", st.ctx->routes->retry_after_ms);
+  if (st.calls_served >= calls_served_max)
+    return refuse(outcome::overloaded, "the order home serves too many calls", 10);
+  ++st.calls_served;
+  auto me = caf::actor_cast<caf::actor>(self);
+  st.calls(std::move(bytes), [me, from, id](std::string response) {
+    caf::anon_send(me, call_answered{from, id, std::move(response)});
+  });
+}
+
+void on_called(cluster_ptr self, const std::string& from, std::uint64_t id, std::int32_t code, std::string& message,
+               std::int64_t retry_after_ms, std::string& response) {
+  auto& st = self->state;
+  auto it = st.peers.find(from);
+  if (it == st.peers.end()) return;
+  auto call = it->second.calls.find(id);
+  if (call == it->second.calls.end()) return;  // answered TIMEOUT already
+  call_answer a;
+  // An outcome this node does not know is not trusted as ok.
+  const bool known = code >= static_cast<std::int32_t>(outcome::ok) && code <= static_cast<std::int32_t>(outcome::internal);
+  a.code = known ? static_cast<outcome>(code) : outcome::internal;
+  a.message = std::move(message);
+  a.retry_after_ms = retry_after_ms;
+  a.response = std::move(response);
+  call->second.done(std::move(a));
+  it->second.calls.erase(call);
+}
+
 caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cluster::endpoint> peers,
                             std::shared_ptr<cluster::status_board> board, node_context* ctx,
                             std::vector<cluster::log_position> ends,
@@ -357,6 +439,24 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
         auto& box = outbox(self, a.peer);
         box.replies.emplace_back(a.id, std::move(a.answer));
         if (box.replies.size() >= forwarded_per_message_max) flush(self);
+      },
+      [self](call_out& c) { on_call_out(self, c); },
+      [self](call_handler_set& h) { self->state.calls = std::move(h.fn); },
+      [self](pcall_atom, const std::string& from, std::uint64_t id, std::string& bytes) {
+        on_call_in(self, from, id, bytes);
+      },
+      [self](call_answered& a) {
+        auto& st = self->state;
+        --st.calls_served;
+        auto it = st.peers.find(a.peer);
+        // A member no longer connected gets nothing: its own deadline answers.
+        if (it == st.peers.end() || !it->second.handle) return;
+        self->send(it->second.handle, pcalled_atom::value, st.members->self(), a.id,
+                   static_cast<std::int32_t>(outcome::ok), std::string{}, std::int64_t{0}, std::move(a.response));
+      },
+      [self](pcalled_atom, const std::string& from, std::uint64_t id, std::int32_t code, std::string& message,
+             std::int64_t retry_after_ms, std::string& response) {
+        on_called(self, from, id, code, message, retry_after_ms, response);
       },
       [self](committed_batch& batch) { on_committed(self, batch); },
       [self](const disk_health& h) { on_disk_health(self, h); },

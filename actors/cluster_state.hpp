@@ -16,6 +16,7 @@
 #include <caf/all.hpp>
 
 #include "actors/actors.hpp"
+#include "actors/grid.hpp"
 #include "cluster/endpoints.hpp"
 #include "cluster/membership.hpp"
 #include "cluster/replication.hpp"
@@ -47,6 +48,23 @@ struct forwarded_answer {
   reply answer;
 };
 
+// An order or transfer call to forward to its tenant's home member
+// (grid::forward_call), and where calls from other members go.
+struct call_out {
+  std::string member;
+  std::string bytes;
+  call_answer_fn done;
+};
+struct call_handler_set {
+  call_handler fn;
+};
+// The local answer to a call another member sent here.
+struct call_answered {
+  std::string peer;
+  std::uint64_t id = 0;
+  std::string response;
+};
+
 struct peer {
   cluster::endpoint at;
   caf::actor handle;        // null while not connected
@@ -59,6 +77,13 @@ struct peer {
     std::int64_t deadline_ms = 0;
   };
   std::unordered_map<std::uint64_t, pending_call> pending;
+  // Order and transfer calls sent to it, by id (at most
+  // calls_per_peer_max): whom to answer, and when to give up.
+  struct pending_answer {
+    call_answer_fn done;
+    std::int64_t deadline_ms = 0;
+  };
+  std::unordered_map<std::uint64_t, pending_answer> calls;
 };
 
 // A follower as its partition's leader sees it.
@@ -117,6 +142,8 @@ struct cluster_state {
   std::string settings_bytes;
   caf::actor settings_sink;
   std::map<std::string, std::string> settings_waiting;
+  call_handler calls;  // where other members' calls go (grid::serve_calls); empty until set
+  std::size_t calls_served = 0;  // calls from other members not yet answered
   std::uint32_t partitions = 0;
   node_context* ctx = nullptr;
   std::unique_ptr<cluster::membership> members;
@@ -156,3 +183,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::committed_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::disk_health)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::forwarded_answer)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::auth_table)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::call_out)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::call_handler_set)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::call_answered)

@@ -148,13 +148,18 @@ struct coordination_context {
 
 // Sends an internal step to its record: counted in flight, not limited (a
 // coordinator has one step in flight and coordinators are bounded). The
-// reply goes to `to` as (step_atom, step_result{step, reply}) as soon as the
-// record applied the step, before it is durable; the step's partition is
-// added to `touched`, for sync_partitions before the phase ends.
+// reply goes to `to` as (step_atom, step_result{step, reply}). On a single
+// node that is as soon as the record applied the step, before it is
+// durable; the step's partition is added to `touched`, for sync_partitions
+// before the phase ends. In a cluster the step goes to its partition's
+// leader, wherever that is, and is answered like any change there: once a
+// majority holds it (or the leader, for an `ack: "leader"` tenant), so
+// nothing is added to `touched`.
 template <class Handle>
 void send_step(coordination_context* cc, Handle to, std::uint64_t step, request req,
                std::set<std::uint32_t>* touched) {
-  if (const auto p = partition_for(*cc->node, req); p < cc->node->partitions.size()) touched->insert(p);
+  if (const auto p = partition_for(*cc->node, req); p < cc->node->partitions.size() && !cc->node->routes)
+    touched->insert(p);
   cc->node->in_flight.fetch_add(1, std::memory_order_relaxed);
   route(*cc->node, std::move(req), [to, step](reply&& r) {
     caf::anon_send(to, step_atom::value, step_result{step, std::move(r)});

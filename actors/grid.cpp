@@ -54,6 +54,8 @@ struct grid::impl {
   // In a cluster: the cluster actor and what it last saw (actors/cluster.hpp).
   caf::actor cluster;
   std::shared_ptr<cluster::status_board> cluster_board;
+  std::vector<std::string> members;  // sorted, as placement sees them; empty on a single node
+  std::uint32_t self_member = 0;     // this node's index in `members`
   recovery_summary recovered;
   validation_limits limits;
   std::atomic<bool> accepting{false};
@@ -297,6 +299,8 @@ void cluster_journal(grid::impl& im, persistence::journal_writer_options& o) {
   for (const auto& peer : peers) members.push_back(peer.id());
   const auto table = cluster::place(std::move(members), s.node.partitions, s.cluster.replication_factor, &error);
   const auto self = std::find(table.members.begin(), table.members.end(), s.cluster.member_id());
+  im.members = table.members;
+  im.self_member = static_cast<std::uint32_t>(self - table.members.begin());
   im.ctx.routes = std::make_shared<cluster_routes>(
       s.node.partitions, static_cast<std::int32_t>(self - table.members.begin()),
       2 * static_cast<std::int64_t>(s.cluster.heartbeat_interval_ms));
@@ -653,21 +657,46 @@ void grid::publish_auth(std::string bytes) {
     caf::anon_send(impl_->cluster, auth_table{std::move(bytes)});
 }
 
+std::string grid::order_home(const std::string& tenant) const {
+  const auto& im = *impl_;
+  if (im.members.empty()) return {};
+  const auto home = cluster::home_of(tenant, im.members);
+  return home == im.self_member ? std::string{} : im.members[home];
+}
+
+void grid::forward_call(const std::string& member, std::string call, call_answer_fn done) {
+  auto& im = *impl_;
+  if (!im.cluster || !im.accepting.load(std::memory_order_acquire))
+    return done({outcome::unavailable, "node is stopping", 0, {}});
+  // A cluster actor that has exited (the node stops) drops the message: the
+  // last copy of `answer` then answers by itself.
+  struct once {
+    call_answer_fn done;
+    std::atomic<bool> answered{false};
+    ~once() {
+      if (!answered.load(std::memory_order_acquire)) done({outcome::unavailable, "node is stopping", 0, {}});
+    }
+  };
+  auto o = std::make_shared<once>();
+  o->done = std::move(done);
+  call_answer_fn answer = [o](call_answer&& a) {
+    if (!o->answered.exchange(true, std::memory_order_acq_rel)) o->done(std::move(a));
+  };
+  caf::anon_send(im.cluster, call_out{member, std::move(call), std::move(answer)});
+}
+
+void grid::serve_calls(call_handler handler) {
+  if (impl_->cluster) caf::anon_send(impl_->cluster, call_handler_set{std::move(handler)});
+}
+
 std::shared_ptr<const cluster::status_board::snapshot> grid::cluster_status() const {
   return impl_->cluster_board ? impl_->cluster_board->read() : nullptr;
 }
-
-namespace {
-constexpr const char* not_in_cluster =
-    "orders and transfers are not available in a cluster yet (docs/cluster.md): their coordinators wait for "
-    "durability on this node's journal, which in a cluster is the partition leader's";
-}  // namespace
 
 void grid::order(orders::order_request req, std::function<void(orders::order_reply&&)> done) {
   auto& im = *impl_;
   if (!im.accepting.load(std::memory_order_acquire))
     return done(orders::order_reply::error(outcome::unavailable, "node is stopping"));
-  if (im.ctx.routes) return done(orders::order_reply::error(outcome::unavailable, not_in_cluster));
   caf::anon_send(im.coordination.directory, order_call{std::move(req), std::move(done)});
 }
 
@@ -676,7 +705,6 @@ void grid::transfer(orders::transfer_request req,
   auto& im = *impl_;
   if (!im.accepting.load(std::memory_order_acquire))
     return done(orders::transfer_reply::error(outcome::unavailable, "node is stopping"));
-  if (im.ctx.routes) return done(orders::transfer_reply::error(outcome::unavailable, not_in_cluster));
   caf::anon_send(im.coordination.directory, transfer_call{std::move(req), std::move(done)});
 }
 

@@ -48,6 +48,22 @@ struct grid_options {
   std::function<void(const std::string& member, std::string bytes)> on_peer_auth;
 };
 
+// In a cluster an order or transfer op runs at its tenant's home member
+// (cluster::home_of, docs/cluster.md "Orders and transfers"). The node that
+// took it sends it there as opaque bytes that the dispatcher makes and reads
+// (app/peer_call.hpp); the grid only carries them, and answers for the
+// ones that got no answer.
+struct call_answer {
+  outcome code = outcome::ok;  // not ok: no answer came (message, retry_after_ms say why)
+  std::string message;
+  std::int64_t retry_after_ms = 0;
+  std::string response;  // ok: the home's response, as its dispatcher encoded it
+};
+using call_answer_fn = std::function<void(call_answer&&)>;
+// Serves a call another member sent here: answer(response bytes) exactly
+// once, from any thread.
+using call_handler = std::function<void(std::string call, std::function<void(std::string)> answer)>;
+
 struct grid_stats {
   std::uint64_t in_flight = 0;         // requests submitted, not yet answered
   std::uint64_t resident_records = 0;  // record actors alive
@@ -146,6 +162,18 @@ class grid {
   // member that connects later; their nodes get them through on_peer_auth.
   // No-op on a single node. Any thread.
   void publish_auth(std::string bytes);
+  // In a cluster: the member that coordinates the tenant's orders and
+  // transfers and keeps their documents, or "" when it is this node (always
+  // "" on a single node).
+  std::string order_home(const std::string& tenant) const;
+  // Sends `call` to `member` (an order_home()); `done` gets its answer, or
+  // UNAVAILABLE when it could not be sent (nothing ran there), or TIMEOUT
+  // after forward-timeout-ms or when the connection is lost (it may have
+  // run). Exactly once, on the cluster actor's thread.
+  void forward_call(const std::string& member, std::string call, call_answer_fn done);
+  // Where calls from other members go. Until it is set (and on a stopping
+  // node) they are answered UNAVAILABLE. Call once, before serving.
+  void serve_calls(call_handler handler);
   // The journal writer, for the subscription publisher (feed/publisher.hpp):
   // its jobs read a partition at an exact point of its journal.
   persistence::journal_writer& journal();

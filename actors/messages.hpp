@@ -41,6 +41,12 @@ using auth_atom = caf::atom_constant<caf::atom("auth")>;
 // (orders/settings_table.hpp), between nodes and from the cluster actor to
 // the order directory.
 using tsettings_atom = caf::atom_constant<caf::atom("tsettings")>;
+// Between nodes: (pcall_atom, from, id, bytes), an order or transfer call
+// for a tenant whose home is the receiver (grid::forward_call), and
+// (pcalled_atom, from, id, int32 outcome, message, int64 retry_after_ms,
+// response bytes), its answer.
+using pcall_atom = caf::atom_constant<caf::atom("pcall")>;
+using pcalled_atom = caf::atom_constant<caf::atom("pcalled")>;
 
 // Delivers a reply to the caller and returns the request's in-flight credit.
 struct reply_sink {

@@ -71,6 +71,9 @@ using self_ptr = order_coordinator::stateful_pointer<order_state>;
 
 constexpr std::size_t waiting_max = 64;
 constexpr int reserve_retries_max = 5;
+// In a cluster a line's partition may be between leaders: retries 20 << n
+// ms apart, n = 1..8, wait about 10 s in all, past a failover.
+constexpr int reserve_retries_max_cluster = 8;
 
 request step_request(const orders::order& o, op kind) {
   request r;
@@ -400,7 +403,7 @@ void on_reserve_step(self_ptr self, reply& r) {
       return short_line(self, r.available);
     case outcome::not_found: return short_line(self, 0);
     default:
-      if (transient(r.code) && ++st.retries <= reserve_retries_max) {
+      if (transient(r.code) && ++st.retries <= (st.cc->node->routes ? reserve_retries_max_cluster : reserve_retries_max)) {
         self->delayed_send(self, std::chrono::milliseconds(20 << st.retries), retry_atom::value);
         return;
       }
@@ -575,14 +578,20 @@ order_coordinator::behavior_type order_behavior(self_ptr self, coordination_cont
   st.o = std::move(doc);
   st.creator = std::move(creator);
   st.stored = !st.creator;
-  // A new order takes its holds before its document is first put: a crash
-  // before the `held` put leaves holds of an order that is not open, which
-  // the next start releases (grid.cpp, end_at_recovery). A recovered order
-  // resumes its phase.
+  // On a single node a new order takes its holds before its document is
+  // first put: a crash before the `held` put leaves holds of an order that
+  // is not open, which the next start releases (grid.cpp, end_at_recovery).
+  // In a cluster the holds are in other nodes' partitions, which no start
+  // here can scan: the order is put `reserving` first, and a start resumes
+  // it like any phase (every reserve step replays its first outcome). A
+  // recovered order resumes its phase.
   if (st.creator) {
     st.o.status = order_status::reserving;
     st.busy = true;
-    run_phase(self);
+    if (cc->node->routes)
+      save(self);
+    else
+      run_phase(self);
   } else if (st.o.status == order_status::held) {
     arm_deadline(self);
   } else if (!orders::is_final(st.o.status)) {

@@ -101,11 +101,14 @@ void journal_and_apply(self_ptr self, const request& req, const reply_sink& done
   auto index_new_hold = [self, creates_hold](std::uint64_t seq) {
     if (creates_hold) self->send(self->state.parent, hold_atom::value, seq, self->state.key, true);
   };
-  // A coordinator's step is answered as soon as it is applied: the
-  // coordinator waits for durability once per partition before it ends the
-  // phase (coordination.hpp), instead of once per step.
+  // On a single node a coordinator's step is answered as soon as it is
+  // applied: the coordinator waits for durability once per partition before
+  // it ends the phase (coordination.hpp), instead of once per step. In a
+  // cluster the step may come from another node, so it is answered like any
+  // change: once committed (and, through the journal's quorum gate, held by
+  // a majority).
   std::optional<journal_entry> applied;
-  if (req.internal) applied = e;
+  if (req.internal && !st.ctx->routes) applied = e;
   // A failed commit leaves the outcome unknown but not acknowledged: the
   // client resends with the same idem once the disk takes writes again.
   const auto retry_after_ms = static_cast<std::int64_t>(st.ctx->settings.journal.disk_retry_interval_ms);

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "app/peer_call.hpp"
 #include "app/tenant_export.hpp"
 #include "feed/wire.hpp"
 #include "orders/wire.hpp"
@@ -268,11 +269,58 @@ void node_dispatcher::list(const gateway::principal& who, protocol::op_request&&
   });
 }
 
+bool node_dispatcher::runs_here(const gateway::principal& who, protocol::op_request& req, bool at_home,
+                                response_fn& done) {
+  const auto home = grid_.order_home(who.tenant);
+  if (home.empty()) return true;
+  if (at_home) {
+    // Members list the same cluster, so they agree on every home: a call
+    // sent here by one that does not is refused, never run at a second home.
+    done(error_response(req.id, outcome::unavailable,
+                        "this node is not the order home of tenant " + who.tenant + " (" + home +
+                            " is): the members' --join lists differ",
+                        {{"retry_after_ms", 1000}}));
+    return false;
+  }
+  grid_.forward_call(home, encode_call(who, req.params), [id = req.id, done = std::move(done)](call_answer&& a) {
+    if (a.code != outcome::ok) {
+      protocol::object details;
+      if (a.retry_after_ms > 0) details.emplace_back("retry_after_ms", a.retry_after_ms);
+      return done(error_response(id, a.code, a.message, std::move(details)));
+    }
+    protocol::value response;
+    std::string error;
+    if (!decode_answer(a.response, &response, &error)) {
+      spdlog::error("cluster: an answer from the order home does not decode: {}", error);
+      return done(error_response(id, outcome::internal, "the order home's answer does not decode"));
+    }
+    done(std::move(response));
+  });
+  return false;
+}
+
+void node_dispatcher::serve_call(std::string bytes, std::function<void(std::string)> answer) {
+  peer_call call;
+  std::string error;
+  auto reply = [answer = std::move(answer)](protocol::value v) { answer(encode_answer(v)); };
+  if (!decode_call(bytes, &call, &error)) {
+    spdlog::error("cluster: a call from another member does not decode: {}", error);
+    return reply(error_response(std::nullopt, outcome::internal, "the call does not decode: " + error));
+  }
+  auto decoded = protocol::decode_request(call.frame);
+  if (auto* f = std::get_if<protocol::decode_failure>(&decoded)) return reply(error_response(f->id, f->code, f->message));
+  auto& req = std::get<protocol::op_request>(decoded);
+  if (req.op.starts_with("order.")) return order_op(call.who, std::move(req), std::move(reply), true);
+  if (req.op.starts_with("transfer.")) return transfer_op(call.who, std::move(req), std::move(reply), true);
+  reply(error_response(req.id, outcome::internal, "a member sent op " + req.op + ", which is not one it forwards"));
+}
+
 void node_dispatcher::order_op(const gateway::principal& who, protocol::op_request&& req,
-                               response_fn done) {
+                               response_fn done, bool at_home) {
   orders::order_request r;
   if (!accept(orders::decode_order(req), who, done, &r)) return;
   if (auto w = orders::forbidden_warehouse(r)) return done(forbidden(req.id, *w));
+  if (!runs_here(who, req, at_home, done)) return;
   const bool dry_run = r.kind == orders::order_op::reserve && r.dry_run;
   grid_.order(std::move(r), [id = req.id, dry_run, done = std::move(done)](orders::order_reply&& rep) {
     done(orders::order_response(id, rep, dry_run));
@@ -280,10 +328,11 @@ void node_dispatcher::order_op(const gateway::principal& who, protocol::op_reque
 }
 
 void node_dispatcher::transfer_op(const gateway::principal& who, protocol::op_request&& req,
-                                  response_fn done) {
+                                  response_fn done, bool at_home) {
   orders::transfer_request r;
   if (!accept(orders::decode_transfer(req), who, done, &r)) return;
   if (auto w = orders::forbidden_warehouse(r)) return done(forbidden(req.id, *w));
+  if (!runs_here(who, req, at_home, done)) return;
   grid_.transfer(std::move(r), [id = req.id, done = std::move(done)](orders::transfer_reply&& rep) {
     done(orders::transfer_response(id, rep));
   });

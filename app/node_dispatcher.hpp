@@ -57,6 +57,11 @@ class node_dispatcher final : public gateway::dispatcher {
   // the gateway stopped and before the grid stops: admin ops use the grid.
   void stop();
 
+  // In a cluster: runs an order or transfer op another member sent here,
+  // its tenant's home (app/peer_call.hpp); `answer` gets the encoded
+  // response, exactly once. Give it to grid::serve_calls.
+  void serve_call(std::string call, std::function<void(std::string)> answer);
+
   // Finishes, on the admin thread, every tenant.delete a stop cut short
   // (tenants marked deleting in the key store). Call once at start.
   void resume_deletes();
@@ -69,8 +74,16 @@ class node_dispatcher final : public gateway::dispatcher {
   void list(const gateway::principal& who, protocol::op_request&& req, response_fn done);
   // order.*, transfer.*, stock.find, tenant.settings: decoded by
   // orders/wire.hpp and answered by the grid's coordinators.
-  void order_op(const gateway::principal& who, protocol::op_request&& req, response_fn done);
-  void transfer_op(const gateway::principal& who, protocol::op_request&& req, response_fn done);
+  // In a cluster they run at the tenant's home member (grid::order_home):
+  // another node's are sent there (forward_call), and `at_home` says the
+  // op came from another member, to be run here.
+  void order_op(const gateway::principal& who, protocol::op_request&& req, response_fn done,
+                bool at_home = false);
+  void transfer_op(const gateway::principal& who, protocol::op_request&& req, response_fn done,
+                   bool at_home = false);
+  // Whether the op is for this node to run; when not, it has been sent to
+  // the tenant's home (or answered) and `done` gets the home's response.
+  bool runs_here(const gateway::principal& who, protocol::op_request& req, bool at_home, response_fn& done);
   void find(const gateway::principal& who, protocol::op_request&& req, response_fn done);
   // A tenant's admin reads and changes its tenant's settings but not its
   // quotas (FORBIDDEN); the system role names the tenant and may change

@@ -47,6 +47,13 @@ struct placement {
 placement place(std::vector<std::string> member_ids, std::uint32_t partitions,
                 std::uint32_t replication_factor, std::string* error);
 
+// The member that coordinates a tenant's orders and transfers and keeps
+// their documents (docs/cluster.md, "Orders and transfers"): the highest
+// score(member, h) for h the tenant name's FNV-1a 32 hash, so every node
+// names the same one from the same member list. An index into `member_ids`,
+// which must not be empty.
+std::uint32_t home_of(std::string_view tenant, const std::vector<std::string>& member_ids);
+
 // A member id: 1..64 bytes of [A-Za-z0-9._:-].
 bool valid_member_id(std::string_view id);
 

@@ -1,0 +1,204 @@
+// Orders and transfers across three real nodes (docs/cluster.md "Orders and
+// transfers"): each tenant's run at its home member, which any node sends
+// them to; their steps go to the records' partition leaders and are
+// answered once a majority holds them; the home's loss makes them
+// UNAVAILABLE until it is back, and then they go on from its documents.
+#include <csignal>
+
+#include "cluster/placement.hpp"
+#include "tests/system/cluster_fixture.hpp"
+
+using namespace stockgrid::node_test;
+using namespace std::chrono_literals;
+
+namespace {
+
+value line(std::string sku, int qty, std::string wh) {
+  return object{{"sku", std::move(sku)}, {"qty", qty}, {"warehouse", std::move(wh)}};
+}
+
+// The index in `c` of the tenant's order home, as every node computes it.
+std::size_t home_of(cluster3& c, const std::string& tenant) {
+  std::vector<std::string> ids{c.id(0), c.id(1), c.id(2)};
+  std::sort(ids.begin(), ids.end());
+  return c.index_of(ids[stockgrid::cluster::home_of(tenant, ids)]);
+}
+
+// Waits for the cluster to form and creates the tenant "shop" through node 0;
+// returns its keys once they work at every node.
+tenant_keys cluster_with_shop(cluster3& c) {
+  for (auto& n : c.nodes) REQUIRE(eventually([&] { return all_up(*n, c.ports); }));
+  REQUIRE(eventually([&] { return leaders_agreed(c).size() == 4; }));
+  tenant_keys shop = create_tenant(*c.nodes[0], "shop");
+  for (auto& n : c.nodes) REQUIRE(eventually([&] { return authenticates(*n, shop.admin); }));
+  return shop;
+}
+
+value record_at(session& s, const std::string& wh, const std::string& sku) {
+  const value r = s.call({{"op", "stock.get"}, {"warehouse", wh}, {"sku", sku}});
+  INFO(Catch::Detail::stringify(r));
+  REQUIRE(ok(r));
+  return r;
+}
+
+// Calls until the answer is not UNAVAILABLE or TIMEOUT (a member or a
+// leader is being switched), at most `limit`; returns the last answer.
+value call_through_switch(session& s, const object& request, std::chrono::milliseconds limit = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    value r = s.call(request);
+    const bool switching = !ok(r) && (text(r, "error.code") == "UNAVAILABLE" || text(r, "error.code") == "TIMEOUT");
+    if (!switching || std::chrono::steady_clock::now() > deadline) return r;
+    std::this_thread::sleep_for(100ms);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cluster: any node takes a tenant's orders and transfers; they run at its home, which survives a restart",
+          "[node][cluster][orders]") {
+  cluster3 c;
+  const tenant_keys shop = cluster_with_shop(c);
+  const std::size_t home = home_of(c, "shop");
+  REQUIRE(home < 3);
+  const std::size_t other = (home + 1) % 3, third = (home + 2) % 3;
+  session at_other(*c.nodes[other], encoding::msgpack, shop.admin);
+  session at_third(*c.nodes[third], encoding::json, shop.admin);
+  for (const auto& [wh, sku, qty] : std::vector<std::tuple<std::string, std::string, int>>{
+           {"north", "a", 10}, {"south", "a", 10}, {"south", "b", 4}})
+    REQUIRE(ok(at_other.call({{"op", "stock.adjust"}, {"warehouse", wh}, {"sku", sku}, {"delta", qty}})));
+
+  // Bad input is refused by the node that took it, with nothing sent on.
+  const value bad = at_other.call({{"op", "order.reserve"}, {"lines", array{line("a", 0, "north")}}});
+  check_error(bad, "BAD_REQUEST");
+
+  // An order through one node that is not the home; read and committed
+  // through another.
+  value r = at_other.call({{"op", "order.reserve"},
+                           {"lines", array{line("a", 3, "north"), line("b", 2, "south")}},
+                           {"idem", "cart-1"}});
+  INFO(Catch::Detail::stringify(r));
+  REQUIRE(ok(r));
+  CHECK(text(r, "status") == "held");
+  const std::string first = text(r, "order");
+  CHECK(integer(record_at(at_third, "north", "a"), "record.reserved") == 3);
+  CHECK(integer(record_at(at_third, "south", "b"), "record.reserved") == 2);
+
+  // The same idempotency key through the other node replays the one order.
+  r = at_third.call({{"op", "order.reserve"},
+                     {"lines", array{line("a", 3, "north"), line("b", 2, "south")}},
+                     {"idem", "cart-1"}});
+  REQUIRE(ok(r));
+  CHECK(text(r, "order") == first);
+  CHECK(at(r, "replayed") == value(true));
+
+  r = at_third.call({{"op", "order.get"}, {"order", first}});
+  REQUIRE(ok(r));
+  CHECK(text(r, "status") == "held");
+  r = at_third.call({{"op", "order.commit"}, {"order", first}, {"idem", "pay-1"}});
+  INFO(Catch::Detail::stringify(r));
+  REQUIRE(ok(r));
+  CHECK(text(r, "status") == "committed");
+  value north_a = record_at(at_other, "north", "a");
+  CHECK(integer(north_a, "record.on_hand") == 7);
+  CHECK(integer(north_a, "record.reserved") == 0);
+  CHECK(integer(record_at(at_other, "south", "b"), "record.on_hand") == 2);
+
+  // More than there is: refused, and nothing held.
+  r = at_other.call({{"op", "order.reserve"}, {"lines", array{line("b", 3, "south")}}});
+  check_error(r, "INSUFFICIENT_STOCK");
+  CHECK(integer(record_at(at_other, "south", "b"), "record.reserved") == 0);
+
+  // A transfer: created through one node, received through another.
+  r = at_other.call({{"op", "transfer.create"}, {"sku", "a"}, {"from", "south"}, {"to", "north"}, {"qty", 4},
+                     {"idem", "move-1"}});
+  INFO(Catch::Detail::stringify(r));
+  REQUIRE(ok(r));
+  const std::string transfer = text(r, "transfer");
+  r = at_third.call({{"op", "transfer.receive"}, {"transfer", transfer}, {"qty", 4}, {"idem", "recv-1"}});
+  INFO(Catch::Detail::stringify(r));
+  REQUIRE(ok(r));
+  CHECK(integer(r, "received") == 4);
+  CHECK(integer(record_at(at_third, "south", "a"), "record.on_hand") == 6);
+  CHECK(integer(record_at(at_third, "north", "a"), "record.on_hand") == 11);
+
+  // A held order, then the home is lost: its orders are UNAVAILABLE (with a
+  // retry hint) through the others, and stock ops go on.
+  r = at_other.call({{"op", "order.reserve"}, {"lines", array{line("a", 5, "north")}}, {"idem", "cart-2"}});
+  REQUIRE(ok(r));
+  const std::string second = text(r, "order");
+  ::kill(c.nodes[home]->pid(), SIGKILL);
+  REQUIRE(eventually([&] { return !up_as_seen_by(*c.nodes[other])[c.id(home)]; }));
+  r = at_other.call({{"op", "order.get"}, {"order", second}});
+  check_error(r, "UNAVAILABLE");
+  CHECK(integer(r, "error.retry_after_ms") > 0);
+  r = call_through_switch(at_other, {{"op", "stock.adjust"}, {"warehouse", "east"}, {"sku", "c"}, {"delta", 1}});
+  INFO(Catch::Detail::stringify(r));
+  CHECK(ok(r));
+
+  // The home comes back on its data: the held order is there, and commits.
+  c.nodes[home]->restart();
+  for (auto& n : c.nodes) REQUIRE(eventually([&] { return all_up(*n, c.ports); }));
+  r = call_through_switch(at_third, {{"op", "order.get"}, {"order", second}});
+  INFO(Catch::Detail::stringify(r));
+  REQUIRE(ok(r));
+  CHECK(text(r, "status") == "held");
+  r = call_through_switch(at_third, {{"op", "order.commit"}, {"order", second}, {"idem", "pay-2"}});
+  INFO(Catch::Detail::stringify(r));
+  REQUIRE(ok(r));
+  CHECK(text(r, "status") == "committed");
+  north_a = record_at(at_other, "north", "a");
+  CHECK(integer(north_a, "record.on_hand") == 6);
+  CHECK(integer(north_a, "record.reserved") == 0);
+}
+
+TEST_CASE("cluster: an order's steps go on through the loss of a partition leader; each applies once",
+          "[node][cluster][orders]") {
+  cluster3 c;
+  const tenant_keys shop = cluster_with_shop(c);
+  const std::size_t home = home_of(c, "shop");
+  session at_home(*c.nodes[home], encoding::json, shop.admin);
+
+  // A SKU whose partition another node leads: that node is lost while an
+  // order holds stock there.
+  const auto leaders = leaders_agreed(c);
+  std::string sku;
+  std::size_t victim = 3;
+  for (int i = 0; i < 256 && victim == 3; ++i) {
+    sku = "sku-" + std::to_string(i);
+    const auto p = stockgrid::partition_of({"shop", "w", sku}, 4);
+    if (auto it = leaders.find(p); it != leaders.end() && it->second != c.id(home)) victim = c.index_of(it->second);
+  }
+  REQUIRE(victim < 3);
+  REQUIRE(ok(at_home.call({{"op", "stock.adjust"}, {"warehouse", "w"}, {"sku", sku}, {"delta", 10}})));
+  value r = at_home.call({{"op", "order.reserve"}, {"lines", array{line(sku, 4, "w")}}, {"idem", "cart-1"}});
+  INFO(Catch::Detail::stringify(r));
+  REQUIRE(ok(r));
+  const std::string first = text(r, "order");
+
+  ::kill(c.nodes[victim]->pid(), SIGKILL);
+  // The commit goes on through the switch of leaders (its steps retry with
+  // their idempotency keys) and a new order is taken once one serves.
+  r = call_through_switch(at_home, {{"op", "order.commit"}, {"order", first}, {"idem", "pay-1"}});
+  INFO(Catch::Detail::stringify(r));
+  REQUIRE(ok(r));
+  CHECK(text(r, "status") == "committed");
+  r = call_through_switch(at_home, {{"op", "order.reserve"}, {"lines", array{line(sku, 3, "w")}}, {"idem", "cart-2"}});
+  INFO(Catch::Detail::stringify(r));
+  REQUIRE(ok(r));
+  CHECK(text(r, "status") == "held");
+  r = call_through_switch(at_home, {{"op", "stock.get"}, {"warehouse", "w"}, {"sku", sku}});
+  REQUIRE(ok(r));
+  CHECK(integer(r, "record.on_hand") == 6);  // 10 - 4, sold once
+  CHECK(integer(r, "record.reserved") == 3);
+
+  // The lost node comes back and its copy converges to the same record.
+  c.nodes[victim]->restart();
+  for (auto& n : c.nodes) REQUIRE(eventually([&] { return all_up(*n, c.ports); }));
+  session at_victim(*c.nodes[victim], encoding::json, shop.admin);
+  CHECK(eventually([&] {
+    const value got = at_victim.call(
+        {{"op", "stock.get"}, {"warehouse", "w"}, {"sku", sku}, {"consistency", "follower"}});
+    return ok(got) && integer(got, "record.on_hand") == 6 && integer(got, "record.reserved") == 3;
+  }));
+}
