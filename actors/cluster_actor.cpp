@@ -181,6 +181,12 @@ void expire_pending(peer& p, const std::string& id, std::int64_t now) {
   }
 }
 
+// Calls served here whose caller has given up: their slots are freed, and
+// their answers, if any come, are not sent.
+void expire_served(cluster_ptr self, std::int64_t now) {
+  std::erase_if(self->state.served, [now](const auto& kv) { return kv.second.deadline_ms <= now; });
+}
+
 void tick(cluster_ptr self) {
   auto& st = self->state;
   const auto now = monotonic_ms();
@@ -191,6 +197,7 @@ void tick(cluster_ptr self) {
       connect(self, id);
     expire_pending(p, id, now);
   }
+  expire_served(self, now);
   replication_tick(self);
   publish_board(self);
 }
@@ -354,23 +361,39 @@ void on_call_out(cluster_ptr self, call_out& c) {
 }
 
 // A call from member `from`: this node is its tenant's home. The answer
-// comes back through call_answered, on this actor.
+// comes back through call_answered, on this actor, and goes to the actor
+// that sent the call (the member's cluster actor, also when this node has
+// no handle of its own for it yet).
 void on_call_in(cluster_ptr self, const std::string& from, std::uint64_t id, std::string& bytes) {
   auto& st = self->state;
-  auto it = st.peers.find(from);
-  if (it == st.peers.end() || !it->second.handle) return;  // not a member, or no way to answer
+  if (!st.peers.count(from)) return;  // not a member
+  auto to = caf::actor_cast<caf::actor>(self->current_sender());
+  if (!to) return;
   auto refuse = [&](outcome code, const std::string& why, std::int64_t retry_after_ms) {
-    self->send(it->second.handle, pcalled_atom::value, st.members->self(), id, static_cast<std::int32_t>(code), why,
+    self->send(to, pcalled_atom::value, st.members->self(), id, static_cast<std::int32_t>(code), why,
                retry_after_ms, std::string{});
   };
   if (!st.calls) return refuse(outcome::unavailable, "the order home is starting", st.ctx->routes->retry_after_ms);
-  if (st.calls_served >= calls_served_max)
+  if (st.served.size() >= calls_served_max)
     return refuse(outcome::overloaded, "the order home serves too many calls", 10);
-  ++st.calls_served;
+  // A second margin past the caller's own deadline: the answer is not
+  // worth sending after that, and the slot is freed (expire_served).
+  const auto deadline = monotonic_ms() + static_cast<std::int64_t>(st.settings.cluster.forward_timeout_ms) + 1000;
+  if (!st.served.emplace(std::make_pair(from, id), cluster_state::served_call{std::move(to), deadline}).second)
+    return;  // the same call twice: the first one answers
   auto me = caf::actor_cast<caf::actor>(self);
   st.calls(std::move(bytes), [me, from, id](std::string response) {
     caf::anon_send(me, call_answered{from, id, std::move(response)});
   });
+}
+
+void on_call_answered(cluster_ptr self, call_answered& a) {
+  auto& st = self->state;
+  auto it = st.served.find({a.peer, a.id});
+  if (it == st.served.end()) return;  // past its deadline: the caller answered TIMEOUT
+  self->send(it->second.to, pcalled_atom::value, st.members->self(), a.id, static_cast<std::int32_t>(outcome::ok),
+             std::string{}, std::int64_t{0}, std::move(a.response));
+  st.served.erase(it);
 }
 
 void on_called(cluster_ptr self, const std::string& from, std::uint64_t id, std::int32_t code, std::string& message,
@@ -445,15 +468,7 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
       [self](pcall_atom, const std::string& from, std::uint64_t id, std::string& bytes) {
         on_call_in(self, from, id, bytes);
       },
-      [self](call_answered& a) {
-        auto& st = self->state;
-        --st.calls_served;
-        auto it = st.peers.find(a.peer);
-        // A member no longer connected gets nothing: its own deadline answers.
-        if (it == st.peers.end() || !it->second.handle) return;
-        self->send(it->second.handle, pcalled_atom::value, st.members->self(), a.id,
-                   static_cast<std::int32_t>(outcome::ok), std::string{}, std::int64_t{0}, std::move(a.response));
-      },
+      [self](call_answered& a) { on_call_answered(self, a); },
       [self](pcalled_atom, const std::string& from, std::uint64_t id, std::int32_t code, std::string& message,
              std::int64_t retry_after_ms, std::string& response) {
         on_called(self, from, id, code, message, retry_after_ms, response);

@@ -143,7 +143,14 @@ struct cluster_state {
   caf::actor settings_sink;
   std::map<std::string, std::string> settings_waiting;
   call_handler calls;  // where other members' calls go (grid::serve_calls); empty until set
-  std::size_t calls_served = 0;  // calls from other members not yet answered
+  // Calls from other members being served here, by (member, id): where the
+  // answer goes, and until when it is worth sending (the caller has given
+  // up by then, and the slot is freed). At most calls_served_max.
+  struct served_call {
+    caf::actor to;
+    std::int64_t deadline_ms = 0;
+  };
+  std::map<std::pair<std::string, std::uint64_t>, served_call> served;
   std::uint32_t partitions = 0;
   node_context* ctx = nullptr;
   std::unique_ptr<cluster::membership> members;

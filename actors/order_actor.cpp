@@ -71,9 +71,9 @@ using self_ptr = order_coordinator::stateful_pointer<order_state>;
 
 constexpr std::size_t waiting_max = 64;
 constexpr int reserve_retries_max = 5;
-// In a cluster a line's partition may be between leaders: retries 20 << n
-// ms apart, n = 1..8, wait about 10 s in all, past a failover.
-constexpr int reserve_retries_max_cluster = 8;
+// In a cluster, the retries of a reserve step after which the client that
+// created the order is told TIMEOUT (about 10 s; the step goes on).
+constexpr int reserve_retries_answered_cluster = 8;
 
 request step_request(const orders::order& o, op kind) {
   request r;
@@ -321,6 +321,27 @@ void send_reserve(self_ptr self, std::int64_t qty) {
   send_step(st.cc, caf::actor_cast<order_coordinator>(self), ++st.step, std::move(r), &st.touched);
 }
 
+// In a cluster a transient answer (UNAVAILABLE, TIMEOUT, OVERLOADED) leaves
+// a reserve step's outcome unknown: its leader may have taken the hold and
+// lost its lease, or a majority, before answering; and a home that resumes
+// an order at start finds no leader at first. Order holds have no deadline
+// of their own, so a line given up now could leave a hold no one releases.
+// The step is retried with its key until it is decided, backing off to 5 s,
+// as a commit's are; after about 10 s the client that created the order is
+// told TIMEOUT (the order goes on: order.get, or the same idem, finds it).
+void retry_reserve_in_cluster(self_ptr self) {
+  auto& st = self->state;
+  ++st.retries;
+  if (st.retries == reserve_retries_answered_cluster && st.creator) {
+    answer(*st.creator, refused(st.o, outcome::timeout,
+                                "order " + st.o.id + " is still reserving (a partition it needs has no leader now): "
+                                "read it with order.get, or retry with the same idem"));
+    st.creator.reset();
+  }
+  self->delayed_send(self, std::chrono::milliseconds(std::min(5000, 20 << std::min(st.retries, 8))),
+                     retry_atom::value);
+}
+
 void send_probe(self_ptr self) {
   auto& st = self->state;
   const auto& line = st.o.lines[st.line];
@@ -403,7 +424,8 @@ void on_reserve_step(self_ptr self, reply& r) {
       return short_line(self, r.available);
     case outcome::not_found: return short_line(self, 0);
     default:
-      if (transient(r.code) && ++st.retries <= (st.cc->node->routes ? reserve_retries_max_cluster : reserve_retries_max)) {
+      if (transient(r.code) && st.cc->node->routes) return retry_reserve_in_cluster(self);
+      if (transient(r.code) && ++st.retries <= reserve_retries_max) {
         self->delayed_send(self, std::chrono::milliseconds(20 << st.retries), retry_atom::value);
         return;
       }

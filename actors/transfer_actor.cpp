@@ -58,6 +58,7 @@ namespace {
 using self_ptr = transfer_coordinator::stateful_pointer<transfer_state>;
 
 constexpr int retries_before_answer = 5;
+constexpr int retries_before_answer_cluster = 8;
 
 transfer_reply ok_transfer(const orders::transfer& t, bool replayed) {
   transfer_reply r;
@@ -309,7 +310,9 @@ void on_step(self_ptr self, step_result& s) {
     spdlog::error("transfer {}: step refused ({}: {}), retrying", t.id, to_code(r.code), r.message);
   if (remembered(r.code)) ++st.refusals;
   ++st.retries;
-  if (st.retries == retries_before_answer && st.creator && !st.told_creator) {
+  // In a cluster a failover takes a few seconds: about 10 s (8 retries).
+  const int answer_after = st.cc->node->routes ? retries_before_answer_cluster : retries_before_answer;
+  if (st.retries == answer_after && st.creator && !st.told_creator) {
     st.told_creator = true;
     st.creator->done(transfer_reply::error(outcome::unavailable,
                                            "transfer " + t.id + " is still being created: retry with the same idem"));

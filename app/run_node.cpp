@@ -317,12 +317,6 @@ int app::run_node(int argc, char** argv, const node_hooks& hooks) {
                                        {s.subscriptions.queue_events_max, s.subscriptions.coalesce_records_max},
                                        gs.frame_bytes_max / 2, quotas);
   if (demo) grid_dispatcher.protect_tenant("demo");
-  // In a cluster: order and transfer ops other members send, for tenants
-  // whose home this node is. The grid stops (and its cluster actor with it)
-  // before the dispatcher goes.
-  g->serve_calls([&grid_dispatcher](std::string call, std::function<void(std::string)> answer) {
-    grid_dispatcher.serve_call(std::move(call), std::move(answer));
-  });
   // A tenant.delete a stop cut short finishes now, before new admin ops.
   grid_dispatcher.resume_deletes();
   gateway::rate_limited_dispatcher dispatcher(grid_dispatcher, limiter);
@@ -369,6 +363,13 @@ int app::run_node(int argc, char** argv, const node_hooks& hooks) {
       return exit_start;
     }
   }
+  // In a cluster: order and transfer ops other members send, for tenants
+  // whose home this node is (until now they were answered UNAVAILABLE).
+  // From here on every return goes through g->stop(), which stops the
+  // cluster actor before the dispatcher goes.
+  g->serve_calls([&grid_dispatcher](std::string call, std::function<void(std::string)> answer) {
+    grid_dispatcher.serve_call(std::move(call), std::move(answer));
+  });
   if (demo) run_demo(*g, admin, gateway.port());
   std::optional<app::demo_load> load;
   if (demo_load_on) load.emplace(*g, app::demo_load_settings{});

@@ -153,6 +153,4 @@ TEST_CASE("a tenant's orders have one home, the same at every node, spread over 
     CHECK(n < 1150);
   }
   CHECK(homes.size() == 3);
-  // A single node is every tenant's home.
-  CHECK(home_of("demo", ids({"solo"})) == 0);
 }

@@ -5,6 +5,8 @@
 // UNAVAILABLE until it is back, and then they go on from its documents.
 #include <csignal>
 
+#include <sqlite3.h>
+
 #include "cluster/placement.hpp"
 #include "tests/system/cluster_fixture.hpp"
 
@@ -51,6 +53,34 @@ value call_through_switch(session& s, const object& request, std::chrono::millis
     if (!switching || std::chrono::steady_clock::now() > deadline) return r;
     std::this_thread::sleep_for(100ms);
   }
+}
+
+// The id of the order stored under `idem` in the node's documents.db, or ""
+// (read while the node runs: SQLite lets a reader in beside the writer).
+std::string stored_order(const std::string& data_dir, const std::string& idem) {
+  sqlite3* db = nullptr;
+  std::string id;
+  if (sqlite3_open_v2((data_dir + "/documents.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* q = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT id FROM documents WHERE kind = 1 AND idem = ?1", -1, &q, nullptr) ==
+        SQLITE_OK) {
+      sqlite3_bind_text(q, 1, idem.c_str(), -1, SQLITE_TRANSIENT);
+      if (sqlite3_step(q) == SQLITE_ROW) id = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+    }
+    sqlite3_finalize(q);
+  }
+  sqlite3_close(db);
+  return id;
+}
+
+// How many of the record's changes are of `kind` ("reserve", "commit", ...).
+int changes_of(session& s, const std::string& wh, const std::string& sku, const std::string& kind) {
+  const value r = call_through_switch(s, {{"op", "stock.history"}, {"warehouse", wh}, {"sku", sku}});
+  INFO(Catch::Detail::stringify(r));
+  REQUIRE(ok(r));
+  int n = 0;
+  for (const value& e : items(r, "events")) n += text(e, "kind") == kind ? 1 : 0;
+  return n;
 }
 
 }  // namespace
@@ -153,9 +183,11 @@ TEST_CASE("cluster: any node takes a tenant's orders and transfers; they run at 
   INFO(Catch::Detail::stringify(r));
   REQUIRE(ok(r));
   CHECK(text(r, "status") == "committed");
-  north_a = record_at(at_other, "north", "a");
-  CHECK(integer(north_a, "record.on_hand") == 6);
-  CHECK(integer(north_a, "record.reserved") == 0);
+  r = call_through_switch(at_other, {{"op", "stock.get"}, {"warehouse", "north"}, {"sku", "a"}});
+  REQUIRE(ok(r));
+  CHECK(integer(r, "record.on_hand") == 6);
+  CHECK(integer(r, "record.reserved") == 0);
+  CHECK(changes_of(at_other, "north", "a", "commit") == 2);  // one per order
 }
 
 TEST_CASE("cluster: an order's steps go on through the loss of a partition leader; each applies once",
@@ -195,8 +227,11 @@ TEST_CASE("cluster: an order's steps go on through the loss of a partition leade
   CHECK(text(r, "status") == "held");
   r = call_through_switch(at_home, {{"op", "stock.get"}, {"warehouse", "w"}, {"sku", sku}});
   REQUIRE(ok(r));
-  CHECK(integer(r, "record.on_hand") == 6);  // 10 - 4, sold once
+  CHECK(integer(r, "record.on_hand") == 6);  // 10 - 4
   CHECK(integer(r, "record.reserved") == 3);
+  // Each step applied once, whatever was retried through the switch.
+  CHECK(changes_of(at_home, "w", sku, "reserve") == 2);
+  CHECK(changes_of(at_home, "w", sku, "commit") == 1);
 
   // The lost node comes back and its copy converges to the same record.
   c.nodes[victim]->restart();
@@ -207,4 +242,48 @@ TEST_CASE("cluster: an order's steps go on through the loss of a partition leade
         {{"op", "stock.get"}, {"warehouse", "w"}, {"sku", sku}, {"consistency", "follower"}});
     return ok(got) && integer(got, "record.on_hand") == 6 && integer(got, "record.reserved") == 3;
   }));
+}
+
+TEST_CASE("cluster: an order the home was reserving when it died resumes at its restart; each line is held once",
+          "[node][cluster][orders]") {
+  cluster3 c;
+  const tenant_keys shop = cluster_with_shop(c);
+  const std::size_t home = home_of(c, "shop");
+  const std::size_t third = (home + 2) % 3;
+  // 40 lines: their holds are taken one after another, each a quorum write,
+  // so the home is killed while some are held and others are not.
+  constexpr int lines = 40;
+  array order_lines;
+  {
+    session at_home(*c.nodes[home], encoding::json, shop.admin);
+    for (int i = 0; i < lines; ++i) {
+      REQUIRE(ok(at_home.call(
+          {{"op", "stock.adjust"}, {"warehouse", "w"}, {"sku", "sku-" + std::to_string(i)}, {"delta", 10}})));
+      order_lines.push_back(line("sku-" + std::to_string(i), 4, "w"));
+    }
+    at_home.send({{"op", "order.reserve"}, {"lines", order_lines}, {"idem", "cart-1"}});
+    // The order is put `reserving` before its first hold; killed then.
+    REQUIRE(eventually([&] { return !stored_order(c.data_dir(home), "cart-1").empty(); }, 10s));
+    ::kill(c.nodes[home]->pid(), SIGKILL);
+  }
+  const std::string order = stored_order(c.data_dir(home), "cart-1");
+  c.nodes[home]->restart();
+  for (auto& n : c.nodes) REQUIRE(eventually([&] { return all_up(*n, c.ports); }));
+  // The client's retry with its key, through another node, finds the
+  // resumed order, held.
+  session at_third(*c.nodes[third], encoding::json, shop.admin);
+  const value r = call_through_switch(at_third, {{"op", "order.reserve"}, {"lines", order_lines}, {"idem", "cart-1"}},
+                                      30s);
+  INFO(Catch::Detail::stringify(r));
+  REQUIRE(ok(r));
+  CHECK(text(r, "status") == "held");
+  CHECK(text(r, "order") == order);  // the order from before the kill, not a new one
+  for (int i = 0; i < lines; ++i) {
+    const std::string sku = "sku-" + std::to_string(i);
+    const value got = call_through_switch(at_third, {{"op", "stock.get"}, {"warehouse", "w"}, {"sku", sku}});
+    REQUIRE(ok(got));
+    INFO(sku);
+    CHECK(integer(got, "record.reserved") == 4);
+    CHECK(changes_of(at_third, "w", sku, "reserve") == 1);
+  }
 }
