@@ -9,6 +9,10 @@
 // cluster's CA did not sign, and the node that connects refuses such a
 // server. Host names and member ids are not compared with the certificate:
 // any certificate the CA signed is accepted for any member.
+#include <dlfcn.h>
+
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include <caf/actor_system_config.hpp>
@@ -18,6 +22,59 @@
 #include <openssl/ssl.h>
 
 #include "actors/cluster.hpp"
+
+// CAF 0.17.6's OpenSSL session calls SSL_get_error after each SSL_accept,
+// SSL_connect, SSL_read and SSL_write of its network thread, and never
+// empties OpenSSL's per-thread error queue. SSL_get_error reads that queue
+// first (OpenSSL requires it empty before each I/O call), so the errors a
+// refused handshake leaves there made the next read of a healthy member's
+// connection look failed: CAF closed it. Measured: each handshake of a peer
+// without the cluster's certificate closed this node's connections to the
+// other members. These definitions take the place of OpenSSL's for the
+// whole process (the executable's symbols come first when libcaf_openssl's
+// calls are bound) and empty the queue before each call, as OpenSSL asks;
+// Boost.Asio, the gateway's TLS, already does the same before its calls.
+namespace {
+
+template <class F>
+F openssl_function(const char* name) {
+  auto* f = reinterpret_cast<F>(dlsym(RTLD_NEXT, name));
+  if (f == nullptr) {
+    std::fprintf(stderr, "stockgrid: cannot find OpenSSL's %s: %s\n", name, dlerror());
+    std::abort();
+  }
+  return f;
+}
+
+}  // namespace
+
+extern "C" {
+
+int SSL_accept(SSL* ssl) {
+  static const auto real = openssl_function<int (*)(SSL*)>("SSL_accept");
+  ERR_clear_error();
+  return real(ssl);
+}
+
+int SSL_connect(SSL* ssl) {
+  static const auto real = openssl_function<int (*)(SSL*)>("SSL_connect");
+  ERR_clear_error();
+  return real(ssl);
+}
+
+int SSL_read(SSL* ssl, void* buf, int num) {
+  static const auto real = openssl_function<int (*)(SSL*, void*, int)>("SSL_read");
+  ERR_clear_error();
+  return real(ssl, buf, num);
+}
+
+int SSL_write(SSL* ssl, const void* buf, int num) {
+  static const auto real = openssl_function<int (*)(SSL*, const void*, int)>("SSL_write");
+  ERR_clear_error();
+  return real(ssl, buf, num);
+}
+
+}  // extern "C"
 
 namespace stockgrid::actors {
 
