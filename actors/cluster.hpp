@@ -2,12 +2,13 @@
 // (CAF's middleman over the cluster port). One per node in a cluster; a
 // single node has none.
 //
-// It is published on `cluster-port`; every `heartbeat-interval-ms` it sends
-// each connected
-// member a heartbeat (`beat`: its member id, partition count and replication
-// factor, which must match) and connects to members it has no connection to,
-// each attempt bounded by `connect-timeout-ms` (CAF 0.17's handshake has no
-// timeout of its own). The plain rules are cluster/membership.hpp; this actor
+// It is published on `cluster-port` (TLS with mutual authentication when
+// tls-certificate, tls-key and tls-ca are set: cluster_tls.cpp); every
+// `heartbeat-interval-ms` it sends each connected member a heartbeat
+// (`beat`: its member id, partition count and replication factor, which
+// must match) and connects to members it has no connection to, each attempt
+// bounded by `connect-timeout-ms` (CAF 0.17's handshake has no timeout of
+// its own). The plain rules are cluster/membership.hpp; this actor
 // only feeds them what it hears and publishes what they say on a board the
 // gateway's threads read without asking the actor.
 //
@@ -39,9 +40,20 @@ namespace stockgrid::actors {
 
 struct node_context;
 
-// Spawns the cluster actor and publishes it on the cluster port. Returns a
-// null handle and sets `error` when the settings name a bad member list or
-// the port cannot be opened.
+// With the cluster's TLS files set (cluster_settings::tls): empty when they
+// load as CAF's OpenSSL module will load them (and the key is the
+// certificate's), else what is wrong, naming the key. The module itself
+// finds out only at the first connection, by throwing on its network thread.
+std::string check_cluster_tls(const config::cluster_settings& c);
+
+// Loads CAF's middleman into `cfg`, and with the TLS files set its OpenSSL
+// module, configured with them (check them first: check_cluster_tls).
+void configure_cluster(caf::actor_system_config& cfg, const config::cluster_settings& c);
+
+// Spawns the cluster actor and publishes it on the cluster port (over TLS
+// when configured so: then it also connects to members over TLS only).
+// Returns a null handle and sets `error` when the settings name a bad member
+// list or the port cannot be opened.
 // `ctx` is the node's (its routes are kept up to date); `ends` is where each
 // partition's journal ends, read at start.
 // `on_peer_auth` gets the tenants-and-keys tables other members send.

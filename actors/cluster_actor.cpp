@@ -8,6 +8,8 @@
 #include <random>
 
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
@@ -124,13 +126,20 @@ std::pair<const std::string*, peer*> other_on_node(cluster_ptr self, const std::
   return {nullptr, nullptr};
 }
 
+// What connects to other members: with TLS configured, the OpenSSL
+// module's middleman actor (TLS only: a plain node is never reached).
+caf::io::middleman_actor connector(cluster_ptr self) {
+  auto& system = self->system();
+  return self->state.settings.cluster.tls() ? system.openssl_manager().actor_handle()
+                                            : system.middleman().actor_handle();
+}
+
 void connect(cluster_ptr self, const std::string& id) {
   auto& st = self->state;
   auto& p = st.peers.at(id);
   p.connecting = true;
   const auto timeout = std::chrono::milliseconds(st.settings.cluster.connect_timeout_ms);
-  self->request(self->system().middleman().actor_handle(), timeout, caf::connect_atom::value, p.at.host,
-                p.at.port)
+  self->request(connector(self), timeout, caf::connect_atom::value, p.at.host, p.at.port)
       .then(
           [self, id](const caf::node_id& node, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
             auto& p = self->state.peers.at(id);
@@ -555,16 +564,19 @@ caf::actor start_cluster(caf::actor_system& system, const config::settings& s,
   if (!error->empty()) return nullptr;
   auto handle = system.spawn(cluster_actor, s, std::move(peers), std::move(board), ctx, std::move(ends),
                              std::move(on_peer_auth));
-  auto published = system.middleman().publish(handle, static_cast<std::uint16_t>(s.cluster.cluster_port),
-                                              s.cluster.cluster_bind.c_str(), true);
+  // With TLS only the OpenSSL module listens: the port speaks nothing else.
+  const auto port = static_cast<std::uint16_t>(s.cluster.cluster_port);
+  const char* bind = s.cluster.cluster_bind.c_str();
+  auto published = s.cluster.tls() ? caf::openssl::publish(handle, port, bind, true)
+                                   : system.middleman().publish(handle, port, bind, true);
   if (!published) {
     *error = "cannot listen on cluster port " + s.cluster.cluster_bind + ":" +
              std::to_string(s.cluster.cluster_port) + ": " + system.render(published.error());
     caf::anon_send(handle, stop_atom::value);
     return nullptr;
   }
-  spdlog::info("cluster: {} listening on {}:{}, members {}", s.cluster.member_id(), s.cluster.cluster_bind,
-               *published, fmt::join(ids, ", "));
+  spdlog::info("cluster: {} listening on {}:{}{}, members {}", s.cluster.member_id(), s.cluster.cluster_bind,
+               *published, s.cluster.tls() ? " (TLS)" : "", fmt::join(ids, ", "));
   return handle;
 }
 

@@ -471,10 +471,10 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
 
   im->caf_config.set("scheduler.max-threads", s.node.scheduler_threads_resolved());
   if (s.cluster.enabled()) {
+    configure_cluster(im->caf_config, s.cluster);
     // Debian's CAF 0.17.6 leaves both off: without them a frozen peer's
     // connection is never closed. Ours detects a silent member itself
     // (failure-timeout-ms); the middleman's drops the dead connection.
-    im->caf_config.load<caf::io::middleman>();
     im->caf_config.set("middleman.heartbeat-interval",
                        caf::timespan{std::chrono::milliseconds(s.cluster.heartbeat_interval_ms)});
     im->caf_config.set("middleman.connection-timeout",

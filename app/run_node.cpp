@@ -12,6 +12,7 @@
 
 #include "app/run_node.hpp"
 
+#include "actors/cluster.hpp"
 #include "actors/grid.hpp"
 #include "app/auth_sync.hpp"
 #include "app/dashboard.hpp"
@@ -235,6 +236,12 @@ int app::run_node(int argc, char** argv, const node_hooks& hooks) {
   if (auto problem = s.validate(); !problem.empty()) {
     std::fprintf(stderr, "stockgrid: %s\n", problem.c_str());
     return exit_usage;
+  }
+  if (s.cluster.enabled() && s.cluster.tls()) {
+    if (auto problem = actors::check_cluster_tls(s.cluster); !problem.empty()) {
+      std::fprintf(stderr, "stockgrid: %s\n", problem.c_str());
+      return exit_usage;
+    }
   }
   if (check->parsed()) return run_check(s);
 

@@ -145,6 +145,12 @@ void for_each_setting(Settings& s, Visitor&& visit) {
         c.connect_timeout_ms, cluster::connect_timeout_ms_bounds);
   visit(key_info{"cluster", "forward-timeout-ms", "a request forwarded to its partition's leader is answered TIMEOUT after this long"},
         c.forward_timeout_ms, cluster::forward_timeout_ms_bounds);
+  visit(key_info{"cluster", "tls-certificate", "TLS between nodes: this node's certificate, PEM (empty = plain TCP)"},
+        c.tls_certificate, may_be_empty{});
+  visit(key_info{"cluster", "tls-key", "TLS between nodes: this node's private key, PEM, not encrypted"}, c.tls_key,
+        may_be_empty{});
+  visit(key_info{"cluster", "tls-ca", "TLS between nodes: the CA certificate that signed every member's, PEM"},
+        c.tls_ca, may_be_empty{});
 }
 
 }  // namespace stockgrid::config

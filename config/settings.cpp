@@ -122,6 +122,13 @@ std::string settings::validate() const {
   for (const auto& peer : peers)
     if (peer.id() == cluster.member_id())
       problems << "join lists this node itself (" << peer.id() << "): list only the others\n";
+  // TLS takes all three files (CAF's OpenSSL module would otherwise run
+  // with a part of them, or fail at the first connection).
+  const bool any_tls = !cluster.tls_certificate.empty() || !cluster.tls_key.empty() || !cluster.tls_ca.empty();
+  for (const auto& [key, value] : {std::pair{"tls-certificate", &cluster.tls_certificate},
+                                   std::pair{"tls-key", &cluster.tls_key}, std::pair{"tls-ca", &cluster.tls_ca}})
+    if (any_tls && value->empty())
+      problems << key << " is empty: TLS between nodes needs tls-certificate, tls-key and tls-ca\n";
   if (cluster.failure_timeout_ms < 4 * cluster.heartbeat_interval_ms) {
     problems << "failure-timeout-ms = " << cluster.failure_timeout_ms
              << " is less than 4 heartbeat-interval-ms (" << cluster.heartbeat_interval_ms << ")\n";

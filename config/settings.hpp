@@ -293,8 +293,9 @@ struct cluster_settings {
   // others. Default empty: a single node.
   std::string join;
 
-  // The address the cluster port listens on. Node traffic is not encrypted
-  // or authenticated yet: keep it on a private network. Default 127.0.0.1.
+  // The address the cluster port listens on. Without TLS (below) node
+  // traffic is neither encrypted nor authenticated: keep it on a private
+  // network. Default 127.0.0.1.
   std::string cluster_bind = "127.0.0.1";
 
   // The port nodes talk to each other on (CAF's middleman). Default 7401,
@@ -339,10 +340,21 @@ struct cluster_settings {
   // ends before the others may elect another leader (cluster/replication.hpp).
   std::int64_t lease_ms() const { return failure_timeout_ms / 2; }
 
+  // TLS between nodes with mutual authentication (docs/cluster.md): PEM
+  // files of this node's certificate (its chain may follow it), its private
+  // key (not encrypted), and the cluster's CA certificate, which must have
+  // signed every member's certificate. All three or none; default empty:
+  // plain TCP.
+  std::string tls_certificate;
+  std::string tls_key;
+  std::string tls_ca;
+
   // This node's member id (cluster_advertise, or cluster_bind:cluster_port).
   std::string member_id() const;
   // Whether this node is in a cluster (join is not empty).
   bool enabled() const { return !join.empty(); }
+  // Whether node traffic goes over TLS (the TLS files are set).
+  bool tls() const { return !tls_certificate.empty(); }
 
   friend bool operator==(const cluster_settings&, const cluster_settings&) = default;
 };

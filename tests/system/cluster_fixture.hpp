@@ -6,8 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -53,7 +55,8 @@ inline std::vector<std::string> cluster_node_env() {
 // each with its data dir under `dir` (so a test can restart one on it and
 // read its journals). `launcher`, when set, gives each node the program it
 // starts through (node_options::launcher), from its data dir: a test puts a
-// node's files on a disk of its own (tmpfs_namespace.hpp).
+// node's files on a disk of its own (tmpfs_namespace.hpp). `more_args`,
+// when set, gives node i extra command-line options (TLS files).
 struct cluster3 {
   std::vector<std::uint16_t> ports{unused_port(), unused_port(), unused_port()};
   testing::temp_dir dir;
@@ -61,7 +64,8 @@ struct cluster3 {
   std::vector<std::unique_ptr<test_node>> nodes;
 
   explicit cluster3(int replication_factor = 3, int failure_timeout_ms = 1000,
-                    const std::function<std::vector<std::string>(const std::string&)>& launcher = {}) {
+                    const std::function<std::vector<std::string>(const std::string&)>& launcher = {},
+                    const std::function<std::vector<std::string>(std::size_t)>& more_args = {}) {
     for (std::size_t i = 0; i < 3; ++i) {
       std::string join;
       for (std::size_t j = 0; j < 3; ++j)
@@ -74,6 +78,7 @@ struct cluster3 {
                 "--replication-factor", std::to_string(replication_factor),
                 "--heartbeat-interval-ms", "100", "--failure-timeout-ms", std::to_string(failure_timeout_ms),
                 "--connect-timeout-ms", "500"};
+      if (more_args) std::ranges::copy(more_args(i), std::back_inserter(o.args));
       options.push_back(o);
       nodes.push_back(std::make_unique<test_node>(std::move(o)));
     }
