@@ -50,11 +50,11 @@ inline std::vector<std::string> cluster_node_env() {
   return {std::string("ASAN_OPTIONS=") + (asan != nullptr ? std::string(asan) + ":" : "") + "detect_leaks=0"};
 }
 
-// Three nodes, each joined to the other two (4 partitions: node_fixture),
-// each with its data dir under `dir` (so a test can restart one on it and
-// read its journals). `launcher`, when set, gives each node the program it
-// starts through (node_options::launcher), from its data dir: a test puts a
-// node's files on a disk of its own (tmpfs_namespace.hpp).
+// Three nodes, each joined to the other two (`partitions` partitions, 4 by
+// default), each with its data dir under `dir` (so a test can restart one
+// on it and read its journals). `launcher`, when set, gives each node the
+// program it starts through (node_options::launcher), from its data dir: a
+// test puts a node's files on a disk of its own (tmpfs_namespace.hpp).
 struct cluster3 {
   std::vector<std::uint16_t> ports{unused_port(), unused_port(), unused_port()};
   testing::temp_dir dir;
@@ -62,7 +62,8 @@ struct cluster3 {
   std::vector<std::unique_ptr<test_node>> nodes;
 
   explicit cluster3(int replication_factor = 3, int failure_timeout_ms = 1000,
-                    const std::function<std::vector<std::string>(const std::string&)>& launcher = {}) {
+                    const std::function<std::vector<std::string>(const std::string&)>& launcher = {},
+                    std::uint32_t partitions = 4) {
     for (std::size_t i = 0; i < 3; ++i) {
       std::string join;
       for (std::size_t j = 0; j < 3; ++j)
@@ -70,6 +71,7 @@ struct cluster3 {
       node_options o = without_demo();
       o.data_dir = data_dir(i);
       o.env = cluster_node_env();
+      o.partitions = partitions;
       if (launcher) o.launcher = launcher(o.data_dir);
       o.args = {"--cluster-port", std::to_string(ports[i]), "--join", join,
                 "--replication-factor", std::to_string(replication_factor),
