@@ -122,10 +122,12 @@ class key_store {
   virtual store_status set_tenant_suspended(std::string_view tenant, bool suspend, epoch_ms now,
                                             std::string_view by) = 0;
   // Sets the tenant's status as a peer has it (auth/replication.hpp's
-  // merge): suspended_ms, status_ms and status_by of `peer`, as they are.
-  // not_found for an unknown tenant; resuming a tenant being deleted is
-  // invalid.
-  virtual store_status set_tenant_status(const tenant_record& peer) = 0;
+  // merge): suspended_ms, status_ms and status_by of `peer`, as they are,
+  // if the tenant's are still those of `seen` (what the merge compared;
+  // a local change meanwhile is kept). not_found for an unknown tenant;
+  // invalid when it changed meanwhile, and for resuming a tenant being
+  // deleted.
+  virtual store_status set_tenant_status(const tenant_record& seen, const tenant_record& peer) = 0;
   // Marks a suspended tenant as being deleted since `now` (kept if marked
   // already). not_found for an unknown tenant, invalid for an active one.
   virtual store_status set_tenant_deleting(std::string_view tenant, epoch_ms now) = 0;

@@ -51,12 +51,14 @@ store_status memory_key_store::set_tenant_suspended(std::string_view tenant, boo
   return store_status::ok();
 }
 
-store_status memory_key_store::set_tenant_status(const tenant_record& peer) {
+store_status memory_key_store::set_tenant_status(const tenant_record& seen, const tenant_record& peer) {
   std::lock_guard lock(mutex_);
   auto it = tenants_.find(peer.name);
   if (it == tenants_.end()) return store_status::not_found("tenant " + peer.name);
   auto& t = it->second;
-  if (!peer.suspended_ms && t.deleting_ms) return store_status::invalid("tenant " + peer.name + " is being deleted");
+  if ((!peer.suspended_ms && t.deleting_ms) || t.suspended_ms != seen.suspended_ms ||
+      t.status_ms != seen.status_ms || t.status_by != seen.status_by)
+    return store_status::invalid("tenant " + peer.name + " is being deleted or changed meanwhile");
   t.suspended_ms = peer.suspended_ms;
   t.status_ms = peer.status_ms;
   t.status_by = peer.status_by;

@@ -278,8 +278,9 @@ store_status merge_tenants(key_store& store, const auth_table& peer,
     }
     tenant_record& mine = it->second;
     if (!peer_status_wins(t, mine)) continue;
-    store_status st = store.set_tenant_status(t);
-    // Removed here meanwhile, or being deleted here (which stays suspended).
+    store_status st = store.set_tenant_status(mine, t);
+    // Removed here meanwhile, being deleted here (it stays suspended), or
+    // changed here meanwhile (the next table compares again).
     if (st.kind() == store_status::code::not_found || st.kind() == store_status::code::invalid) continue;
     if (!st) return st;
     if (t.suspended_ms.has_value() != mine.suspended_ms.has_value())

@@ -298,17 +298,22 @@ store_status sqlite_key_store::set_tenant_suspended(std::string_view tenant, boo
   return store_status::ok();
 }
 
-store_status sqlite_key_store::set_tenant_status(const tenant_record& peer) {
+store_status sqlite_key_store::set_tenant_status(const tenant_record& seen, const tenant_record& peer) {
   std::lock_guard lock(mutex_);
+  // One statement: the row is compared with `seen` and changed atomically.
   statement s(db_, "UPDATE tenants SET suspended_ms = ?1, status_ms = ?2, status_by = ?3 "
-                   "WHERE name = ?4 AND (?1 IS NOT NULL OR deleting_ms IS NULL)");
+                   "WHERE name = ?4 AND (?1 IS NOT NULL OR deleting_ms IS NULL) "
+                   "AND suspended_ms IS ?5 AND status_ms IS ?6 AND status_by = ?7");
   if (s.prepare_rc() != SQLITE_OK) return error(s.prepare_rc(), "prepare set tenant status");
   s.bind(1, peer.suspended_ms);
   s.bind(2, peer.status_ms);
   s.bind_text(3, peer.status_by);
   s.bind_text(4, peer.name);
+  s.bind(5, seen.suspended_ms);
+  s.bind(6, seen.status_ms);
+  s.bind_text(7, seen.status_by);
   if (int rc = s.step(); rc != SQLITE_DONE) return error(rc, "set tenant status");
-  if (sqlite3_changes(db_) == 0) return missing_or(peer.name, "is being deleted");
+  if (sqlite3_changes(db_) == 0) return missing_or(peer.name, "is being deleted or changed meanwhile");
   return store_status::ok();
 }
 

@@ -191,7 +191,7 @@ TEST_CASE("a store failure is INTERNAL with the detail kept for the log", "[auth
     store_status add_tenant(const tenant_record&, const key_record*) override { return fail(); }
     store_status list_tenants(std::vector<tenant_record>*) override { return fail(); }
     store_status set_tenant_suspended(std::string_view, bool, epoch_ms, std::string_view) override { return fail(); }
-    store_status set_tenant_status(const tenant_record&) override { return fail(); }
+    store_status set_tenant_status(const tenant_record&, const tenant_record&) override { return fail(); }
     store_status set_tenant_deleting(std::string_view, epoch_ms) override { return fail(); }
     store_status remove_tenant(std::string_view) override { return fail(); }
     store_status add_key(const key_record&) override { return fail(); }

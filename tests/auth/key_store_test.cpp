@@ -254,6 +254,34 @@ TEMPLATE_TEST_CASE("a revocation or a suspension keeps the earlier of two times"
   CHECK(tenants == std::vector<tenant_record>{{"acme", t0, t0 + 20, std::nullopt, t0 + 52, ""}});
 }
 
+TEMPLATE_TEST_CASE("a peer's status is set only over the status the merge compared with", "[auth][store]",
+                   memory_fixture, sqlite_fixture) {
+  TestType f;
+  key_store& store = f.get();
+  REQUIRE(create_tenant(store, "acme", t0).status);
+  std::vector<tenant_record> tenants;
+  REQUIRE(store.list_tenants(&tenants));
+  const tenant_record seen = tenants.at(0);
+  const tenant_record peer{"acme", t0, t0 + 3, std::nullopt, t0 + 3, "127.0.0.1:7401"};
+  // A local change after the merge read the row: kept.
+  REQUIRE(store.set_tenant_suspended("acme", false, t0 + 5, "127.0.0.1:7402"));
+  CHECK(store.set_tenant_status(seen, peer).kind() == store_status::code::invalid);
+  REQUIRE(store.list_tenants(&tenants));
+  CHECK(tenants.at(0) == tenant_record{"acme", t0, std::nullopt, std::nullopt, t0 + 5, "127.0.0.1:7402"});
+  // Over the row as it is now: set as the peer has it.
+  REQUIRE(store.set_tenant_status(tenants.at(0), peer));
+  REQUIRE(store.list_tenants(&tenants));
+  CHECK(tenants.at(0) == peer);
+  // A tenant being deleted is not resumed; an unknown one is not found.
+  REQUIRE(store.set_tenant_deleting("acme", t0 + 6));
+  REQUIRE(store.list_tenants(&tenants));
+  const tenant_record resumed{"acme", t0, std::nullopt, std::nullopt, t0 + 7, "127.0.0.1:7401"};
+  CHECK(store.set_tenant_status(tenants.at(0), resumed).kind() == store_status::code::invalid);
+  tenant_record nobody = resumed;
+  nobody.name = "nobody";
+  CHECK(store.set_tenant_status(nobody, nobody).kind() == store_status::code::not_found);
+}
+
 TEMPLATE_TEST_CASE("a suspended tenant is marked deleting, stays suspended, then goes with its keys",
                    "[auth][store]", memory_fixture, sqlite_fixture) {
   TestType f;
