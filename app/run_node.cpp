@@ -318,7 +318,7 @@ int app::run_node(int argc, char** argv, const node_hooks& hooks) {
   std::optional<app::auth_sync> auth_sync;
   if (auth_inbox)
     auth_sync.emplace(*keys, *auth_inbox, [&g](std::string bytes) { g->publish_auth(std::move(bytes)); });
-  auth::key_admin admin(*keys, &authn);
+  auth::key_admin admin(*keys, &authn, {}, s.cluster.enabled() ? s.cluster.member_id() : std::string{});
   publisher.bind(&g->journal());
   app::node_dispatcher grid_dispatcher(*g, admin, &publisher,
                                        {s.subscriptions.queue_events_max, s.subscriptions.coalesce_records_max},

@@ -53,8 +53,11 @@ std::string check_key_warehouses(const std::vector<std::string>& warehouses) {
   return {};
 }
 
-key_admin::key_admin(key_store& store, key_authenticator* cache, clock_fn clock)
-    : store_(store), cache_(cache), clock_(clock ? std::move(clock) : clock_fn(wall_clock_ms)) {}
+key_admin::key_admin(key_store& store, key_authenticator* cache, clock_fn clock, std::string origin)
+    : store_(store),
+      cache_(cache),
+      clock_(clock ? std::move(clock) : clock_fn(wall_clock_ms)),
+      origin_(std::move(origin)) {}
 
 admin_result<created_tenant> key_admin::tenant_create(const gateway::principal& who,
                                                       std::string_view tenant) {
@@ -117,7 +120,7 @@ admin_result<std::monostate> key_admin::set_suspended(const gateway::principal& 
   if (!is_system(who)) return refuse<result>(outcome::forbidden, not_system);
   if (std::string err = check_tenant_name(tenant); !err.empty())
     return refuse<result>(outcome::bad_request, std::move(err));
-  store_status st = store_.set_tenant_suspended(tenant, suspend, clock_());
+  store_status st = store_.set_tenant_suspended(tenant, suspend, clock_(), origin_);
   if (st.kind() == store_status::code::not_found)
     return refuse<result>(outcome::not_found, "tenant: no such tenant");
   if (st.kind() == store_status::code::invalid)

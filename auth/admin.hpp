@@ -54,7 +54,9 @@ class key_admin {
  public:
   // `cache`, if not null, learns of revocations at once. `clock` is the
   // wall clock when empty (creation times, "expires_at_ms in the future").
-  key_admin(key_store& store, key_authenticator* cache, clock_fn clock = {});
+  // `origin` is this node's member id in a cluster ("" alone): it stamps
+  // the tenant status changes made here (auth/replication.hpp).
+  key_admin(key_store& store, key_authenticator* cache, clock_fn clock = {}, std::string origin = {});
 
   // system. BAD_REQUEST for a bad name or an existing tenant.
   admin_result<created_tenant> tenant_create(const gateway::principal& who,
@@ -94,6 +96,7 @@ class key_admin {
   key_store& store_;
   key_authenticator* cache_;
   clock_fn clock_;
+  std::string origin_;
 };
 
 // Empty if `warehouses` is a valid key.create list, else the BAD_REQUEST

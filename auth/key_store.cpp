@@ -106,7 +106,10 @@ issued_key create_tenant(key_store& store, std::string_view name, epoch_ms now) 
   info.created_ms = now;
   key_record row;
   issued.status = draw_key(info, &issued, &row);
-  if (issued.status) issued.status = store.add_tenant({std::string(name), now, std::nullopt}, &row);
+  tenant_record tenant;
+  tenant.name = std::string(name);
+  tenant.created_ms = now;
+  if (issued.status) issued.status = store.add_tenant(tenant, &row);
   if (!issued.status) issued = {issued.status, {}, {}};
   return issued;
 }

@@ -61,8 +61,24 @@ struct tenant_record {
   // being removed; the row goes last. A node that stopped meanwhile
   // finishes the delete at its next start.
   std::optional<epoch_ms> deleting_ms;
+  // The stamp of the last status change (tenant.suspend or tenant.resume),
+  // by which a cluster orders them (auth/replication.hpp): when (wall
+  // clock, ms) and the member where it was made ("" on a single node).
+  // None = no change stamped: the tenant was never suspended or resumed, or
+  // only before stamps existed (system.db version 3, a table of format 1).
+  std::optional<epoch_ms> status_ms;
+  std::string status_by;
   friend bool operator==(const tenant_record&, const tenant_record&) = default;
 };
+
+// The time a new local status change of `t` is stamped with: `now`, or just
+// after the tenant's last change if that is later (a clock that went back,
+// or a peer's clock ahead), so a change made here always orders after the
+// state it changed.
+inline epoch_ms next_status_ms(const tenant_record& t, epoch_ms now) {
+  const epoch_ms last = t.status_ms ? *t.status_ms : t.suspended_ms ? *t.suspended_ms : -1;
+  return now > last ? now : last + 1;
+}
 
 // What may be shown about a key (key.list): everything but salt and hash.
 struct key_info {
@@ -96,14 +112,22 @@ class key_store {
   virtual store_status add_tenant(const tenant_record& tenant, const key_record* first_key) = 0;
   // Every tenant, sorted by name.
   virtual store_status list_tenants(std::vector<tenant_record>* out) = 0;
-  // Suspends the tenant since `now` (`suspend`), or resumes it. not_found for
-  // an unknown tenant. Suspending a suspended tenant is ok and keeps the
-  // earlier time (the first, locally; a peer's table may bring an earlier
-  // one, auth/replication.hpp); resuming an active tenant is ok and changes
-  // nothing.
-  // Resuming a tenant being deleted is invalid.
-  virtual store_status set_tenant_suspended(std::string_view tenant, bool suspend,
-                                            epoch_ms now) = 0;
+  // Suspends the tenant since `now` (`suspend`), or resumes it: a status
+  // change made at member `by` ("" on a single node), stamped
+  // next_status_ms(now) and `by`, even when the status stays (a suspended
+  // tenant suspended again, an active one resumed: the operator's latest
+  // word). A suspended tenant suspended again keeps the earlier
+  // suspended_ms. not_found for an unknown tenant; resuming a tenant being
+  // deleted is invalid.
+  virtual store_status set_tenant_suspended(std::string_view tenant, bool suspend, epoch_ms now,
+                                            std::string_view by) = 0;
+  // Sets the tenant's status as a peer has it (auth/replication.hpp's
+  // merge): suspended_ms, status_ms and status_by of `peer`, as they are,
+  // if the tenant's are still those of `seen` (what the merge compared;
+  // a local change meanwhile is kept). not_found for an unknown tenant;
+  // invalid when it changed meanwhile, and for resuming a tenant being
+  // deleted.
+  virtual store_status set_tenant_status(const tenant_record& seen, const tenant_record& peer) = 0;
   // Marks a suspended tenant as being deleted since `now` (kept if marked
   // already). not_found for an unknown tenant, invalid for an active one.
   virtual store_status set_tenant_deleting(std::string_view tenant, epoch_ms now) = 0;

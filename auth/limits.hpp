@@ -34,6 +34,10 @@ static_assert(tenant_bytes_max <= stockgrid::limits::id_bytes_max,
 inline constexpr std::size_t key_warehouses_max = 100;
 inline constexpr std::size_t warehouse_bytes_max = stockgrid::limits::id_bytes_max;  // 128
 
+// The member id that stamps a tenant status change (auth/replication.hpp):
+// host (at most 253 bytes, cluster/endpoints.hpp), ':' and a port.
+inline constexpr std::size_t status_by_bytes_max = 253 + 1 + 5;
+
 // Retries when a freshly drawn key id is already taken (2^-64 per draw).
 inline constexpr int key_id_attempts_max = 3;
 

@@ -34,17 +34,34 @@ store_status memory_key_store::list_tenants(std::vector<tenant_record>* out) {
   return store_status::ok();
 }
 
-store_status memory_key_store::set_tenant_suspended(std::string_view tenant, bool suspend,
-                                                    epoch_ms now) {
+store_status memory_key_store::set_tenant_suspended(std::string_view tenant, bool suspend, epoch_ms now,
+                                                    std::string_view by) {
   std::lock_guard lock(mutex_);
   auto it = tenants_.find(tenant);
   if (it == tenants_.end()) return store_status::not_found("tenant " + std::string(tenant));
-  if (!suspend && it->second.deleting_ms)
-    return store_status::invalid("tenant " + std::string(tenant) + " is being deleted");
+  auto& t = it->second;
+  if (!suspend && t.deleting_ms) return store_status::invalid("tenant " + std::string(tenant) + " is being deleted");
+  const epoch_ms stamp = next_status_ms(t, now);
   if (!suspend)
-    it->second.suspended_ms.reset();
-  else if (!it->second.suspended_ms || now < *it->second.suspended_ms)
-    it->second.suspended_ms = now;
+    t.suspended_ms.reset();
+  else if (!t.suspended_ms || now < *t.suspended_ms)
+    t.suspended_ms = now;
+  t.status_ms = stamp;
+  t.status_by = by;
+  return store_status::ok();
+}
+
+store_status memory_key_store::set_tenant_status(const tenant_record& seen, const tenant_record& peer) {
+  std::lock_guard lock(mutex_);
+  auto it = tenants_.find(peer.name);
+  if (it == tenants_.end()) return store_status::not_found("tenant " + peer.name);
+  auto& t = it->second;
+  if ((!peer.suspended_ms && t.deleting_ms) || t.suspended_ms != seen.suspended_ms ||
+      t.status_ms != seen.status_ms || t.status_by != seen.status_by)
+    return store_status::invalid("tenant " + peer.name + " is being deleted or changed meanwhile");
+  t.suspended_ms = peer.suspended_ms;
+  t.status_ms = peer.status_ms;
+  t.status_by = peer.status_by;
   return store_status::ok();
 }
 

@@ -13,7 +13,9 @@ class memory_key_store final : public key_store {
  public:
   store_status add_tenant(const tenant_record& tenant, const key_record* first_key) override;
   store_status list_tenants(std::vector<tenant_record>* out) override;
-  store_status set_tenant_suspended(std::string_view tenant, bool suspend, epoch_ms now) override;
+  store_status set_tenant_suspended(std::string_view tenant, bool suspend, epoch_ms now,
+                                    std::string_view by) override;
+  store_status set_tenant_status(const tenant_record& seen, const tenant_record& peer) override;
   store_status set_tenant_deleting(std::string_view tenant, epoch_ms now) override;
   store_status remove_tenant(std::string_view tenant) override;
   store_status add_key(const key_record& key) override;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <tuple>
 
 #include "auth/admin.hpp"
 #include "auth/limits.hpp"
@@ -17,15 +18,17 @@ namespace {
 using protocol::array;
 using protocol::value;
 
-constexpr std::size_t tenant_fields = 4;
+constexpr std::size_t tenant_fields_v1 = 4;
+constexpr std::size_t tenant_fields = 6;
 constexpr std::size_t key_fields = 10;
 
 // A table is nested four deep (table > keys > key > warehouses); no string
-// in it is longer than a warehouse name. Items are bounded by the bytes.
+// in it is longer than a warehouse name or a member id. Items are bounded by
+// the bytes.
 protocol::parse_limits table_limits() {
   protocol::parse_limits l;
   l.depth_max = 4;
-  l.string_bytes_max = limits::warehouse_bytes_max;
+  l.string_bytes_max = std::max(limits::warehouse_bytes_max, limits::status_by_bytes_max);
   l.array_items_max = stockgrid::limits::auth_table_bytes_max;
   l.map_entries_max = 0;
   l.total_items_max = stockgrid::limits::auth_table_bytes_max;
@@ -35,7 +38,7 @@ protocol::parse_limits table_limits() {
 value opt(const std::optional<epoch_ms>& v) { return v ? value(*v) : value(nullptr); }
 
 value encode_tenant(const tenant_record& t) {
-  return array{t.name, t.created_ms, opt(t.suspended_ms), opt(t.deleting_ms)};
+  return array{t.name, t.created_ms, opt(t.suspended_ms), opt(t.deleting_ms), opt(t.status_ms), t.status_by};
 }
 
 value encode_key(const key_record& k) {
@@ -98,14 +101,21 @@ void check(array_reader& in, bool good, const std::string& expected) {
   if (in.ok() && !good) in.fail_at(expected);
 }
 
-bool decode_tenant(const value& v, std::size_t i, tenant_record* t, std::string* error) {
-  array_reader in(v, "tenant " + std::to_string(i), tenant_fields, error);
+// A tenant of a table of format `version` (1 has no status stamp).
+bool decode_tenant(const value& v, std::size_t i, std::int64_t version, tenant_record* t, std::string* error) {
+  array_reader in(v, "tenant " + std::to_string(i), version == 1 ? tenant_fields_v1 : tenant_fields, error);
   t->name = in.text();
   check(in, check_tenant_name(t->name).empty(), "a valid tenant name");
   t->created_ms = read_time(in);
   t->suspended_ms = read_optional_time(in);
   t->deleting_ms = read_optional_time(in);
   check(in, !t->deleting_ms || t->suspended_ms, "a tenant being deleted to be suspended");
+  if (version == 1) return in.ok();
+  t->status_ms = read_optional_time(in);
+  t->status_by = in.text();
+  check(in, t->status_by.size() <= limits::status_by_bytes_max && (t->status_ms || t->status_by.empty()),
+        "a member id of at most " + std::to_string(limits::status_by_bytes_max) +
+            " bytes, and \"\" without a status time");
   return in.ok();
 }
 
@@ -194,8 +204,9 @@ bool decode(std::string_view bytes, auth_table* out, std::string* error) {
     *error = "table: not an array starting with a format version";
     return false;
   }
-  if (const auto version = *(*top)[0].as_int(); version != auth_table_format_version) {
-    *error = "format version " + std::to_string(version) + ", this node reads " +
+  const auto version = *(*top)[0].as_int();
+  if (version < 1 || version > auth_table_format_version) {
+    *error = "format version " + std::to_string(version) + ", this node reads 1 to " +
              std::to_string(auth_table_format_version);
     return false;
   }
@@ -207,7 +218,7 @@ bool decode(std::string_view bytes, auth_table* out, std::string* error) {
   auth_table t;
   t.tenants.resize(tenants->size());
   for (std::size_t i = 0; i < tenants->size(); ++i)
-    if (!decode_tenant((*tenants)[i], i, &t.tenants[i], error)) return false;
+    if (!decode_tenant((*tenants)[i], i, version, &t.tenants[i], error)) return false;
   t.keys.resize(keys->size());
   for (std::size_t i = 0; i < keys->size(); ++i)
     if (!decode_key((*keys)[i], i, &t.keys[i], error)) return false;
@@ -229,17 +240,36 @@ bool earlier(const std::optional<epoch_ms>& peer, const std::optional<epoch_ms>&
   return peer && here && *peer < *here;
 }
 
-// Adds the peer's tenants missing here and suspends those suspended there.
+// The order of status changes: a stamped one by its time, then its member;
+// a suspension without a stamp at its suspended_ms, before a stamped change
+// of the same millisecond; a tenant never suspended nor resumed first.
+std::tuple<epoch_ms, int, std::string_view> status_order(const tenant_record& t) {
+  if (t.status_ms) return {*t.status_ms, 1, t.status_by};
+  if (t.suspended_ms) return {*t.suspended_ms, 0, {}};
+  return {-1, 0, {}};
+}
+
+// Whether the peer's status of a tenant replaces this store's.
+bool peer_status_wins(const tenant_record& peer, const tenant_record& mine) {
+  // Neither stamped (tables and files from before stamps): the old rule,
+  // suspension wins, at the earlier time.
+  if (!peer.status_ms && !mine.status_ms)
+    return peer.suspended_ms && (!mine.suspended_ms || earlier(peer.suspended_ms, mine.suspended_ms));
+  return status_order(peer) > status_order(mine);
+}
+
+// Adds the peer's tenants missing here and takes the peer's status where
+// its last change is the later one.
 store_status merge_tenants(key_store& store, const auth_table& peer,
                            std::map<std::string, tenant_record, std::less<>>& here, merge_report& report) {
   for (const auto& t : peer.tenants) {
     auto it = here.find(t.name);
     if (it == here.end()) {
       if (t.deleting_ms) continue;
-      // Added active, then suspended: add_tenant keeps only name and
+      // Added active, then given its status: add_tenant keeps only name and
       // created_ms in the SQLite store. Keys come after, so a suspended
       // tenant's keys never work here meanwhile.
-      const tenant_record row{t.name, t.created_ms, std::nullopt, std::nullopt};
+      const tenant_record row{t.name, t.created_ms, std::nullopt, std::nullopt, std::nullopt, {}};
       store_status st = store.add_tenant(row, nullptr);
       if (st.kind() == store_status::code::already_exists) continue;  // made here meanwhile: next table
       if (!st) return st;
@@ -247,13 +277,21 @@ store_status merge_tenants(key_store& store, const auth_table& peer,
       it = here.emplace(t.name, row).first;
     }
     tenant_record& mine = it->second;
-    if (t.suspended_ms && (!mine.suspended_ms || earlier(t.suspended_ms, mine.suspended_ms))) {
-      store_status st = store.set_tenant_suspended(t.name, true, *t.suspended_ms);
-      if (st.kind() == store_status::code::not_found) continue;  // removed here meanwhile
-      if (!st) return st;
-      ++(mine.suspended_ms ? report.times_earlier : report.tenants_suspended);
-      mine.suspended_ms = t.suspended_ms;
-    }
+    if (!peer_status_wins(t, mine)) continue;
+    store_status st = store.set_tenant_status(mine, t);
+    // Removed here meanwhile, being deleted here (it stays suspended), or
+    // changed here meanwhile (the next table compares again).
+    if (st.kind() == store_status::code::not_found || st.kind() == store_status::code::invalid) continue;
+    if (!st) return st;
+    if (t.suspended_ms.has_value() != mine.suspended_ms.has_value())
+      ++(t.suspended_ms ? report.tenants_suspended : report.tenants_resumed);
+    else if (!t.status_ms && !mine.status_ms)
+      ++report.times_earlier;
+    else
+      ++report.statuses_restamped;
+    mine.suspended_ms = t.suspended_ms;
+    mine.status_ms = t.status_ms;
+    mine.status_by = t.status_by;
   }
   return store_status::ok();
 }

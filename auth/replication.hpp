@@ -4,14 +4,17 @@
 // part: reading a store's table, its bytes, and the merge rules. The thread
 // that publishes and merges is app/auth_sync.hpp.
 //
-// Bytes, format version 1: one msgpack array, written by encode() and read by
+// Bytes, format version 2: one msgpack array, written by encode() and read by
 // decode() only (every field is checked; anything else is refused):
 //
-//   table  = [version: int = 1, tenants: [tenant...], keys: [key...]]
+//   table  = [version: int = 2, tenants: [tenant...], keys: [key...]]
 //   tenant = [name: str,                 -- a valid tenant name
 //             created_ms: int >= 0,
 //             suspended_ms: int >= 0 | nil,
-//             deleting_ms: int >= 0 | nil]
+//             deleting_ms: int >= 0 | nil,
+//             status_ms: int >= 0 | nil, -- the last tenant.suspend/resume
+//             status_by: str]            -- its member id; "" if unknown
+//                                        -- (always "" without status_ms)
 //   key    = [key_id: str,               -- 16 lowercase hex digits, or "system"
 //             tenant: str,               -- "" only for the system key
 //             role: int,                 -- protocol::role value (never renumbered)
@@ -23,6 +26,12 @@
 //             salt: str,                 -- 32 lowercase hex digits (16 bytes)
 //             hash: str]                 -- 64 lowercase hex digits (32 bytes)
 //
+// Format 1 (nodes of the previous release) is read too: its tenants have the
+// first four fields only, and merge as unstamped (below). A node of the
+// previous release refuses format 2 ("format version 2"), so while a
+// cluster is being upgraded the old nodes hear nothing from the new ones;
+// the new ones still take the old nodes' tables.
+//
 // Tenants are sorted by name and keys by key id, without duplicates, so equal
 // tables have equal bytes (auth_sync publishes only when the bytes change).
 // Salt and hash travel as hex because the codec's strings are UTF-8 only;
@@ -30,13 +39,30 @@
 // ("format version N"), so a node never misreads a table it does not know.
 // At most limits::auth_table_bytes_max bytes (config/limits.hpp).
 //
-// Merge rules (merge()). They only ever add rows or move a row towards
-// "revoked" or "suspended", and where two nodes disagree on a time they keep
-// the earlier one, so tables merged in any order, any number of times, give
-// the same store contents:
+// Merge rules (merge()). Tables merged in any order, any number of times,
+// give the same store contents:
 //  - A tenant the peer has and this store has not is added with the peer's
-//    created_ms (and suspended_ms, if suspended), unless the peer marks it
-//    deleting.
+//    created_ms and status, unless the peer marks it deleting.
+//  - A tenant's status (suspended or active) is last-writer-wins by the
+//    stamp of its last change: every tenant.suspend and tenant.resume is
+//    stamped with the wall-clock time and the member id of the node it was
+//    made at (key_store::set_tenant_suspended; a change is stamped after the
+//    one it replaces even if the clock says otherwise). The peer's status,
+//    suspended_ms and stamp replace this store's when its change is the
+//    later one: by status_ms, then by status_by (the greater member id wins
+//    a tie of milliseconds). So a resume made at one node reaches every
+//    node, and a later suspension anywhere wins over an earlier resume.
+//  - A tenant without a stamp (never suspended or resumed since stamps
+//    exist: a system.db of version 3, a table of format 1) orders by its
+//    suspended_ms (an active one before every change), below a stamped
+//    change of the same millisecond. Where neither side has a stamp the old
+//    rule holds: suspension wins, at the earlier of the two times. A node of
+//    the previous release still suspends by that rule, so a tenant it holds
+//    suspended is suspended again at the others after their resume, unless
+//    the resume is later than its suspension: resume it there too until
+//    every node runs this release.
+//  - A tenant being deleted here stays suspended: a peer's resume is
+//    skipped.
 //  - A key the peer has and this store has not is added as the peer has it
 //    (revoked too, if it is) when its tenant exists here and is not being
 //    deleted here; otherwise it is skipped (counted in keys_waiting) and
@@ -44,20 +70,11 @@
 //    copied: each node keeps its own (read_table leaves it out too).
 //  - A key revoked at the peer is revoked here, at the earlier of the two
 //    times. Revocation is final.
-//  - A tenant suspended at the peer is suspended here, at the earlier of the
-//    two times.
 // Not merged, on purpose:
-//  - Resuming a tenant. Without a time for each change a node cannot tell a
-//    resume that came after a suspension from a suspension that came after
-//    a resume, so suspension wins: a tenant resumed at one node is suspended
-//    there again by the next table of a node where it is still suspended.
-//    tenant.resume therefore stays node-local; to resume a tenant in a
-//    cluster, resume it at every node (until a change log with per-change
-//    times replaces these rules).
 //  - Deletes (tenant.delete) are per node for now: neither the deleting mark
 //    nor the removal travels. A node that still has the tenant (not marked
 //    deleting) gives it back to a node that removed it, keys and all, so
-//    delete a tenant at every node, after suspending it everywhere.
+//    tenant.delete is refused in a cluster.
 //  - created_ms of a tenant made at two nodes under one name, and a key id
 //    drawn at two nodes (2^-64): each node keeps its own row.
 #pragma once
@@ -71,7 +88,7 @@
 
 namespace stockgrid::auth {
 
-inline constexpr std::int64_t auth_table_format_version = 1;
+inline constexpr std::int64_t auth_table_format_version = 2;
 
 struct auth_table {
   std::vector<tenant_record> tenants;  // sorted by name
@@ -83,13 +100,17 @@ struct auth_table {
 // later.
 struct merge_report {
   std::uint64_t tenants_added = 0;
-  std::uint64_t tenants_suspended = 0;  // active here before
+  std::uint64_t tenants_suspended = 0;   // active here before
+  std::uint64_t tenants_resumed = 0;     // suspended here before
+  std::uint64_t statuses_restamped = 0;  // the same status, by a later change
   std::uint64_t keys_added = 0;
   std::uint64_t keys_revoked = 0;   // not revoked here before
-  std::uint64_t times_earlier = 0;  // a revocation or suspension moved to the peer's earlier time
+  std::uint64_t times_earlier = 0;  // a revocation or unstamped suspension moved to the peer's earlier time
   std::uint64_t keys_waiting = 0;   // skipped: their tenant is not here (or being deleted here)
   bool changed() const {
-    return tenants_added + tenants_suspended + keys_added + keys_revoked + times_earlier > 0;
+    return tenants_added + tenants_suspended + tenants_resumed + statuses_restamped + keys_added + keys_revoked +
+               times_earlier >
+           0;
   }
 };
 

@@ -45,6 +45,14 @@ ALTER TABLE tenants ADD COLUMN deleting_ms INTEGER;
 PRAGMA user_version = 3;
 )sql";
 
+// Version 3 -> 4: the stamp of a tenant's last status change, which orders
+// suspensions and resumes across a cluster (NULL and '': none stamped yet).
+constexpr const char* upgrade_v3_to_v4 = R"sql(
+ALTER TABLE tenants ADD COLUMN status_ms INTEGER;
+ALTER TABLE tenants ADD COLUMN status_by TEXT NOT NULL DEFAULT '';
+PRAGMA user_version = 4;
+)sql";
+
 // A prepared statement that finalizes itself. Text is bound without a copy:
 // it must outlive the statement's use.
 class statement {
@@ -192,6 +200,10 @@ store_status sqlite_key_store::init() {
     if (int rc = sqlite3_exec(db_, upgrade_v2_to_v3, nullptr, nullptr, nullptr); rc != SQLITE_OK)
       return error(rc, "upgrade to format version 3");
   }
+  if (v < 4) {
+    if (int rc = sqlite3_exec(db_, upgrade_v3_to_v4, nullptr, nullptr, nullptr); rc != SQLITE_OK)
+      return error(rc, "upgrade to format version 4");
+  }
   if (int rc = txn.commit(); rc != SQLITE_OK) return error(rc, "commit schema");
   return store_status::ok();
 }
@@ -254,28 +266,54 @@ store_status sqlite_key_store::add_tenant(const tenant_record& tenant,
 store_status sqlite_key_store::list_tenants(std::vector<tenant_record>* out) {
   std::lock_guard lock(mutex_);
   out->clear();
-  statement s(db_, "SELECT name, created_ms, suspended_ms, deleting_ms FROM tenants ORDER BY name");
+  statement s(db_,
+              "SELECT name, created_ms, suspended_ms, deleting_ms, status_ms, status_by FROM tenants ORDER BY name");
   if (s.prepare_rc() != SQLITE_OK) return error(s.prepare_rc(), "prepare list tenants");
   int rc;
-  while ((rc = s.step()) == SQLITE_ROW) out->push_back({s.bytes(0), s.i64(1), s.opt_i64(2), s.opt_i64(3)});
+  while ((rc = s.step()) == SQLITE_ROW)
+    out->push_back({s.bytes(0), s.i64(1), s.opt_i64(2), s.opt_i64(3), s.opt_i64(4), s.bytes(5)});
   if (rc != SQLITE_DONE) return error(rc, "list tenants");
   return store_status::ok();
 }
 
-store_status sqlite_key_store::set_tenant_suspended(std::string_view tenant, bool suspend,
-                                                    epoch_ms now) {
+store_status sqlite_key_store::set_tenant_suspended(std::string_view tenant, bool suspend, epoch_ms now,
+                                                    std::string_view by) {
   std::lock_guard lock(mutex_);
   // One statement: the row is found and changed atomically. MIN keeps the
-  // earlier suspension time.
+  // earlier suspension time; status_ms is next_status_ms() (key_store.hpp)
+  // of the row as it was.
   // A tenant being deleted stays suspended: resuming it is refused below.
-  statement s(db_, suspend ? "UPDATE tenants SET suspended_ms = MIN(COALESCE(suspended_ms, ?1), ?1) "
+  statement s(db_, suspend ? "UPDATE tenants SET suspended_ms = MIN(COALESCE(suspended_ms, ?1), ?1), "
+                             "status_ms = MAX(?1, COALESCE(status_ms, suspended_ms, -1) + 1), status_by = ?3 "
                              "WHERE name = ?2"
-                           : "UPDATE tenants SET suspended_ms = NULL WHERE name = ?2 AND deleting_ms IS NULL");
+                           : "UPDATE tenants SET suspended_ms = NULL, "
+                             "status_ms = MAX(?1, COALESCE(status_ms, suspended_ms, -1) + 1), status_by = ?3 "
+                             "WHERE name = ?2 AND deleting_ms IS NULL");
   if (s.prepare_rc() != SQLITE_OK) return error(s.prepare_rc(), "prepare suspend tenant");
-  if (suspend) s.bind(1, now);
+  s.bind(1, now);
   s.bind_text(2, tenant);
+  s.bind_text(3, by);
   if (int rc = s.step(); rc != SQLITE_DONE) return error(rc, "suspend tenant");
   if (sqlite3_changes(db_) == 0) return missing_or(tenant, "is being deleted");
+  return store_status::ok();
+}
+
+store_status sqlite_key_store::set_tenant_status(const tenant_record& seen, const tenant_record& peer) {
+  std::lock_guard lock(mutex_);
+  // One statement: the row is compared with `seen` and changed atomically.
+  statement s(db_, "UPDATE tenants SET suspended_ms = ?1, status_ms = ?2, status_by = ?3 "
+                   "WHERE name = ?4 AND (?1 IS NOT NULL OR deleting_ms IS NULL) "
+                   "AND suspended_ms IS ?5 AND status_ms IS ?6 AND status_by = ?7");
+  if (s.prepare_rc() != SQLITE_OK) return error(s.prepare_rc(), "prepare set tenant status");
+  s.bind(1, peer.suspended_ms);
+  s.bind(2, peer.status_ms);
+  s.bind_text(3, peer.status_by);
+  s.bind_text(4, peer.name);
+  s.bind(5, seen.suspended_ms);
+  s.bind(6, seen.status_ms);
+  s.bind_text(7, seen.status_by);
+  if (int rc = s.step(); rc != SQLITE_DONE) return error(rc, "set tenant status");
+  if (sqlite3_changes(db_) == 0) return missing_or(peer.name, "is being deleted or changed meanwhile");
   return store_status::ok();
 }
 

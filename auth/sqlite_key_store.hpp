@@ -3,12 +3,14 @@
 // must survive a power cut once acknowledged, so the file runs in WAL mode
 // with synchronous=FULL, and each change is one transaction.
 //
-// File format, version 3 (PRAGMA user_version = 3; a file with a higher
+// File format, version 4 (PRAGMA user_version = 4; a file with a higher
 // version is refused rather than misread):
 //
 //   tenants(name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL,
 //           suspended_ms INTEGER,  -- NULL: active; else suspended since then
-//           deleting_ms INTEGER)   -- NULL; else tenant.delete since then
+//           deleting_ms INTEGER,   -- NULL; else tenant.delete since then
+//           status_ms INTEGER,     -- NULL; else the last suspend or resume
+//           status_by TEXT NOT NULL DEFAULT '')  -- the member that made it
 //   keys(key_id TEXT PRIMARY KEY,   -- 16 hex digits, or "system"
 //        tenant TEXT NOT NULL,      -- "" for the system key
 //        role INTEGER NOT NULL,     -- protocol::role value (never renumbered)
@@ -29,7 +31,10 @@
 // place, in the same transaction that reads the version: ALTER TABLE adds
 // the column (NULL: every tenant active) and user_version becomes 2. Builds
 // that read only version 1 refuse an upgraded file. Version 3 adds
-// tenants.deleting_ms the same way (NULL: no tenant being deleted).
+// tenants.deleting_ms the same way (NULL: no tenant being deleted), and
+// version 4 tenants.status_ms and status_by (NULL and '': no status change
+// stamped yet; the cluster merge then orders a suspension by suspended_ms,
+// auth/replication.hpp).
 #pragma once
 
 #include <memory>
@@ -42,7 +47,7 @@ struct sqlite3;
 
 namespace stockgrid::auth {
 
-inline constexpr int system_db_format_version = 3;
+inline constexpr int system_db_format_version = 4;
 
 // DATA_DIR/system.db
 std::string system_db_path(std::string_view data_dir);
@@ -57,7 +62,9 @@ class sqlite_key_store final : public key_store {
 
   store_status add_tenant(const tenant_record& tenant, const key_record* first_key) override;
   store_status list_tenants(std::vector<tenant_record>* out) override;
-  store_status set_tenant_suspended(std::string_view tenant, bool suspend, epoch_ms now) override;
+  store_status set_tenant_suspended(std::string_view tenant, bool suspend, epoch_ms now,
+                                    std::string_view by) override;
+  store_status set_tenant_status(const tenant_record& seen, const tenant_record& peer) override;
   store_status set_tenant_deleting(std::string_view tenant, epoch_ms now) override;
   store_status remove_tenant(std::string_view tenant) override;
   store_status add_key(const key_record& key) override;

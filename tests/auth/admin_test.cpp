@@ -190,7 +190,8 @@ TEST_CASE("a store failure is INTERNAL with the detail kept for the log", "[auth
     store_status fail() { return store_status::io_error("system.db: disk I/O error"); }
     store_status add_tenant(const tenant_record&, const key_record*) override { return fail(); }
     store_status list_tenants(std::vector<tenant_record>*) override { return fail(); }
-    store_status set_tenant_suspended(std::string_view, bool, epoch_ms) override { return fail(); }
+    store_status set_tenant_suspended(std::string_view, bool, epoch_ms, std::string_view) override { return fail(); }
+    store_status set_tenant_status(const tenant_record&, const tenant_record&) override { return fail(); }
     store_status set_tenant_deleting(std::string_view, epoch_ms) override { return fail(); }
     store_status remove_tenant(std::string_view) override { return fail(); }
     store_status add_key(const key_record&) override { return fail(); }
@@ -260,11 +261,11 @@ TEST_CASE("a suspension made by another process reaches the cache at the next re
   node n;
   const gateway::principal admin_a = n.tenant_admin("a");
   // Another process sharing system.db writes the suspension.
-  REQUIRE(n.store->set_tenant_suspended("a", true, n.clock.now->load()));
+  REQUIRE(n.store->set_tenant_suspended("a", true, n.clock.now->load(), ""));
   CHECK(n.auth.still_valid(admin_a));
   REQUIRE(n.auth.reload());
   CHECK_FALSE(n.auth.still_valid(admin_a));
-  REQUIRE(n.store->set_tenant_suspended("a", false, n.clock.now->load()));
+  REQUIRE(n.store->set_tenant_suspended("a", false, n.clock.now->load(), ""));
   REQUIRE(n.auth.reload());
   CHECK(n.auth.still_valid(admin_a));
 }

@@ -197,7 +197,7 @@ TEST_CASE("system.db is private, in WAL mode, and refuses a newer format",
   REQUIRE(sqlite3_step(s) == SQLITE_ROW);
   CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, 0))) == "wal");
   sqlite3_finalize(s);
-  REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 4", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 5", nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
 
   std::unique_ptr<sqlite_key_store> store;
@@ -212,17 +212,24 @@ TEMPLATE_TEST_CASE("a tenant is suspended and resumed, idempotently", "[auth][st
   key_store& store = f.get();
   REQUIRE(create_tenant(store, "acme", t0).status);
   REQUIRE(create_tenant(store, "beta", t0).status);
-  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 5));
-  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 9));  // keeps the first time
+  const tenant_record beta{"beta", t0, std::nullopt, std::nullopt, std::nullopt, ""};
+  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 5, "127.0.0.1:7401"));
+  // Keeps the first time; the stamp is the latest change's.
+  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 9, "127.0.0.1:7402"));
   std::vector<tenant_record> tenants;
   REQUIRE(store.list_tenants(&tenants));
-  CHECK(tenants == std::vector<tenant_record>{{"acme", t0, t0 + 5}, {"beta", t0, std::nullopt}});
-  REQUIRE(store.set_tenant_suspended("acme", false, t0 + 10));
-  REQUIRE(store.set_tenant_suspended("acme", false, t0 + 11));
+  CHECK(tenants == std::vector<tenant_record>{{"acme", t0, t0 + 5, std::nullopt, t0 + 9, "127.0.0.1:7402"}, beta});
+  REQUIRE(store.set_tenant_suspended("acme", false, t0 + 10, ""));
+  REQUIRE(store.set_tenant_suspended("acme", false, t0 + 11, ""));
   REQUIRE(store.list_tenants(&tenants));
-  CHECK(tenants == std::vector<tenant_record>{{"acme", t0, std::nullopt}, {"beta", t0, std::nullopt}});
-  CHECK(store.set_tenant_suspended("nobody", true, t0).kind() == store_status::code::not_found);
-  CHECK(store.set_tenant_suspended("nobody", false, t0).kind() == store_status::code::not_found);
+  CHECK(tenants == std::vector<tenant_record>{{"acme", t0, std::nullopt, std::nullopt, t0 + 11, ""}, beta});
+  // A change is stamped after the one before it even when the clock says
+  // earlier (a clock that went back).
+  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 3, ""));
+  REQUIRE(store.list_tenants(&tenants));
+  CHECK(tenants == std::vector<tenant_record>{{"acme", t0, t0 + 3, std::nullopt, t0 + 12, ""}, beta});
+  CHECK(store.set_tenant_suspended("nobody", true, t0, "").kind() == store_status::code::not_found);
+  CHECK(store.set_tenant_suspended("nobody", false, t0, "").kind() == store_status::code::not_found);
 }
 
 TEMPLATE_TEST_CASE("a revocation or a suspension keeps the earlier of two times", "[auth][store]",
@@ -239,12 +246,40 @@ TEMPLATE_TEST_CASE("a revocation or a suspension keeps the earlier of two times"
   key_record k;
   REQUIRE(store.find_key(acme.key_id, &k));
   CHECK(k.revoked_ms == t0 + 20);
-  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 50));
-  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 20));
-  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 30));
+  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 50, ""));
+  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 20, ""));
+  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 30, ""));
   std::vector<tenant_record> tenants;
   REQUIRE(store.list_tenants(&tenants));
-  CHECK(tenants == std::vector<tenant_record>{{"acme", t0, t0 + 20, std::nullopt}});
+  CHECK(tenants == std::vector<tenant_record>{{"acme", t0, t0 + 20, std::nullopt, t0 + 52, ""}});
+}
+
+TEMPLATE_TEST_CASE("a peer's status is set only over the status the merge compared with", "[auth][store]",
+                   memory_fixture, sqlite_fixture) {
+  TestType f;
+  key_store& store = f.get();
+  REQUIRE(create_tenant(store, "acme", t0).status);
+  std::vector<tenant_record> tenants;
+  REQUIRE(store.list_tenants(&tenants));
+  const tenant_record seen = tenants.at(0);
+  const tenant_record peer{"acme", t0, t0 + 3, std::nullopt, t0 + 3, "127.0.0.1:7401"};
+  // A local change after the merge read the row: kept.
+  REQUIRE(store.set_tenant_suspended("acme", false, t0 + 5, "127.0.0.1:7402"));
+  CHECK(store.set_tenant_status(seen, peer).kind() == store_status::code::invalid);
+  REQUIRE(store.list_tenants(&tenants));
+  CHECK(tenants.at(0) == tenant_record{"acme", t0, std::nullopt, std::nullopt, t0 + 5, "127.0.0.1:7402"});
+  // Over the row as it is now: set as the peer has it.
+  REQUIRE(store.set_tenant_status(tenants.at(0), peer));
+  REQUIRE(store.list_tenants(&tenants));
+  CHECK(tenants.at(0) == peer);
+  // A tenant being deleted is not resumed; an unknown one is not found.
+  REQUIRE(store.set_tenant_deleting("acme", t0 + 6));
+  REQUIRE(store.list_tenants(&tenants));
+  const tenant_record resumed{"acme", t0, std::nullopt, std::nullopt, t0 + 7, "127.0.0.1:7401"};
+  CHECK(store.set_tenant_status(tenants.at(0), resumed).kind() == store_status::code::invalid);
+  tenant_record nobody = resumed;
+  nobody.name = "nobody";
+  CHECK(store.set_tenant_status(nobody, nobody).kind() == store_status::code::not_found);
 }
 
 TEMPLATE_TEST_CASE("a suspended tenant is marked deleting, stays suspended, then goes with its keys",
@@ -255,17 +290,18 @@ TEMPLATE_TEST_CASE("a suspended tenant is marked deleting, stays suspended, then
   REQUIRE(create_tenant(store, "beta", t0).status);
   CHECK(store.set_tenant_deleting("acme", t0 + 1).kind() == store_status::code::invalid);  // active
   CHECK(store.set_tenant_deleting("nobody", t0 + 1).kind() == store_status::code::not_found);
-  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 2));
+  REQUIRE(store.set_tenant_suspended("acme", true, t0 + 2, ""));
   REQUIRE(store.set_tenant_deleting("acme", t0 + 3));
   REQUIRE(store.set_tenant_deleting("acme", t0 + 4));  // keeps the first time
-  CHECK(store.set_tenant_suspended("acme", false, t0 + 5).kind() == store_status::code::invalid);
+  CHECK(store.set_tenant_suspended("acme", false, t0 + 5, "").kind() == store_status::code::invalid);
   std::vector<tenant_record> tenants;
   REQUIRE(store.list_tenants(&tenants));
-  CHECK(tenants == std::vector<tenant_record>{{"acme", t0, t0 + 2, t0 + 3}, {"beta", t0, std::nullopt, std::nullopt}});
+  const tenant_record beta{"beta", t0, std::nullopt, std::nullopt, std::nullopt, ""};
+  CHECK(tenants == std::vector<tenant_record>{{"acme", t0, t0 + 2, t0 + 3, t0 + 2, ""}, beta});
 
   REQUIRE(store.remove_tenant("acme"));
   REQUIRE(store.list_tenants(&tenants));
-  CHECK(tenants == std::vector<tenant_record>{{"beta", t0, std::nullopt, std::nullopt}});
+  CHECK(tenants == std::vector<tenant_record>{beta});
   std::vector<key_record> keys;
   REQUIRE(store.load_keys(&keys));
   for (const auto& k : keys) CHECK(k.tenant != "acme");
@@ -274,35 +310,41 @@ TEMPLATE_TEST_CASE("a suspended tenant is marked deleting, stays suspended, then
   REQUIRE(create_tenant(store, "acme", t0 + 6).status);  // the name is free again
 }
 
+// Runs `sql` on the file at `path` with SQLite itself (an older layout).
+void run_sql(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+}
+
 TEST_CASE("a version 1 system.db is upgraded in place, its rows kept", "[auth][store][sqlite]") {
   temp_dir dir;
   const std::string path = system_db_path(dir.path());
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   // The version 1 layout, as the first release wrote it.
-  REQUIRE(sqlite3_exec(db,
-                       "CREATE TABLE tenants(name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL);"
-                       "CREATE TABLE keys(key_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, role INTEGER "
-                       "NOT NULL, hash_scheme INTEGER NOT NULL, salt BLOB NOT NULL, hash BLOB NOT NULL, "
-                       "created_ms INTEGER NOT NULL, expires_at_ms INTEGER, revoked_ms INTEGER);"
-                       "CREATE TABLE key_warehouses(key_id TEXT NOT NULL, position INTEGER NOT NULL, "
-                       "warehouse TEXT NOT NULL, PRIMARY KEY(key_id, position));"
-                       "INSERT INTO tenants VALUES('acme', 1700000000000);"
-                       "PRAGMA user_version = 1;",
-                       nullptr, nullptr, nullptr) == SQLITE_OK);
-  sqlite3_close(db);
+  run_sql(path,
+          "CREATE TABLE tenants(name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL);"
+          "CREATE TABLE keys(key_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, role INTEGER "
+          "NOT NULL, hash_scheme INTEGER NOT NULL, salt BLOB NOT NULL, hash BLOB NOT NULL, "
+          "created_ms INTEGER NOT NULL, expires_at_ms INTEGER, revoked_ms INTEGER);"
+          "CREATE TABLE key_warehouses(key_id TEXT NOT NULL, position INTEGER NOT NULL, "
+          "warehouse TEXT NOT NULL, PRIMARY KEY(key_id, position));"
+          "INSERT INTO tenants VALUES('acme', 1700000000000);"
+          "PRAGMA user_version = 1;");
 
   {
     auto store = open_store(dir.path());
     std::vector<tenant_record> tenants;
     REQUIRE(store->list_tenants(&tenants));
-    CHECK(tenants == std::vector<tenant_record>{{"acme", t0, std::nullopt}});
-    REQUIRE(store->set_tenant_suspended("acme", true, t0 + 1));
+    CHECK(tenants == std::vector<tenant_record>{{"acme", t0, std::nullopt, std::nullopt, std::nullopt, ""}});
+    REQUIRE(store->set_tenant_suspended("acme", true, t0 + 1, ""));
   }
   auto store = open_store(dir.path());  // opening again changes nothing
   std::vector<tenant_record> tenants;
   REQUIRE(store->list_tenants(&tenants));
-  CHECK(tenants == std::vector<tenant_record>{{"acme", t0, t0 + 1}});
+  CHECK(tenants == std::vector<tenant_record>{{"acme", t0, t0 + 1, std::nullopt, t0 + 1, ""}});
+  sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   sqlite3_stmt* s = nullptr;
   REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, nullptr) == SQLITE_OK);
@@ -310,6 +352,33 @@ TEST_CASE("a version 1 system.db is upgraded in place, its rows kept", "[auth][s
   CHECK(sqlite3_column_int(s, 0) == system_db_format_version);
   sqlite3_finalize(s);
   sqlite3_close(db);
+}
+
+TEST_CASE("a version 3 system.db is upgraded in place: its suspensions kept, without a stamp",
+          "[auth][store][sqlite]") {
+  temp_dir dir;
+  const std::string path = system_db_path(dir.path());
+  {
+    auto store = open_store(dir.path());
+    REQUIRE(create_tenant(*store, "acme", t0).status);
+    REQUIRE(create_tenant(*store, "beta", t0).status);
+    REQUIRE(store->set_tenant_suspended("acme", true, t0 + 1, ""));
+  }
+  // Back to the version 3 layout, as the release before stamps wrote it.
+  run_sql(path,
+          "ALTER TABLE tenants DROP COLUMN status_ms;"
+          "ALTER TABLE tenants DROP COLUMN status_by;"
+          "PRAGMA user_version = 3;");
+
+  auto store = open_store(dir.path());
+  std::vector<tenant_record> tenants;
+  REQUIRE(store->list_tenants(&tenants));
+  CHECK(tenants == std::vector<tenant_record>{{"acme", t0, t0 + 1, std::nullopt, std::nullopt, ""},
+                                              {"beta", t0, std::nullopt, std::nullopt, std::nullopt, ""}});
+  // The first change after the upgrade is stamped after the suspension.
+  REQUIRE(store->set_tenant_suspended("acme", false, t0, "127.0.0.1:7401"));
+  REQUIRE(store->list_tenants(&tenants));
+  CHECK(tenants[0] == tenant_record{"acme", t0, std::nullopt, std::nullopt, t0 + 2, "127.0.0.1:7401"});
 }
 
 TEST_CASE("a damaged key row is reported as corruption", "[auth][store][sqlite]") {

@@ -37,8 +37,8 @@ auth_table full_table() {
   REQUIRE(create_tenant(store, "acme", t0).status);
   REQUIRE(create_tenant(store, "beta.shop", t0 + 1).status);
   REQUIRE(create_tenant(store, "gone", t0 + 2).status);
-  REQUIRE(store.set_tenant_suspended("beta.shop", true, t0 + 3));
-  REQUIRE(store.set_tenant_suspended("gone", true, t0 + 4));
+  REQUIRE(store.set_tenant_suspended("beta.shop", true, t0 + 3, ""));
+  REQUIRE(store.set_tenant_suspended("gone", true, t0 + 4, ""));
   REQUIRE(store.set_tenant_deleting("gone", t0 + 5));
   key_of(store, {"acme", protocol::role::writer, {"berlin", "paris ✓"}, t0 + 60'000}, t0 + 6);
   const auto revoked = key_of(store, {"acme", protocol::role::reader, {}, std::nullopt}, t0 + 7);
@@ -109,6 +109,12 @@ TEST_CASE("bytes that are not a table are refused with a reason", "[auth][replic
   auth_table out;
   std::string error;
   REQUIRE(decode(table_bytes(array{tenant_acme}, array{key_value(same)}), &out, &error));
+  // And so does its tenant with a status stamp, in a table of format 2.
+  REQUIRE(decode(table_bytes(array{array{"acme", t0, nullptr, nullptr, t0, "127.0.0.1:7401"}},
+                             array{key_value(same)}, 2),
+                 &out, &error));
+  CHECK(out.tenants.at(0).status_ms == t0);
+  CHECK(out.tenants.at(0).status_by == "127.0.0.1:7401");
 
   struct refused {
     std::string what;
@@ -117,7 +123,18 @@ TEST_CASE("bytes that are not a table are refused with a reason", "[auth][replic
   };
   const std::vector<refused> cases = {
       {"nothing", "", ""},
-      {"a newer version", table_bytes(array{}, array{}, 2), "format version 2"},
+      {"a newer version", table_bytes(array{}, array{}, 3), "format version 3"},
+      {"version 0", table_bytes(array{}, array{}, 0), "format version 0"},
+      {"a tenant of format 1 in a table of format 2", table_bytes(array{tenant_acme}, array{}, 2),
+       "tenant 0: 4 fields, not 6"},
+      {"a negative status time", table_bytes(array{array{"acme", t0, nullptr, nullptr, -1, ""}}, array{}, 2),
+       "tenant 0 field 4: expected a time >= 0"},
+      {"a status member without a status time",
+       table_bytes(array{array{"acme", t0, nullptr, nullptr, nullptr, "127.0.0.1:7401"}}, array{}, 2),
+       "tenant 0 field 5"},
+      {"a status member too long",
+       table_bytes(array{array{"acme", t0, nullptr, nullptr, t0, std::string(260, 'h')}}, array{}, 2),
+       "string longer than 259 bytes"},
       {"a map", protocol::serialize(protocol::object{{"v", 1}}, protocol::encoding::msgpack), ""},
       {"a field missing", protocol::serialize(array{std::int64_t{1}, array{}}, protocol::encoding::msgpack),
        "table: 2 fields, not 3"},
@@ -194,7 +211,7 @@ TEMPLATE_TEST_CASE("tables merged in either order give the same store", "[auth][
   REQUIRE(a.revoke_key("acme", shared, t0 + 30));
   REQUIRE(b.revoke_key("acme", shared, t0 + 20));
   REQUIRE(a.revoke_key("acme", only_a_revokes, t0 + 40));
-  REQUIRE(a.set_tenant_suspended("acme", true, t0 + 50));
+  REQUIRE(a.set_tenant_suspended("acme", true, t0 + 50, ""));
   REQUIRE(create_tenant(b, "beta", t0 + 3).status);
   const auto only_b_revokes = key_of(b, {"beta", protocol::role::admin, {}, std::nullopt}, t0 + 4);
   REQUIRE(b.revoke_key("beta", only_b_revokes, t0 + 60));
@@ -344,6 +361,117 @@ TEMPLATE_TEST_CASE("the system key is never copied", "[auth][replication]", memo
   REQUIRE(merge_bytes(here, with_system, &report));
   REQUIRE(here.find_key(system_key_id, &k));
   CHECK(k == mine);
+}
+
+namespace {
+
+// The status of `tenant` in `store`: its suspended_ms, none = active.
+std::optional<epoch_ms> suspended_in(key_store& store, std::string_view tenant) {
+  for (const auto& t : table_of(store).tenants)
+    if (t.name == tenant) return t.suspended_ms;
+  FAIL("no tenant " << tenant);
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("the later status change wins: a resume reaches every node, a later suspension wins over it",
+                   "[auth][replication]", memory_fixture, sqlite_fixture) {
+  TestType fa, fb, fc;
+  key_store& a = fa.get();
+  key_store& b = fb.get();
+  key_store& c = fc.get();
+  REQUIRE(create_tenant(a, "acme", t0).status);
+  REQUIRE(merge_bytes(b, table_of(a)));
+  REQUIRE(merge_bytes(c, table_of(a)));
+
+  // Suspended at A, then resumed at B: the resume is the later change.
+  REQUIRE(a.set_tenant_suspended("acme", true, t0 + 10, "a"));
+  const auth_table a_suspended = table_of(a);
+  REQUIRE(merge_bytes(b, a_suspended));
+  REQUIRE(merge_bytes(c, a_suspended));
+  CHECK(suspended_in(b, "acme") == t0 + 10);
+  REQUIRE(b.set_tenant_suspended("acme", false, t0 + 20, "b"));
+  merge_report report;
+  REQUIRE(merge_bytes(a, table_of(b), &report));
+  CHECK(report.tenants_resumed == 1);
+  CHECK_FALSE(suspended_in(a, "acme"));
+  // C hears it through A; an older table (C's own, still suspended) changes
+  // nothing at B.
+  REQUIRE(merge_bytes(b, table_of(c), &report));
+  CHECK_FALSE(report.changed());
+  CHECK_FALSE(suspended_in(b, "acme"));
+  REQUIRE(merge_bytes(c, table_of(a)));
+  CHECK_FALSE(suspended_in(c, "acme"));
+  CHECK(table_of(a) == table_of(b));
+  CHECK(table_of(c) == table_of(b));
+
+  // Suspended again at C, later: suspended everywhere, and a table from
+  // before (B's resume) does not resume it.
+  const auth_table b_resumed = table_of(b);
+  REQUIRE(c.set_tenant_suspended("acme", true, t0 + 30, "c"));
+  REQUIRE(merge_bytes(a, table_of(c)));
+  REQUIRE(merge_bytes(b, table_of(c)));
+  REQUIRE(merge_bytes(a, b_resumed, &report));
+  CHECK_FALSE(report.changed());
+  for (key_store* s : {&a, &b, &c}) CHECK(suspended_in(*s, "acme") == t0 + 30);
+  CHECK(table_of(a) == table_of(c));
+  CHECK(table_of(b) == table_of(c));
+}
+
+TEMPLATE_TEST_CASE("two status changes in the same millisecond: every node keeps the same one",
+                   "[auth][replication]", memory_fixture, sqlite_fixture) {
+  TestType fa, fb;
+  key_store& a = fa.get();
+  key_store& b = fb.get();
+  REQUIRE(create_tenant(a, "acme", t0).status);
+  REQUIRE(a.set_tenant_suspended("acme", true, t0 + 1, "127.0.0.1:7401"));
+  REQUIRE(merge_bytes(b, table_of(a)));
+  // A resumes and B suspends again, at the same time: the change of the
+  // greater member id wins, at both.
+  REQUIRE(a.set_tenant_suspended("acme", false, t0 + 5, "127.0.0.1:7401"));
+  REQUIRE(b.set_tenant_suspended("acme", true, t0 + 5, "127.0.0.1:7402"));
+  const auth_table a_before = table_of(a);
+  REQUIRE(merge_bytes(a, table_of(b)));
+  REQUIRE(merge_bytes(b, a_before));
+  CHECK(table_of(a) == table_of(b));
+  CHECK(suspended_in(a, "acme") == t0 + 1);
+}
+
+TEMPLATE_TEST_CASE("a table of format 1 (no stamps) merges by the old rule where neither side has a stamp",
+                   "[auth][replication]", memory_fixture, sqlite_fixture) {
+  using protocol::array;
+  // A node of the previous version: acme suspended at t0 + 5, no stamp.
+  auto old_table = [](std::int64_t suspended_ms) {
+    return protocol::serialize(
+        array{std::int64_t{1}, array{array{"acme", t0, suspended_ms, nullptr}}, array{}},
+        protocol::encoding::msgpack);
+  };
+  auto merge_old = [&](key_store& store, std::int64_t suspended_ms, merge_report* report) {
+    auth_table peer;
+    std::string error;
+    REQUIRE(decode(old_table(suspended_ms), &peer, &error));
+    REQUIRE(merge(store, peer, report));
+  };
+  TestType f;
+  key_store& here = f.get();
+  REQUIRE(create_tenant(here, "acme", t0).status);
+  merge_report report;
+  // Active, never stamped: suspension wins, at the earlier of two times.
+  merge_old(here, t0 + 5, &report);
+  CHECK(report.tenants_suspended == 1);
+  merge_old(here, t0 + 3, &report);
+  CHECK(report.times_earlier == 1);
+  CHECK(suspended_in(here, "acme") == t0 + 3);
+  // Resumed here later: the older suspension does not come back.
+  REQUIRE(here.set_tenant_suspended("acme", false, t0 + 10, "127.0.0.1:7401"));
+  merge_old(here, t0 + 5, &report);
+  CHECK_FALSE(report.changed());
+  CHECK_FALSE(suspended_in(here, "acme"));
+  // A suspension there after the resume here wins.
+  merge_old(here, t0 + 20, &report);
+  CHECK(report.tenants_suspended == 1);
+  CHECK(suspended_in(here, "acme") == t0 + 20);
 }
 
 }  // namespace stockgrid::auth

@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "tests/system/node_fixture.hpp"
 
@@ -51,12 +52,13 @@ inline std::vector<std::string> cluster_node_env() {
   return {std::string("ASAN_OPTIONS=") + (asan != nullptr ? std::string(asan) + ":" : "") + "detect_leaks=0"};
 }
 
-// Three nodes, each joined to the other two (4 partitions: node_fixture),
-// each with its data dir under `dir` (so a test can restart one on it and
-// read its journals). `launcher`, when set, gives each node the program it
-// starts through (node_options::launcher), from its data dir: a test puts a
-// node's files on a disk of its own (tmpfs_namespace.hpp). `more_args`,
-// when set, gives node i extra command-line options (TLS files).
+// Three nodes, each joined to the other two (`partitions` partitions, 4 by
+// default), each with its data dir under `dir` (so a test can restart one
+// on it and read its journals). `launcher`, when set, gives each node the
+// program it starts through (node_options::launcher), from its data dir: a
+// test puts a node's files on a disk of its own (tmpfs_namespace.hpp).
+// `more_args`, when set, gives node i extra command-line options (TLS
+// files).
 struct cluster3 {
   std::vector<std::uint16_t> ports{unused_port(), unused_port(), unused_port()};
   testing::temp_dir dir;
@@ -65,7 +67,8 @@ struct cluster3 {
 
   explicit cluster3(int replication_factor = 3, int failure_timeout_ms = 1000,
                     const std::function<std::vector<std::string>(const std::string&)>& launcher = {},
-                    const std::function<std::vector<std::string>(std::size_t)>& more_args = {}) {
+                    const std::function<std::vector<std::string>(std::size_t)>& more_args = {},
+                    std::uint32_t partitions = 4) {
     for (std::size_t i = 0; i < 3; ++i) {
       std::string join;
       for (std::size_t j = 0; j < 3; ++j)
@@ -73,6 +76,7 @@ struct cluster3 {
       node_options o = without_demo();
       o.data_dir = data_dir(i);
       o.env = cluster_node_env();
+      o.partitions = partitions;
       if (launcher) o.launcher = launcher(o.data_dir);
       o.args = {"--cluster-port", std::to_string(ports[i]), "--join", join,
                 "--replication-factor", std::to_string(replication_factor),
@@ -168,6 +172,51 @@ inline std::map<std::int64_t, std::string> leaders_agreed(cluster3& c) {
 inline bool authenticates(test_node& node, const std::string& token) {
   session s(node, encoding::json);
   return ok(s.call({{"op", "auth"}, {"token", token}}));
+}
+
+// Whether an answer settles a request: anything but UNAVAILABLE, TIMEOUT
+// and OVERLOADED, which a client retries.
+inline bool settled(const value& r) {
+  const auto c = code(r);
+  return c != "UNAVAILABLE" && c != "TIMEOUT" && c != "OVERLOADED";
+}
+
+// Sends `request` until it settles (an answer other than UNAVAILABLE,
+// TIMEOUT or OVERLOADED), at most `limit` long; the same idempotency key
+// every time, so a retry never applies it twice.
+inline value call_settled(session& s, const object& request, std::chrono::milliseconds limit = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    const value r = s.call(request);
+    if (settled(r) || std::chrono::steady_clock::now() > deadline) return r;
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+// A tenant made through node 0, whose keys then work at every node (tenants
+// and keys are merged across members, app/auth_sync.hpp); `keys[i]` are
+// the ones to use at node i (the same everywhere).
+struct tenant_everywhere {
+  std::vector<tenant_keys> keys;
+  explicit tenant_everywhere(cluster3& c, const std::string& name) {
+    const auto t = create_tenant(*c.nodes[0], name);
+    for (auto& n : c.nodes)
+      REQUIRE(eventually([&] { return authenticates(*n, t.writer) && authenticates(*n, t.reader); }));
+    keys.assign(c.nodes.size(), t);
+  }
+};
+
+inline std::string sku(int i) { return "sku-" + std::to_string(i); }
+
+// The node that leads the most partitions, and those partitions.
+inline std::pair<std::size_t, std::set<std::int64_t>> busiest_leader(cluster3& c) {
+  std::map<std::string, std::set<std::int64_t>> led;
+  for (const auto& [p, leader] : leaders_agreed(c)) led[leader].insert(p);
+  auto best = led.begin();
+  for (auto it = led.begin(); it != led.end(); ++it)
+    if (it->second.size() > best->second.size()) best = it;
+  REQUIRE(best != led.end());
+  return {c.index_of(best->first), best->second};
 }
 
 }  // namespace stockgrid::node_test

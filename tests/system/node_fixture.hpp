@@ -180,6 +180,8 @@ struct node_options {
   std::vector<std::string> launcher = {};
   // Extra NAME=VALUE environment entries for the node.
   std::vector<std::string> env = {};
+  // --partitions (every node of a cluster must have the same).
+  std::uint32_t partitions = 4;
 };
 // A node without the demo tenant (tests that create their own tenants).
 inline node_options without_demo() {
@@ -202,7 +204,7 @@ class test_node {
                              "--port",
                              "0",
                              "--partitions",
-                             "4",
+                             std::to_string(options.partitions),
                              "--journal-threads",
                              "1",
                              "--io-threads",

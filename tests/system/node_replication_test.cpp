@@ -84,38 +84,6 @@ std::map<std::int64_t, std::set<std::string>> replicas_seen_by(test_node& node) 
   return out;
 }
 
-bool settled(const value& r) {
-  const auto c = code(r);
-  return c != "UNAVAILABLE" && c != "TIMEOUT" && c != "OVERLOADED";
-}
-
-// Sends `request` until it settles (an answer other than UNAVAILABLE,
-// TIMEOUT or OVERLOADED), at most `limit` long; the same idempotency key
-// every time, so a retry never applies it twice.
-value call_settled(session& s, const object& request, std::chrono::milliseconds limit = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  for (;;) {
-    const value r = s.call(request);
-    if (settled(r) || std::chrono::steady_clock::now() > deadline) return r;
-    std::this_thread::sleep_for(50ms);
-  }
-}
-
-// A tenant made through node 0, whose keys then work at every node (tenants
-// and keys are merged across members, app/auth_sync.hpp); `keys[i]` are
-// the ones to use at node i (the same everywhere).
-struct tenant_everywhere {
-  std::vector<tenant_keys> keys;
-  explicit tenant_everywhere(cluster3& c, const std::string& name) {
-    const auto t = create_tenant(*c.nodes[0], name);
-    for (auto& n : c.nodes)
-      REQUIRE(eventually([&] { return authenticates(*n, t.writer) && authenticates(*n, t.reader); }));
-    keys.assign(c.nodes.size(), t);
-  }
-};
-
-std::string sku(int i) { return "sku-" + std::to_string(i); }
-
 }  // namespace
 
 TEST_CASE("cluster: a write through one node is read through another; each entry is only on its replicas",
@@ -346,17 +314,6 @@ void stock(session& s, int skus, int each) {
     INFO(Catch::Detail::stringify(r));
     REQUIRE(ok(r));
   }
-}
-
-// The node that leads the most partitions, and those partitions.
-std::pair<std::size_t, std::set<std::int64_t>> busiest_leader(cluster3& c) {
-  std::map<std::string, std::set<std::int64_t>> led;
-  for (const auto& [p, leader] : leaders_agreed(c)) led[leader].insert(p);
-  auto best = led.begin();
-  for (auto it = led.begin(); it != led.end(); ++it)
-    if (it->second.size() > best->second.size()) best = it;
-  REQUIRE(best != led.end());
-  return {c.index_of(best->first), best->second};
 }
 
 }  // namespace
