@@ -111,7 +111,7 @@ class ws_client_impl final : public ws_client, private connection_base {
   bool connect(std::uint16_t port, std::string* error) {
     beast::error_code ec;
     auto& socket = beast::get_lowest_layer(ws_);
-    socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
+    socket.connect(tcp::endpoint(net::ip::make_address(options_.host), port), ec);
     if (ec) return failed(error, "connect: " + ec.message());
     dog.arm(socket.native_handle(), options_.timeout);
     if constexpr (tls) {

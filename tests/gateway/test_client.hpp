@@ -31,6 +31,7 @@ struct client_options {
   headers upgrade_headers;  // e.g. {"Authorization", "Bearer writer-token"}
   tls_options tls;
   std::chrono::milliseconds timeout = 5s;  // connect and upgrade
+  std::string host = "127.0.0.1";          // the address connected to (an IPv4 literal)
 };
 
 // What one read returned: a frame, or how the connection ended.

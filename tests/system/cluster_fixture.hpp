@@ -35,7 +35,9 @@ inline std::uint16_t unused_port() {
   return ntohs(a.sin_port);
 }
 
-inline std::string member(std::uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+inline std::string member(std::uint16_t port, const std::string& host = "127.0.0.1") {
+  return host + ":" + std::to_string(port);
+}
 
 // In the ASan build, cluster nodes do not check for leaks at exit. CAF
 // 0.17.6's middleman can leave its BASP broker in a reference cycle when a
@@ -52,33 +54,47 @@ inline std::vector<std::string> cluster_node_env() {
   return {std::string("ASAN_OPTIONS=") + (asan != nullptr ? std::string(asan) + ":" : "") + "detect_leaks=0"};
 }
 
+// Where a node listens: the address of its cluster port (its member id's
+// host) and its gateway's (node_options::host).
+struct node_address {
+  std::string cluster = "127.0.0.1";
+  std::string gateway = "127.0.0.1";
+};
+
+// The program node i starts through (node_options::launcher), from its
+// index and data dir.
+using node_launcher = std::function<std::vector<std::string>(std::size_t node, const std::string& data_dir)>;
+
 // Three nodes, each joined to the other two (`partitions` partitions, 4 by
 // default), each with its data dir under `dir` (so a test can restart one
 // on it and read its journals). `launcher`, when set, gives each node the
-// program it starts through (node_options::launcher), from its data dir: a
-// test puts a node's files on a disk of its own (tmpfs_namespace.hpp).
+// program it starts through: a test puts a node's files on a disk of its
+// own (tmpfs_namespace.hpp), or the node in a network namespace of its own
+// (node_partition_test.cpp), whose addresses `addresses` then gives.
 // `more_args`, when set, gives node i extra command-line options (TLS
 // files).
 struct cluster3 {
   std::vector<std::uint16_t> ports{unused_port(), unused_port(), unused_port()};
+  std::vector<node_address> where;
   testing::temp_dir dir;
   std::vector<node_options> options;
   std::vector<std::unique_ptr<test_node>> nodes;
 
-  explicit cluster3(int replication_factor = 3, int failure_timeout_ms = 1000,
-                    const std::function<std::vector<std::string>(const std::string&)>& launcher = {},
+  explicit cluster3(int replication_factor = 3, int failure_timeout_ms = 1000, const node_launcher& launcher = {},
                     const std::function<std::vector<std::string>(std::size_t)>& more_args = {},
-                    std::uint32_t partitions = 4) {
+                    std::uint32_t partitions = 4, std::vector<node_address> addresses = std::vector<node_address>(3))
+      : where(std::move(addresses)) {
     for (std::size_t i = 0; i < 3; ++i) {
       std::string join;
       for (std::size_t j = 0; j < 3; ++j)
-        if (j != i) join += (join.empty() ? "" : ",") + member(ports[j]);
+        if (j != i) join += (join.empty() ? "" : ",") + id(j);
       node_options o = without_demo();
       o.data_dir = data_dir(i);
       o.env = cluster_node_env();
       o.partitions = partitions;
-      if (launcher) o.launcher = launcher(o.data_dir);
-      o.args = {"--cluster-port", std::to_string(ports[i]), "--join", join,
+      o.host = where[i].gateway;
+      if (launcher) o.launcher = launcher(i, o.data_dir);
+      o.args = {"--cluster-bind", where[i].cluster, "--cluster-port", std::to_string(ports[i]), "--join", join,
                 "--replication-factor", std::to_string(replication_factor),
                 "--heartbeat-interval-ms", "100", "--failure-timeout-ms", std::to_string(failure_timeout_ms),
                 "--connect-timeout-ms", "500"};
@@ -88,10 +104,11 @@ struct cluster3 {
     }
   }
   std::string data_dir(std::size_t i) const { return dir.path() + "/node" + std::to_string(i); }
-  std::string id(std::size_t i) const { return member(ports[i]); }
+  std::string id(std::size_t i) const { return member(ports[i], where[i].cluster); }
+  std::vector<std::string> ids() const { return {id(0), id(1), id(2)}; }
   std::size_t index_of(const std::string& id) const {
     for (std::size_t i = 0; i < 3; ++i)
-      if (member(ports[i]) == id) return i;
+      if (this->id(i) == id) return i;
     return 3;
   }
 };
@@ -123,11 +140,17 @@ bool eventually(F want, std::chrono::milliseconds limit = std::chrono::seconds(1
   }
 }
 
-inline bool all_up(test_node& node, const std::vector<std::uint16_t>& ports) {
+// Whether `node` sees exactly these members, all up.
+inline bool all_up(test_node& node, const std::vector<std::string>& ids) {
   auto seen = up_as_seen_by(node);
-  for (auto p : ports)
-    if (!seen[member(p)]) return false;
-  return seen.size() == ports.size();
+  for (const auto& id : ids)
+    if (!seen[id]) return false;
+  return seen.size() == ids.size();
+}
+inline bool all_up(test_node& node, const std::vector<std::uint16_t>& ports) {
+  std::vector<std::string> ids;
+  for (auto p : ports) ids.push_back(member(p));
+  return all_up(node, ids);
 }
 
 

@@ -182,6 +182,9 @@ struct node_options {
   std::vector<std::string> env = {};
   // --partitions (every node of a cluster must have the same).
   std::uint32_t partitions = 4;
+  // The address the gateway listens on (--bind) and sessions connect to: an
+  // address of the node's own network namespace (node_partition_test.cpp).
+  std::string host = "127.0.0.1";
 };
 // A node without the demo tenant (tests that create their own tenants).
 inline node_options without_demo() {
@@ -201,6 +204,8 @@ class test_node {
     argv.insert(argv.end(), {testing::built_program("app/stockgrid"),
                              "--data-dir",
                              options.data_dir.empty() ? dir_.path() + "/data" : options.data_dir,
+                             "--bind",
+                             options.host,
                              "--port",
                              "0",
                              "--partitions",
@@ -213,6 +218,7 @@ class test_node {
     for (auto& a : options.args) argv.push_back(std::move(a));
     argv_ = std::move(argv);
     demo_ = options.demo;
+    host_ = std::move(options.host);
     launch();
   }
   ~test_node() { process_.reset(); }  // SIGKILL and reap, if not stopped
@@ -232,6 +238,7 @@ class test_node {
   test_node& operator=(const test_node&) = delete;
 
   std::uint16_t port() const { return port_; }
+  const std::string& host() const { return host_; }
   pid_t pid() const { return process_->pid(); }
   // With --admin-port: the port it bound; else 0.
   std::uint16_t admin_port() const { return admin_port_; }
@@ -269,7 +276,7 @@ class test_node {
 
   void launch() {
     process_ = std::make_unique<testing::child_process>(argv_, stderr_path());
-    // The node prints the demo tokens, then "listening on 127.0.0.1:PORT".
+    // The node prints the demo tokens, then "listening on HOST:PORT".
     // The lines are read on a helper thread so the wait is bounded: at the
     // deadline the node is killed, which ends the read.
     auto startup = std::async(std::launch::async, [this] { return read_startup(); });
@@ -298,7 +305,7 @@ class test_node {
         admin_port_ = static_cast<std::uint16_t>(std::stoi(p));
         continue;
       }
-      if (auto p = after("listening on 127.0.0.1:"); !p.empty()) {
+      if (auto p = after("listening on " + host_ + ":"); !p.empty()) {
         port_ = static_cast<std::uint16_t>(std::stoi(p));
         return true;
       }
@@ -309,6 +316,7 @@ class test_node {
   testing::temp_dir dir_;
   std::vector<std::string> argv_;
   bool demo_ = true;
+  std::string host_;
   std::unique_ptr<testing::child_process> process_;
   std::set<session*> sessions_;
   std::string stdout_;
@@ -341,6 +349,7 @@ class session {
   session(test_node& node, encoding enc, gateway_test::headers upgrade_headers = {})
       : node_(node), enc_(enc) {
     gateway_test::client_options options;
+    options.host = node.host();
     options.upgrade_headers = std::move(upgrade_headers);
     std::string error;
     const std::set<int> before = open_sockets();
