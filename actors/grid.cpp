@@ -670,18 +670,8 @@ void grid::forward_call(const std::string& member, std::string call, call_answer
     return done({outcome::unavailable, "node is stopping", 0, {}});
   // A cluster actor that has exited (the node stops) drops the message: the
   // last copy of `answer` then answers by itself.
-  struct once {
-    call_answer_fn done;
-    std::atomic<bool> answered{false};
-    ~once() {
-      if (!answered.load(std::memory_order_acquire)) done({outcome::unavailable, "node is stopping", 0, {}});
-    }
-  };
-  auto o = std::make_shared<once>();
-  o->done = std::move(done);
-  call_answer_fn answer = [o](call_answer&& a) {
-    if (!o->answered.exchange(true, std::memory_order_acq_rel)) o->done(std::move(a));
-  };
+  auto answer = answered_even_if_dropped<call_answer>(
+      std::move(done), [] { return call_answer{outcome::unavailable, "node is stopping", 0, {}}; });
   caf::anon_send(im.cluster, call_out{member, std::move(call), std::move(answer)});
 }
 

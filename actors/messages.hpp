@@ -60,26 +60,33 @@ struct reply_sink {
   }
 };
 
-// A sink that answers even when it is dropped: a message sent to an actor
-// that has exited, or a job a stopping journal writer no longer runs, is
-// destroyed unread, and the sink in it with it. The first call answers; if
-// none came, the last copy's destruction answers UNAVAILABLE (`why`), so the
-// request gets exactly one answer and its credit back either way.
-inline reply_sink answered_even_if_dropped(reply_sink done, const char* why) {
+// A callback that answers even when it is dropped: a message sent to an
+// actor that has exited, or a job a stopping journal writer no longer runs,
+// is destroyed unread, and the callback in it with it. The first call
+// answers; if none came, the last copy's destruction answers with
+// `dropped()`, so the caller gets exactly one answer either way.
+template <class Answer, class Dropped>
+std::function<void(Answer&&)> answered_even_if_dropped(std::function<void(Answer&&)> fn, Dropped dropped) {
   struct once {
-    reply_sink done;
-    const char* why;
+    once(std::function<void(Answer&&)> f, Dropped d) : fn(std::move(f)), dropped(std::move(d)) {}
+    std::function<void(Answer&&)> fn;
+    Dropped dropped;
     std::atomic<bool> answered{false};
     ~once() {
-      if (!answered.load(std::memory_order_acquire)) done(reply::error(outcome::unavailable, why));
+      if (!answered.load(std::memory_order_acquire)) fn(dropped());
     }
   };
-  auto o = std::make_shared<once>();
-  o->done = std::move(done);
-  o->why = why;
-  return reply_sink{[o](reply&& r) {
-                      if (!o->answered.exchange(true, std::memory_order_acq_rel)) o->done(std::move(r));
-                    },
+  auto o = std::make_shared<once>(std::move(fn), std::move(dropped));
+  return [o](Answer&& a) {
+    if (!o->answered.exchange(true, std::memory_order_acq_rel)) o->fn(std::move(a));
+  };
+}
+
+// A request's sink that answers UNAVAILABLE (`why`) if it is dropped, and so
+// also returns the request's credit.
+inline reply_sink answered_even_if_dropped(reply_sink done, const char* why) {
+  return reply_sink{answered_even_if_dropped<reply>(reply_fn(std::move(done)),
+                                                    [why] { return reply::error(outcome::unavailable, why); }),
                     nullptr};
 }
 
