@@ -91,11 +91,13 @@ struct cluster_routes {
         leader(new std::atomic<std::int32_t>[partitions]),
         lease_end_ms(new std::atomic<std::int64_t>[partitions]),
         may_append(new std::atomic<bool>[partitions]),
+        handing_off(new std::atomic<bool>[partitions]),
         replica(partitions, false) {
     for (std::uint32_t p = 0; p < partitions; ++p) {
       leader[p] = -1;
       lease_end_ms[p] = -1;
       may_append[p] = false;
+      handing_off[p] = false;
     }
   }
   const std::int32_t self;  // this node's index in the placement's members
@@ -107,6 +109,9 @@ struct cluster_routes {
   std::unique_ptr<std::atomic<std::int32_t>[]> leader;
   std::unique_ptr<std::atomic<std::int64_t>[]> lease_end_ms;
   std::unique_ptr<std::atomic<bool>[]> may_append;
+  // This node leads it but is handing it to a follower (it stops): new
+  // requests get UNAVAILABLE, to be retried at the next leader.
+  std::unique_ptr<std::atomic<bool>[]> handing_off;
   std::vector<bool> replica;  // this node holds a copy (set before any request, then constant)
   caf::actor cluster;  // set before any request is routed
 

@@ -98,6 +98,7 @@ void lost(cluster_ptr self, peer& p, const std::string& id, const char* why) {
   if (p.handle) spdlog::warn("cluster: lost {}: {}", id, why);
   if (p.handle) self->demonitor(p.handle);
   p.handle = nullptr;
+  p.connected_since_ms = -1;
   self->state.members->connected(id, false);
   fail_pending(p, id, why);
   p.outbox = {};
@@ -152,6 +153,7 @@ void connect(cluster_ptr self, const std::string& id) {
             if (p.handle && p.handle.node() == node) return;
             if (p.handle) lost(self, p, id, "its handle reached another node");
             p.handle = caf::actor_cast<caf::actor>(ptr);
+            p.connected_since_ms = monotonic_ms();
             self->monitor(p.handle);
             self->state.members->connected(id, true);
             spdlog::info("cluster: connected to {}", id);
@@ -250,6 +252,7 @@ void on_beat(cluster_ptr self, const std::string& id, std::uint32_t partitions, 
   if (!p.handle) {
     // It connected to us first: answer over its connection.
     p.handle = caf::actor_cast<caf::actor>(sender);
+    p.connected_since_ms = now;
     self->monitor(p.handle);
     st.members->connected(id, true);
     spdlog::info("cluster: {} connected", id);
@@ -523,6 +526,11 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
           self->send(st.settings_sink, tsettings_atom::value, from, std::move(bytes));
         else
           st.settings_waiting[from] = std::move(bytes);  // one per member: bounded by the membership
+      },
+      [self](handoff_atom) {
+        auto done = self->make_response_promise();
+        hand_off(self, done);
+        return done;
       },
       [](continuation& c) { c.fn(); },
       [self](stop_atom) {

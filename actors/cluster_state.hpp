@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -68,6 +69,7 @@ struct call_answered {
 struct peer {
   cluster::endpoint at;
   caf::actor handle;        // null while not connected
+  std::int64_t connected_since_ms = -1;  // while handle is set
   bool connecting = false;  // a connect request is out
   std::int64_t mismatch_logged_ms = -1;
   cluster::peer_message outbox;  // sent at the next flush
@@ -124,6 +126,18 @@ struct partition_replica {
   bool syncing = false;     // after stepping down: learning where the journal really ends
   bool disk_degraded = false;  // its journal refuses writes: it neither leads nor stands
   std::int64_t lease_end_ms = -1;
+  // Leader, while it hands the partition over (this node stops, or gives
+  // the lead back to the preferred replica): it takes no changes, and hands
+  // it over once a follower (`hand_off_to`, when set) holds its journal up
+  // to hand_off_end (read after its last queued append). A give-back not
+  // done by its deadline is called off.
+  bool handing_off = false;
+  std::optional<std::uint64_t> hand_off_end;
+  std::string hand_off_to;
+  std::int64_t hand_off_deadline_ms = 0;
+  std::int64_t led_since_ms = -1;    // serving since
+  std::int64_t gave_back_ms = -1;    // the last give-back it started
+  bool transfer = false;  // candidate: it stands because its leader handed it over
 };
 
 // This node's tenants and keys, to send every member (grid::publish_auth).
@@ -162,6 +176,10 @@ struct cluster_state {
   std::vector<std::string> published_leaders;  // per partition, as last published
   std::uint64_t leader_changes = 0;
   bool flush_scheduled = false;
+  // Set once this node stops (grid::hand_off): it hands over what it leads,
+  // stands for nothing more, and answers these once it leads nothing.
+  bool leaving = false;
+  std::vector<caf::response_promise> hand_off_waiting;
   static inline const char* name = "stockgrid.cluster";
 };
 
@@ -182,6 +200,11 @@ void on_committed(cluster_ptr self, committed_batch& batch);
 void on_peer_replication(cluster_ptr self, const std::string& from, cluster::peer_message& m);
 void on_peer_lost(cluster_ptr self, const std::string& id);
 void on_disk_health(cluster_ptr self, const disk_health& h);
+// The node stops: hands each partition it leads to a caught-up follower
+// (docs/cluster.md, "Stopping a member"); `done` is delivered true once it
+// leads none (a partition no follower can take is still led at the
+// caller's deadline: it then fails over after the failure timeout).
+void hand_off(cluster_ptr self, caf::response_promise done);
 
 }  // namespace stockgrid::actors
 

@@ -121,6 +121,9 @@ void route_in_cluster(node_context& ctx, std::uint32_t p, request&& req, reply_s
   };
   if (req.follower_read && req.kind == op::get && routes.replica[p]) return read_copy(ctx, p, std::move(req), std::move(done));
   if (leader == routes.self) {
+    if (routes.handing_off[p].load(std::memory_order_acquire))
+      return unavailable("partition " + std::to_string(p) +
+                         ": its leader (this node) is handing it to another member");
     if (monotonic_ms() >= routes.lease_end_ms[p].load(std::memory_order_acquire))
       return unavailable("partition " + std::to_string(p) + ": its leader (this node) cannot reach a majority");
     const bool read = is_read(req.kind);
@@ -650,6 +653,25 @@ void grid::stop() {
   im.system.reset();  // waits for every actor, all of which were told to stop
   im.ctx.partitions.clear();
   im.coordination.directory = nullptr;
+}
+
+bool grid::hand_off(std::chrono::milliseconds limit) {
+  auto& im = *impl_;
+  if (!im.cluster) return true;
+  const auto start = std::chrono::steady_clock::now();
+  bool done = false;
+  caf::scoped_actor self{*im.system};
+  self->request(im.cluster, limit, handoff_atom::value)
+      .receive([&done](bool all) { done = all; },
+               [](const caf::error&) {});
+  const auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  if (done)
+    spdlog::info("cluster: handed over every partition this node led in {} ms", took);
+  else
+    spdlog::warn("cluster: still leads partitions after {} ms of handing over; they fail over once it is gone",
+                 took);
+  return done;
 }
 
 void grid::publish_auth(std::string bytes) {

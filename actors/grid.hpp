@@ -7,6 +7,7 @@
 // runs once the journal entry is durable (see docs/design.md).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -146,6 +147,16 @@ class grid {
 
   // Records of the tenant counted for its records quota.
   std::uint64_t tenant_records(const std::string& tenant) const;
+
+  // In a cluster, the first step of a graceful stop: hands each partition
+  // this node leads to a follower that holds its whole journal, which takes
+  // over at once (docs/cluster.md, "Stopping a member"); meanwhile their
+  // requests get UNAVAILABLE and are retried at the new leader. Waits up to
+  // `limit`; returns whether it leads nothing any more (what is still led
+  // then fails over after the failure timeout once the node is gone).
+  // No-op (true) on a single node. Blocking: call it from a thread that may
+  // wait, never an actor's.
+  bool hand_off(std::chrono::milliseconds limit);
 
   // Stops taking requests (new ones get UNAVAILABLE), waits up to the drain
   // time for in-flight ones, stops the actors and flushes and fsyncs the

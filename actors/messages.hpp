@@ -47,6 +47,10 @@ using tsettings_atom = caf::atom_constant<caf::atom("tsettings")>;
 // response bytes), its answer.
 using pcall_atom = caf::atom_constant<caf::atom("pcall")>;
 using pcalled_atom = caf::atom_constant<caf::atom("pcalled")>;
+// To the node's own cluster actor when the node stops (grid::hand_off):
+// hand every partition it leads to a follower; answered true once it leads
+// none.
+using handoff_atom = caf::atom_constant<caf::atom("handoff")>;
 
 // Delivers a reply to the caller and returns the request's in-flight credit.
 struct reply_sink {

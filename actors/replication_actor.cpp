@@ -127,6 +127,12 @@ void step_down(cluster_ptr self, std::uint32_t p, std::uint64_t epoch, const std
   r.r = role::follower;
   r.serving = false;
   r.promoting = false;
+  r.transfer = false;
+  r.handing_off = false;
+  r.hand_off_end.reset();
+  r.hand_off_to.clear();
+  r.led_since_ms = -1;
+  routes(self).handing_off[p].store(false, std::memory_order_release);
   r.followers.clear();
   r.votes.clear();
   r.epoch = std::max(r.epoch, epoch);
@@ -134,6 +140,8 @@ void step_down(cluster_ptr self, std::uint32_t p, std::uint64_t epoch, const std
   // leader's end is read back from the journal.
   if (was_leader) sync_end(self, p);
 }
+
+void try_hand_off(cluster_ptr self, std::uint32_t p);
 
 // ---- leader -----------------------------------------------------------------
 
@@ -156,6 +164,7 @@ void start_serving(cluster_ptr self, std::uint32_t p) {
                                           caf::anon_send(self->state.ctx->partitions[p], lead_atom::value,
                                                          std::move(rep.with_holds));
                                           r.serving = true;
+                                          r.led_since_ms = monotonic_ms();
                                           set_lease(self, p);
                                           routes(self).leader[p].store(routes(self).self,
                                                                        std::memory_order_release);
@@ -299,6 +308,7 @@ void on_result(cluster_ptr self, const std::string& from, const cluster::append_
     probe(self, p, f, theirs);
   }
   set_lease(self, p);
+  if (r.handing_off) try_hand_off(self, p);
 }
 
 void become_leader(cluster_ptr self, std::uint32_t p) {
@@ -382,7 +392,8 @@ void stand(cluster_ptr self, std::uint32_t p) {
                            if (r.votes.size() >= cluster::majority(r.replicas.size())) return become_leader(self, p);
                            for (const auto& id : r.replicas)
                              if (id != me(self))
-                               outbox(self, id).votes.push_back({p, epoch, r.last.seq, r.last.epoch, false});
+                               outbox(self, id).votes.push_back(
+                                   {p, epoch, r.last.seq, r.last.epoch, false, r.transfer});
                          }));
 }
 
@@ -398,6 +409,7 @@ void start_election(cluster_ptr self, std::uint32_t p, std::int64_t now) {
   auto& r = self->state.parts[p];
   r.r = role::candidate;
   r.pre_vote = true;
+  r.transfer = false;
   r.leader.clear();
   r.votes = {me(self)};
   r.election_due_ms = now + static_cast<std::int64_t>(self->state.settings.cluster.failure_timeout_ms);
@@ -417,7 +429,7 @@ void on_vote(cluster_ptr self, const std::string& from, const cluster::vote_requ
   const bool grant = r.r != role::none && settled && !r.promoting && !r.syncing &&
                      std::find(r.replicas.begin(), r.replicas.end(), from) != r.replicas.end() &&
                      cluster::grants_vote(r.epoch, r.last, v.epoch, {v.last_epoch, v.last_seq},
-                                          heard_leader_recently(self, r, now));
+                                          !v.transfer && heard_leader_recently(self, r, now));
   if (!grant || v.pre) {
     outbox(self, from).vote_results.push_back({p, v.pre ? v.epoch : r.epoch, grant, v.pre});
     return;
@@ -528,9 +540,166 @@ void on_truncate(cluster_ptr self, const std::string& from, const cluster::trunc
   });
 }
 
+// ---- hand-off: a graceful stop, and giving the lead back ---------------------
+//
+// Raft's leadership transfer: the leader stops taking changes, waits until
+// a majority (so every change waiting for one was answered) and one
+// follower hold its whole journal, steps down, and tells that follower to
+// stand at once. Having stopped acknowledging before it says so, it is safe
+// for the replicas to vote while they still hear it (vote_request::
+// transfer). A takeover that does not win ends like any election: the
+// others stand after the failure timeout.
+//
+// Two uses: a node that stops hands over everything it leads (hand_off);
+// and a leader that is not its partition's preferred replica gives the lead
+// back to it once it has been up and caught up for a while (give_back_tick),
+// so leadership spreads out again after failovers and restarts.
+
+// Starts handing p over (to `to`, or to any caught-up follower when empty;
+// called off at `deadline_ms` unless the node stops): its new requests get
+// UNAVAILABLE (retried at the next leader) and its record actors append
+// nothing more; the journal's end is read after every append already queued.
+void begin_hand_off(cluster_ptr self, std::uint32_t p, std::string to, std::int64_t deadline_ms) {
+  auto& r = self->state.parts[p];
+  r.handing_off = true;
+  r.hand_off_to = std::move(to);
+  r.hand_off_deadline_ms = deadline_ms;
+  routes(self).handing_off[p].store(true, std::memory_order_release);
+  routes(self).may_append[p].store(false, std::memory_order_release);
+  const auto epoch = r.epoch;
+  writer(self).run(p, [done = later(self, [self, p, epoch](status& st, log_position& end) {
+                         auto& r = self->state.parts[p];
+                         if (r.r != role::leader || r.epoch != epoch || !r.handing_off) return;
+                         if (!st) {
+                           spdlog::warn("cluster: partition {}: cannot hand it over: {}", p, st.message());
+                           return;
+                         }
+                         r.hand_off_end = end.seq;
+                         try_hand_off(self, p);
+                       })](persistence::partition_store& store) mutable {
+    log_position end;
+    auto st = journal_end(store, &end);
+    done(st, end);
+  });
+}
+
+// A give-back that did not happen in time: p takes changes again.
+void call_off_hand_off(cluster_ptr self, std::uint32_t p) {
+  auto& r = self->state.parts[p];
+  spdlog::warn("cluster: partition {}: {} did not catch up in time; keeping the lead", p, r.hand_off_to);
+  r.handing_off = false;
+  r.hand_off_end.reset();
+  r.hand_off_to.clear();
+  routes(self).may_append[p].store(true, std::memory_order_release);
+  routes(self).handing_off[p].store(false, std::memory_order_release);
+}
+
+// Hands p to the chosen follower, or else the best-ranked connected one,
+// that holds its journal to the end, once a majority does.
+void try_hand_off(cluster_ptr self, std::uint32_t p) {
+  auto& r = self->state.parts[p];
+  if (r.r != role::leader || !r.hand_off_end || r.commit < *r.hand_off_end) return;
+  for (const auto& id : r.replicas) {
+    if (!r.hand_off_to.empty() && id != r.hand_off_to) continue;
+    const auto f = std::find_if(r.followers.begin(), r.followers.end(), [&](const auto& f) { return f.id == id; });
+    if (f == r.followers.end() || f->match < *r.hand_off_end || !connected(self, id)) continue;
+    const auto epoch = r.epoch;
+    step_down(self, p, epoch,
+              "handed over to " + id + (self->state.leaving ? ", this node stops" : ", its preferred replica"));
+    r.leader.clear();
+    // Its journal took nothing since hand_off_end was read, and all of it
+    // is committed here: `last` is where it ends, so it may vote for the
+    // candidate at once (with two replicas its vote is needed).
+    r.syncing = false;
+    outbox(self, id).takeovers.push_back({p, epoch});
+    return;
+  }
+}
+
+// While the node stops: what it leads is handed over; once it leads
+// nothing that a connected follower could take (when the whole cluster
+// stops, the others may be gone already), whoever waits is told.
+void hand_off_tick(cluster_ptr self) {
+  auto& st = self->state;
+  if (!st.leaving) return;
+  bool leads = false;
+  for (std::uint32_t p = 0; p < st.partitions; ++p) {
+    auto& r = st.parts[p];
+    if (r.r == role::leader && r.serving && (!r.handing_off || !r.hand_off_to.empty())) {
+      r.hand_off_to.clear();  // a give-back under way: now to anyone
+      if (!r.handing_off) begin_hand_off(self, p, {}, 0);
+    }
+    try_hand_off(self, p);
+    if (r.r == role::leader)
+      for (const auto& f : r.followers) leads = leads || connected(self, f.id);
+  }
+  if (leads) return;
+  for (auto& rp : st.hand_off_waiting) rp.deliver(true);
+  st.hand_off_waiting.clear();
+}
+
+// Gives the lead of one partition back to its preferred replica (rank 0),
+// at most one at a time per node: once this node has led it, and the
+// preferred replica has been connected, for `settle` (5 failure timeouts),
+// the replica is within a batch of the journal's end, and no give-back of
+// this partition started in the last 10 failure timeouts (so a replica
+// that keeps losing the lead is not given it over and over).
+void give_back_tick(cluster_ptr self, std::int64_t now) {
+  auto& st = self->state;
+  if (st.leaving) return;
+  const auto timeout = static_cast<std::int64_t>(st.settings.cluster.failure_timeout_ms);
+  const auto settle = 5 * timeout;
+  bool busy = false;
+  for (std::uint32_t p = 0; p < st.partitions; ++p) {
+    auto& r = st.parts[p];
+    if (r.r != role::leader || !r.handing_off) continue;
+    if (now >= r.hand_off_deadline_ms) call_off_hand_off(self, p);
+    else busy = true;
+  }
+  if (busy) return;
+  for (std::uint32_t p = 0; p < st.partitions; ++p) {
+    auto& r = st.parts[p];
+    if (r.r != role::leader || !r.serving || r.rank == 0 || r.replicas.empty()) continue;
+    if (r.led_since_ms < 0 || now - r.led_since_ms < settle) continue;
+    if (r.gave_back_ms >= 0 && now - r.gave_back_ms < 10 * timeout) continue;
+    const auto& preferred = r.replicas.front();
+    const auto peer = st.peers.find(preferred);
+    if (peer == st.peers.end() || peer->second.connected_since_ms < 0 || now - peer->second.connected_since_ms < settle)
+      continue;
+    const auto f = std::find_if(r.followers.begin(), r.followers.end(), [&](const auto& f) { return f.id == preferred; });
+    if (f == r.followers.end() || !f->known || f->match + catch_up_batch < r.shipped.seq) continue;
+    spdlog::info("cluster: partition {}: giving the lead back to its preferred replica {}", p, preferred);
+    r.gave_back_ms = now;
+    begin_hand_off(self, p, preferred, now + timeout);
+    return;
+  }
+}
+
+// The leader hands p to this node.
+void on_takeover(cluster_ptr self, const std::string& from, const cluster::takeover& t) {
+  auto& r = self->state.parts[t.partition];
+  if (r.r != role::follower || r.leader != from || r.epoch != t.epoch || r.promoting || r.syncing ||
+      r.disk_degraded || self->state.leaving)
+    return;
+  spdlog::info("cluster: partition {}: {} hands it over; standing for epoch {}", t.partition, from, r.epoch + 1);
+  r.r = role::candidate;
+  r.leader.clear();
+  r.transfer = true;
+  stand(self, t.partition);
+}
+
 }  // namespace
 
 // ---- the cluster actor's entry points ---------------------------------------
+
+void hand_off(cluster_ptr self, caf::response_promise done) {
+  auto& st = self->state;
+  if (!st.leaving) spdlog::info("cluster: stopping: handing over the partitions this node leads");
+  st.leaving = true;
+  st.hand_off_waiting.push_back(std::move(done));
+  hand_off_tick(self);
+  flush_now(self);
+}
 
 void init_replicas(cluster_ptr self, const std::vector<log_position>& ends) {
   auto& st = self->state;
@@ -557,8 +726,10 @@ void init_replicas(cluster_ptr self, const std::vector<log_position>& ends) {
 }
 
 void replication_tick(cluster_ptr self) {
+  hand_off_tick(self);
   auto& st = self->state;
   const auto now = monotonic_ms();
+  give_back_tick(self, now);
   const auto timeout = static_cast<std::int64_t>(st.settings.cluster.failure_timeout_ms);
   cluster::peer_message::leads_list leads;
   for (std::uint32_t p = 0; p < st.partitions; ++p) {
@@ -569,7 +740,7 @@ void replication_tick(cluster_ptr self) {
       case role::follower: {
         // A replica whose disk refuses writes could not make its vote for
         // itself durable, nor journal what it would lead.
-        if (r.promoting || r.disk_degraded || heard_leader_recently(self, r, now)) break;
+        if (r.promoting || r.disk_degraded || st.leaving || heard_leader_recently(self, r, now)) break;
         // After a leader is lost, the other replicas stand one after another
         // (cluster::standing_turn), a quarter of the failure timeout apart,
         // so one usually wins the first round instead of splitting the vote.
@@ -588,6 +759,7 @@ void replication_tick(cluster_ptr self) {
           // No majority in time (a split vote, or too few replicas up):
           // stand again later, the lower ranks first.
           r.r = role::follower;
+          r.transfer = false;
           r.election_due_ms = now + timeout / 2 + static_cast<std::int64_t>(r.rank) * timeout / 4;
         }
         break;
@@ -663,6 +835,8 @@ void on_peer_replication(cluster_ptr self, const std::string& from, cluster::pee
     if (valid(v.partition)) on_vote_result(self, from, v);
   for (const auto& t : m.truncates)
     if (valid(t.partition)) on_truncate(self, from, t, m.sent_ms);
+  for (const auto& t : m.takeovers)
+    if (valid(t.partition)) on_takeover(self, from, t);
   if (!m.has_leads) return;
   // Who `from` says it serves: where this node forwards those partitions.
   const auto index = member_index(self, from);

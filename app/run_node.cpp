@@ -393,6 +393,9 @@ int app::run_node(int argc, char** argv, const node_hooks& hooks) {
   draining = true;
   gateway.begin_drain();
   if (admin_server) admin_server->begin_drain();
+  // In a cluster its partitions get new leaders now, while it still serves
+  // (and forwards) its clients' requests, instead of after it is gone.
+  g->hand_off(std::chrono::milliseconds(s.node.shutdown_drain_ms));
   if (s.node.shutdown_unready_ms > 0) {
     // Load balancers see /readyz 503 and move traffic while it is served.
     spdlog::info("/readyz answers 503 for {} ms before connections close", s.node.shutdown_unready_ms);

@@ -312,8 +312,11 @@ std::string encode(const peer_message& m) {
   }
   for (const auto& r : m.results)
     results.emplace_back(array{std::int64_t{r.partition}, r.epoch, r.ok, r.last_seq, r.last_epoch});
-  for (const auto& v : m.votes)
-    votes.emplace_back(array{std::int64_t{v.partition}, v.epoch, v.last_seq, v.last_epoch, v.pre});
+  for (const auto& v : m.votes) {
+    array vote{std::int64_t{v.partition}, v.epoch, v.last_seq, v.last_epoch, v.pre};
+    if (v.transfer) vote.emplace_back(true);
+    votes.emplace_back(std::move(vote));
+  }
   for (const auto& v : m.vote_results)
     vote_results.emplace_back(array{std::int64_t{v.partition}, v.epoch, v.granted, v.pre});
   for (const auto& t : m.truncates)
@@ -326,22 +329,28 @@ std::string encode(const peer_message& m) {
     for (const auto& [p, epoch] : m.leads) list.emplace_back(array{std::int64_t{p}, epoch});
     leads = std::move(list);
   }
-  const value v = array{format_version,       m.sent_ms,           m.echo_ms,          std::move(appends),
-                        std::move(results),   std::move(votes),    std::move(vote_results),
-                        std::move(truncates), std::move(requests), std::move(replies), std::move(leads)};
-  return protocol::serialize(v, protocol::encoding::msgpack);
+  array fields{format_version,       m.sent_ms,           m.echo_ms,          std::move(appends),
+               std::move(results),   std::move(votes),    std::move(vote_results),
+               std::move(truncates), std::move(requests), std::move(replies), std::move(leads)};
+  if (!m.takeovers.empty()) {
+    array takeovers;
+    for (const auto& t : m.takeovers) takeovers.emplace_back(array{std::int64_t{t.partition}, t.epoch});
+    fields.emplace_back(std::move(takeovers));
+  }
+  return protocol::serialize(value(std::move(fields)), protocol::encoding::msgpack);
 }
 
 bool decode(std::string_view bytes, peer_message* out, std::string* error) {
   value v;
   if (!parse_message(bytes, &v, error)) return false;
-  array_reader in(v, "peer message", 11, error);
+  array_reader in(v, "peer message", 11, 12, error);
   if (!check_version(in, error)) return false;
   peer_message m;
   m.sent_ms = in.integer();
   m.echo_ms = in.integer();
   const value* sections[8];
   for (auto& s : sections) s = in.any();
+  const value* takeovers = in.has_more() ? in.any() : nullptr;
   if (!in.ok()) return false;
   auto partition = [](array_reader& r) { return static_cast<std::uint32_t>(r.enumerated<std::int64_t>(0, 0xffffffffLL)); };
   const bool ok =
@@ -380,13 +389,14 @@ bool decode(std::string_view bytes, peer_message* out, std::string* error) {
            }) &&
       each(sections[2], "votes", error,
            [&](const value& item) {
-             array_reader r(item, "vote", 5, error);
+             array_reader r(item, "vote", 5, 6, error);
              vote_request a;
              a.partition = partition(r);
              a.epoch = r.unsigned_integer();
              a.last_seq = r.unsigned_integer();
              a.last_epoch = r.unsigned_integer();
              a.pre = r.boolean();
+             if (r.has_more()) a.transfer = r.boolean();
              m.votes.push_back(a);
              return r.ok();
            }) &&
@@ -442,6 +452,15 @@ bool decode(std::string_view bytes, peer_message* out, std::string* error) {
         }))
       return false;
   }
+  if (takeovers != nullptr && !each(takeovers, "takeovers", error, [&](const value& item) {
+        array_reader r(item, "takeover", 2, error);
+        takeover t;
+        t.partition = partition(r);
+        t.epoch = r.unsigned_integer();
+        m.takeovers.push_back(t);
+        return r.ok();
+      }))
+    return false;
   *out = std::move(m);
   return true;
 }

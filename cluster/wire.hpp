@@ -64,11 +64,16 @@ struct append_result {
 // It answers by the same rules but changes nothing, and the candidate
 // raises its epoch only once a majority would: a node that was cut off, or
 // frozen, cannot unseat a leader the others still hear.
+//
+// `transfer`: the candidate stands because its leader handed it the
+// partition (takeover below): the leader stopped acknowledging first, so a
+// replica grants it even while it still hears that leader.
 struct vote_request {
   std::uint32_t partition = 0;
   std::uint64_t epoch = 0;  // the candidate's new epoch
   std::uint64_t last_seq = 0, last_epoch = 0;
   bool pre = false;
+  bool transfer = false;
 };
 struct vote_result {
   std::uint32_t partition = 0;
@@ -84,14 +89,24 @@ struct truncate_order {
   std::uint64_t after_seq = 0;
 };
 
+// A leader that stops (graceful shutdown) to the follower it hands the
+// partition to: it has stopped taking changes, and that follower's journal
+// holds everything it committed; stand for epoch+1 now.
+struct takeover {
+  std::uint32_t partition = 0;
+  std::uint64_t epoch = 0;  // the leader's
+};
+
 // Everything one node sends another in one CAF message, batched per peer.
 //
 //   peer message: [1, sent_ms, echo_ms, [append...], [result...], [vote...],
 //                  [vote_result...], [truncate...], [[id, request]...],
-//                  [[id, reply]...], [[partition, epoch]...]|nil]
+//                  [[id, reply]...], [[partition, epoch]...]|nil,
+//                  [takeover...]]
 //   append:   [partition, epoch, prev_seq, prev_epoch, commit_seq, [entry...]]
 //   result:   [partition, epoch, ok, last_seq, last_epoch]
-//   vote:     [partition, epoch, last_seq, last_epoch, pre]
+//   vote:     [partition, epoch, last_seq, last_epoch, pre, transfer]
+//   takeover: [partition, epoch]
 //   vote_result: [partition, epoch, granted, pre]
 //   truncate: [partition, epoch, after_seq]
 //   entry:    [seq, epoch, at_ms, tenant, warehouse, sku, change, idem,
@@ -99,6 +114,12 @@ struct truncate_order {
 //
 // sent_ms is the sender's monotonic clock; a reply echoes the latest
 // sent_ms it answers in echo_ms (leader leases count from the send).
+//
+// The takeovers and a vote's `transfer` came later (the hand-off on a
+// graceful stop): they are written only when used (no takeovers: 11
+// fields; transfer false: 5), so a node of the release before reads every
+// message but those of a hand-off, which it refuses whole (the leader then
+// just stops, and the others elect one after the failure timeout).
 struct peer_message {
   std::int64_t sent_ms = 0;
   std::int64_t echo_ms = 0;
@@ -114,9 +135,10 @@ struct peer_message {
   using leads_list = std::vector<std::pair<std::uint32_t, std::uint64_t>>;
   bool has_leads = false;
   leads_list leads;
+  std::vector<takeover> takeovers;
   bool empty() const {
     return appends.empty() && results.empty() && votes.empty() && vote_results.empty() && truncates.empty() &&
-           requests.empty() && replies.empty() && !has_leads;
+           requests.empty() && replies.empty() && !has_leads && takeovers.empty();
   }
 };
 

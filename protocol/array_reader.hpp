@@ -25,6 +25,20 @@ class array_reader {
     else if (items_->size() != fields)
       fail(what_ + ": " + std::to_string(items_->size()) + " fields, not " + std::to_string(fields));
   }
+  // A format that grew: `min_fields` to `max_fields` items, the later ones
+  // optional (read them while has_more()). Encoders write a newer field only
+  // when it is not its default, so a reader of the older format still reads
+  // what does not use it.
+  array_reader(const value& v, std::string what, std::size_t min_fields, std::size_t max_fields, std::string* error)
+      : what_(std::move(what)), error_(error) {
+    items_ = v.as_array();
+    if (!items_) fail(what_ + ": not an array");
+    else if (items_->size() < min_fields || items_->size() > max_fields)
+      fail(what_ + ": " + std::to_string(items_->size()) + " fields, not " + std::to_string(min_fields) + " to " +
+           std::to_string(max_fields));
+  }
+  // Whether a field is left to read.
+  bool has_more() const { return ok_ && items_ && index_ < items_->size(); }
   bool ok() const { return ok_; }
 
   std::int64_t integer() {

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "cluster/wire.hpp"
+#include "protocol/codec.hpp"
 
 using namespace stockgrid;
 
@@ -236,12 +237,14 @@ cluster::peer_message full_peer_message() {
   m.results.push_back({3, 7, true, 44, 7});
   m.results.push_back({5, 8, false, 2, 1});
   m.votes.push_back({9, 12, 100, 11, true});
+  m.votes.push_back({10, 13, 90, 12, false, true});
   m.vote_results.push_back({9, 12, true, true});
   m.truncates.push_back({2, 7, 30});
   m.requests.emplace_back(77, full_request());
   m.replies.emplace_back(78, full_reply());
   m.has_leads = true;
   m.leads = {{0, 7}, {4095, 1}};
+  m.takeovers = {{10, 12}, {4095, 3}};
   return m;
 }
 
@@ -279,9 +282,16 @@ TEST_CASE("a peer message crosses nodes whole", "[cluster][wire]") {
   CHECK(back.results[0].ok);
   CHECK_FALSE(back.results[1].ok);
   CHECK(back.results[1].last_epoch == 1);
-  REQUIRE(back.votes.size() == 1);
+  REQUIRE(back.votes.size() == 2);
   CHECK(back.votes[0].last_seq == 100);
   CHECK(back.votes[0].pre);
+  CHECK_FALSE(back.votes[0].transfer);
+  CHECK(back.votes[1].transfer);
+  CHECK_FALSE(back.votes[1].pre);
+  REQUIRE(back.takeovers.size() == 2);
+  CHECK(back.takeovers[0].partition == 10);
+  CHECK(back.takeovers[0].epoch == 12);
+  CHECK(back.takeovers[1].partition == 4095);
   CHECK(back.vote_results[0].pre);
   REQUIRE(back.vote_results.size() == 1);
   CHECK(back.vote_results[0].granted);
@@ -301,6 +311,33 @@ TEST_CASE("a peer message crosses nodes whole", "[cluster][wire]") {
   REQUIRE(cluster::decode(cluster::encode(quiet), &back, &error));
   CHECK_FALSE(back.has_leads);
   CHECK(back.empty());
+}
+
+// A node of the release before the hand-off reads exactly 11 fields per
+// peer message and 5 per vote: what does not hand off must still look so.
+TEST_CASE("a peer message without a hand-off keeps the earlier format", "[cluster][wire]") {
+  auto m = full_peer_message();
+  m.takeovers.clear();
+  m.votes.pop_back();  // the transfer vote
+  protocol::value v;
+  std::string error;
+  REQUIRE(protocol::parse(cluster::encode(m), protocol::encoding::msgpack, {}, &v, &error));
+  REQUIRE(v.as_array());
+  CHECK(v.as_array()->size() == 11);
+  const auto& votes = *(*v.as_array())[5].as_array();
+  REQUIRE(votes.size() == 1);
+  CHECK(votes[0].as_array()->size() == 5);
+
+  // With them, a message has 12 fields and the vote 6; a 13th is refused.
+  REQUIRE(protocol::parse(cluster::encode(full_peer_message()), protocol::encoding::msgpack, {}, &v, &error));
+  CHECK(v.as_array()->size() == 12);
+  CHECK((*(*v.as_array())[5].as_array())[1].as_array()->size() == 6);
+  auto longer = *v.as_array();
+  longer.emplace_back(protocol::array{});
+  cluster::peer_message out;
+  CHECK_FALSE(cluster::decode(protocol::serialize(protocol::value(std::move(longer)), protocol::encoding::msgpack),
+                              &out, &error));
+  CHECK(error.find("12") != std::string::npos);
 }
 
 TEST_CASE("a peer message that is not what encode writes is refused whole", "[cluster][wire]") {
