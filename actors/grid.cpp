@@ -137,9 +137,19 @@ void route_in_cluster(node_context& ctx, std::uint32_t p, request&& req, reply_s
     }
     reply_fn checked = [done = std::move(done), read, leader_acked, p, r = ctx.routes](reply&& rep) {
       const bool acknowledged_change = !read && !leader_acked && rep.code == outcome::ok;
-      if (!acknowledged_change && monotonic_ms() >= r->lease_end_ms[p].load(std::memory_order_acquire)) {
-        auto late = reply::error(outcome::unavailable, "partition " + std::to_string(p) +
-                                                           ": this node's lease ended before it answered");
+      // An UNAVAILABLE says itself what became of the request (a change
+      // that waited for a majority when this node stepped down: outcome
+      // unknown).
+      if (!acknowledged_change && rep.code != outcome::unavailable &&
+          monotonic_ms() >= r->lease_end_ms[p].load(std::memory_order_acquire)) {
+        // A change of an `ack: "leader"` tenant was applied here, and a new
+        // leader may or may not have it: its outcome is unknown. Anything
+        // else (a read, a refusal) changed nothing.
+        const bool applied = !read && rep.code == outcome::ok;
+        auto late = reply::error(outcome::unavailable,
+                                 "partition " + std::to_string(p) + ": this node's lease ended before it answered" +
+                                     (applied ? "; the change's outcome is unknown: resend it with the same idem"
+                                              : ""));
         late.retry_after_ms = r->retry_after_ms;
         return done(std::move(late));
       }

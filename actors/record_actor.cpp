@@ -129,7 +129,11 @@ void journal_and_apply(self_ptr self, const request& req, const reply_sink& done
       index_new_hold);
   if (seq == 0) {
     if (creates_record) st.ctx->records.give_back(st.key.tenant);
-    done(journal_unavailable("partition unavailable: its disk refuses writes", retry_after_ms));
+    // Its disk refuses writes, the node stops, or (in a cluster) this node
+    // is handing the partition to another or no longer leads it.
+    done(journal_unavailable("partition unavailable: its journal takes no writes here now (its disk refuses "
+                             "writes, or it is changing leader)",
+                             retry_after_ms));
     return;
   }
   if (applied) {
