@@ -242,4 +242,63 @@ inline std::pair<std::size_t, std::set<std::int64_t>> busiest_leader(cluster3& c
   return {c.index_of(best->first), best->second};
 }
 
+// The entry of partition `p` in a cluster.status answer.
+inline const value& partition_in(const value& status, std::int64_t p) {
+  for (const value& entry : items(status, "partitions"))
+    if (integer(entry, "partition") == p) return entry;
+  FAIL("partition " << p << " missing from " << Catch::Detail::stringify(status));
+  static const value none;
+  return none;
+}
+
+// Whether the cluster has converged: every node sees the three members up
+// and the same leader for every partition; each leader reports both its
+// followers with lag 0, and every copy's journal ends where its leader's
+// does. Otherwise `why` says what was not so. A node's status is a board it
+// republishes every heartbeat, so while writes go on, copies that keep up
+// still look apart: ask once they have paused for a few heartbeats
+// (node_freeze_test.cpp, node_rolling_restart_test.cpp).
+inline bool converged(cluster3& c, std::string* why) {
+  std::vector<value> status;
+  for (auto& n : c.nodes) status.push_back(status_of(*n));
+  std::map<std::int64_t, std::string> leaders;
+  for (std::size_t i = 0; i < 3; ++i) {
+    for (const value& m : items(status[i], "members"))
+      if (at(m, "up") != value(true)) {
+        *why = c.id(i) + " sees " + text(m, "id") + " down";
+        return false;
+      }
+    for (const value& p : items(status[i], "partitions")) {
+      const auto n = integer(p, "partition");
+      const auto leader = text(p, "leader");
+      if (leader.empty() || (leaders.count(n) && leaders[n] != leader)) {
+        *why = c.id(i) + " sees partition " + std::to_string(n) + " led by '" + leader + "'";
+        return false;
+      }
+      leaders[n] = leader;
+    }
+  }
+  for (const auto& [p, leader] : leaders) {
+    const value& led = partition_in(status[c.index_of(leader)], p);
+    const value* lag = at(led, "lag").as_object() ? &at(led, "lag") : nullptr;
+    if (text(led, "role") != "leader" || lag == nullptr || lag->as_object()->size() != 2) {
+      *why = "partition " + std::to_string(p) + " at its leader: " + Catch::Detail::stringify(led);
+      return false;
+    }
+    for (const auto& [follower, behind] : *lag->as_object())
+      if (behind != value(std::int64_t{0})) {
+        *why = "partition " + std::to_string(p) + ": " + follower + " behind by " + Catch::Detail::stringify(behind);
+        return false;
+      }
+    for (std::size_t i = 0; i < 3; ++i)
+      if (integer(partition_in(status[i], p), "last_seq") != integer(led, "last_seq")) {
+        *why = "partition " + std::to_string(p) + ": " + c.id(i) + "'s copy ends at " +
+               std::to_string(integer(partition_in(status[i], p), "last_seq")) + ", its leader's at " +
+               std::to_string(integer(led, "last_seq"));
+        return false;
+      }
+  }
+  return true;
+}
+
 }  // namespace stockgrid::node_test

@@ -241,6 +241,15 @@ inline void stock(session& s, int skus, int each) {
   }
 }
 
+// Waits until every node sees every member up and the nodes agree on a
+// leader for each of the 4 partitions; returns the replicas as node 0 sees
+// them (for check_journals).
+inline std::map<std::int64_t, std::set<std::string>> cluster_ready(cluster3& c) {
+  for (auto& n : c.nodes) REQUIRE(eventually([&] { return all_up(*n, c.ids()); }));
+  REQUIRE(eventually([&] { return leaders_agreed(c).size() == 4; }));
+  return replicas_seen_by(*c.nodes[0]);
+}
+
 // The start of a failover test on `c`: every member up and every partition
 // led, the tenant `acme` everywhere, the leader of the most partitions (the
 // one the test takes away), a writer session at each of the other two
@@ -253,7 +262,7 @@ struct failover_setup {
   session s0, s1;                                          // writers at others[0] and others[1]
 
   failover_setup(cluster3& c, int skus)
-      : replicas(ready(c)),
+      : replicas(cluster_ready(c)),
         t(c, "acme"),
         busiest(busiest_leader(c)),
         others(all_but(busiest.first)),
@@ -263,11 +272,6 @@ struct failover_setup {
   }
 
  private:
-  static std::map<std::int64_t, std::set<std::string>> ready(cluster3& c) {
-    for (auto& n : c.nodes) REQUIRE(eventually([&] { return all_up(*n, c.ids()); }));
-    REQUIRE(eventually([&] { return leaders_agreed(c).size() == 4; }));
-    return replicas_seen_by(*c.nodes[0]);
-  }
   static std::vector<std::size_t> all_but(std::size_t node) {
     std::vector<std::size_t> out;
     for (std::size_t i = 0; i < 3; ++i)
