@@ -110,6 +110,25 @@ void sync_end(cluster_ptr self, std::uint32_t p) {
   });
 }
 
+// Tells every connected member which partitions this node leads and
+// serves, with their epochs: where they forward. Every heartbeat, and at
+// once when that changes by a hand-off, so requests do not wait for the
+// next one.
+void announce_leads(cluster_ptr self, std::int64_t now) {
+  auto& st = self->state;
+  cluster::peer_message::leads_list leads;
+  for (std::uint32_t p = 0; p < st.partitions; ++p) {
+    const auto& r = st.parts[p];
+    if (r.r == role::leader && r.serving && r.lease_end_ms > now) leads.emplace_back(p, r.epoch);
+  }
+  for (auto& [id, peer] : st.peers)
+    if (peer.handle) {
+      auto& box = outbox(self, id);
+      box.has_leads = true;
+      box.leads = leads;
+    }
+}
+
 // This node stops leading (or trying to): its record actors stop, what waits
 // for a majority gets an unknown outcome, and its own appends are refused.
 void step_down(cluster_ptr self, std::uint32_t p, std::uint64_t epoch, const std::string& why) {
@@ -168,6 +187,9 @@ void start_serving(cluster_ptr self, std::uint32_t p) {
                                           set_lease(self, p);
                                           routes(self).leader[p].store(routes(self).self,
                                                                        std::memory_order_release);
+                                          // After a takeover the others
+                                          // forward here at once.
+                                          if (r.lease_end_ms > monotonic_ms()) announce_leads(self, monotonic_ms());
                                           spdlog::info("cluster: partition {}: leading, epoch {}, journal at {}",
                                                        p, epoch, r.shipped.seq);
                                         })](persistence::partition_store& store) mutable {
@@ -612,6 +634,7 @@ void try_hand_off(cluster_ptr self, std::uint32_t p) {
     // candidate at once (with two replicas its vote is needed).
     r.syncing = false;
     outbox(self, id).takeovers.push_back({p, epoch});
+    announce_leads(self, monotonic_ms());
     return;
   }
 }
@@ -731,7 +754,6 @@ void replication_tick(cluster_ptr self) {
   const auto now = monotonic_ms();
   give_back_tick(self, now);
   const auto timeout = static_cast<std::int64_t>(st.settings.cluster.failure_timeout_ms);
-  cluster::peer_message::leads_list leads;
   for (std::uint32_t p = 0; p < st.partitions; ++p) {
     auto& r = st.parts[p];
     switch (r.r) {
@@ -775,17 +797,10 @@ void replication_tick(cluster_ptr self) {
           outbox(self, f.id).appends.push_back({p, r.epoch, prev.seq, prev.epoch, r.commit, {}});
         }
         set_lease(self, p);
-        if (r.serving && r.lease_end_ms > now) leads.emplace_back(p, r.epoch);
         break;
     }
   }
-  // Every node learns who serves which partition, for forwarding.
-  for (auto& [id, peer] : st.peers)
-    if (peer.handle) {
-      auto& box = outbox(self, id);
-      box.has_leads = true;
-      box.leads = leads;
-    }
+  announce_leads(self, now);
 }
 
 void on_committed(cluster_ptr self, committed_batch& batch) {
