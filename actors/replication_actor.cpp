@@ -741,9 +741,12 @@ void init_replicas(cluster_ptr self, const std::vector<log_position>& ends) {
     r.rank = static_cast<std::uint32_t>(it - reps.begin());
     r.epoch = writer(self).epoch(p);
     r.last = r.queued = ends[p];
-    // The preferred leader stands first, soon after start; the others wait
-    // their turn, so one election usually settles it.
-    r.election_due_ms = now + (r.rank == 0 ? 4 * static_cast<std::int64_t>(st.settings.cluster.heartbeat_interval_ms)
+    // The preferred leader stands first; the others wait their turn, so one
+    // election usually settles it. Not before the failure timeout: members
+    // started with this one do not vote until then (on_vote), and a refused
+    // first try would let the next rank win (the lead then moves back by a
+    // give-back later, a short UNAVAILABLE for the partition's clients).
+    r.election_due_ms = now + (r.rank == 0 ? timeout + timeout / 4
                                            : timeout + static_cast<std::int64_t>(r.rank) * timeout / 2);
   }
 }

@@ -373,9 +373,12 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       return done(local_error("BAD_REQUEST", "connect: the client is already connected"));
     }
     std::string error;
-    auto parsed = parse_ws_url(url_text, &error);
-    if (!parsed) return done(local_error(disconnected_code, error));
-    url = std::move(*parsed);
+    auto parsed = parse_ws_urls(url_text, &error);
+    if (parsed.empty()) return done(local_error(disconnected_code, error));
+    urls = std::move(parsed);
+    url_index = 0;
+    url = urls.front();
+    first_attempts = 0;
     token = std::move(token_text);
     tls.reset();
     if (url.tls) {
@@ -389,7 +392,6 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
           tls->load_verify_file(options.tls_ca_file, ec);
         }
         if (ec) return done(local_error(disconnected_code, "TLS: cannot load CAs: " + ec.message()));
-        tls->set_verify_callback(ssl::host_name_verification(url.host));
       } else {
         tls->set_verify_mode(ssl::verify_none);
       }
@@ -401,8 +403,18 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     ensure_ticking();
   }
 
+  // The next node's URL, when connect() named several: each attempt after
+  // a failed or dropped connection goes to the next one in turn.
+  void next_url() {
+    if (urls.size() < 2) return;
+    url_index = (url_index + 1) % urls.size();
+    url = urls[url_index];
+  }
+
   void start_attempt() {
     current = state::connecting;
+    // The certificate must name the host this attempt connects to.
+    if (tls && options.tls_verify) tls->set_verify_callback(ssl::host_name_verification(url.host));
     const std::uint64_t generation = ++connection_generation;
     std::weak_ptr<impl> weak = shared_from_this();
     transport_events events{
@@ -521,10 +533,18 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       of_this_connection.push_back(std::move(it->second));
       it = delayed.erase(it);
     }
-    if (connect_done) {
-      // The first connection of a connect() failed: report it, no reconnect.
+    if (connect_done && ++first_attempts < urls.size()) {
+      // connect() named several nodes: try the next one.
+      next_url();
+      start_attempt();
+    } else if (connect_done) {
+      // The first connection of a connect() failed (at every node it
+      // named): report it, no reconnect.
       current = state::failed;
-      const std::string message = "cannot connect to " + url_for_messages() + ": " + why;
+      const std::string message = "cannot connect to " + url_for_messages() + ": " + why +
+                                  (urls.size() > 1 ? " (nor to the other " + std::to_string(urls.size() - 1) +
+                                                         " URLs)"
+                                                   : "");
       std::exchange(connect_done, nullptr)(local_error(disconnected_code, message));
       fail_all(std::string(disconnected_code), message);
     } else {
@@ -546,6 +566,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       return;
     }
     current = state::reconnect_wait;
+    next_url();
     const double growth = std::pow(b.multiplier, static_cast<double>(reconnect_attempts - 1));
     const double base = std::min(static_cast<double>(b.initial.count()) * growth,
                                  static_cast<double>(b.max.count()));
@@ -986,7 +1007,10 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   std::mt19937_64 rng;
 
   state current = state::idle;
-  ws_url url;
+  std::vector<ws_url> urls;  // the nodes connect() named
+  std::size_t url_index = 0;
+  ws_url url;                // urls[url_index]: the one connected or being tried
+  std::size_t first_attempts = 0;  // of connect(), before its first success
   std::string token;
   std::shared_ptr<ssl::context> tls;
   std::shared_ptr<transport> conn;

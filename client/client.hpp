@@ -15,9 +15,9 @@
 //   idempotency key unless the caller gave one, so resending it can never
 //   apply it twice.
 // - Reconnect: when the connection drops, the client reconnects with
-//   exponential backoff (capped, with jitter), authenticates again and
-//   resends every request that was in flight, in the order first sent, with
-//   the same idempotency keys. A resent mutation the server had applied is
+//   exponential backoff (capped, with jitter; to the next node when given
+//   several), authenticates again and resends every request that was in
+//   flight, in the order first sent, with the same idempotency keys. A resent mutation the server had applied is
 //   answered with its original response plus `"replayed": true`.
 // - Retries: a TIMEOUT answer is resent with the same key; UNAVAILABLE,
 //   OVERLOADED and RATE_LIMITED are resent after their retry_after_ms plus
@@ -178,6 +178,13 @@ class client {
   // error (UNAUTHENTICATED), or a local DISCONNECTED when the connection
   // could not be made (one attempt; no reconnect before the first success).
   // Requests called before it completes wait for it.
+  //
+  // `url` may name several nodes of one cluster, separated by commas
+  // ("ws://a:7400/v1/ws,ws://b:7400/v1/ws"; all ws:// or all wss://, at
+  // most 16): connect() tries them in order until one answers, and every
+  // reconnect goes to the next one in turn. So when a node stops (a rolling
+  // restart) or dies, the client goes on through another, resending what
+  // was in flight with the same idempotency keys.
   std::future<value> connect(std::string url, std::string token);
   void connect(std::string url, std::string token, callback done);
 

@@ -65,4 +65,24 @@ std::optional<ws_url> parse_ws_url(std::string_view text, std::string* error) {
   return url;
 }
 
+std::vector<ws_url> parse_ws_urls(std::string_view text, std::string* error) {
+  std::vector<ws_url> urls;
+  for (;;) {
+    const auto comma = text.find(',');
+    auto url = parse_ws_url(text.substr(0, comma), error);
+    if (!url) return {};
+    if (!urls.empty() && url->tls != urls.front().tls) {
+      *error = "url: the nodes' URLs must all be ws:// or all wss://";
+      return {};
+    }
+    urls.push_back(std::move(*url));
+    if (urls.size() > ws_urls_max) {
+      *error = "url: at most " + std::to_string(ws_urls_max) + " URLs";
+      return {};
+    }
+    if (comma == std::string_view::npos) return urls;
+    text.remove_prefix(comma + 1);
+  }
+}
+
 }  // namespace stockgrid::client

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace stockgrid::client {
 
@@ -18,5 +19,11 @@ struct ws_url {
 
 // Parses a ws:// or wss:// URL; nullopt with `error` set when it is not one.
 std::optional<ws_url> parse_ws_url(std::string_view text, std::string* error);
+
+// The nodes of one cluster a client may use: 1 to ws_urls_max URLs
+// separated by commas, all ws:// or all wss://. Empty with `error` set when
+// they are not.
+inline constexpr std::size_t ws_urls_max = 16;
+std::vector<ws_url> parse_ws_urls(std::string_view text, std::string* error);
 
 }  // namespace stockgrid::client

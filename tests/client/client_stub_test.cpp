@@ -425,6 +425,36 @@ TEST_CASE("reconnecting gives up after attempts_max when the server is gone") {
   CHECK_THAT(client::error_message(answer), Catch::Contains("after 3 attempts"));
 }
 
+TEST_CASE("given several nodes, the client connects to one that answers and goes on through another when it goes") {
+  auto options = quick_options();
+  options.reconnect.attempts_max = 10;
+  client::client c(options);
+  std::optional<running_server> first;
+  first.emplace();
+  running_server second;
+  // Nothing listens at the first URL: connect() goes on to the next.
+  connect(c, "ws://127.0.0.1:1/v1/ws," + first->url() + "," + second.url());
+  CHECK(client::is_ok(c.get("berlin", "mug").get()));
+  CHECK(first->dispatch.seen().size() == 1);
+
+  // A reserve in flight when its node stops is resent, with its key, to
+  // the next node that answers (the first URL still refuses).
+  first->dispatch.hold(true);
+  auto pending = c.reserve("berlin", "mug", 1);
+  REQUIRE(first->dispatch.wait_seen(2));
+  const std::string key = first->dispatch.seen().back().second;
+  first->dispatch.forget_held();
+  first.reset();  // close 1001, then nothing listens
+  const value answer = pending.get();
+  INFO(client::to_json(answer));
+  CHECK(client::is_ok(answer));
+  const auto seen = second.dispatch.seen();
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].first == "stock.reserve");
+  CHECK(seen[0].second == key);
+  CHECK(c.stats().connects == 2);
+}
+
 TEST_CASE("a client on the caller's io_context") {
   running_server server;
   boost::asio::io_context io;

@@ -93,3 +93,22 @@ TEST_CASE("ws:// and wss:// URLs") {
   CHECK_FALSE(parse_ws_url("ws://h:port/", &error));
   CHECK_FALSE(parse_ws_url("ws://[::1/", &error));
 }
+
+TEST_CASE("several nodes' URLs, separated by commas") {
+  std::string error;
+  auto urls = parse_ws_urls("ws://10.0.0.1:7400/v1/ws,ws://10.0.0.2:7400/v1/ws", &error);
+  REQUIRE(urls.size() == 2);
+  CHECK(urls[0].host == "10.0.0.1");
+  CHECK(urls[1].host == "10.0.0.2");
+  CHECK(urls[1].target == "/v1/ws");
+  CHECK(parse_ws_urls("wss://a", &error).size() == 1);
+
+  CHECK(parse_ws_urls("ws://a/v1/ws,wss://b/v1/ws", &error).empty());
+  CHECK_THAT(error, Catch::Contains("must all be ws:// or all wss://"));
+  CHECK(parse_ws_urls("ws://a/v1/ws,", &error).empty());  // an empty one
+  CHECK(parse_ws_urls("ws://a/v1/ws,http://b", &error).empty());
+  std::string many;
+  for (std::size_t i = 0; i <= ws_urls_max; ++i) many += (i ? "," : "") + std::string("ws://h") + std::to_string(i);
+  CHECK(parse_ws_urls(many, &error).empty());
+  CHECK_THAT(error, Catch::Contains("at most 16"));
+}
