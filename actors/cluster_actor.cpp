@@ -527,9 +527,14 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
         else
           st.settings_waiting[from] = std::move(bytes);  // one per member: bounded by the membership
       },
-      [self](handoff_atom) {
+      [self](handoff_atom, bool start) {
         auto done = self->make_response_promise();
-        hand_off(self, done);
+        if (start) {
+          hand_off(self, done);
+        } else {
+          call_off_hand_offs(self);
+          done.deliver(true);
+        }
         return done;
       },
       [](continuation& c) { c.fn(); },

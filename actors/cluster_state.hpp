@@ -135,6 +135,7 @@ struct partition_replica {
   std::optional<std::uint64_t> hand_off_end;
   std::string hand_off_to;
   std::int64_t hand_off_deadline_ms = 0;
+  std::uint64_t hand_off_generation = 0;  // which begin_hand_off a journal-end read belongs to
   std::int64_t led_since_ms = -1;    // serving since
   std::int64_t gave_back_ms = -1;    // the last give-back it started
   bool transfer = false;  // candidate: it stands because its leader handed it over
@@ -179,6 +180,7 @@ struct cluster_state {
   // Set once this node stops (grid::hand_off): it hands over what it leads,
   // stands for nothing more, and answers these once it leads nothing.
   bool leaving = false;
+  bool hand_off_over = false;  // its time ran out (call_off_hand_offs): none starts again
   std::vector<caf::response_promise> hand_off_waiting;
   static inline const char* name = "stockgrid.cluster";
 };
@@ -205,6 +207,9 @@ void on_disk_health(cluster_ptr self, const disk_health& h);
 // leads none (a partition no follower can take is still led at the
 // caller's deadline: it then fails over after the failure timeout).
 void hand_off(cluster_ptr self, caf::response_promise done);
+// The stopping node's hand-off took too long: what it still leads takes
+// changes again until it exits (it still stands for nothing).
+void call_off_hand_offs(cluster_ptr self);
 
 }  // namespace stockgrid::actors
 

@@ -671,16 +671,19 @@ bool grid::hand_off(std::chrono::milliseconds limit) {
   const auto start = std::chrono::steady_clock::now();
   bool done = false;
   caf::scoped_actor self{*im.system};
-  self->request(im.cluster, limit, handoff_atom::value)
+  self->request(im.cluster, limit, handoff_atom::value, true)
       .receive([&done](bool all) { done = all; },
                [](const caf::error&) {});
   const auto took =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-  if (done)
-    spdlog::info("cluster: handed over every partition this node led in {} ms", took);
-  else
+  if (done) {
+    spdlog::info("cluster: handed over what this node led that a follower could take, in {} ms", took);
+  } else {
+    // What is still being handed over takes changes again until the exit.
+    caf::anon_send(im.cluster, handoff_atom::value, false);
     spdlog::warn("cluster: still leads partitions after {} ms of handing over; they fail over once it is gone",
                  took);
+  }
   return done;
 }
 

@@ -409,6 +409,7 @@ void stand(cluster_ptr self, std::uint32_t p) {
                              spdlog::warn("cluster: partition {}: cannot stand for epoch {}: {}", p, epoch,
                                           st.message());
                              r.r = role::follower;
+                             r.transfer = false;
                              return;
                            }
                            if (r.votes.size() >= cluster::majority(r.replicas.size())) return become_leader(self, p);
@@ -475,6 +476,9 @@ void on_vote_result(cluster_ptr self, const std::string& from, const cluster::vo
   if (!is_replica(r, from)) return;
   if (!v.pre && v.epoch > r.epoch && r.r != role::none)
     return step_down(self, v.partition, v.epoch, "a later epoch exists");
+  // A stopping node does not take the lead of anything more (an election
+  // it started before lapses).
+  if (self->state.leaving) return;
   if (r.r != role::candidate || r.promoting || !v.granted || v.pre != r.pre_vote) return;
   if (v.epoch != (r.pre_vote ? r.epoch + 1 : r.epoch)) return;
   r.votes.insert(from);
@@ -577,6 +581,17 @@ void on_truncate(cluster_ptr self, const std::string& from, const cluster::trunc
 // back to it once it has been up and caught up for a while (give_back_tick),
 // so leadership spreads out again after failovers and restarts.
 
+// Whether follower `id` could take p over: connected, answering (a frozen
+// node keeps its journal but would not stand), and holding p's journal to
+// `end`.
+bool can_take_over(cluster_ptr self, const partition_replica& r, const std::string& id, std::uint64_t end,
+                   std::int64_t now) {
+  const auto f = std::find_if(r.followers.begin(), r.followers.end(), [&](const auto& f) { return f.id == id; });
+  const auto fresh = static_cast<std::int64_t>(self->state.settings.cluster.failure_timeout_ms) / 2;
+  return f != r.followers.end() && f->known && f->match >= end && connected(self, id) && f->acked_sent_ms >= 0 &&
+         now - f->acked_sent_ms < fresh;
+}
+
 // Starts handing p over (to `to`, or to any caught-up follower when empty;
 // called off at `deadline_ms` unless the node stops): its new requests get
 // UNAVAILABLE (retried at the next leader) and its record actors append
@@ -586,12 +601,18 @@ void begin_hand_off(cluster_ptr self, std::uint32_t p, std::string to, std::int6
   r.handing_off = true;
   r.hand_off_to = std::move(to);
   r.hand_off_deadline_ms = deadline_ms;
+  r.hand_off_end.reset();
+  const auto generation = ++r.hand_off_generation;
   routes(self).handing_off[p].store(true, std::memory_order_release);
   routes(self).may_append[p].store(false, std::memory_order_release);
   const auto epoch = r.epoch;
-  writer(self).run(p, [done = later(self, [self, p, epoch](status& st, log_position& end) {
+  writer(self).run(p, [done = later(self, [self, p, epoch, generation](status& st, log_position& end) {
                          auto& r = self->state.parts[p];
-                         if (r.r != role::leader || r.epoch != epoch || !r.handing_off) return;
+                         // Only the end read for this hand-off: an earlier
+                         // one, called off, may have let appends in since.
+                         if (r.r != role::leader || r.epoch != epoch || !r.handing_off ||
+                             r.hand_off_generation != generation)
+                           return;
                          if (!st) {
                            spdlog::warn("cluster: partition {}: cannot hand it over: {}", p, st.message());
                            return;
@@ -605,10 +626,10 @@ void begin_hand_off(cluster_ptr self, std::uint32_t p, std::string to, std::int6
   });
 }
 
-// A give-back that did not happen in time: p takes changes again.
-void call_off_hand_off(cluster_ptr self, std::uint32_t p) {
+// A hand-off that did not happen: p takes changes again.
+void call_off_hand_off(cluster_ptr self, std::uint32_t p, const char* why) {
   auto& r = self->state.parts[p];
-  spdlog::warn("cluster: partition {}: {} did not catch up in time; keeping the lead", p, r.hand_off_to);
+  spdlog::warn("cluster: partition {}: not handed over ({}); keeping the lead", p, why);
   r.handing_off = false;
   r.hand_off_end.reset();
   r.hand_off_to.clear();
@@ -616,47 +637,58 @@ void call_off_hand_off(cluster_ptr self, std::uint32_t p) {
   routes(self).handing_off[p].store(false, std::memory_order_release);
 }
 
-// Hands p to the chosen follower, or else the best-ranked connected one,
-// that holds its journal to the end, once a majority does.
+// Hands p to the chosen follower, or else the best-ranked one that can take
+// it over, once a majority holds the journal to the end.
 void try_hand_off(cluster_ptr self, std::uint32_t p) {
   auto& r = self->state.parts[p];
-  if (r.r != role::leader || !r.hand_off_end || r.commit < *r.hand_off_end) return;
+  if (r.r != role::leader || !r.handing_off || !r.hand_off_end || r.commit < *r.hand_off_end) return;
+  const auto now = monotonic_ms();
   for (const auto& id : r.replicas) {
-    if (!r.hand_off_to.empty() && id != r.hand_off_to) continue;
-    const auto f = std::find_if(r.followers.begin(), r.followers.end(), [&](const auto& f) { return f.id == id; });
-    if (f == r.followers.end() || f->match < *r.hand_off_end || !connected(self, id)) continue;
+    if (id == me(self) || (!r.hand_off_to.empty() && id != r.hand_off_to)) continue;
+    if (!can_take_over(self, r, id, *r.hand_off_end, now)) continue;
     const auto epoch = r.epoch;
     step_down(self, p, epoch,
               "handed over to " + id + (self->state.leaving ? ", this node stops" : ", its preferred replica"));
-    r.leader.clear();
-    // Its journal took nothing since hand_off_end was read, and all of it
-    // is committed here: `last` is where it ends, so it may vote for the
-    // candidate at once (with two replicas its vote is needed).
+    // Its journal took nothing since hand_off_end was read (this hand-off's
+    // own read), and all of it is committed here: `last` is where it ends,
+    // so it may vote for the candidate at once (with two replicas its vote
+    // is needed). It counts the candidate as heard from, so it does not
+    // stand itself meanwhile; if the candidate refuses, it stands at once
+    // (on_takeover).
     r.syncing = false;
-    outbox(self, id).takeovers.push_back({p, epoch});
-    announce_leads(self, monotonic_ms());
+    r.leader = id;
+    r.leader_heard_ms = now;
+    outbox(self, id).takeovers.push_back({p, epoch, false});
+    announce_leads(self, now);
     return;
   }
 }
 
-// While the node stops: what it leads is handed over; once it leads
-// nothing that a connected follower could take (when the whole cluster
-// stops, the others may be gone already), whoever waits is told.
+// While the node stops: each partition it leads that a follower can take
+// is handed over (one nobody can take, as with replication factor 1 or
+// every follower down, is served until the node exits); once none is left
+// to hand over, whoever waits is told.
 void hand_off_tick(cluster_ptr self) {
   auto& st = self->state;
-  if (!st.leaving) return;
-  bool leads = false;
+  if (!st.leaving || st.hand_off_over) return;
+  const auto now = monotonic_ms();
+  bool waiting = false;
   for (std::uint32_t p = 0; p < st.partitions; ++p) {
     auto& r = st.parts[p];
-    if (r.r == role::leader && r.serving && (!r.handing_off || !r.hand_off_to.empty())) {
-      r.hand_off_to.clear();  // a give-back under way: now to anyone
-      if (!r.handing_off) begin_hand_off(self, p, {}, 0);
+    if (r.r != role::leader || !r.serving) continue;
+    bool taker = false;  // a follower that holds about all of it (it catches up the rest meanwhile)
+    const auto near = r.shipped.seq > catch_up_batch ? r.shipped.seq - catch_up_batch : 0;
+    for (const auto& f : r.followers) taker = taker || can_take_over(self, r, f.id, near, now);
+    if (!taker) {
+      if (r.handing_off) call_off_hand_off(self, p, "no follower can take it");
+      continue;
     }
+    r.hand_off_to.clear();  // a give-back under way: now to anyone
+    if (!r.handing_off) begin_hand_off(self, p, {}, 0);
     try_hand_off(self, p);
-    if (r.r == role::leader)
-      for (const auto& f : r.followers) leads = leads || connected(self, f.id);
+    waiting = waiting || r.r == role::leader;
   }
-  if (leads) return;
+  if (waiting) return;
   for (auto& rp : st.hand_off_waiting) rp.deliver(true);
   st.hand_off_waiting.clear();
 }
@@ -664,9 +696,10 @@ void hand_off_tick(cluster_ptr self) {
 // Gives the lead of one partition back to its preferred replica (rank 0),
 // at most one at a time per node: once this node has led it, and the
 // preferred replica has been connected, for `settle` (5 failure timeouts),
-// the replica is within a batch of the journal's end, and no give-back of
-// this partition started in the last 10 failure timeouts (so a replica
-// that keeps losing the lead is not given it over and over).
+// the replica is within 1,024 seqs of the journal's end and answering, and
+// no give-back of this partition started here in the last 10 failure
+// timeouts (so a replica that keeps losing the lead is not given it over
+// and over).
 void give_back_tick(cluster_ptr self, std::int64_t now) {
   auto& st = self->state;
   if (st.leaving) return;
@@ -676,7 +709,7 @@ void give_back_tick(cluster_ptr self, std::int64_t now) {
   for (std::uint32_t p = 0; p < st.partitions; ++p) {
     auto& r = st.parts[p];
     if (r.r != role::leader || !r.handing_off) continue;
-    if (now >= r.hand_off_deadline_ms) call_off_hand_off(self, p);
+    if (now >= r.hand_off_deadline_ms) call_off_hand_off(self, p, "its preferred replica did not catch up in time");
     else busy = true;
   }
   if (busy) return;
@@ -689,8 +722,8 @@ void give_back_tick(cluster_ptr self, std::int64_t now) {
     const auto peer = st.peers.find(preferred);
     if (peer == st.peers.end() || peer->second.connected_since_ms < 0 || now - peer->second.connected_since_ms < settle)
       continue;
-    const auto f = std::find_if(r.followers.begin(), r.followers.end(), [&](const auto& f) { return f.id == preferred; });
-    if (f == r.followers.end() || !f->known || f->match + catch_up_batch < r.shipped.seq) continue;
+    const auto near = r.shipped.seq > catch_up_batch ? r.shipped.seq - catch_up_batch : 0;
+    if (!can_take_over(self, r, preferred, near, now)) continue;
     spdlog::info("cluster: partition {}: giving the lead back to its preferred replica {}", p, preferred);
     r.gave_back_ms = now;
     begin_hand_off(self, p, preferred, now + timeout);
@@ -698,17 +731,29 @@ void give_back_tick(cluster_ptr self, std::int64_t now) {
   }
 }
 
-// The leader hands p to this node.
+// The leader hands p to this node; or the node it handed p to refuses, and
+// this one, which holds the whole journal too, stands instead.
 void on_takeover(cluster_ptr self, const std::string& from, const cluster::takeover& t) {
-  auto& r = self->state.parts[t.partition];
-  if (r.r != role::follower || r.leader != from || r.epoch != t.epoch || r.promoting || r.syncing ||
-      r.disk_degraded || self->state.leaving)
+  const auto p = t.partition;
+  auto& r = self->state.parts[p];
+  if (r.r != role::follower || r.leader != from || r.epoch != t.epoch) return;  // stale
+  const bool can_stand = !r.promoting && !r.syncing && !r.disk_degraded && !self->state.leaving;
+  if (!can_stand) {
+    // It would not win (its vote for itself cannot be written, or it is
+    // stopping): say so, so the other side stands instead of the partition
+    // waiting a failure timeout.
+    if (!t.refused) {
+      spdlog::info("cluster: partition {}: {} hands it over, but this node cannot stand now", p, from);
+      outbox(self, from).takeovers.push_back({p, t.epoch, true});
+    }
     return;
-  spdlog::info("cluster: partition {}: {} hands it over; standing for epoch {}", t.partition, from, r.epoch + 1);
+  }
+  spdlog::info("cluster: partition {}: {} {}; standing for epoch {}", p, from,
+               t.refused ? "cannot take it over" : "hands it over", r.epoch + 1);
   r.r = role::candidate;
   r.leader.clear();
   r.transfer = true;
-  stand(self, t.partition);
+  stand(self, p);
 }
 
 }  // namespace
@@ -722,6 +767,17 @@ void hand_off(cluster_ptr self, caf::response_promise done) {
   st.hand_off_waiting.push_back(std::move(done));
   hand_off_tick(self);
   flush_now(self);
+}
+
+void call_off_hand_offs(cluster_ptr self) {
+  auto& st = self->state;
+  for (std::uint32_t p = 0; p < st.partitions; ++p)
+    if (st.parts[p].r == role::leader && st.parts[p].handing_off)
+      call_off_hand_off(self, p, "the stop's hand-off time is up");
+  // Nothing more starts: hand_off_tick would begin them again.
+  for (auto& rp : st.hand_off_waiting) rp.deliver(false);
+  st.hand_off_waiting.clear();
+  st.hand_off_over = true;
 }
 
 void init_replicas(cluster_ptr self, const std::vector<log_position>& ends) {

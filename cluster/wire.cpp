@@ -334,7 +334,7 @@ std::string encode(const peer_message& m) {
                std::move(truncates), std::move(requests), std::move(replies), std::move(leads)};
   if (!m.takeovers.empty()) {
     array takeovers;
-    for (const auto& t : m.takeovers) takeovers.emplace_back(array{std::int64_t{t.partition}, t.epoch});
+    for (const auto& t : m.takeovers) takeovers.emplace_back(array{std::int64_t{t.partition}, t.epoch, t.refused});
     fields.emplace_back(std::move(takeovers));
   }
   return protocol::serialize(value(std::move(fields)), protocol::encoding::msgpack);
@@ -453,10 +453,11 @@ bool decode(std::string_view bytes, peer_message* out, std::string* error) {
       return false;
   }
   if (takeovers != nullptr && !each(takeovers, "takeovers", error, [&](const value& item) {
-        array_reader r(item, "takeover", 2, error);
+        array_reader r(item, "takeover", 3, error);
         takeover t;
         t.partition = partition(r);
         t.epoch = r.unsigned_integer();
+        t.refused = r.boolean();
         m.takeovers.push_back(t);
         return r.ok();
       }))

@@ -89,12 +89,16 @@ struct truncate_order {
   std::uint64_t after_seq = 0;
 };
 
-// A leader that stops (graceful shutdown) to the follower it hands the
-// partition to: it has stopped taking changes, and that follower's journal
-// holds everything it committed; stand for epoch+1 now.
+// A leader handing the partition over (it stops, or gives the lead back to
+// the preferred replica) to a follower: it has stopped taking changes, and
+// that follower's journal holds everything it committed; stand for
+// epoch+1 now. `refused`: the answer of a follower that cannot stand (its
+// disk refuses writes, it stops too): the former leader, which holds the
+// whole journal as well, stands instead.
 struct takeover {
   std::uint32_t partition = 0;
   std::uint64_t epoch = 0;  // the leader's
+  bool refused = false;
 };
 
 // Everything one node sends another in one CAF message, batched per peer.
@@ -106,7 +110,7 @@ struct takeover {
 //   append:   [partition, epoch, prev_seq, prev_epoch, commit_seq, [entry...]]
 //   result:   [partition, epoch, ok, last_seq, last_epoch]
 //   vote:     [partition, epoch, last_seq, last_epoch, pre, transfer]
-//   takeover: [partition, epoch]
+//   takeover: [partition, epoch, refused]
 //   vote_result: [partition, epoch, granted, pre]
 //   truncate: [partition, epoch, after_seq]
 //   entry:    [seq, epoch, at_ms, tenant, warehouse, sku, change, idem,

@@ -244,7 +244,7 @@ cluster::peer_message full_peer_message() {
   m.replies.emplace_back(78, full_reply());
   m.has_leads = true;
   m.leads = {{0, 7}, {4095, 1}};
-  m.takeovers = {{10, 12}, {4095, 3}};
+  m.takeovers = {{10, 12, false}, {4095, 3, true}};
   return m;
 }
 
@@ -291,7 +291,9 @@ TEST_CASE("a peer message crosses nodes whole", "[cluster][wire]") {
   REQUIRE(back.takeovers.size() == 2);
   CHECK(back.takeovers[0].partition == 10);
   CHECK(back.takeovers[0].epoch == 12);
+  CHECK_FALSE(back.takeovers[0].refused);
   CHECK(back.takeovers[1].partition == 4095);
+  CHECK(back.takeovers[1].refused);
   CHECK(back.vote_results[0].pre);
   REQUIRE(back.vote_results.size() == 1);
   CHECK(back.vote_results[0].granted);
