@@ -93,6 +93,9 @@ struct cluster3 {
       o.env = cluster_node_env();
       o.partitions = partitions;
       o.host = where[i].gateway;
+      // A fixed gateway port, so a node restarted on its data dir is where
+      // clients given every node's URL look for it.
+      if (where[i].gateway == "127.0.0.1") o.port = unused_port();
       if (launcher) o.launcher = launcher(i, o.data_dir);
       o.args = {"--cluster-bind", where[i].cluster, "--cluster-port", std::to_string(ports[i]), "--join", join,
                 "--replication-factor", std::to_string(replication_factor),

@@ -185,6 +185,8 @@ struct node_options {
   // The address the gateway listens on (--bind) and sessions connect to: an
   // address of the node's own network namespace (node_partition_test.cpp).
   std::string host = "127.0.0.1";
+  // The gateway's port; 0 = one the kernel picks, anew at every start.
+  std::uint16_t port = 0;
 };
 // A node without the demo tenant (tests that create their own tenants).
 inline node_options without_demo() {
@@ -207,7 +209,7 @@ class test_node {
                              "--bind",
                              options.host,
                              "--port",
-                             "0",
+                             std::to_string(options.port),
                              "--partitions",
                              std::to_string(options.partitions),
                              "--journal-threads",

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "client/client.hpp"
 #include "tests/system/replication_checks.hpp"
 
 using namespace stockgrid::node_test;
@@ -100,6 +101,21 @@ class rolling_load {
  public:
   rolling_load(cluster3& c, const tenant_everywhere& t) : c_(c), t_(t) {
     for (std::size_t i = 0; i < 3; ++i) open_session(i);
+    // A POS terminal: the C++ client given every node's URL, which resends
+    // by itself (with the same keys) and goes on through the next node when
+    // one closes its connection. Each of its reserves must end ok.
+    stockgrid::client::client_options o;
+    o.request_timeout = answer_limit;
+    o.retries_max = 100;
+    o.reconnect.initial = 20ms;
+    o.reconnect.max = 200ms;
+    pos_ = std::make_unique<stockgrid::client::client>(o);
+    std::string urls;
+    for (auto& n : c.nodes)
+      urls += (urls.empty() ? "" : ",") + std::string("ws://127.0.0.1:") + std::to_string(n->port()) + "/v1/ws";
+    const value answer = pos_->connect(urls, t.keys[0].writer).get();
+    INFO(Catch::Detail::stringify(answer));
+    REQUIRE(stockgrid::client::is_ok(answer));
   }
 
   session& writer(std::size_t i) { return *writers_[i]; }
@@ -126,9 +142,18 @@ class rolling_load {
         in_flight_[i].emplace(writers_[i]->send(reserve_request(r.n % skus, key_of(r))), r);
       }
     }
+    while (new_keys_ && pos_in_flight_.size() < window) {
+      const std::string key = "pos-" + std::to_string(pos_next_);
+      pos_in_flight_.emplace_back(
+          key, pos_->reserve("w", sku(pos_next_++ % skus), 1, {.ttl_ms = 600'000, .ref = {}, .idem = key}));
+    }
     for (std::size_t i = 0; i < 3; ++i) collect(i);
+    collect_pos(new_keys_ ? 0ms : 5ms);
     if (!to_resend_.empty()) std::this_thread::sleep_for(retry_pause);
   }
+
+  std::size_t pos_acked() const { return pos_acked_; }
+  stockgrid::client::client_stats pos_stats() const { return pos_->stats(); }
 
   // Whether no key waits to be resent (between rounds, none is in flight).
   bool all_settled() const { return to_resend_.empty(); }
@@ -162,7 +187,27 @@ class rolling_load {
   bool idle() const {
     for (const auto& q : in_flight_)
       if (!q.empty()) return false;
-    return all_settled();
+    return all_settled() && pos_in_flight_.empty();
+  }
+
+  // The POS client's answers that have come (waiting up to `wait` for each).
+  void collect_pos(std::chrono::milliseconds wait) {
+    for (auto it = pos_in_flight_.begin(); it != pos_in_flight_.end();) {
+      if (it->second.wait_for(wait) != std::future_status::ready) {
+        ++it;
+        continue;
+      }
+      const value answer = it->second.get();
+      if (ok(answer)) {
+        result_.acked[it->first] = text(answer, "hold");
+        ++pos_acked_;
+      } else if (code(answer) == "INSUFFICIENT_STOCK") {
+        ++result_.refused;
+      } else {
+        FAIL("the POS client's reserve " << it->first << " ended " << Catch::Detail::stringify(answer));
+      }
+      it = pos_in_flight_.erase(it);
+    }
   }
 
   // Reads until every request sent on node i's session is answered.
@@ -221,6 +266,10 @@ class rolling_load {
   int next_ = 0;
   restart_figures* counting_ = nullptr;
   load_result result_;
+  std::unique_ptr<stockgrid::client::client> pos_;
+  std::vector<std::pair<std::string, std::future<value>>> pos_in_flight_;  // (key, answer)
+  int pos_next_ = 0;
+  std::size_t pos_acked_ = 0;
 };
 
 // Whether both nodes other than k name a leader other than k for every
@@ -361,6 +410,17 @@ TEST_CASE("cluster: a rolling restart of the three nodes under load loses no ack
   }
   CHECK(handed_off > 0);
   load.finish();
+  {
+    INFO("the POS client, given every node's URL, went on through the restarts");
+    CHECK(load.pos_acked() > 0);
+    const auto stats = load.pos_stats();
+    std::printf("rolling restart: the POS client (every node's URL) had %zu reserves acknowledged, connected %llu "
+                "times, resent %llu requests\n",
+                load.pos_acked(), static_cast<unsigned long long>(stats.connects),
+                static_cast<unsigned long long>(stats.resends));
+    // Its node stopped at least once (every node does): it went on elsewhere.
+    CHECK(stats.connects >= 2);
+  }
   std::printf("rolling restart: %zu reserves acknowledged, %zu refused (INSUFFICIENT_STOCK), %lld ms in all\n",
               load.result().acked.size(), load.result().refused, static_cast<long long>(ms_since(start)));
 
