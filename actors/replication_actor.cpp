@@ -637,6 +637,16 @@ void call_off_hand_off(cluster_ptr self, std::uint32_t p, const char* why) {
   routes(self).handing_off[p].store(false, std::memory_order_release);
 }
 
+// A stopping node: once no partition it leads is being handed over,
+// whoever waits (grid::hand_off) is told.
+void tell_if_handed_off(cluster_ptr self) {
+  auto& st = self->state;
+  for (const auto& r : st.parts)
+    if (r.r == role::leader && r.handing_off) return;
+  for (auto& rp : st.hand_off_waiting) rp.deliver(true);
+  st.hand_off_waiting.clear();
+}
+
 // Hands p to the chosen follower, or else the best-ranked one that can take
 // it over, once a majority holds the journal to the end.
 void try_hand_off(cluster_ptr self, std::uint32_t p) {
@@ -660,6 +670,7 @@ void try_hand_off(cluster_ptr self, std::uint32_t p) {
     r.leader_heard_ms = now;
     outbox(self, id).takeovers.push_back({p, epoch, false});
     announce_leads(self, now);
+    if (self->state.leaving) tell_if_handed_off(self);
     return;
   }
 }
@@ -672,7 +683,6 @@ void hand_off_tick(cluster_ptr self) {
   auto& st = self->state;
   if (!st.leaving || st.hand_off_over) return;
   const auto now = monotonic_ms();
-  bool waiting = false;
   for (std::uint32_t p = 0; p < st.partitions; ++p) {
     auto& r = st.parts[p];
     if (r.r != role::leader || !r.serving) continue;
@@ -685,12 +695,11 @@ void hand_off_tick(cluster_ptr self) {
     }
     r.hand_off_to.clear();  // a give-back under way: now to anyone
     if (!r.handing_off) begin_hand_off(self, p, {}, 0);
-    try_hand_off(self, p);
-    waiting = waiting || r.r == role::leader;
   }
-  if (waiting) return;
-  for (auto& rp : st.hand_off_waiting) rp.deliver(true);
-  st.hand_off_waiting.clear();
+  // Once all have begun: a give-back that was under way may step down at
+  // once, and tell_if_handed_off must not count the ones not begun yet.
+  for (std::uint32_t p = 0; p < st.partitions; ++p) try_hand_off(self, p);
+  tell_if_handed_off(self);
 }
 
 // Gives the lead of one partition back to its preferred replica (rank 0),
