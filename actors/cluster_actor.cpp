@@ -539,6 +539,10 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
       },
       [](continuation& c) { c.fn(); },
       [self](stop_atom) {
+        // Answers owed to other members (requests they forwarded, refused
+        // or answered here) go out first: unsent, their callers would
+        // count them as outcome unknown.
+        flush_now(self);
         for (auto& [id, p] : self->state.peers) fail_pending(p, id, "this node is stopping");
         self->quit();
       },

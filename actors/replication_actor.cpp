@@ -372,6 +372,13 @@ void become_leader(cluster_ptr self, std::uint32_t p) {
                                                 if (seq == 0) return step_down(self, p, epoch, "its journal refuses writes");
                                                 r.epoch_start_seq = seq;
                                                 r.history.push_back({epoch, seq});
+                                                // Learn where each follower's journal ends
+                                                // now, not at the next heartbeat: the marker
+                                                // is shipped, and serving starts, once they
+                                                // answer.
+                                                for (const auto& f : r.followers)
+                                                  outbox(self, f.id).appends.push_back(
+                                                      {p, epoch, r.shipped.seq, r.shipped.epoch, r.commit, {}});
                                                 spdlog::info("cluster: partition {}: elected leader, epoch {}", p, epoch);
                                               })](persistence::partition_store& store) mutable {
                            std::vector<cluster::epoch_start> history;
