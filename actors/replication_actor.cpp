@@ -599,6 +599,13 @@ bool can_take_over(cluster_ptr self, const partition_replica& r, const std::stri
          now - f->acked_sent_ms < fresh;
 }
 
+// Whether follower `id` could take p over once it has caught up the last
+// batch (it does so meanwhile): the test for starting a hand-off.
+bool could_take_over_soon(cluster_ptr self, const partition_replica& r, const std::string& id, std::int64_t now) {
+  const auto near = r.shipped.seq > catch_up_batch ? r.shipped.seq - catch_up_batch : 0;
+  return can_take_over(self, r, id, near, now);
+}
+
 // Starts handing p over (to `to`, or to any caught-up follower when empty;
 // called off at `deadline_ms` unless the node stops): its new requests get
 // UNAVAILABLE (retried at the next leader) and its record actors append
@@ -693,9 +700,8 @@ void hand_off_tick(cluster_ptr self) {
   for (std::uint32_t p = 0; p < st.partitions; ++p) {
     auto& r = st.parts[p];
     if (r.r != role::leader || !r.serving) continue;
-    bool taker = false;  // a follower that holds about all of it (it catches up the rest meanwhile)
-    const auto near = r.shipped.seq > catch_up_batch ? r.shipped.seq - catch_up_batch : 0;
-    for (const auto& f : r.followers) taker = taker || can_take_over(self, r, f.id, near, now);
+    bool taker = false;
+    for (const auto& f : r.followers) taker = taker || could_take_over_soon(self, r, f.id, now);
     if (!taker) {
       if (r.handing_off) call_off_hand_off(self, p, "no follower can take it");
       continue;
@@ -738,8 +744,7 @@ void give_back_tick(cluster_ptr self, std::int64_t now) {
     const auto peer = st.peers.find(preferred);
     if (peer == st.peers.end() || peer->second.connected_since_ms < 0 || now - peer->second.connected_since_ms < settle)
       continue;
-    const auto near = r.shipped.seq > catch_up_batch ? r.shipped.seq - catch_up_batch : 0;
-    if (!can_take_over(self, r, preferred, near, now)) continue;
+    if (!could_take_over_soon(self, r, preferred, now)) continue;
     spdlog::info("cluster: partition {}: giving the lead back to its preferred replica {}", p, preferred);
     r.gave_back_ms = now;
     begin_hand_off(self, p, preferred, now + timeout);
