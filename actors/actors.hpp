@@ -159,6 +159,8 @@ struct node_context {
   std::function<epoch_ms()> clock;
   // Null on a single node.
   std::shared_ptr<cluster_routes> routes;
+  // The SQLite VFS of the partition files (grid_options::sqlite_vfs).
+  std::string sqlite_vfs;
 };
 
 // The time as the node's actors see it: ctx.clock when a test set one, else

@@ -18,7 +18,9 @@
 //
 // What crosses nodes: (beat_atom, std::string id, uint32 partitions,
 // uint32 replication_factor) and (peer_atom, std::string from, std::string
-// bytes) where the bytes are a cluster/wire.hpp peer message — atoms,
+// bytes) where the bytes are a cluster/wire.hpp peer message, and the
+// chunks of a partition file a leader sends a follower it rebuilds, with
+// their answers (copy_atom, copied_atom: messages.hpp) — atoms,
 // strings and integers only, which CAF serializes without registration, so
 // nothing of ours goes through CAF's serializer and a message that does not
 // decode is refused whole, with the reason logged.

@@ -485,6 +485,15 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
              std::int64_t retry_after_ms, std::string& response) {
         on_called(self, from, id, code, message, retry_after_ms, response);
       },
+      [self](copy_atom, const std::string& from, std::uint32_t p, std::uint64_t epoch, std::uint64_t id,
+             std::uint64_t offset, std::uint64_t size, std::uint32_t crc, const std::string& data) {
+        if (self->state.peers.count(from)) on_copy_chunk(self, from, p, epoch, id, offset, size, crc, data);
+      },
+      [self](copied_atom, const std::string& from, std::uint32_t p, std::uint64_t epoch, std::uint64_t id,
+             std::uint64_t next, bool installed, std::uint64_t last_seq, std::uint64_t last_epoch,
+             const std::string& error) {
+        on_copy_answer(self, from, p, epoch, id, next, installed, {last_epoch, last_seq}, error);
+      },
       [self](committed_batch& batch) { on_committed(self, batch); },
       [self](const disk_health& h) { on_disk_health(self, h); },
       [self](auth_table& t) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <thread>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -139,6 +140,43 @@ struct partition_replica {
   std::int64_t led_since_ms = -1;    // serving since
   std::int64_t gave_back_ms = -1;    // the last give-back it started
   bool transfer = false;  // candidate: it stands because its leader handed it over
+  // Follower: its copy is being replaced by its leader's (replica_copy.cpp);
+  // until then it neither appends, votes nor stands.
+  bool installing = false;
+  // Its journal was empty when this node started (a new member, or a
+  // replaced disk: it cannot tell which), so it may have lost entries it
+  // once acknowledged. Until it holds everything a serving leader says is
+  // committed, it votes only for candidates whose journal is empty too, so
+  // its vote never elects a copy missing a committed entry. Kept across
+  // restarts by a marker file, data/blank/p-NNNN.
+  bool blank = false;
+  std::uint64_t leader_commit = 0;         // the latest commit seq its leader sent
+  std::uint64_t leader_serving_epoch = 0;  // the epoch its leader last said it serves in
+};
+
+// Rebuilding a replica whose journal ends below what its leader compacted
+// (replica_copy.cpp): the leader sends a copy of its partition file.
+struct outgoing_copy {  // at the leader: at most one per node at a time
+  std::uint32_t partition = 0;
+  std::uint64_t epoch = 0;  // the leader's, when it started
+  std::string to;
+  std::uint64_t id = 0;
+  std::string path;  // data/copies/out-p-NNNN.db
+  int fd = -1;       // open once the copy is made
+  std::uint64_t size = 0, offset = 0;  // offset: the next byte to send
+  std::uint32_t crc = 0;               // CRC-32C of the whole file
+  std::int64_t started_ms = 0;
+  std::int64_t deadline_ms = 0;  // for the next answer
+};
+struct incoming_copy {  // at the follower: one per partition
+  std::string from;
+  std::uint64_t epoch = 0, id = 0;
+  std::string path;  // data/copies/in-p-NNNN.db
+  int fd = -1;
+  std::uint64_t size = 0, received = 0;
+  std::uint32_t crc = 0;  // of what was received
+  std::int64_t last_ms = 0;
+  bool installing = false;
 };
 
 // This node's tenants and keys, to send every member (grid::publish_auth).
@@ -182,6 +220,14 @@ struct cluster_state {
   bool leaving = false;
   bool hand_off_over = false;  // its time ran out (call_off_hand_offs): none starts again
   std::vector<caf::response_promise> hand_off_waiting;
+  // Copies of partition files (replica_copy.cpp). The copy is made on a
+  // thread of its own (copy_thread), one at a time.
+  std::optional<outgoing_copy> copy_out;
+  std::map<std::uint32_t, incoming_copy> copies_in;
+  std::int64_t copy_retry_ms = 0;  // no copy is sent before
+  std::uint64_t next_copy_id = 1;
+  std::thread copy_thread;
+  ~cluster_state();
   static inline const char* name = "stockgrid.cluster";
 };
 
@@ -207,6 +253,22 @@ void on_disk_health(cluster_ptr self, const disk_health& h);
 // leads none (a partition no follower can take is still led at the
 // caller's deadline: it then fails over after the failure timeout).
 void hand_off(cluster_ptr self, caf::response_promise done);
+// replica_copy.cpp: rebuilding a copy from its leader's partition file.
+// Every tick: starts a copy for a follower that needs one, gives up on
+// ones that stalled.
+void copy_tick(cluster_ptr self, std::int64_t now);
+// (copy_atom ...) from a leader; (copied_atom ...) from a follower.
+void on_copy_chunk(cluster_ptr self, const std::string& from, std::uint32_t p, std::uint64_t epoch,
+                   std::uint64_t id, std::uint64_t offset, std::uint64_t size, std::uint32_t crc,
+                   const std::string& data);
+void on_copy_answer(cluster_ptr self, const std::string& from, std::uint32_t p, std::uint64_t epoch,
+                    std::uint64_t id, std::uint64_t next, bool installed, cluster::log_position end,
+                    const std::string& error);
+// A member's connection closed: copies from it not being installed go.
+void copy_peer_lost(cluster_ptr self, const std::string& id);
+// replication_actor.cpp: follower `id` of p holds a copy of this leader's
+// file now, ending at `end`: ship to it again from there.
+void copy_installed(cluster_ptr self, std::uint32_t p, const std::string& id, cluster::log_position end);
 // The stopping node's hand-off took too long: what it still leads takes
 // changes again until it exits (it still stands for nothing).
 void call_off_hand_offs(cluster_ptr self);

@@ -400,9 +400,13 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
     return nullptr;
   }
   if (!check_layout(s.node.data_dir, s.node.partitions, error)) return nullptr;
+  // Partition copies half sent or half received when the node stopped
+  // (actors/replica_copy.cpp): never in use at a start.
+  std::filesystem::remove_all(std::filesystem::path(s.node.data_dir) / "copies", ec);
   auto im = std::make_unique<impl>();
   im->options = options;
   im->ctx.settings = s;
+  im->ctx.sqlite_vfs = options.sqlite_vfs;
   im->limits.max_ttl_ms = static_cast<std::int64_t>(s.holds.max_ttl_ms);
 
   std::vector<std::unique_ptr<persistence::partition_store>> stores;

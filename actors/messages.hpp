@@ -51,6 +51,14 @@ using pcalled_atom = caf::atom_constant<caf::atom("pcalled")>;
 // hand every partition it leads to a follower; answered true once it leads
 // none.
 using handoff_atom = caf::atom_constant<caf::atom("handoff")>;
+// Between nodes, rebuilding a replica from its leader's file
+// (replica_copy.cpp): (copy_atom, from, uint32 partition, uint64 epoch,
+// uint64 copy id, uint64 offset, uint64 size, uint32 crc32c, string
+// bytes), a chunk; (copied_atom, from, uint32 partition, uint64 epoch,
+// uint64 copy id, uint64 next offset, bool installed, uint64 last seq,
+// uint64 last epoch, string error), its answer.
+using copy_atom = caf::atom_constant<caf::atom("copy")>;
+using copied_atom = caf::atom_constant<caf::atom("copied")>;
 
 // Delivers a reply to the caller and returns the request's in-flight credit.
 struct reply_sink {

@@ -10,7 +10,13 @@
 // majority voted: raises the writer's epoch, journals an epoch marker,
 // ships its journal, serves once the marker is on a majority and the holds
 // are loaded) -> follower again when it meets a higher epoch.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <optional>
 
 #include <spdlog/spdlog.h>
@@ -164,6 +170,29 @@ void try_hand_off(cluster_ptr self, std::uint32_t p);
 
 // ---- leader -----------------------------------------------------------------
 
+std::string blank_marker(cluster_ptr self, std::uint32_t p) {
+  char name[32];
+  std::snprintf(name, sizeof name, "blank/p-%04u", p);
+  return (std::filesystem::path(self->state.ctx->settings.node.data_dir) / name).string();
+}
+
+// A blank copy (partition_replica::blank) that now holds everything its
+// leader, serving in this epoch (so its epoch marker, and every entry
+// committed before it, is on a majority), says is committed votes as any
+// copy does again.
+void caught_up_from_blank(cluster_ptr self, std::uint32_t p) {
+  auto& r = self->state.parts[p];
+  if (r.r != role::follower || r.leader_serving_epoch != r.epoch || r.leader_commit == 0 ||
+      r.last.seq < r.leader_commit)
+    return;
+  std::error_code ec;
+  std::filesystem::remove(blank_marker(self, p), ec);
+  if (ec) return;  // tried again at the next heartbeat
+  r.blank = false;
+  spdlog::info("cluster: partition {}: this copy, empty at start, holds what {} committed (seq {}); it votes again",
+               p, r.leader, r.leader_commit);
+}
+
 void start_serving(cluster_ptr self, std::uint32_t p) {
   auto& r = self->state.parts[p];
   r.promoting = true;
@@ -184,6 +213,14 @@ void start_serving(cluster_ptr self, std::uint32_t p) {
                                                          std::move(rep.with_holds));
                                           r.serving = true;
                                           r.led_since_ms = monotonic_ms();
+                                          // Elected by a majority whose journals
+                                          // are not ahead of its own: it holds
+                                          // every committed entry.
+                                          if (r.blank) {
+                                            std::error_code ec;
+                                            std::filesystem::remove(blank_marker(self, p), ec);
+                                            r.blank = static_cast<bool>(ec);
+                                          }
                                           set_lease(self, p);
                                           routes(self).leader[p].store(routes(self).self,
                                                                        std::memory_order_release);
@@ -277,11 +314,11 @@ void probe(cluster_ptr self, std::uint32_t p, follower_progress& f, log_position
                                           if (verdict == cluster::agreement::unverifiable) {
                                             // Logged once: asked again only once it reconnects.
                                             it->needs_rebuild = true;
-                                            spdlog::error("cluster: partition {}: {}'s journal ends at seq {} (epoch "
-                                                          "{}), below what this leader compacted, so they cannot be "
-                                                          "compared; nothing is shipped to it, and its copy needs a "
-                                                          "rebuild (docs/cluster.md)",
-                                                          p, id, theirs.seq, theirs.epoch);
+                                            spdlog::warn("cluster: partition {}: {}'s journal ends at seq {} (epoch "
+                                                         "{}), below what this leader compacted, so they cannot be "
+                                                         "compared; its copy is rebuilt from a copy of this "
+                                                         "leader's file (docs/cluster.md)",
+                                                         p, id, theirs.seq, theirs.epoch);
                                             return;
                                           }
                                           if (agrees) {
@@ -306,6 +343,18 @@ void probe(cluster_ptr self, std::uint32_t p, follower_progress& f, log_position
     done(verdict, agrees);
   });
 }
+
+}  // namespace
+
+void copy_installed(cluster_ptr self, std::uint32_t p, const std::string& id, log_position end) {
+  auto& r = self->state.parts[p];
+  auto it = std::find_if(r.followers.begin(), r.followers.end(), [&](const auto& f) { return f.id == id; });
+  if (it == r.followers.end()) return;
+  it->needs_rebuild = it->probing = false;
+  probe(self, p, *it, end);
+}
+
+namespace {
 
 void on_result(cluster_ptr self, const std::string& from, const cluster::append_result& res, std::int64_t echo) {
   auto& r = self->state.parts[res.partition];
@@ -456,7 +505,8 @@ void on_vote(cluster_ptr self, const std::string& from, const cluster::vote_requ
   // vote for a while; it keeps that promise by not voting at all for the
   // failure timeout after its start.
   const bool settled = now - self->state.started_ms >= static_cast<std::int64_t>(self->state.settings.cluster.failure_timeout_ms);
-  const bool grant = r.r != role::none && settled && !r.promoting && !r.syncing &&
+  const bool grant = r.r != role::none && settled && !r.promoting && !r.syncing && !r.installing &&
+                     (!r.blank || (v.last_seq == 0 && v.last_epoch == 0)) &&
                      std::find(r.replicas.begin(), r.replicas.end(), from) != r.replicas.end() &&
                      cluster::grants_vote(r.epoch, r.last, v.epoch, {v.last_epoch, v.last_seq},
                                           !v.transfer && heard_leader_recently(self, r, now));
@@ -499,6 +549,11 @@ void on_append(cluster_ptr self, const std::string& from, cluster::partition_app
   const auto p = a.partition;
   auto& r = self->state.parts[p];
   if (r.r == role::none || r.syncing) return;
+  if (r.installing) {
+    // Its copy is being replaced by this leader's: not answered, but heard.
+    if (from == r.leader && a.epoch == r.epoch) r.leader_heard_ms = monotonic_ms();
+    return;
+  }
   if (a.epoch < r.epoch || (a.epoch == r.epoch && r.r == role::leader))
     return answer(self, from, {p, r.epoch, false, r.last.seq, r.last.epoch}, sent_ms);
   if (a.epoch > r.epoch || r.r != role::follower) {
@@ -510,9 +565,11 @@ void on_append(cluster_ptr self, const std::string& from, cluster::partition_app
   r.leader_heard_ms = monotonic_ms();
   if (log_position{a.prev_epoch, a.prev_seq} != r.queued)
     return answer(self, from, {p, r.epoch, false, r.queued.seq, r.queued.epoch}, sent_ms);
+  r.leader_commit = a.commit_seq;
   if (a.entries.empty()) {
     r.commit = std::max(r.commit, std::min(a.commit_seq, r.last.seq));
     writer(self).set_commit_point(p, r.commit);
+    if (r.blank) caught_up_from_blank(self, p);
     return answer(self, from, {p, r.epoch, true, r.last.seq, r.last.epoch}, sent_ms);
   }
   // Its disk refuses writes: the entries are not answered, so the leader
@@ -807,6 +864,7 @@ void init_replicas(cluster_ptr self, const std::vector<log_position>& ends) {
   const auto now = monotonic_ms();
   const auto self_index = static_cast<std::uint32_t>(member_index(self, me(self)));
   const auto timeout = static_cast<std::int64_t>(st.settings.cluster.failure_timeout_ms);
+  std::vector<std::uint32_t> blanks;
   st.parts.resize(st.partitions);
   for (std::uint32_t p = 0; p < st.partitions; ++p) {
     auto& r = st.parts[p];
@@ -818,6 +876,8 @@ void init_replicas(cluster_ptr self, const std::vector<log_position>& ends) {
     r.rank = static_cast<std::uint32_t>(it - reps.begin());
     r.epoch = writer(self).epoch(p);
     r.last = r.queued = ends[p];
+    r.blank = ends[p] == log_position{} || std::filesystem::exists(blank_marker(self, p));
+    if (r.blank) blanks.push_back(p);
     // The preferred leader stands first; the others wait their turn, so one
     // election usually settles it. Not before the failure timeout: members
     // started with this one do not vote until then (on_vote), and a refused
@@ -826,6 +886,27 @@ void init_replicas(cluster_ptr self, const std::vector<log_position>& ends) {
     r.election_due_ms = now + (r.rank == 0 ? timeout + timeout / 4
                                            : timeout + static_cast<std::int64_t>(r.rank) * timeout / 2);
   }
+  // The blank copies' markers, durable before this node votes.
+  if (blanks.empty()) return;
+  const auto dir = std::filesystem::path(blank_marker(self, 0)).parent_path();
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  for (auto p : blanks) {
+    const auto path = blank_marker(self, p);
+    if (const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644); fd >= 0) {
+      (void)::fsync(fd);
+      ::close(fd);
+    } else {
+      spdlog::error("cluster: cannot create {}: {}", path, std::strerror(errno));
+    }
+  }
+  if (const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
+    (void)::fsync(fd);
+    ::close(fd);
+  }
+  spdlog::info("cluster: {} of this node's copies start empty: they vote only for empty copies until they hold "
+               "what a leader committed",
+               blanks.size());
 }
 
 void replication_tick(cluster_ptr self) {
@@ -833,6 +914,7 @@ void replication_tick(cluster_ptr self) {
   auto& st = self->state;
   const auto now = monotonic_ms();
   give_back_tick(self, now);
+  copy_tick(self, now);
   const auto timeout = static_cast<std::int64_t>(st.settings.cluster.failure_timeout_ms);
   for (std::uint32_t p = 0; p < st.partitions; ++p) {
     auto& r = st.parts[p];
@@ -842,7 +924,8 @@ void replication_tick(cluster_ptr self) {
       case role::follower: {
         // A replica whose disk refuses writes could not make its vote for
         // itself durable, nor journal what it would lead.
-        if (r.promoting || r.disk_degraded || st.leaving || heard_leader_recently(self, r, now)) break;
+        if (r.promoting || r.installing || r.disk_degraded || st.leaving || heard_leader_recently(self, r, now))
+          break;
         // After a leader is lost, the other replicas stand one after another
         // (cluster::standing_turn), a quarter of the failure timeout apart,
         // so one usually wins the first round instead of splitting the vote.
@@ -942,6 +1025,7 @@ void on_peer_replication(cluster_ptr self, const std::string& from, cluster::pee
     auto& r = st.parts[p];
     if (r.r == role::leader || epoch < r.epoch) continue;
     if (r.r == role::none) r.epoch = epoch;
+    if (from == r.leader) r.leader_serving_epoch = epoch;
     routes(self).leader[p].store(index, std::memory_order_release);
   }
   for (std::uint32_t p = 0; p < st.partitions; ++p)
@@ -964,6 +1048,7 @@ void on_peer_lost(cluster_ptr self, const std::string& id) {
         f.reading = f.probing = f.needs_rebuild = false;
       }
   }
+  copy_peer_lost(self, id);
 }
 
 }  // namespace stockgrid::actors

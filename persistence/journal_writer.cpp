@@ -936,4 +936,60 @@ void journal_writer::finish_truncate(partition& part, std::uint64_t seq, const c
   if (done) done(st, nullptr);
 }
 
+void journal_writer::replace_store(std::uint32_t p, store_swap swap,
+                                   std::function<void(const status&, const recovery_report&)> done) {
+  auto replace = [this, swap = std::move(swap), done](partition& part) {
+    flush(part);
+    finish_replace(part, swap, done);
+  };
+  if (!queue_control(p, std::move(replace)) && done) done(stopped_status(), recovery_report{});
+}
+
+void journal_writer::finish_replace(partition& part, const store_swap& swap,
+                                    const std::function<void(const status&, const recovery_report&)>& done) {
+  recovery_report report;
+  auto finish = [&](const status& st) {
+    if (done) done(st, report);
+  };
+  if (!part.health) return finish(part.health);
+  if (!part.parked.empty())
+    return finish(status::unavailable("partition " + std::to_string(part.id) +
+                                      " has changes waiting for a majority: it leads, and is not replaced"));
+  const auto old_epoch = part.store->epoch();
+  std::uint64_t old_lease = 0;
+  {
+    std::lock_guard lk(part.owner->mu);
+    old_lease = std::max(part.next_seq, part.store->seq_lease());
+  }
+  if (auto st = swap(part.store); !st) return finish(st);
+  part.cache->clear();
+  part.evicted_uncommitted = false;
+  auto st = part.store->recover(&report, false);
+  if (st && part.store->epoch() < old_epoch) st = part.store->set_epoch(old_epoch);
+  std::uint64_t next = 0;
+  {
+    std::lock_guard lk(part.owner->mu);
+    part.next_seq = std::max({part.next_seq, old_lease, report.last_seq + 1, part.store->seq_lease()});
+    part.epoch = std::max(part.epoch, part.store->epoch());
+    next = part.next_seq;
+  }
+  if (st) st = part.store->extend_seq_lease(next + opt_.seq_lease_step);
+  if (!st) {
+    // The old store is gone: nothing is left to serve this partition from.
+    // No probe can make it whole: stopped for good, until a restart
+    // recovers the file from the disk.
+    degrade(part, st);
+    {
+      std::lock_guard lk(part.owner->mu);
+      part.stopped = true;
+    }
+    return finish(st);
+  }
+  part.committed_seq = report.last_seq;
+  part.durable.store(report.last_seq, std::memory_order_release);
+  part.released_upto = std::min(part.released_upto, report.last_seq);
+  part.folded_seq = 0;
+  finish(st);
+}
+
 }  // namespace stockgrid::persistence

@@ -271,6 +271,25 @@ class journal_writer {
   // does.
   void truncate_after(std::uint32_t p, std::uint64_t seq, completion done);
 
+  // A follower's copy that cannot catch up from its leader's journal (it
+  // ends below what the leader compacted) is replaced whole by a copy of the
+  // leader's store (actors/replica_copy.cpp). On the writer thread, once
+  // everything queued before is committed: `swap` gets p's store, which it
+  // may close, and returns ok with `store` holding the replacement, opened
+  // and not yet recovered; or an error with `store` holding a usable store
+  // (the old one) and nothing changed. The writer then recovers the new
+  // store (without folding its tail), keeps p's epoch and seq lease at least
+  // where they were (a vote given, or a seq handed out, before the swap
+  // still counts), empties the idempotency cache and takes the new
+  // journal's end as committed and durable. `done` gets the status and the
+  // recovery report (its warehouses are the copy's); a failed recovery
+  // stops the partition for good (until a restart) with that status.
+  // Refused with `unavailable` while p is degraded or has parked
+  // completions (a leader's).
+  using store_swap = std::function<status(std::unique_ptr<partition_store>& store)>;
+  void replace_store(std::uint32_t p, store_swap swap,
+                     std::function<void(const status&, const recovery_report&)> done);
+
  private:
   struct partition;
   struct worker;
@@ -308,6 +327,8 @@ class journal_writer {
   void finish_promote(partition& part, std::uint64_t epoch,
                       const std::function<void(const status&, std::uint64_t)>& done);
   void finish_truncate(partition& part, std::uint64_t seq, const completion& done);
+  void finish_replace(partition& part, const store_swap& swap,
+                      const std::function<void(const status&, const recovery_report&)>& done);
   // Runs a completion whose batch committed (`e` null: a barrier), or parks
   // it (see release).
   void complete_or_park(partition& part, completion& fn, const journal_entry* e);

@@ -44,6 +44,19 @@ std::unique_ptr<partition_store> open_sqlite_store(const sqlite_options& options
   return store;
 }
 
+status copy_sqlite_store(const std::string& path, const std::string& vfs, const std::string& to) {
+  if (status st = sqlite::check_database_header(path); !st) return st;
+  sqlite::connection db;
+  if (status st = db.open(path, vfs, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX); !st) return st;
+  sqlite3_busy_timeout(db.get(), 2000);
+  sqlite::statement copy;
+  if (status st = db.prepare("VACUUM INTO ?1", &copy); !st) return st;
+  copy.bind_text(1, to);
+  const int rc = copy.step();
+  copy.reset();
+  return rc == SQLITE_DONE ? status::ok() : db.error(rc, "VACUUM INTO " + to);
+}
+
 sqlite_store::~sqlite_store() {
   // Closing checkpoints the WAL into the database and deletes it; with
   // synchronous=OFF that checkpoint would not fsync, and a power cut after

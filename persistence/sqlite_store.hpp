@@ -46,4 +46,12 @@ struct sqlite_options {
 // `invalid`.
 std::unique_ptr<partition_store> open_sqlite_store(const sqlite_options& options, status* st);
 
+// Writes a consistent copy of the partition database at `path` to the new
+// file `to` (which must not exist) through its own read-only connection
+// and SQLite's VACUUM INTO: one committed state, while the store that owns
+// `path` goes on writing (WAL readers do not block the writer, nor it
+// them). The copy is not fsynced; whoever keeps it does that. A replica
+// rebuilt from its leader's copy is made from this (actors/replica_copy.cpp).
+status copy_sqlite_store(const std::string& path, const std::string& vfs, const std::string& to);
+
 }  // namespace stockgrid::persistence

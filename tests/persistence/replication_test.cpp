@@ -686,5 +686,105 @@ TEST_CASE("a follower's replicated entries complete at once, whatever must_wait 
   writer->stop();
 }
 
+TEST_CASE("a follower's store replaced by a copy of its leader's file serves the copy, keeps its own epoch and "
+          "seq lease, and goes on from the copy's end; a failed swap changes nothing",
+          "[persistence][replication][journal_writer]") {
+  temp_dir dir;
+  // The leader's file: ten changes in epoch 3 (seqs 100..109), the first six
+  // folded and compacted away, then open while the copy is taken.
+  const auto leader_path = dir.file("leader.db");
+  auto leader_store = open_file(leader_path);
+  journal_sim leader;
+  leader.epoch = 3;
+  leader.next_seq = 100;
+  // Idempotency keys are looked up within the retention: recent entries.
+  leader.now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+  REQUIRE(leader_store->set_epoch(3));
+  append_ten(leader, *leader_store);
+  snapshot_report rep;
+  REQUIRE(leader_store->snapshot(leader.now + 1, 105, &rep));
+  CHECK(rep.compacted_entries == 6);
+  const auto copy_path = dir.file("copy.db");
+  REQUIRE(copy_sqlite_store(leader_path, "", copy_path));
+  CHECK(copy_sqlite_store(leader_path, "", copy_path).kind() == status::code::io_error);  // never overwrites
+
+  // The follower: three entries of its own in epoch 1, then a vote in epoch 5.
+  const auto path = dir.file("p.db");
+  auto o = one_thread(true);
+  o.seq_lease_step = 1000;  // its lease (about 1,000) lies above the leader's seqs
+  auto writer = open_writer(open_file(path), o);
+  journal_sim own;
+  completion_log log;
+  for (int i = 0; i < 3; ++i) writer->append(0, next_entry(own, "own"), log.done("own"));
+  log.wait(3);
+  writer->set_epoch(0, 5, log.done("vote"));
+  REQUIRE(log.wait(4)[3].st);
+
+  // A swap that fails leaves the store as it was.
+  std::promise<status> failed;
+  writer->replace_store(
+      0, [](std::unique_ptr<partition_store>&) { return status::io_error("refused by the test"); },
+      [&](const status& st, const recovery_report&) { failed.set_value(st); });
+  CHECK(failed.get_future().get().kind() == status::code::io_error);
+  CHECK(on_writer(*writer, [](partition_store& s) { return load(s, key_of("own")).on_hand; }) == 3);
+
+  std::promise<std::pair<status, recovery_report>> replaced;
+  writer->replace_store(
+      0,
+      [&](std::unique_ptr<partition_store>& store) {
+        store.reset();
+        std::filesystem::rename(copy_path, path);
+        std::filesystem::remove(path + "-wal");
+        std::filesystem::remove(path + "-shm");
+        store = open_file(path);
+        return status::ok();
+      },
+      [&](const status& st, const recovery_report& r) { replaced.set_value({st, r}); });
+  const auto [st, report] = replaced.get_future().get();
+  REQUIRE(st.to_string() == "ok");
+  CHECK(report.last_seq == 109);
+  CHECK(report.warehouses == std::vector<std::pair<std::string, std::string>>{{"acme", "berlin"}});
+  CHECK(writer->last_seq(0) == 109);
+  CHECK(writer->durable_seq(0) == 109);
+  CHECK(writer->epoch(0) == 5);  // its vote in epoch 5 still counts
+  const auto [end, record, store_epoch] = on_writer(*writer, [](partition_store& s) {
+    journal_position end;
+    REQUIRE(s.journal_end(&end));
+    return std::tuple{end, load(s, key_of("apple")), s.epoch()};
+  });
+  CHECK(end == journal_position{3, 109});
+  CHECK(record.on_hand == 10);
+  CHECK(store_epoch == 5);
+  CHECK(on_writer(*writer, [](partition_store& s) {
+          record_image image;
+          bool found = true;
+          REQUIRE(s.load_record(key_of("own"), &image, &found));
+          return found;
+        }) == false);  // its own entries went with its old copy
+  std::promise<std::optional<journal_entry>> looked_up;
+  writer->lookup_idempotent(0, key_of("apple"), 0, "i-9",
+                            [&](const status&, std::optional<journal_entry> e) { looked_up.set_value(e); });
+  const auto found = looked_up.get_future().get();
+  CHECK((found && found->seq == 108));
+
+  // The leader's next entries follow; the node's own seqs stay above its old lease.
+  leader.adjust(key_of("apple"), 1, "i-11");
+  writer->append_replicated(0, 5, leader.batch, log.done("shipped"));
+  auto events = log.wait(5);
+  CHECK(events[4].st);
+  CHECK(events[4].seq == 110);
+  std::promise<std::pair<status, std::uint64_t>> promoted;
+  writer->promote(0, 6, [&](const status& s, std::uint64_t last) { promoted.set_value({s, last}); });
+  CHECK(promoted.get_future().get().second == 110);
+  journal_sim next;
+  next.records[key_of("apple")] = leader.records[key_of("apple")];
+  CHECK(writer->append(0, next_entry(next, "apple"), log.done("own again")) > 1000);
+  CHECK(log.wait(6)[5].st);
+  writer->stop();
+  CHECK(open_file(path)->epoch() == 6);
+}
+
 }  // namespace
 }  // namespace stockgrid::persistence
