@@ -506,10 +506,9 @@ void on_vote(cluster_ptr self, const std::string& from, const cluster::vote_requ
   // failure timeout after its start.
   const bool settled = now - self->state.started_ms >= static_cast<std::int64_t>(self->state.settings.cluster.failure_timeout_ms);
   const bool grant = r.r != role::none && settled && !r.promoting && !r.syncing && !r.installing &&
-                     (!r.blank || (v.last_seq == 0 && v.last_epoch == 0)) &&
                      std::find(r.replicas.begin(), r.replicas.end(), from) != r.replicas.end() &&
                      cluster::grants_vote(r.epoch, r.last, v.epoch, {v.last_epoch, v.last_seq},
-                                          !v.transfer && heard_leader_recently(self, r, now));
+                                          !v.transfer && heard_leader_recently(self, r, now), r.blank);
   if (!grant || v.pre) {
     outbox(self, from).vote_results.push_back({p, v.pre ? v.epoch : r.epoch, grant, v.pre});
     return;

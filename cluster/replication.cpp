@@ -6,8 +6,8 @@
 namespace stockgrid::cluster {
 
 bool grants_vote(std::uint64_t my_epoch, log_position mine, std::uint64_t epoch, log_position candidate,
-                 bool heard_leader_recently) {
-  return epoch > my_epoch && candidate >= mine && !heard_leader_recently;
+                 bool heard_leader_recently, bool blank) {
+  return epoch > my_epoch && candidate >= mine && !heard_leader_recently && (!blank || candidate == log_position{});
 }
 
 std::uint32_t standing_turn(std::uint32_t rank, std::int64_t leader_rank) {

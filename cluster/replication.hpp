@@ -33,9 +33,13 @@ constexpr std::size_t majority(std::size_t replicas) { return replicas / 2 + 1; 
 // (a vote durably raises its epoch, so `my_epoch` says it), the candidate's
 // journal must hold at least what its own holds (so every committed entry
 // survives the election), and it must not have heard a live leader within
-// the failure timeout (a leader's lease counts on that promise).
+// the failure timeout (a leader's lease counts on that promise). A `blank`
+// replica (its copy started empty and has not caught up with a serving
+// leader since: it may have lost entries it acknowledged) votes only for a
+// candidate whose journal is empty too, so it never elects one that lacks
+// a committed entry.
 bool grants_vote(std::uint64_t my_epoch, log_position mine, std::uint64_t epoch, log_position candidate,
-                 bool heard_leader_recently);
+                 bool heard_leader_recently, bool blank = false);
 
 // When a partition's replicas stand after losing its leader: they go one
 // after another, `failure_timeout / 4` apart, in the order of their rank

@@ -20,6 +20,19 @@ TEST_CASE("a replica votes once per epoch, for a journal at least as long, with 
   CHECK_FALSE(grants_vote(3, mine, 4, {3, 100}, true));  // its leader is alive: the lease holds
 }
 
+TEST_CASE("a copy that started empty votes only for empty copies until it has caught up", "[cluster][replication]") {
+  // A fresh cluster elects its first leaders: every copy is empty.
+  CHECK(grants_vote(1, {}, 2, {}, false, true));
+  // A replaced disk may have acknowledged entries it no longer holds: it
+  // must not elect a survivor that might lack them.
+  CHECK_FALSE(grants_vote(1, {}, 4, {3, 100}, false, true));
+  CHECK(grants_vote(1, {}, 4, {3, 100}, false, false));  // once caught up, as any copy
+  // Restarted halfway through its catch-up (the marker file says blank):
+  // still none.
+  CHECK_FALSE(grants_vote(3, {3, 40}, 4, {3, 100}, false, true));
+  CHECK_FALSE(grants_vote(1, {}, 2, {}, true, true));  // and the other rules still hold
+}
+
 TEST_CASE("after a leader is lost, the best surviving replica stands first", "[cluster][replication]") {
   // Ranks 0, 1, 2. The preferred leader (0) lost: 1 goes first, then 2.
   CHECK(standing_turn(1, 0) == 0);
