@@ -62,6 +62,13 @@ void publish_board(cluster_ptr self) {
     view.commit_seq = r.commit;
     for (const auto& f : r.followers)
       view.lag.emplace_back(f.id, r.shipped.seq > f.match ? r.shipped.seq - f.match : 0);
+    view.blank = r.blank;
+    if (st.copy_out && st.copy_out->partition == p)
+      view.copy = cluster::partition_view::copy_view{st.copy_out->to, true, st.copy_out->size, st.copy_out->offset,
+                                                      false};
+    if (auto in = st.copies_in.find(static_cast<std::uint32_t>(p)); in != st.copies_in.end())
+      view.copy = cluster::partition_view::copy_view{in->second.from, false, in->second.size, in->second.received,
+                                                      in->second.installing};
   }
   st.published_leaders.resize(partitions.size());
   for (std::size_t p = 0; p < partitions.size(); ++p) {

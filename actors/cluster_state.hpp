@@ -225,6 +225,7 @@ struct cluster_state {
   std::optional<outgoing_copy> copy_out;
   std::map<std::uint32_t, incoming_copy> copies_in;
   std::int64_t copy_retry_ms = 0;  // no copy is sent before
+  unsigned copy_failures = 0;      // in a row: each doubles the wait before the next
   std::uint64_t next_copy_id = 1;
   std::thread copy_thread;
   ~cluster_state();

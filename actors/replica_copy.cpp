@@ -36,6 +36,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
@@ -59,6 +60,8 @@ constexpr std::int64_t copy_answer_timeout_ms = 10'000;
 constexpr std::int64_t copy_install_timeout_ms = 300'000;
 // A follower drops a copy its leader has not sent a chunk of for this long.
 constexpr std::int64_t copy_idle_ms = 30'000;
+// Longest wait before a copy is tried again after failures.
+constexpr std::int64_t copy_retry_max_ms = 60'000;
 // Largest copy a follower takes (a partition file is far smaller).
 constexpr std::uint64_t copy_bytes_max = std::uint64_t{1} << 40;
 
@@ -90,7 +93,10 @@ void drop_outgoing(cluster_ptr self, const std::string& why) {
   if (c.fd >= 0) ::close(c.fd);
   remove_file(c.path);  // or, while the copy thread still writes it, its result is dropped
   st.copy_out.reset();
-  st.copy_retry_ms = monotonic_ms() + 2 * static_cast<std::int64_t>(st.settings.cluster.failure_timeout_ms);
+  // Two failure timeouts, doubled after each failure in a row, at most a minute.
+  const auto base = 2 * static_cast<std::int64_t>(st.settings.cluster.failure_timeout_ms);
+  st.copy_retry_ms = monotonic_ms() + std::min<std::int64_t>(base << std::min(st.copy_failures, 10u), copy_retry_max_ms);
+  ++st.copy_failures;
 }
 
 bool still_leads(cluster_ptr self, const outgoing_copy& c) {
@@ -426,6 +432,7 @@ void on_copy_answer(cluster_ptr self, const std::string& from, std::uint32_t p, 
     remove_file(c.path);
     st.copy_out.reset();
     st.copy_retry_ms = 0;
+    st.copy_failures = 0;
     if (st.parts[p].r == role::leader && st.parts[p].epoch == epoch) copy_installed(self, p, from, end);
     return;
   }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,19 @@ struct partition_view {
   std::uint64_t last_seq = 0;
   std::uint64_t commit_seq = 0;
   std::vector<std::pair<std::string, std::uint64_t>> lag;
+  // Its copy started empty and has not caught up yet: it votes only for
+  // empty copies (docs/cluster.md, "A copy that starts empty").
+  bool blank = false;
+  // A copy of the partition file on its way (actors/replica_copy.cpp): as
+  // leader, to `peer`; as follower, from `peer`; `done` of `size` bytes
+  // sent or received, then installing (follower only).
+  struct copy_view {
+    std::string peer;
+    bool sending = false;
+    std::uint64_t size = 0, done = 0;
+    bool installing = false;
+  };
+  std::optional<copy_view> copy;
 };
 
 class membership {

@@ -137,6 +137,15 @@ TEST_CASE("a node on an empty data dir, behind its leaders' compaction, is rebui
   // Each partition's copy on node 2 came whole from its leader.
   CHECK(count_of(c.nodes[2]->log(), " installed (") == static_cast<std::size_t>(partitions));
   CHECK(count_of(c.nodes[2]->log(), "needs a rebuild") == 0);
+  // Caught up, its copies vote again (cluster.status drops `blank`).
+  const bool voting = eventually([&] {
+    const value status = status_of(*c.nodes[2]);
+    for (const value& p : items(status, "partitions"))
+      if (at(p, "blank") == value(true)) return false;
+    return true;
+  });
+  INFO(Catch::Detail::stringify(status_of(*c.nodes[2])));
+  CHECK(voting);
 
   REQUIRE(eventually([&] { return authenticates(*c.nodes[2], t.keys[2].writer); }));
   load_result after;
