@@ -168,7 +168,8 @@ void step_down(cluster_ptr self, std::uint32_t p, std::uint64_t epoch, const std
 
 void try_hand_off(cluster_ptr self, std::uint32_t p);
 
-// ---- leader -----------------------------------------------------------------
+// ---- a copy that started empty ----------------------------------------------
+// (partition_replica::blank; docs/cluster.md, "A copy that starts empty")
 
 std::string blank_marker(cluster_ptr self, std::uint32_t p) {
   char name[32];
@@ -192,6 +193,8 @@ void caught_up_from_blank(cluster_ptr self, std::uint32_t p) {
   spdlog::info("cluster: partition {}: this copy, empty at start, holds what {} committed (seq {}); it votes again",
                p, r.leader, r.leader_commit);
 }
+
+// ---- leader -----------------------------------------------------------------
 
 void start_serving(cluster_ptr self, std::uint32_t p) {
   auto& r = self->state.parts[p];
