@@ -167,7 +167,10 @@ void start_copy(cluster_ptr self, std::uint32_t p, const std::string& to, std::i
     auto made = make_copy(from, vfs, path, &size, &crc);
     caf::anon_send(me, continuation{[self, id, path, made, size, crc] {
       auto& c = self->state.copy_out;
-      if (!c || c->id != id) return remove_file(path);  // dropped meanwhile
+      if (!c || c->id != id) {  // dropped meanwhile; a newer copy of the partition may use the path now
+        if (!c || c->path != path) remove_file(path);
+        return;
+      }
       if (!made) return drop_outgoing(self, "cannot copy: " + made.message());
       if (!still_leads(self, *c)) return drop_outgoing(self, "no longer its leader, or not connected");
       c->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
