@@ -150,6 +150,9 @@ struct partition_replica {
   // its vote never elects a copy missing a committed entry. Kept across
   // restarts by a marker file, data/blank/p-NNNN.
   bool blank = false;
+  // Follower: the latest seq its leader ordered it to cut after that lies
+  // below its own snapshot (it cannot cut there); logged once per value.
+  std::optional<std::uint64_t> stuck_below_snapshot;
   std::uint64_t leader_commit = 0;         // the latest commit seq its leader sent
   std::uint64_t leader_serving_epoch = 0;  // the epoch its leader last said it serves in
 };

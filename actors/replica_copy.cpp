@@ -44,6 +44,7 @@
 
 #include "actors/cluster_state.hpp"
 #include "persistence/crc32c.hpp"
+#include "persistence/files.hpp"
 #include "persistence/sqlite_store.hpp"
 
 namespace stockgrid::actors {
@@ -206,15 +207,7 @@ void answer_copy(cluster_ptr self, const std::string& to, std::uint32_t p, std::
 // the store at `path`.
 status swap_in(const std::string& incoming, const std::string& path, const std::string& vfs,
                std::unique_ptr<persistence::partition_store>& store) {
-  {
-    const int fd = ::open(incoming.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || ::fsync(fd) != 0) {
-      const auto st = status::io_error(errno_text("cannot sync " + incoming));
-      if (fd >= 0) ::close(fd);
-      return st;
-    }
-    ::close(fd);
-  }
+  if (status st = persistence::sync_path(incoming); !st) return st;
   // Validated first, where it is: the store it replaces is closed only for a
   // copy that opens and recovers (every row's CRC and chain checked).
   {
@@ -242,10 +235,12 @@ status swap_in(const std::string& incoming, const std::string& path, const std::
   std::filesystem::remove(path + "-shm", ec);
   if (::rename(incoming.c_str(), path.c_str()) != 0)
     return reopen_old(status::io_error(errno_text("cannot rename " + incoming + " to " + path)));
-  const auto dir = std::filesystem::path(path).parent_path().string();
-  if (const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
-    (void)::fsync(fd);
-    ::close(fd);
+  // Until the rename is durable this copy must not answer "installed": a
+  // power cut could bring the old file back after the leader counted on the
+  // new one.
+  if (status st = persistence::sync_path(std::filesystem::path(path).parent_path().string()); !st) {
+    spdlog::critical("cluster: {}: the installed copy's rename is not durable: {}; stopping", path, st.message());
+    std::abort();  // fail-stop: the restart recovers whichever file the disk holds
   }
   status st;
   store = persistence::open_sqlite_store({path, vfs}, &st);

@@ -10,18 +10,15 @@
 // majority voted: raises the writer's epoch, journals an epoch marker,
 // ships its journal, serves once the marker is on a majority and the holds
 // are loaded) -> follower again when it meets a higher epoch.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 
 #include <spdlog/spdlog.h>
 
 #include "actors/cluster_state.hpp"
+#include "persistence/files.hpp"
 
 namespace stockgrid::actors {
 
@@ -177,6 +174,21 @@ std::string blank_marker(cluster_ptr self, std::uint32_t p) {
   return (std::filesystem::path(self->state.ctx->settings.node.data_dir) / name).string();
 }
 
+// The copy votes as any copy does again: its marker goes first. False (and
+// still blank) when the marker cannot be removed.
+bool clear_blank(cluster_ptr self, std::uint32_t p) {
+  auto& r = self->state.parts[p];
+  if (!r.blank) return true;
+  std::error_code ec;
+  std::filesystem::remove(blank_marker(self, p), ec);
+  if (ec) {
+    spdlog::warn("cluster: partition {}: cannot remove {}: {}", p, blank_marker(self, p), ec.message());
+    return false;
+  }
+  r.blank = false;
+  return true;
+}
+
 // A blank copy (partition_replica::blank) that now holds everything its
 // leader, serving in this epoch (so its epoch marker, and every entry
 // committed before it, is on a majority), says is committed votes as any
@@ -186,10 +198,7 @@ void caught_up_from_blank(cluster_ptr self, std::uint32_t p) {
   if (r.r != role::follower || r.leader_serving_epoch != r.epoch || r.leader_commit == 0 ||
       r.last.seq < r.leader_commit)
     return;
-  std::error_code ec;
-  std::filesystem::remove(blank_marker(self, p), ec);
-  if (ec) return;  // tried again at the next heartbeat
-  r.blank = false;
+  if (!clear_blank(self, p)) return;  // tried again at the next heartbeat
   spdlog::info("cluster: partition {}: this copy, empty at start, holds what {} committed (seq {}); it votes again",
                p, r.leader, r.leader_commit);
 }
@@ -219,11 +228,7 @@ void start_serving(cluster_ptr self, std::uint32_t p) {
                                           // Elected by a majority whose journals
                                           // are not ahead of its own: it holds
                                           // every committed entry.
-                                          if (r.blank) {
-                                            std::error_code ec;
-                                            std::filesystem::remove(blank_marker(self, p), ec);
-                                            r.blank = static_cast<bool>(ec);
-                                          }
+                                          clear_blank(self, p);
                                           set_lease(self, p);
                                           routes(self).leader[p].store(routes(self).self,
                                                                        std::memory_order_release);
@@ -616,11 +621,15 @@ void on_truncate(cluster_ptr self, const std::string& from, const cluster::trunc
                          auto& r = self->state.parts[p];
                          if (!st) return;
                          if (end.seq > after) {
-                           spdlog::error("cluster: partition {}: its journal disagrees with {}'s below its "
-                                         "snapshot (after seq {}); this copy needs a rebuild (docs/cluster.md)",
-                                         p, from, after);
+                           // The leader asks again at every heartbeat.
+                           if (r.stuck_below_snapshot != after)
+                             spdlog::error("cluster: partition {}: its journal disagrees with {}'s below its "
+                                           "snapshot (after seq {}); this copy needs a rebuild (docs/cluster.md)",
+                                           p, from, after);
+                           r.stuck_below_snapshot = after;
                            return;
                          }
+                         r.stuck_below_snapshot.reset();
                          spdlog::warn("cluster: partition {}: journal cut after seq {} to agree with {}", p, after,
                                       from);
                          r.last = r.queued = end;
@@ -893,19 +902,12 @@ void init_replicas(cluster_ptr self, const std::vector<log_position>& ends) {
   const auto dir = std::filesystem::path(blank_marker(self, 0)).parent_path();
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  for (auto p : blanks) {
-    const auto path = blank_marker(self, p);
-    if (const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644); fd >= 0) {
-      (void)::fsync(fd);
-      ::close(fd);
-    } else {
-      spdlog::error("cluster: cannot create {}: {}", path, std::strerror(errno));
-    }
-  }
-  if (const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
-    (void)::fsync(fd);
-    ::close(fd);
-  }
+  // A marker that is not durable is logged: the copy stays blank while this
+  // node runs, but a restart with a journal no longer empty would forget it.
+  for (auto p : blanks)
+    if (status st = persistence::create_synced(blank_marker(self, p)); !st)
+      spdlog::error("cluster: partition {}: {}", p, st.message());
+  if (status st = persistence::sync_path(dir.string()); !st) spdlog::error("cluster: {}", st.message());
   spdlog::info("cluster: {} of this node's copies start empty: they vote only for empty copies until they hold "
                "what a leader committed",
                blanks.size());
