@@ -231,6 +231,10 @@ struct cluster_state {
   unsigned copy_failures = 0;      // in a row: each doubles the wait before the next
   std::uint64_t next_copy_id = 1;
   std::thread copy_thread;
+  // From its start until its result reaches this actor: no new copy starts
+  // meanwhile, so starting one never waits in join() for a VACUUM INTO that
+  // a dropped copy left running (this actor also keeps the leases).
+  bool copy_thread_busy = false;
   ~cluster_state();
   static inline const char* name = "stockgrid.cluster";
 };

@@ -148,7 +148,8 @@ status make_copy(const std::string& from, const std::string& vfs, const std::str
 
 void start_copy(cluster_ptr self, std::uint32_t p, const std::string& to, std::int64_t now) {
   auto& st = self->state;
-  if (st.copy_thread.joinable()) st.copy_thread.join();  // the last one posted its result: it has ended
+  // Not busy (copy_tick): the last one posted its result, so it has ended or is about to.
+  if (st.copy_thread.joinable()) st.copy_thread.join();
   std::error_code ec;
   std::filesystem::create_directories(copies_dir(self), ec);
   outgoing_copy c;
@@ -167,6 +168,7 @@ void start_copy(cluster_ptr self, std::uint32_t p, const std::string& to, std::i
     std::uint32_t crc = 0;
     auto made = make_copy(from, vfs, path, &size, &crc);
     caf::anon_send(me, continuation{[self, id, path, made, size, crc] {
+      self->state.copy_thread_busy = false;
       auto& c = self->state.copy_out;
       if (!c || c->id != id) {  // dropped meanwhile; a newer copy of the partition may use the path now
         if (!c || c->path != path) remove_file(path);
@@ -181,6 +183,7 @@ void start_copy(cluster_ptr self, std::uint32_t p, const std::string& to, std::i
       send_chunk(self);
     }});
   });
+  st.copy_thread_busy = true;
   st.copy_out = std::move(c);
 }
 
@@ -324,7 +327,7 @@ void copy_tick(cluster_ptr self, std::int64_t now) {
     if (now > st.copy_out->deadline_ms) drop_outgoing(self, "no answer in time");
     return;
   }
-  if (now < st.copy_retry_ms || st.leaving) return;
+  if (now < st.copy_retry_ms || st.leaving || st.copy_thread_busy) return;
   for (std::uint32_t p = 0; p < st.partitions; ++p) {
     const auto& r = st.parts[p];
     // Not only once serving: a new leader serves once its epoch marker is
