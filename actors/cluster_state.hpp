@@ -235,6 +235,9 @@ struct cluster_state {
   // meanwhile, so starting one never waits in join() for a VACUUM INTO that
   // a dropped copy left running (this actor also keeps the leases).
   bool copy_thread_busy = false;
+  // At the follower: a received copy is checked (opened and recovered) on a
+  // thread of its own, by partition (one copy per partition at a time).
+  std::map<std::uint32_t, std::thread> check_threads;
   ~cluster_state();
   static inline const char* name = "stockgrid.cluster";
 };

@@ -11,10 +11,11 @@
 //   chunk 0 ─────────────────────────────────> write data/copies/in-p-NNNN.db
 //                          <────────────────── next offset
 //   ... one chunk in flight, each answered within copy_answer_timeout_ms
-//   last chunk ──────────────────────────────> CRC check, fsync; on the
-//                                              writer thread: validate (open
-//                                              and recover), close its own
-//                                              store, rename, open, recover
+//   last chunk ──────────────────────────────> CRC check; on a thread of
+//                                              its own: fsync, open and
+//                                              recover (check); on the writer
+//                                              thread: close its own store,
+//                                              rename, open, recover
 //                          <────────────────── installed, journal ends at E
 //   ships its journal after E, as to any follower
 //
@@ -206,20 +207,22 @@ void answer_copy(cluster_ptr self, const std::string& to, std::uint32_t p, std::
              end.seq, end.epoch, std::move(error));
 }
 
-// On p's writer thread (journal_writer::replace_store): `incoming` replaces
-// the store at `path`.
+// On a check thread (check_copy): makes the received copy durable and
+// checks it where it is: it opens and recovers (every row's CRC and chain
+// checked). Only such a copy replaces a store.
+status check_received(const std::string& incoming, const std::string& vfs) {
+  if (status st = persistence::sync_path(incoming); !st) return st;
+  status st;
+  auto copy = persistence::open_sqlite_store({incoming, vfs}, &st);
+  if (!copy) return st;
+  persistence::recovery_report ignored;
+  return copy->recover(&ignored, false);
+}  // closed: its WAL checkpointed into the file and deleted
+
+// On p's writer thread (journal_writer::replace_store): `incoming`, checked,
+// replaces the store at `path`.
 status swap_in(const std::string& incoming, const std::string& path, const std::string& vfs,
                std::unique_ptr<persistence::partition_store>& store) {
-  if (status st = persistence::sync_path(incoming); !st) return st;
-  // Validated first, where it is: the store it replaces is closed only for a
-  // copy that opens and recovers (every row's CRC and chain checked).
-  {
-    status st;
-    auto copy = persistence::open_sqlite_store({incoming, vfs}, &st);
-    if (!copy) return st;
-    persistence::recovery_report ignored;
-    if (st = copy->recover(&ignored, false); !st) return st;
-  }  // closed: its WAL checkpointed into the file and deleted
   store.reset();
   std::error_code ec;
   auto reopen_old = [&](status why) {
@@ -254,10 +257,8 @@ status swap_in(const std::string& incoming, const std::string& path, const std::
   return status::ok();
 }
 
-void install(cluster_ptr self, std::uint32_t p) {
+void install(cluster_ptr self, std::uint32_t p, std::int64_t checked_ms) {
   auto& in = self->state.copies_in.at(p);
-  auto& r = self->state.parts[p];
-  r.installing = true;
   const auto started = monotonic_ms();
   auto swap = [incoming = in.path, path = partition_path(self->state.ctx->settings.node.data_dir, p),
                vfs = self->state.ctx->sqlite_vfs](std::unique_ptr<persistence::partition_store>& store) {
@@ -265,7 +266,7 @@ void install(cluster_ptr self, std::uint32_t p) {
   };
   // `done` runs on the writer thread: it hands over to this actor, which
   // then reads where the journal ends (after the swap, in queue order).
-  auto finished = [self, p, started, from = in.from, epoch = in.epoch, id = in.id,
+  auto finished = [self, p, started, checked_ms, from = in.from, epoch = in.epoch, id = in.id,
                    size = in.size](const status& st, cluster::log_position end) {
     auto& r = self->state.parts[p];
     r.installing = false;
@@ -275,9 +276,9 @@ void install(cluster_ptr self, std::uint32_t p) {
       return answer_copy(self, from, p, epoch, id, size, false, r.last, "not installed: " + st.message());
     }
     r.last = r.queued = end;
-    spdlog::info("cluster: partition {}: copy from {} installed ({} bytes, {} ms); its journal ends at seq {} "
-                 "(epoch {})",
-                 p, from, size, monotonic_ms() - started, end.seq, end.epoch);
+    spdlog::info("cluster: partition {}: copy from {} installed ({} bytes; checked in {} ms, swapped and "
+                 "recovered in {} ms on its journal thread); its journal ends at seq {} (epoch {})",
+                 p, from, size, checked_ms, monotonic_ms() - started, end.seq, end.epoch);
     answer_copy(self, from, p, epoch, id, size, true, r.last, {});
   };
   auto done = [self, me = caf::actor_cast<caf::actor>(self), ctx = self->state.ctx, p, finished](
@@ -295,17 +296,52 @@ void install(cluster_ptr self, std::uint32_t p) {
   self->state.ctx->journal->replace_store(p, std::move(swap), std::move(done));
 }
 
+// The whole copy is here: it is checked on a thread of its own, so the
+// partition's journal thread (shared with other partitions) waits only for
+// the swap; then installed. The copy stays `installing` meanwhile: no chunk,
+// drop or idle timeout touches it.
+void check_copy(cluster_ptr self, std::uint32_t p) {
+  auto& st = self->state;
+  auto& in = st.copies_in.at(p);
+  st.parts[p].installing = true;
+  // `self` is used only in the continuation, which runs in this actor.
+  st.check_threads.emplace(p, std::thread([self, me = caf::actor_cast<caf::actor>(self), p, id = in.id,
+                                                path = in.path, vfs = st.ctx->sqlite_vfs] {
+    const auto started = monotonic_ms();
+    const auto checked = check_received(path, vfs);
+    caf::anon_send(me, continuation{[self, p, id, checked, ms = monotonic_ms() - started] {
+      auto& st = self->state;
+      if (auto t = st.check_threads.find(p); t != st.check_threads.end()) {
+        t->second.join();  // it has posted this: it is ending
+        st.check_threads.erase(t);
+      }
+      auto it = st.copies_in.find(p);
+      if (it == st.copies_in.end() || it->second.id != id) return;
+      if (checked) return install(self, p, ms);
+      const auto in = it->second;
+      st.parts[p].installing = false;
+      drop_incoming(self, p);
+      spdlog::error("cluster: partition {}: the copy from {} was not installed: {}", p, in.from, checked.message());
+      answer_copy(self, in.from, p, in.epoch, in.id, in.size, false, st.parts[p].last,
+                  "not installed: " + checked.message());
+    }});
+  }));
+}
+
 }  // namespace
 
 cluster_state::~cluster_state() {
   // The copy thread holds a handle to this actor until it ends, so the
   // actor may be destroyed on that very thread, which cannot join itself.
-  if (copy_thread.joinable()) {
-    if (copy_thread.get_id() == std::this_thread::get_id())
-      copy_thread.detach();
+  auto end = [](std::thread& t) {
+    if (!t.joinable()) return;
+    if (t.get_id() == std::this_thread::get_id())
+      t.detach();
     else
-      copy_thread.join();
-  }
+      t.join();
+  };
+  end(copy_thread);
+  for (auto& [p, t] : check_threads) end(t);
   if (copy_out && copy_out->fd >= 0) ::close(copy_out->fd);
   for (auto& [p, in] : copies_in)
     if (in.fd >= 0) ::close(in.fd);
@@ -415,7 +451,7 @@ void on_copy_chunk(cluster_ptr self, const std::string& from, std::uint32_t p, s
   }
   in.installing = true;
   answer_copy(self, from, p, epoch, id, in.received, false, {}, {});
-  install(self, p);
+  check_copy(self, p);
 }
 
 void on_copy_answer(cluster_ptr self, const std::string& from, std::uint32_t p, std::uint64_t epoch,
