@@ -40,6 +40,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <system_error>
 
 #include <spdlog/spdlog.h>
 
@@ -196,6 +197,8 @@ void drop_incoming(cluster_ptr self, std::uint32_t p) {
   if (it == st.copies_in.end()) return;
   if (it->second.fd >= 0) ::close(it->second.fd);
   remove_file(it->second.path);
+  remove_file(it->second.path + "-wal");  // left by a check that could not close it cleanly
+  remove_file(it->second.path + "-shm");
   st.copies_in.erase(it);
 }
 
@@ -216,8 +219,13 @@ status check_received(const std::string& incoming, const std::string& vfs) {
   auto copy = persistence::open_sqlite_store({incoming, vfs}, &st);
   if (!copy) return st;
   persistence::recovery_report ignored;
-  return copy->recover(&ignored, false);
-}  // closed: its WAL checkpointed into the file and deleted
+  if (st = copy->recover(&ignored, false); !st) return st;
+  copy.reset();  // closed: its WAL checkpointed into the file and deleted
+  std::error_code ec;
+  if (std::filesystem::exists(incoming + "-wal", ec) && std::filesystem::file_size(incoming + "-wal", ec) > 0)
+    return status::io_error(incoming + "-wal still holds frames after closing");
+  return status::ok();
+}
 
 // On p's writer thread (journal_writer::replace_store): `incoming`, checked,
 // replaces the store at `path`.
@@ -302,30 +310,46 @@ void install(cluster_ptr self, std::uint32_t p, std::int64_t checked_ms) {
 // drop or idle timeout touches it.
 void check_copy(cluster_ptr self, std::uint32_t p) {
   auto& st = self->state;
-  auto& in = st.copies_in.at(p);
+  const auto in = st.copies_in.at(p);
+  auto fail = [self, p, in](const status& why) {
+    auto& st = self->state;
+    st.parts[p].installing = false;
+    drop_incoming(self, p);
+    spdlog::error("cluster: partition {}: the copy from {} was not installed: {}", p, in.from, why.message());
+    answer_copy(self, in.from, p, in.epoch, in.id, in.size, false, st.parts[p].last,
+                "not installed: " + why.message());
+  };
+  // One copy per partition at a time, so no check of p is running; and a
+  // joinable thread must never be dropped.
+  if (st.check_threads.count(p)) return fail(status::io_error("a check of this partition's last copy still runs"));
   st.parts[p].installing = true;
   // `self` is used only in the continuation, which runs in this actor.
-  st.check_threads.emplace(p, std::thread([self, me = caf::actor_cast<caf::actor>(self), p, id = in.id,
-                                                path = in.path, vfs = st.ctx->sqlite_vfs] {
+  auto check = [self, me = caf::actor_cast<caf::actor>(self), p, id = in.id, from = in.from, path = in.path,
+                vfs = st.ctx->sqlite_vfs, fail] {
     const auto started = monotonic_ms();
     const auto checked = check_received(path, vfs);
-    caf::anon_send(me, continuation{[self, p, id, checked, ms = monotonic_ms() - started] {
+    caf::anon_send(me, continuation{[self, p, id, from, checked, ms = monotonic_ms() - started, fail] {
       auto& st = self->state;
       if (auto t = st.check_threads.find(p); t != st.check_threads.end()) {
         t->second.join();  // it has posted this: it is ending
         st.check_threads.erase(t);
       }
       auto it = st.copies_in.find(p);
-      if (it == st.copies_in.end() || it->second.id != id) return;
+      if (it == st.copies_in.end() || it->second.id != id || it->second.from != from) {
+        // Not reached while `installing` holds the copy; should it be, the
+        // partition must not stay frozen.
+        if (it == st.copies_in.end() || !it->second.installing) st.parts[p].installing = false;
+        return;
+      }
       if (checked) return install(self, p, ms);
-      const auto in = it->second;
-      st.parts[p].installing = false;
-      drop_incoming(self, p);
-      spdlog::error("cluster: partition {}: the copy from {} was not installed: {}", p, in.from, checked.message());
-      answer_copy(self, in.from, p, in.epoch, in.id, in.size, false, st.parts[p].last,
-                  "not installed: " + checked.message());
+      fail(checked);
     }});
-  }));
+  };
+  try {
+    st.check_threads.emplace(p, std::thread(std::move(check)));
+  } catch (const std::system_error& e) {
+    fail(status::io_error(std::string("cannot start a thread to check it: ") + e.what()));
+  }
 }
 
 }  // namespace

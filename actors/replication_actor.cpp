@@ -613,7 +613,7 @@ void on_append(cluster_ptr self, const std::string& from, cluster::partition_app
 void on_truncate(cluster_ptr self, const std::string& from, const cluster::truncate_order& t, std::int64_t sent_ms) {
   const auto p = t.partition;
   auto& r = self->state.parts[p];
-  if (r.r != role::follower || t.epoch != r.epoch || r.leader != from) return;
+  if (r.r != role::follower || t.epoch != r.epoch || r.leader != from || r.installing) return;
   r.leader_heard_ms = monotonic_ms();  // its answer renews the leader's lease: so must the promise
   writer(self).truncate_after(p, t.after_seq, {});
   writer(self).run(p, [done = later(self, [self, p, from, sent_ms, after = t.after_seq](status& st,
@@ -826,7 +826,7 @@ void on_takeover(cluster_ptr self, const std::string& from, const cluster::takeo
   const auto p = t.partition;
   auto& r = self->state.parts[p];
   if (r.r != role::follower || r.leader != from || r.epoch != t.epoch) return;  // stale
-  const bool can_stand = !r.promoting && !r.syncing && !r.disk_degraded && !self->state.leaving;
+  const bool can_stand = !r.promoting && !r.syncing && !r.installing && !r.disk_degraded && !self->state.leaving;
   if (!can_stand) {
     // It would not win (its vote for itself cannot be written, or it is
     // stopping): say so, so the other side stands instead of the partition
@@ -902,12 +902,16 @@ void init_replicas(cluster_ptr self, const std::vector<log_position>& ends) {
   const auto dir = std::filesystem::path(blank_marker(self, 0)).parent_path();
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  // A marker that is not durable is logged: the copy stays blank while this
-  // node runs, but a restart with a journal no longer empty would forget it.
-  for (auto p : blanks)
-    if (status st = persistence::create_synced(blank_marker(self, p)); !st)
-      spdlog::error("cluster: partition {}: {}", p, st.message());
-  if (status st = persistence::sync_path(dir.string()); !st) spdlog::error("cluster: {}", st.message());
+  // Durable before this node votes, or it stops: a restart whose journal is
+  // no longer empty would forget the copy is blank, and vote as any copy.
+  auto durable = [](const status& st) {
+    if (st) return;
+    spdlog::critical("cluster: a blank copy's marker is not durable: {}; stopping", st.message());
+    std::abort();  // fail-stop: the disk refuses writes
+  };
+  for (auto p : blanks) durable(persistence::create_synced(blank_marker(self, p)));
+  durable(persistence::sync_path(dir.string()));
+  durable(persistence::sync_path(dir.parent_path().string()));  // blank/ itself may be new
   spdlog::info("cluster: {} of this node's copies start empty: they vote only for empty copies until they hold "
                "what a leader committed",
                blanks.size());
