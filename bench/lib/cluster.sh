@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/lib/cluster.sh: what the cluster benchmarks share (bench/cluster,
 # bench/rebuild), sourced by them: a work dir and a system token, the trap
 # that stops every process they start (node_pid, bench_pids) and keeps the
@@ -8,6 +9,7 @@
 # bench_bin, ctl_bin, durability, records, wait_leaders_s, wait_caught_up_s;
 # and, before using join_of/name_of/caught_up, cluster_port[] and member[]
 # for the nodes n1, n2, n3.
+# shellcheck disable=SC2154  # the variables above are the caller's
 
 work=$(mktemp -d)
 system_token=sg-bench-system-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
@@ -29,7 +31,7 @@ cleanup() {
   # thousands of lines a second) and the benches' output.
   if ((status != 0)); then
     local kept f
-    kept=$(mktemp -d /tmp/${bench_name//\//-}-logs.XXXXXX)
+    kept=$(mktemp -d "/tmp/${bench_name//\//-}-logs.XXXXXX")
     for f in "$work"/*.log "$work"/*.out "$work"/*.json; do
       [[ -f $f ]] && tail -n 5000 "$f" >"$kept/$(basename "$f")"
     done
@@ -70,9 +72,9 @@ launch_node() {
 
 # wait_node NAME: until the node listens (120 s at most); sets node_port[NAME].
 wait_node() {
-  local name=$1 node_log=${node_log[$1]} i line
+  local name=$1 log_file=${node_log[$1]} i line
   for ((i = 0; i < 1200; i++)); do  # 120 s
-    line=$(grep -m1 '^listening on ' "$node_log" 2>/dev/null || true)
+    line=$(grep -m1 '^listening on ' "$log_file" 2>/dev/null || true)
     if [[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]]; then
       node_port[$name]=${BASH_REMATCH[1]}
       return 0
@@ -81,7 +83,7 @@ wait_node() {
     sleep 0.1
   done
   echo "$bench_name: node $name did not start; its log:" >&2
-  tail -n 20 "$node_log" >&2
+  tail -n 20 "$log_file" >&2
   return 1
 }
 
