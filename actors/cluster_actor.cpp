@@ -76,7 +76,10 @@ void publish_board(cluster_ptr self) {
     if (!was.empty() && was != partitions[p].leader) ++st.leader_changes;
     was = partitions[p].leader;
   }
-  st.board->publish({st.members->self(), st.members->table().replication_factor, st.members->members(now),
+  auto members = st.members->members(now);
+  for (auto& m : members)
+    if (auto it = st.peers.find(m.id); it != st.peers.end()) m.layout_mismatch = it->second.layout_mismatch;
+  st.board->publish({st.members->self(), st.members->table().replication_factor, std::move(members),
                      std::move(partitions), st.leader_changes});
 }
 
@@ -120,6 +123,8 @@ void send_beat(cluster_ptr self, peer& p) {
 // A member just connected (either way): it gets this node's tenants and keys.
 void on_connected(cluster_ptr self, peer& p) {
   auto& st = self->state;
+  // First, so it arrives before anything else this connection carries.
+  self->send(p.handle, layout_atom::value, st.members->self(), st.layout);
   if (!st.auth_bytes.empty()) self->send(p.handle, auth_atom::value, st.members->self(), st.auth_bytes);
   if (!st.settings_bytes.empty())
     self->send(p.handle, tsettings_atom::value, st.members->self(), st.settings_bytes);
@@ -164,8 +169,8 @@ void connect(cluster_ptr self, const std::string& id) {
             self->monitor(p.handle);
             self->state.members->connected(id, true);
             spdlog::info("cluster: connected to {}", id);
-            send_beat(self, p);
             on_connected(self, p);
+            send_beat(self, p);
           },
           [self, id](caf::error& e) {
             self->state.peers.at(id).connecting = false;
@@ -211,12 +216,57 @@ void tick(cluster_ptr self) {
   for (auto& [id, p] : st.peers) {
     if (p.handle)
       send_beat(self, p);
-    else if (!p.connecting)
+    else if (!p.connecting && !p.layout_mismatch)
       connect(self, id);
     expire_pending(p, id, now);
   }
   expire_served(self, now);
   replication_tick(self);
+  publish_board(self);
+}
+
+// Whether what `id` sends is dropped: it places partitions otherwise
+// (peer::layout_mismatch). Not a member: the caller's own rule.
+bool refused(cluster_ptr self, const std::string& id) {
+  auto it = self->state.peers.find(id);
+  return it != self->state.peers.end() && it->second.layout_mismatch;
+}
+
+// The placement fingerprint `id` sent as it connected. Another one means
+// the two nodes were started with other member lists (or partition counts
+// or replication factors) and would place partitions differently: each
+// could find a majority of its own for the same partition. So it is
+// dropped as a peer until it sends this node's fingerprint (after a restart
+// with the right settings, it connects again).
+void on_layout(cluster_ptr self, const std::string& id, std::uint64_t layout) {
+  auto& st = self->state;
+  auto it = st.peers.find(id);
+  if (it == st.peers.end()) {
+    spdlog::warn("cluster: '{}' connected, and is not a member (check --join on every node)", id);
+    return;
+  }
+  auto& p = it->second;
+  if (layout == st.layout) {
+    if (p.layout_mismatch) spdlog::info("cluster: {} now places partitions as this node does", id);
+    p.layout_mismatch = false;
+    return;
+  }
+  const auto now = monotonic_ms();
+  if (!p.layout_mismatch || p.mismatch_logged_ms < 0 || now - p.mismatch_logged_ms > 10'000) {
+    spdlog::error("cluster: {} places partitions otherwise (layout {:016x}, this node's {:016x}): it was started "
+                  "with another member list, partition count or replication factor; it is not counted as a "
+                  "member until every node uses the same --join list and settings (docs/cluster.md)",
+                  id, layout, st.layout);
+    p.mismatch_logged_ms = now;
+  }
+  // Told once, when first found: it may have connected here before this
+  // node connected there, and without this node's fingerprint it would only
+  // see a member that never answers.
+  if (!p.layout_mismatch)
+    if (auto sender = caf::actor_cast<caf::actor>(self->current_sender()))
+      self->send(sender, layout_atom::value, st.members->self(), st.layout);
+  p.layout_mismatch = true;
+  if (p.handle) lost(self, p, id, "it places partitions otherwise");
   publish_board(self);
 }
 
@@ -232,6 +282,7 @@ void on_beat(cluster_ptr self, const std::string& id, std::uint32_t partitions, 
   }
   auto& p = it->second;
   const auto now = monotonic_ms();
+  if (p.layout_mismatch) return;  // on_layout logged it
   if (partitions != st.partitions || rf != st.settings.cluster.replication_factor) {
     if (p.mismatch_logged_ms < 0 || now - p.mismatch_logged_ms > 10'000) {
       spdlog::error("cluster: {} runs {} partitions with replication factor {}; this node {} and {}: "
@@ -457,6 +508,7 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
   st.members = std::make_unique<cluster::membership>(s.cluster.member_id(), std::move(ids), s.node.partitions,
                                                      s.cluster.replication_factor, s.cluster.failure_timeout_ms,
                                                      &error);
+  st.layout = cluster::fingerprint(st.members->table());
   init_replicas(self, ends);
   publish_board(self);
   self->set_down_handler([self](const caf::down_msg& dm) {
@@ -471,10 +523,13 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
         self->delayed_send(self, std::chrono::milliseconds(self->state.settings.cluster.heartbeat_interval_ms),
                            tick_atom::value);
       },
+      [self](layout_atom, const std::string& id, std::uint64_t layout) { on_layout(self, id, layout); },
       [self](beat_atom, const std::string& id, std::uint32_t partitions, std::uint32_t rf) {
         on_beat(self, id, partitions, rf);
       },
-      [self](peer_atom, const std::string& from, const std::string& bytes) { on_peer(self, from, bytes); },
+      [self](peer_atom, const std::string& from, const std::string& bytes) {
+        if (!refused(self, from)) on_peer(self, from, bytes);
+      },
       [self](flush_atom) { flush(self); },
       [self](forward_call& call) { on_forward(self, call); },
       [self](forwarded_answer& a) {
@@ -485,7 +540,7 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
       [self](call_out& c) { on_call_out(self, c); },
       [self](call_handler_set& h) { self->state.calls = std::move(h.fn); },
       [self](pcall_atom, const std::string& from, std::uint64_t id, std::string& bytes) {
-        on_call_in(self, from, id, bytes);
+        if (!refused(self, from)) on_call_in(self, from, id, bytes);
       },
       [self](call_answered& a) { on_call_answered(self, a); },
       [self](pcalled_atom, const std::string& from, std::uint64_t id, std::int32_t code, std::string& message,
@@ -494,7 +549,8 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
       },
       [self](copy_atom, const std::string& from, std::uint32_t p, std::uint64_t epoch, std::uint64_t id,
              std::uint64_t offset, std::uint64_t size, std::uint32_t crc, const std::string& data) {
-        if (self->state.peers.count(from)) on_copy_chunk(self, from, p, epoch, id, offset, size, crc, data);
+        if (self->state.peers.count(from) && !refused(self, from))
+          on_copy_chunk(self, from, p, epoch, id, offset, size, crc, data);
       },
       [self](copied_atom, const std::string& from, std::uint32_t p, std::uint64_t epoch, std::uint64_t id,
              std::uint64_t next, bool installed, std::uint64_t last_seq, std::uint64_t last_epoch,
@@ -511,6 +567,7 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
       },
       [self](auth_atom, const std::string& from, std::string& bytes) {
         auto& st = self->state;
+        if (refused(self, from)) return;
         if (!st.peers.count(from) || bytes.size() > limits::auth_table_bytes_max) {
           spdlog::warn("cluster: a tenants-and-keys table from '{}' refused (not a member, or {} bytes)", from,
                        bytes.size());
@@ -533,6 +590,7 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
       },
       [self](tsettings_atom, const std::string& from, std::string& bytes) {
         auto& st = self->state;
+        if (refused(self, from)) return;
         if (!st.peers.count(from) || bytes.size() > orders::settings_table_bytes_max) {
           spdlog::warn("cluster: a tenant-settings table from '{}' refused (not a member, or {} bytes)", from,
                        bytes.size());

@@ -73,6 +73,12 @@ struct peer {
   std::int64_t connected_since_ms = -1;  // while handle is set
   bool connecting = false;  // a connect request is out
   std::int64_t mismatch_logged_ms = -1;
+  // It sent a placement fingerprint other than this node's (another member
+  // list, partition count or replication factor): it is not connected to,
+  // and what it sends is dropped, until it sends a matching one (a restart
+  // with the right settings). A member that never sends one (the previous
+  // release) is taken as matching.
+  bool layout_mismatch = false;
   cluster::peer_message outbox;  // sent at the next flush
   // Requests forwarded to it, by id: whom to answer, and when to give up.
   struct pending_call {
@@ -189,6 +195,7 @@ struct auth_table {
 
 struct cluster_state {
   config::settings settings;
+  std::uint64_t layout = 0;  // cluster::fingerprint of this node's placement
   std::string auth_bytes;  // the latest auth_table, sent to members as they connect
   std::function<void(const std::string&, std::string)> on_peer_auth;
   // Tenant settings (messages.hpp settings_bytes): this node's latest

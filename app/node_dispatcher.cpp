@@ -177,6 +177,7 @@ protocol::object node_dispatcher::cluster_status() const {
   for (const auto& m : status->members) {
     object o{{"id", m.id}, {"self", m.self}, {"up", m.up}, {"connected", m.connected}};
     if (m.heard_ago_ms >= 0) o.emplace_back("heard_ago_ms", m.heard_ago_ms);
+    if (m.layout_mismatch) o.emplace_back("layout_mismatch", true);
     members.emplace_back(std::move(o));
   }
   array partitions;

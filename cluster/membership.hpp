@@ -23,6 +23,9 @@ struct member_view {
   bool up = false;
   bool connected = false;        // a CAF connection to it is open
   std::int64_t heard_ago_ms = -1;  // since it was last heard from; -1 = never
+  // It places partitions otherwise (another member list, partition count or
+  // replication factor): dropped as a peer (actors/cluster_actor.cpp).
+  bool layout_mismatch = false;
 };
 
 // What cluster.status shows of one partition.

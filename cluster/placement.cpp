@@ -5,23 +5,52 @@
 
 namespace stockgrid::cluster {
 
-std::uint64_t score(std::string_view member_id, std::uint32_t partition) {
-  std::uint64_t h = 14695981039346656037ull;  // FNV-1a 64
-  auto mix = [&h](unsigned char byte) {
-    h ^= byte;
+namespace {
+
+// FNV-1a 64, fed bytes, strings (each ended by a zero byte) and 32-bit
+// numbers (little endian); finished by splitmix64's finalizer: FNV alone
+// leaves the high bits of ids that share a long prefix (node-1, node-2) too
+// alike.
+struct fnv64 {
+  std::uint64_t h = 14695981039346656037ull;
+  void byte(unsigned char b) {
+    h ^= b;
     h *= 1099511628211ull;
-  };
-  for (char c : member_id) mix(static_cast<unsigned char>(c));
-  mix(0);
-  for (int i = 0; i < 4; ++i) mix(static_cast<unsigned char>(partition >> (8 * i)));
-  // splitmix64's finalizer: FNV alone leaves the high bits of ids that share
-  // a long prefix (node-1, node-2) too alike.
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebull;
-  h ^= h >> 31;
-  return h;
+  }
+  void text(std::string_view s) {
+    for (char c : s) byte(static_cast<unsigned char>(c));
+    byte(0);
+  }
+  void u32(std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) byte(static_cast<unsigned char>(v >> (8 * i)));
+  }
+  std::uint64_t finish() const {
+    std::uint64_t x = h;
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+  }
+};
+
+}  // namespace
+
+std::uint64_t score(std::string_view member_id, std::uint32_t partition) {
+  fnv64 f;
+  f.text(member_id);
+  f.u32(partition);
+  return f.finish();
+}
+
+std::uint64_t fingerprint(const placement& table) {
+  fnv64 f;
+  f.u32(static_cast<std::uint32_t>(table.members.size()));
+  for (const auto& m : table.members) f.text(m);
+  f.u32(static_cast<std::uint32_t>(table.replicas.size()));
+  f.u32(table.replication_factor);
+  return f.finish();
 }
 
 std::vector<std::uint32_t> replicas_of(std::uint32_t partition, const std::vector<std::string>& member_ids,

@@ -41,6 +41,14 @@ struct placement {
   std::vector<std::uint32_t> preferred_by(std::uint32_t member) const;
 };
 
+// A fingerprint of what decides the table: the sorted member ids, the
+// partition count and the replication factor (FNV-1a 64 and the same
+// finalizer as score()). Members send theirs when they connect: two nodes
+// whose fingerprints differ would place partitions differently, so neither
+// counts the other as a member it can talk to (docs/cluster.md, "Placement:
+// why rendezvous hashing").
+std::uint64_t fingerprint(const placement& table);
+
 // Sorts and checks the members (non-empty, unique, each a valid id) and
 // computes the table. replication_factor is capped at the member count.
 // Returns an empty `members` and sets `error` on bad input.

@@ -118,6 +118,22 @@ TEST_CASE("scores are pinned: they decide where data lives", "[cluster][placemen
   CHECK(score("node-a:7401", 7) == 0x4512c60bdb657874ull);
 }
 
+TEST_CASE("the fingerprint tells tables placed from different inputs apart", "[cluster][placement]") {
+  std::string error;
+  const auto base = fingerprint(place(ids({"a:1", "b:1", "c:1"}), 64, 3, &error));
+  // The same inputs in any order, at any node.
+  CHECK(fingerprint(place(ids({"c:1", "a:1", "b:1"}), 64, 3, &error)) == base);
+  // Another member list (one more, one fewer, one renamed), partition count
+  // or replication factor.
+  CHECK(fingerprint(place(ids({"a:1", "b:1", "c:1", "d:1"}), 64, 3, &error)) != base);
+  CHECK(fingerprint(place(ids({"a:1", "b:1"}), 64, 3, &error)) != base);
+  CHECK(fingerprint(place(ids({"a:1", "b:1", "c:2"}), 64, 3, &error)) != base);
+  CHECK(fingerprint(place(ids({"a:1", "b:1", "c:1"}), 16, 3, &error)) != base);
+  CHECK(fingerprint(place(ids({"a:1", "b:1", "c:1"}), 64, 2, &error)) != base);
+  // Ids are delimited: "ab" + "c" is not "a" + "bc".
+  CHECK(fingerprint(place(ids({"ab", "c"}), 64, 2, &error)) != fingerprint(place(ids({"a", "bc"}), 64, 2, &error)));
+}
+
 TEST_CASE("bad member lists are refused with a reason", "[cluster][placement]") {
   std::string error;
   CHECK(place({}, 64, 3, &error).members.empty());

@@ -67,6 +67,65 @@ TEST_CASE("cluster: a killed node and a frozen node are down for the others; wit
   c.nodes[2]->stop();
 }
 
+// A node started with another member list would place partitions
+// otherwise: its majorities and the others' need not intersect. The
+// members compare placement fingerprints as they connect and drop such a
+// node until it is restarted with the same list.
+TEST_CASE("cluster: a node started with another member list is not a member until restarted with the same one",
+          "[node][cluster]") {
+  cluster3 c;
+  for (auto& n : c.nodes) REQUIRE(eventually([&] { return all_up(*n, c.ports); }));
+  REQUIRE(eventually([&] { return leaders_agreed(c).size() == 4; }));
+  const tenant_everywhere shop(c, "shop");
+
+  // Node 2 again, with a fourth member in its list (none listens there).
+  c.nodes[2]->stop();
+  node_options other = c.options[2];
+  auto join = std::find(other.args.begin(), other.args.end(), "--join");
+  REQUIRE(join != other.args.end());
+  *std::next(join) += "," + member(unused_port());
+  c.nodes[2] = std::make_unique<test_node>(other);
+
+  auto mismatched = [&](test_node& node, const std::string& id) {
+    const value s = status_of(node);
+    for (const value& m : items(s, "members"))
+      if (text(m, "id") == id) return at(m, "layout_mismatch") == value(true) && at(m, "up") == value(false);
+    return false;
+  };
+  for (std::size_t i : {0u, 1u}) {
+    INFO("node " << i);
+    CHECK(eventually([&] { return mismatched(*c.nodes[i], c.id(2)); }));
+    CHECK(eventually([&] { return c.nodes[i]->log().find("places partitions otherwise") != std::string::npos; }));
+  }
+  CHECK(eventually([&] { return mismatched(*c.nodes[2], c.id(0)) && mismatched(*c.nodes[2], c.id(1)); }));
+
+  // Nodes 0 and 1 are a majority of every partition and go on; node 2
+  // acknowledges nothing: no one it can reach votes for it.
+  {
+    session at0(*c.nodes[0], encoding::json, shop.keys[0].writer);
+    session at2(*c.nodes[2], encoding::json, shop.keys[2].writer);
+    for (int i = 0; i < 8; ++i) {
+      const object adjust{{"op", "stock.adjust"}, {"warehouse", "w"}, {"sku", sku(i)}, {"delta", 5},
+                          {"idem", "m-" + std::to_string(i)}};
+      const value r0 = call_settled(at0, adjust);
+      INFO(Catch::Detail::stringify(r0));
+      CHECK(ok(r0));
+      const value r2 = at2.call({{"op", "stock.adjust"}, {"warehouse", "w"}, {"sku", sku(i)}, {"delta", 1}});
+      INFO(Catch::Detail::stringify(r2));
+      CHECK((code(r2) == "UNAVAILABLE" || code(r2) == "TIMEOUT"));
+    }
+    CHECK(leaders_seen_by(*c.nodes[2]).empty());
+  }  // the sessions go before node 2's process does
+
+  // Restarted with the same list: a member again.
+  c.nodes[2]->stop();
+  c.nodes[2] = std::make_unique<test_node>(c.options[2]);
+  for (auto& n : c.nodes) CHECK(eventually([&] { return all_up(*n, c.ports); }));
+  for (std::size_t i : {0u, 1u}) CHECK_FALSE(mismatched(*c.nodes[i], c.id(2)));
+  CHECK(eventually([&] { return leaders_agreed(c).size() == 4; }));
+  for (auto& n : c.nodes) n->stop();
+}
+
 TEST_CASE("cluster: a single node says so", "[node][cluster]") {
   test_node node(without_demo());
   const value s = status_of(node);
