@@ -16,17 +16,17 @@
 // leader leases: replication_actor.cpp, docs/cluster.md) and forwards
 // requests for partitions another node leads (route() hands them over).
 //
-// What crosses nodes: (layout_atom, std::string id, uint64 fingerprint),
-// first on every connection: cluster::fingerprint of the member list,
-// partition count and replication factor, which must match, else the
+// What crosses nodes: (layout_atom, std::string id, uint64 fingerprint, bool
+// reply), first on every connection: cluster::fingerprint of the member
+// list, partition count and replication factor, which must match, else the
 // member is dropped (on_layout); (beat_atom, std::string id, uint32
-// partitions, uint32 replication_factor) and (peer_atom, std::string from, std::string
-// bytes) where the bytes are a cluster/wire.hpp peer message, and the
-// chunks of a partition file a leader sends a follower it rebuilds, with
-// their answers (copy_atom, copied_atom: messages.hpp) — atoms,
-// strings and integers only, which CAF serializes without registration, so
-// nothing of ours goes through CAF's serializer and a message that does not
-// decode is refused whole, with the reason logged.
+// partitions, uint32 replication_factor) and (peer_atom, std::string from,
+// std::string bytes) where the bytes are a cluster/wire.hpp peer message,
+// and the chunks of a partition file a leader sends a follower it rebuilds,
+// with their answers (copy_atom, copied_atom: messages.hpp) — atoms, strings,
+// integers and bools only, which CAF serializes without registration, so nothing
+// of ours goes through CAF's serializer and a message that does not decode
+// is refused whole, with the reason logged.
 #pragma once
 
 #include <cstdint>

@@ -124,7 +124,7 @@ void send_beat(cluster_ptr self, peer& p) {
 void on_connected(cluster_ptr self, peer& p) {
   auto& st = self->state;
   // First, so it arrives before anything else this connection carries.
-  self->send(p.handle, layout_atom::value, st.members->self(), st.layout);
+  self->send(p.handle, layout_atom::value, st.members->self(), st.layout, false);
   if (!st.auth_bytes.empty()) self->send(p.handle, auth_atom::value, st.members->self(), st.auth_bytes);
   if (!st.settings_bytes.empty())
     self->send(p.handle, tsettings_atom::value, st.members->self(), st.settings_bytes);
@@ -238,7 +238,7 @@ bool refused(cluster_ptr self, const std::string& id) {
 // could find a majority of its own for the same partition. So it is
 // dropped as a peer until it sends this node's fingerprint (after a restart
 // with the right settings, it connects again).
-void on_layout(cluster_ptr self, const std::string& id, std::uint64_t layout) {
+void on_layout(cluster_ptr self, const std::string& id, std::uint64_t layout, bool is_reply) {
   auto& st = self->state;
   auto it = st.peers.find(id);
   if (it == st.peers.end()) {
@@ -259,12 +259,12 @@ void on_layout(cluster_ptr self, const std::string& id, std::uint64_t layout) {
                   id, layout, st.layout);
     p.mismatch_logged_ms = now;
   }
-  // Told once, when first found: it may have connected here before this
-  // node connected there, and without this node's fingerprint it would only
-  // see a member that never answers.
-  if (!p.layout_mismatch)
+  // Told this node's in reply (never to a reply): it may have connected here
+  // while this node does not connect there, and without this node's
+  // fingerprint it would only see a member that never answers.
+  if (!is_reply)
     if (auto sender = caf::actor_cast<caf::actor>(self->current_sender()))
-      self->send(sender, layout_atom::value, st.members->self(), st.layout);
+      self->send(sender, layout_atom::value, st.members->self(), st.layout, true);
   p.layout_mismatch = true;
   if (p.handle) lost(self, p, id, "it places partitions otherwise");
   publish_board(self);
@@ -523,7 +523,9 @@ caf::behavior cluster_actor(cluster_ptr self, config::settings s, std::vector<cl
         self->delayed_send(self, std::chrono::milliseconds(self->state.settings.cluster.heartbeat_interval_ms),
                            tick_atom::value);
       },
-      [self](layout_atom, const std::string& id, std::uint64_t layout) { on_layout(self, id, layout); },
+      [self](layout_atom, const std::string& id, std::uint64_t layout, bool is_reply) {
+        on_layout(self, id, layout, is_reply);
+      },
       [self](beat_atom, const std::string& id, std::uint32_t partitions, std::uint32_t rf) {
         on_beat(self, id, partitions, rf);
       },

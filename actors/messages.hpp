@@ -35,8 +35,9 @@ using follow_atom = caf::atom_constant<caf::atom("follow")>;
 // Between nodes (actors/cluster.hpp): heartbeats, and cluster/wire.hpp's
 // peer messages as bytes.
 using beat_atom = caf::atom_constant<caf::atom("beat")>;
-// (layout_atom, member id, uint64 fingerprint): sent first on every new
-// connection; cluster::fingerprint of the sender's placement inputs.
+// (layout_atom, member id, uint64 fingerprint, bool reply): sent first on
+// every new connection, and in reply to one that differs (never to a
+// reply); cluster::fingerprint of the sender's placement inputs.
 using layout_atom = caf::atom_constant<caf::atom("layout")>;
 using peer_atom = caf::atom_constant<caf::atom("peer")>;
 using auth_atom = caf::atom_constant<caf::atom("auth")>;
