@@ -225,6 +225,13 @@ void tick(cluster_ptr self) {
   publish_board(self);
 }
 
+// Whether a mismatch with `p` is logged now: at most every 10 s per member.
+bool mismatch_log_due(peer& p, std::int64_t now) {
+  if (p.mismatch_logged_ms >= 0 && now - p.mismatch_logged_ms <= 10'000) return false;
+  p.mismatch_logged_ms = now;
+  return true;
+}
+
 // Whether what `id` sends is dropped: it places partitions otherwise
 // (peer::layout_mismatch). Not a member: the caller's own rule.
 bool refused(cluster_ptr self, const std::string& id) {
@@ -251,14 +258,12 @@ void on_layout(cluster_ptr self, const std::string& id, std::uint64_t layout, bo
     p.layout_mismatch = false;
     return;
   }
-  const auto now = monotonic_ms();
-  if (!p.layout_mismatch || p.mismatch_logged_ms < 0 || now - p.mismatch_logged_ms > 10'000) {
+  if (!p.layout_mismatch) p.mismatch_logged_ms = -1;  // newly found: logged at once
+  if (mismatch_log_due(p, monotonic_ms()))
     spdlog::error("cluster: {} places partitions otherwise (layout {:016x}, this node's {:016x}): it was started "
                   "with another member list, partition count or replication factor; it is not counted as a "
                   "member until every node uses the same --join list and settings (docs/cluster.md)",
                   id, layout, st.layout);
-    p.mismatch_logged_ms = now;
-  }
   // Told this node's in reply (never to a reply): it may have connected here
   // while this node does not connect there, and without this node's
   // fingerprint it would only see a member that never answers.
@@ -284,12 +289,10 @@ void on_beat(cluster_ptr self, const std::string& id, std::uint32_t partitions, 
   const auto now = monotonic_ms();
   if (p.layout_mismatch) return;  // on_layout logged it
   if (partitions != st.partitions || rf != st.settings.cluster.replication_factor) {
-    if (p.mismatch_logged_ms < 0 || now - p.mismatch_logged_ms > 10'000) {
+    if (mismatch_log_due(p, now))
       spdlog::error("cluster: {} runs {} partitions with replication factor {}; this node {} and {}: "
                     "every node must use the same",
                     id, partitions, rf, st.partitions, st.settings.cluster.replication_factor);
-      p.mismatch_logged_ms = now;
-    }
     return;
   }
   const auto& sender = self->current_sender();

@@ -274,6 +274,17 @@ status swap_in(const std::string& incoming, const std::string& path, const std::
   return status::ok();
 }
 
+// The copy of p from `from` failed its check or its install: dropped (its
+// store unchanged), and the leader told why.
+void not_installed(cluster_ptr self, std::uint32_t p, const std::string& from, std::uint64_t epoch,
+                   std::uint64_t id, std::uint64_t size, const status& why) {
+  auto& r = self->state.parts[p];
+  r.installing = false;
+  drop_incoming(self, p);
+  spdlog::error("cluster: partition {}: the copy from {} was not installed: {}", p, from, why.message());
+  answer_copy(self, from, p, epoch, id, size, false, r.last, "not installed: " + why.message());
+}
+
 void install(cluster_ptr self, std::uint32_t p, std::int64_t checked_ms) {
   auto& in = self->state.copies_in.at(p);
   const auto started = monotonic_ms();
@@ -285,13 +296,10 @@ void install(cluster_ptr self, std::uint32_t p, std::int64_t checked_ms) {
   // then reads where the journal ends (after the swap, in queue order).
   auto finished = [self, p, started, checked_ms, from = in.from, epoch = in.epoch, id = in.id,
                    size = in.size](const status& st, cluster::log_position end) {
+    if (!st) return not_installed(self, p, from, epoch, id, size, st);
     auto& r = self->state.parts[p];
     r.installing = false;
     drop_incoming(self, p);
-    if (!st) {
-      spdlog::error("cluster: partition {}: the copy from {} was not installed: {}", p, from, st.message());
-      return answer_copy(self, from, p, epoch, id, size, false, r.last, "not installed: " + st.message());
-    }
     r.last = r.queued = end;
     spdlog::info("cluster: partition {}: copy from {} installed ({} bytes; checked in {} ms, swapped and "
                  "recovered in {} ms on its journal thread); its journal ends at seq {} (epoch {})",
@@ -320,14 +328,7 @@ void install(cluster_ptr self, std::uint32_t p, std::int64_t checked_ms) {
 void check_copy(cluster_ptr self, std::uint32_t p) {
   auto& st = self->state;
   const auto in = st.copies_in.at(p);
-  auto fail = [self, p, in](const status& why) {
-    auto& st = self->state;
-    st.parts[p].installing = false;
-    drop_incoming(self, p);
-    spdlog::error("cluster: partition {}: the copy from {} was not installed: {}", p, in.from, why.message());
-    answer_copy(self, in.from, p, in.epoch, in.id, in.size, false, st.parts[p].last,
-                "not installed: " + why.message());
-  };
+  auto fail = [self, p, in](const status& why) { not_installed(self, p, in.from, in.epoch, in.id, in.size, why); };
   // One copy per partition at a time, so no check of p is running; and a
   // joinable thread must never be dropped.
   if (st.check_threads.count(p)) return fail(status::io_error("a check of this partition's last copy still runs"));
