@@ -95,9 +95,10 @@ void auth_sync::merge_from(const std::string& member, const std::string& bytes) 
   const auth::store_status st = auth::merge(store_, table, &r);
   if (r.changed())
     spdlog::info(
-        "auth sync: merged the table of {}: {} tenants added, {} suspended, {} resumed, {} restamped, "
-        "{} keys added, {} revoked, {} earlier times, {} keys waiting for their tenant",
-        member, r.tenants_added, r.tenants_suspended, r.tenants_resumed, r.statuses_restamped, r.keys_added,
+        "auth sync: merged the table of {}: {} tenants added, {} removed (deleted there), {} marked deleting, "
+        "{} suspended, {} resumed, {} restamped, {} keys added, {} revoked, {} earlier times, "
+        "{} keys waiting for their tenant",
+        member, r.tenants_added, r.tenants_removed, r.tenants_deleting, r.tenants_suspended, r.tenants_resumed, r.statuses_restamped, r.keys_added,
         r.keys_revoked, r.times_earlier, r.keys_waiting);
   if (!st) spdlog::warn("auth sync: merging the table of {} stopped: {}", member, st.message());
 }

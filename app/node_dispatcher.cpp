@@ -487,6 +487,13 @@ void node_dispatcher::resume_deletes() {
     if (!tenants.ok()) return spdlog::error("resuming tenant deletes: {}", tenants.log_detail);
     for (const auto& t : tenants.value) {
       if (!t.deleting_ms) continue;
+      // In a cluster the mark may come from another node, and a copy's rows
+      // are removed only through its leader's journal (not built yet).
+      if (grid_.settings().cluster.enabled()) {
+        spdlog::warn("tenant {}: marked deleting; its rows are not removed in a cluster yet (docs/cluster.md)",
+                     t.name);
+        continue;
+      }
       spdlog::info("tenant {}: finishing the delete a stop cut short", t.name);
       std::uint64_t records = 0;
       (void)finish_delete(system, t.name, &records);

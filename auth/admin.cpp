@@ -71,6 +71,8 @@ admin_result<created_tenant> key_admin::tenant_create(const gateway::principal& 
       break;
     case store_status::code::already_exists:
       return refuse<result>(outcome::bad_request, "tenant: already exists");
+    case store_status::code::invalid:  // deleted later than this node's clock says it is now
+      return refuse<result>(outcome::bad_request, "tenant: " + issued.status.message() + "; retry later");
     default:
       return store_failure<result>(issued.status);
   }
@@ -148,7 +150,7 @@ admin_result<std::monostate> key_admin::tenant_mark_deleting(const gateway::prin
 admin_result<std::monostate> key_admin::tenant_remove(const gateway::principal& who, std::string_view tenant) {
   using result = std::monostate;
   if (!is_system(who)) return refuse<result>(outcome::forbidden, not_system);
-  store_status st = store_.remove_tenant(tenant);
+  store_status st = store_.remove_tenant(tenant, clock_());
   if (st.kind() == store_status::code::not_found) return refuse<result>(outcome::not_found, "tenant: no such tenant");
   if (!st) return store_failure<result>(st);
   // Its keys are gone from the store; the cache must not keep them.

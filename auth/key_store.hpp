@@ -71,6 +71,19 @@ struct tenant_record {
   friend bool operator==(const tenant_record&, const tenant_record&) = default;
 };
 
+// What is left of a deleted tenant (tenant.delete's last step): its name,
+// when the deleted incarnation was created, and when it was removed. A
+// cluster's members exchange them (auth/replication.hpp), so a member that
+// still has the tenant removes it, and none gives it back. A later tenant of
+// the same name (created after deleted_ms) is another tenant: its row
+// replaces the tombstone.
+struct tenant_tombstone {
+  std::string name;
+  epoch_ms created_ms = 0;
+  epoch_ms deleted_ms = 0;
+  friend bool operator==(const tenant_tombstone&, const tenant_tombstone&) = default;
+};
+
 // The time a new local status change of `t` is stamped with: `now`, or just
 // after the tenant's last change if that is later (a clock that went back,
 // or a peer's clock ahead), so a change made here always orders after the
@@ -108,7 +121,9 @@ class key_store {
   virtual ~key_store() = default;
 
   // Adds a tenant and, if given, `first_key` (its first admin key) in one
-  // transaction. already_exists if the name is taken.
+  // transaction. already_exists if the name is taken; invalid if a
+  // tombstone of the name was removed at or after `tenant.created_ms` (that
+  // incarnation is deleted). A row created later replaces the tombstone.
   virtual store_status add_tenant(const tenant_record& tenant, const key_record* first_key) = 0;
   // Every tenant, sorted by name.
   virtual store_status list_tenants(std::vector<tenant_record>* out) = 0;
@@ -131,9 +146,20 @@ class key_store {
   // Marks a suspended tenant as being deleted since `now` (kept if marked
   // already). not_found for an unknown tenant, invalid for an active one.
   virtual store_status set_tenant_deleting(std::string_view tenant, epoch_ms now) = 0;
-  // Removes the tenant's row, its keys and their warehouses in one
-  // transaction: the last step of a delete. not_found for an unknown tenant.
-  virtual store_status remove_tenant(std::string_view tenant) = 0;
+  // Removes the tenant's row, its keys and their warehouses, and leaves its
+  // tombstone (deleted at `now`, or just after its creation if the clock
+  // says otherwise), in one transaction: the last step of a delete.
+  // not_found for an unknown tenant.
+  virtual store_status remove_tenant(std::string_view tenant, epoch_ms now) = 0;
+  // A peer's tombstone (auth/replication.hpp's merge), in one transaction:
+  // a row of the name created at or before `t.deleted_ms` goes with its
+  // keys (`*removed` says whether one did), and the tombstone is kept, the
+  // later of two of one name. Nothing happens if the name has a row created
+  // after `t.deleted_ms` (a new tenant of that name).
+  virtual store_status apply_tombstone(const tenant_tombstone& t, bool* removed) = 0;
+  // Every tombstone, sorted by name; at most limits::tombstones_max, the
+  // most recent deletes (an older one is dropped when a newer is added).
+  virtual store_status list_tombstones(std::vector<tenant_tombstone>* out) = 0;
 
   // Adds a key. A tenant key needs its tenant (not_found otherwise); the
   // system key has tenant "" and role system, and no other key may

@@ -34,6 +34,13 @@ static_assert(tenant_bytes_max <= stockgrid::limits::id_bytes_max,
 inline constexpr std::size_t key_warehouses_max = 100;
 inline constexpr std::size_t warehouse_bytes_max = stockgrid::limits::id_bytes_max;  // 128
 
+// Tombstones of deleted tenants a key store keeps (key_store.hpp): the most
+// recent deletes. A member that missed more deletes than this while it was
+// away could give an older one's tenant back. Each is about 90 bytes in a
+// table, so this many take under 1 MiB of the 8 MiB a table may hold.
+inline constexpr std::size_t tombstones_max = 10000;
+static_assert(tombstones_max * (tenant_bytes_max + 2 * 9 + 8) < stockgrid::limits::auth_table_bytes_max / 4);
+
 // The member id that stamps a tenant status change (auth/replication.hpp):
 // host (at most 253 bytes, cluster/endpoints.hpp), ':' and a port.
 inline constexpr std::size_t status_by_bytes_max = 253 + 1 + 5;

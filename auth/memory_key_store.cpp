@@ -1,6 +1,9 @@
 #include "auth/memory_key_store.hpp"
 
 #include <algorithm>
+#include <tuple>
+
+#include "auth/limits.hpp"
 
 namespace stockgrid::auth {
 
@@ -14,11 +17,16 @@ store_status memory_key_store::add_tenant(const tenant_record& tenant,
                                           const key_record* first_key) {
   std::lock_guard lock(mutex_);
   if (tenants_.contains(tenant.name)) return store_status::already_exists("tenant " + tenant.name);
+  auto tomb = tombstones_.find(tenant.name);
+  if (tomb != tombstones_.end() && tomb->second.deleted_ms >= tenant.created_ms)
+    return store_status::invalid("tenant " + tenant.name + " was deleted at " +
+                                 std::to_string(tomb->second.deleted_ms) + " ms, not before its creation");
   if (first_key) {
     if (first_key->tenant != tenant.name)
       return store_status::invalid("key " + first_key->key_id + ": not of tenant " + tenant.name);
     if (store_status st = check_new_key(*first_key); !st) return st;
   }
+  if (tomb != tombstones_.end()) tombstones_.erase(tomb);
   tenants_.emplace(tenant.name, tenant);
   if (first_key) {
     keys_.emplace(first_key->key_id, *first_key);
@@ -74,19 +82,55 @@ store_status memory_key_store::set_tenant_deleting(std::string_view tenant, epoc
   return store_status::ok();
 }
 
-store_status memory_key_store::remove_tenant(std::string_view tenant) {
-  std::lock_guard lock(mutex_);
-  auto it = tenants_.find(tenant);
-  if (it == tenants_.end()) return store_status::not_found("tenant " + std::string(tenant));
-  tenants_.erase(it);
+void memory_key_store::erase_tenant(std::map<std::string, tenant_record, std::less<>>::iterator it) {
   for (auto k = keys_.begin(); k != keys_.end();) {
-    if (k->second.tenant == tenant) {
+    if (k->second.tenant == it->first) {
       order_.erase(k->first);
       k = keys_.erase(k);
     } else {
       ++k;
     }
   }
+  tenants_.erase(it);
+}
+
+void memory_key_store::keep_tombstone(const tenant_tombstone& t) {
+  auto [it, added] = tombstones_.emplace(t.name, t);
+  if (!added && it->second.deleted_ms < t.deleted_ms) it->second = t;
+  if (tombstones_.size() <= limits::tombstones_max) return;
+  auto oldest = std::min_element(tombstones_.begin(), tombstones_.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.second.deleted_ms, a.first) < std::tie(b.second.deleted_ms, b.first);
+  });
+  tombstones_.erase(oldest);
+}
+
+store_status memory_key_store::remove_tenant(std::string_view tenant, epoch_ms now) {
+  std::lock_guard lock(mutex_);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end()) return store_status::not_found("tenant " + std::string(tenant));
+  const tenant_tombstone t{it->first, it->second.created_ms, std::max(now, it->second.created_ms)};
+  erase_tenant(it);
+  keep_tombstone(t);
+  return store_status::ok();
+}
+
+store_status memory_key_store::apply_tombstone(const tenant_tombstone& t, bool* removed) {
+  std::lock_guard lock(mutex_);
+  *removed = false;
+  auto it = tenants_.find(t.name);
+  if (it != tenants_.end()) {
+    if (it->second.created_ms > t.deleted_ms) return store_status::ok();  // a later tenant of the name
+    erase_tenant(it);
+    *removed = true;
+  }
+  keep_tombstone(t);
+  return store_status::ok();
+}
+
+store_status memory_key_store::list_tombstones(std::vector<tenant_tombstone>* out) {
+  std::lock_guard lock(mutex_);
+  out->clear();
+  for (const auto& [name, t] : tombstones_) out->push_back(t);
   return store_status::ok();
 }
 

@@ -1,6 +1,7 @@
 #include "auth/replication.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -21,6 +22,7 @@ using protocol::value;
 constexpr std::size_t tenant_fields_v1 = 4;
 constexpr std::size_t tenant_fields = 6;
 constexpr std::size_t key_fields = 10;
+constexpr std::size_t tombstone_fields = 3;
 
 // A table is nested four deep (table > keys > key > warehouses); no string
 // in it is longer than a warehouse name or a member id. Items are bounded by
@@ -40,6 +42,8 @@ value opt(const std::optional<epoch_ms>& v) { return v ? value(*v) : value(nullp
 value encode_tenant(const tenant_record& t) {
   return array{t.name, t.created_ms, opt(t.suspended_ms), opt(t.deleting_ms), opt(t.status_ms), t.status_by};
 }
+
+value encode_tombstone(const tenant_tombstone& t) { return array{t.name, t.created_ms, t.deleted_ms}; }
 
 value encode_key(const key_record& k) {
   array warehouses;
@@ -160,6 +164,16 @@ bool decode_key(const value& v, std::size_t i, key_record* k, std::string* error
   return true;
 }
 
+bool decode_tombstone(const value& v, std::size_t i, tenant_tombstone* t, std::string* error) {
+  array_reader in(v, "tombstone " + std::to_string(i), tombstone_fields, error);
+  t->name = in.text();
+  check(in, check_tenant_name(t->name).empty(), "a valid tenant name");
+  t->created_ms = read_time(in);
+  t->deleted_ms = read_time(in);
+  check(in, t->deleted_ms >= t->created_ms, "a delete time at or after the creation time");
+  return in.ok();
+}
+
 template <class Row, class Name>
 bool strictly_sorted(const std::vector<Row>& rows, Name name) {
   return std::adjacent_find(rows.begin(), rows.end(),
@@ -172,6 +186,9 @@ store_status read_table(key_store& store, auth_table* out) {
   auth_table t;
   if (store_status st = store.list_tenants(&t.tenants); !st) return st;
   if (store_status st = store.load_keys(&t.keys); !st) return st;
+  if (store_status st = store.list_tombstones(&t.tombstones); !st) return st;
+  std::sort(t.tombstones.begin(), t.tombstones.end(),
+            [](const tenant_tombstone& a, const tenant_tombstone& b) { return a.name < b.name; });
   std::erase_if(t.keys, [](const key_record& k) { return k.key_id == system_key_id; });
   std::sort(t.tenants.begin(), t.tenants.end(),
             [](const tenant_record& a, const tenant_record& b) { return a.name < b.name; });
@@ -182,13 +199,20 @@ store_status read_table(key_store& store, auth_table* out) {
 }
 
 std::string encode(const auth_table& table) {
-  array tenants, keys;
+  array tenants, keys, tombstones;
   tenants.reserve(table.tenants.size());
   keys.reserve(table.keys.size());
+  tombstones.reserve(table.tombstones.size());
   for (const auto& t : table.tenants) tenants.push_back(encode_tenant(t));
   for (const auto& k : table.keys) keys.push_back(encode_key(k));
-  return protocol::serialize(array{auth_table_format_version, std::move(tenants), std::move(keys)},
-                             protocol::encoding::msgpack);
+  for (const auto& t : table.tombstones) tombstones.push_back(encode_tombstone(t));
+  // Without tombstones, format 2: nodes of the release before read it.
+  if (tombstones.empty())
+    return protocol::serialize(array{std::int64_t{2}, std::move(tenants), std::move(keys)},
+                               protocol::encoding::msgpack);
+  return protocol::serialize(
+      array{auth_table_format_version, std::move(tenants), std::move(keys), std::move(tombstones)},
+      protocol::encoding::msgpack);
 }
 
 bool decode(std::string_view bytes, auth_table* out, std::string* error) {
@@ -210,10 +234,11 @@ bool decode(std::string_view bytes, auth_table* out, std::string* error) {
              std::to_string(auth_table_format_version);
     return false;
   }
-  array_reader in(v, "table", 3, error);
+  array_reader in(v, "table", version >= 3 ? 4 : 3, error);
   in.integer();
   const array* tenants = in.list();
   const array* keys = in.list();
+  const array* tombstones = version >= 3 ? in.list() : nullptr;
   if (!in.ok()) return false;
   auth_table t;
   t.tenants.resize(tenants->size());
@@ -222,6 +247,15 @@ bool decode(std::string_view bytes, auth_table* out, std::string* error) {
   t.keys.resize(keys->size());
   for (std::size_t i = 0; i < keys->size(); ++i)
     if (!decode_key((*keys)[i], i, &t.keys[i], error)) return false;
+  if (tombstones) {
+    t.tombstones.resize(tombstones->size());
+    for (std::size_t i = 0; i < tombstones->size(); ++i)
+      if (!decode_tombstone((*tombstones)[i], i, &t.tombstones[i], error)) return false;
+  }
+  if (!strictly_sorted(t.tombstones, [](const tenant_tombstone& r) -> const std::string& { return r.name; })) {
+    *error = "tombstones: not sorted by name, or a name twice";
+    return false;
+  }
   if (!strictly_sorted(t.tenants, [](const tenant_record& r) -> const std::string& { return r.name; })) {
     *error = "tenants: not sorted by name, or a name twice";
     return false;
@@ -258,25 +292,84 @@ bool peer_status_wins(const tenant_record& peer, const tenant_record& mine) {
   return status_order(peer) > status_order(mine);
 }
 
+using tenant_map = std::map<std::string, tenant_record, std::less<>>;
+using tombstone_map = std::map<std::string, epoch_ms, std::less<>>;  // name -> deleted_ms
+
+// Applies the peer's tombstones: removes the tenants they name here (if
+// created at or before the delete), and keeps them. One the store knows
+// already, or would drop at once, is skipped: tables come every second.
+store_status merge_tombstones(key_store& store, const auth_table& peer, tenant_map& here, merge_report& report) {
+  if (peer.tombstones.empty()) return store_status::ok();
+  std::vector<tenant_tombstone> kept;
+  if (store_status st = store.list_tombstones(&kept); !st) return st;
+  tombstone_map known;
+  epoch_ms oldest = std::numeric_limits<epoch_ms>::max();
+  for (const auto& t : kept) {
+    known.emplace(t.name, t.deleted_ms);
+    oldest = std::min(oldest, t.deleted_ms);
+  }
+  const bool full = kept.size() >= limits::tombstones_max;
+  for (const auto& t : peer.tombstones) {
+    if (auto k = known.find(t.name); k != known.end() && k->second >= t.deleted_ms) continue;
+    if (auto row = here.find(t.name); row != here.end() && row->second.created_ms > t.deleted_ms) continue;
+    if (full && t.deleted_ms < oldest) continue;
+    bool removed = false;
+    if (store_status st = store.apply_tombstone(t, &removed); !st) return st;
+    if (!removed) continue;
+    here.erase(t.name);
+    ++report.tenants_removed;
+  }
+  return store_status::ok();
+}
+
+// Marks `mine` deleting as the peer's `t` is, suspending it first if it is
+// active here (a delete wins over any status change).
+store_status mark_deleting(key_store& store, const tenant_record& t, tenant_record& mine, merge_report& report) {
+  if (!mine.suspended_ms) {
+    store_status st = store.set_tenant_status(mine, t);
+    if (st.kind() == store_status::code::not_found || st.kind() == store_status::code::invalid)
+      return store_status::ok();  // removed or changed here meanwhile: the next table
+    if (!st) return st;
+    mine.suspended_ms = t.suspended_ms;
+    mine.status_ms = t.status_ms;
+    mine.status_by = t.status_by;
+    ++report.tenants_suspended;
+  }
+  store_status st = store.set_tenant_deleting(t.name, *t.deleting_ms);
+  if (st.kind() == store_status::code::not_found || st.kind() == store_status::code::invalid)
+    return store_status::ok();
+  if (!st) return st;
+  mine.deleting_ms = t.deleting_ms;
+  ++report.tenants_deleting;
+  return store_status::ok();
+}
+
 // Adds the peer's tenants missing here and takes the peer's status where
-// its last change is the later one.
-store_status merge_tenants(key_store& store, const auth_table& peer,
-                           std::map<std::string, tenant_record, std::less<>>& here, merge_report& report) {
+// its last change is the later one, and its deleting mark.
+store_status merge_tenants(key_store& store, const auth_table& peer, tenant_map& here,
+                           const tombstone_map& tombstones, merge_report& report) {
   for (const auto& t : peer.tenants) {
     auto it = here.find(t.name);
     if (it == here.end()) {
       if (t.deleting_ms) continue;
+      if (auto tomb = tombstones.find(t.name); tomb != tombstones.end() && tomb->second >= t.created_ms)
+        continue;  // the deleted tenant (the peer has not heard yet)
       // Added active, then given its status: add_tenant keeps only name and
       // created_ms in the SQLite store. Keys come after, so a suspended
       // tenant's keys never work here meanwhile.
       const tenant_record row{t.name, t.created_ms, std::nullopt, std::nullopt, std::nullopt, {}};
       store_status st = store.add_tenant(row, nullptr);
-      if (st.kind() == store_status::code::already_exists) continue;  // made here meanwhile: next table
+      // Made or deleted here meanwhile: the next table.
+      if (st.kind() == store_status::code::already_exists || st.kind() == store_status::code::invalid) continue;
       if (!st) return st;
       ++report.tenants_added;
       it = here.emplace(t.name, row).first;
     }
     tenant_record& mine = it->second;
+    if (t.deleting_ms && !mine.deleting_ms) {
+      if (store_status st = mark_deleting(store, t, mine, report); !st) return st;
+      continue;
+    }
     if (!peer_status_wins(t, mine)) continue;
     store_status st = store.set_tenant_status(mine, t);
     // Removed here meanwhile, being deleted here (it stays suspended), or
@@ -298,8 +391,7 @@ store_status merge_tenants(key_store& store, const auth_table& peer,
 
 // Adds the peer's keys missing here whose tenant is here, and revokes those
 // revoked there.
-store_status merge_keys(key_store& store, const auth_table& peer,
-                        const std::map<std::string, tenant_record, std::less<>>& tenants,
+store_status merge_keys(key_store& store, const auth_table& peer, const tenant_map& tenants,
                         merge_report& report) {
   std::vector<key_record> loaded;
   if (store_status st = store.load_keys(&loaded); !st) return st;
@@ -343,10 +435,16 @@ store_status merge(key_store& store, const auth_table& peer, merge_report* repor
   r = {};
   std::vector<tenant_record> listed;
   if (store_status st = store.list_tenants(&listed); !st) return st;
-  std::map<std::string, tenant_record, std::less<>> tenants;
+  tenant_map tenants;
   for (auto& t : listed) tenants.emplace(t.name, std::move(t));
-  // Tenants first, so a key whose tenant arrives in the same table is added.
-  if (store_status st = merge_tenants(store, peer, tenants, r); !st) return st;
+  // Tombstones first, so a deleted tenant's row is not taken from the same
+  // table; then tenants, so a key whose tenant arrives in it is added.
+  if (store_status st = merge_tombstones(store, peer, tenants, r); !st) return st;
+  std::vector<tenant_tombstone> kept;
+  if (store_status st = store.list_tombstones(&kept); !st) return st;
+  tombstone_map tombstones;
+  for (const auto& t : kept) tombstones.emplace(t.name, t.deleted_ms);
+  if (store_status st = merge_tenants(store, peer, tenants, tombstones, r); !st) return st;
   return merge_keys(store, peer, tenants, r);
 }
 

@@ -4,10 +4,11 @@
 // part: reading a store's table, its bytes, and the merge rules. The thread
 // that publishes and merges is app/auth_sync.hpp.
 //
-// Bytes, format version 2: one msgpack array, written by encode() and read by
+// Bytes, format version 3: one msgpack array, written by encode() and read by
 // decode() only (every field is checked; anything else is refused):
 //
-//   table  = [version: int = 2, tenants: [tenant...], keys: [key...]]
+//   table  = [version: int = 3, tenants: [tenant...], keys: [key...],
+//             tombstones: [tombstone...]]
 //   tenant = [name: str,                 -- a valid tenant name
 //             created_ms: int >= 0,
 //             suspended_ms: int >= 0 | nil,
@@ -25,14 +26,20 @@
 //             hash_scheme: int,          -- auth::hash_scheme value
 //             salt: str,                 -- 32 lowercase hex digits (16 bytes)
 //             hash: str]                 -- 64 lowercase hex digits (32 bytes)
+//   tombstone = [name: str,              -- a valid tenant name
+//                created_ms: int >= 0,   -- of the deleted tenant
+//                deleted_ms: int >= created_ms]
 //
-// Format 1 (nodes of the previous release) is read too: its tenants have the
-// first four fields only, and merge as unstamped (below). A node of the
-// previous release refuses format 2 ("format version 2"), so while a
-// cluster is being upgraded the old nodes hear nothing from the new ones;
-// the new ones still take the old nodes' tables.
+// A table without tombstones is written in format 2 (the same without the
+// last field), which nodes of the release before read; format 1, whose
+// tenants have the first four fields only and merge as unstamped (below),
+// is read too. A node of an earlier release refuses a newer format
+// ("format version 3"), so while a cluster is being upgraded the old nodes
+// hear nothing from a new one that holds tombstones; the new ones still
+// take the old nodes' tables.
 //
-// Tenants are sorted by name and keys by key id, without duplicates, so equal
+// Tenants and tombstones are sorted by name and keys by key id, without
+// duplicates, so equal
 // tables have equal bytes (auth_sync publishes only when the bytes change).
 // Salt and hash travel as hex because the codec's strings are UTF-8 only;
 // no secret and no token is ever part of a table. A newer version is refused
@@ -41,8 +48,18 @@
 //
 // Merge rules (merge()). Tables merged in any order, any number of times,
 // give the same store contents:
+//  - Tombstones first. A peer's tombstone removes this store's tenant of
+//    that name, with its keys, if it was created at or before the
+//    tombstone's deleted_ms (the deleted tenant, or one made at two nodes
+//    under one name before the delete); a tenant created later is another
+//    one and stays. The store keeps the tombstone (key_store.hpp), so the
+//    delete goes on to members that hear only this one.
 //  - A tenant the peer has and this store has not is added with the peer's
-//    created_ms and status, unless the peer marks it deleting.
+//    created_ms and status, unless the peer marks it deleting or a
+//    tombstone here was removed at or after its created_ms.
+//  - A tenant the peer marks deleting is marked deleting here too (at the
+//    peer's time), and suspended first if it is active here: a delete
+//    wins over any status change.
 //  - A tenant's status (suspended or active) is last-writer-wins by the
 //    stamp of its last change: every tenant.suspend and tenant.resume is
 //    stamped with the wall-clock time and the member id of the node it was
@@ -71,10 +88,9 @@
 //  - A key revoked at the peer is revoked here, at the earlier of the two
 //    times. Revocation is final.
 // Not merged, on purpose:
-//  - Deletes (tenant.delete) are per node for now: neither the deleting mark
-//    nor the removal travels. A node that still has the tenant (not marked
-//    deleting) gives it back to a node that removed it, keys and all, so
-//    tenant.delete is refused in a cluster.
+//  - A tenant's data: the deleting mark and the tombstone travel, the
+//    partitions' rows do not (tenant.delete is refused in a cluster until
+//    the delete of its rows is a replicated journal entry, docs/cluster.md).
 //  - created_ms of a tenant made at two nodes under one name, and a key id
 //    drawn at two nodes (2^-64): each node keeps its own row.
 #pragma once
@@ -88,11 +104,12 @@
 
 namespace stockgrid::auth {
 
-inline constexpr std::int64_t auth_table_format_version = 2;
+inline constexpr std::int64_t auth_table_format_version = 3;
 
 struct auth_table {
   std::vector<tenant_record> tenants;  // sorted by name
   std::vector<key_record> keys;        // sorted by key id
+  std::vector<tenant_tombstone> tombstones;  // sorted by name
   friend bool operator==(const auth_table&, const auth_table&) = default;
 };
 
@@ -100,6 +117,8 @@ struct auth_table {
 // later.
 struct merge_report {
   std::uint64_t tenants_added = 0;
+  std::uint64_t tenants_removed = 0;   // by a peer's tombstone
+  std::uint64_t tenants_deleting = 0;  // marked deleting, as the peer has it
   std::uint64_t tenants_suspended = 0;   // active here before
   std::uint64_t tenants_resumed = 0;     // suspended here before
   std::uint64_t statuses_restamped = 0;  // the same status, by a later change
@@ -108,13 +127,14 @@ struct merge_report {
   std::uint64_t times_earlier = 0;  // a revocation or unstamped suspension moved to the peer's earlier time
   std::uint64_t keys_waiting = 0;   // skipped: their tenant is not here (or being deleted here)
   bool changed() const {
-    return tenants_added + tenants_suspended + tenants_resumed + statuses_restamped + keys_added + keys_revoked +
+    return tenants_added + tenants_removed + tenants_deleting + tenants_suspended + tenants_resumed + statuses_restamped + keys_added + keys_revoked +
                times_earlier >
            0;
   }
 };
 
-// Every tenant and every key but the system key, sorted as above.
+// Every tenant, every key but the system key, and every tombstone, sorted
+// as above.
 store_status read_table(key_store& store, auth_table* out);
 
 // The table's bytes (format above).

@@ -6,6 +6,8 @@
 
 #include <map>
 
+#include "auth/limits.hpp"
+
 namespace stockgrid::auth {
 
 namespace {
@@ -51,6 +53,14 @@ constexpr const char* upgrade_v3_to_v4 = R"sql(
 ALTER TABLE tenants ADD COLUMN status_ms INTEGER;
 ALTER TABLE tenants ADD COLUMN status_by TEXT NOT NULL DEFAULT '';
 PRAGMA user_version = 4;
+)sql";
+
+// Version 4 -> 5: tombstones of deleted tenants, which a cluster's members
+// exchange so that none gives a deleted tenant back.
+constexpr const char* upgrade_v4_to_v5 = R"sql(
+CREATE TABLE tombstones(name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, deleted_ms INTEGER NOT NULL);
+CREATE INDEX tombstones_by_time ON tombstones(deleted_ms);
+PRAGMA user_version = 5;
 )sql";
 
 // A prepared statement that finalizes itself. Text is bound without a copy:
@@ -204,6 +214,10 @@ store_status sqlite_key_store::init() {
     if (int rc = sqlite3_exec(db_, upgrade_v3_to_v4, nullptr, nullptr, nullptr); rc != SQLITE_OK)
       return error(rc, "upgrade to format version 4");
   }
+  if (v < 5) {
+    if (int rc = sqlite3_exec(db_, upgrade_v4_to_v5, nullptr, nullptr, nullptr); rc != SQLITE_OK)
+      return error(rc, "upgrade to format version 5");
+  }
   if (int rc = txn.commit(); rc != SQLITE_OK) return error(rc, "commit schema");
   return store_status::ok();
 }
@@ -248,6 +262,16 @@ store_status sqlite_key_store::add_tenant(const tenant_record& tenant,
   std::lock_guard lock(mutex_);
   transaction txn(db_);
   if (int rc = txn.begin(true); rc != SQLITE_OK) return error(rc, "begin");
+  {
+    statement t(db_, "SELECT deleted_ms FROM tombstones WHERE name = ?1");
+    if (t.prepare_rc() != SQLITE_OK) return error(t.prepare_rc(), "prepare find tombstone");
+    t.bind_text(1, tenant.name);
+    const int rc = t.step();
+    if (rc == SQLITE_ROW && t.i64(0) >= tenant.created_ms)
+      return store_status::invalid("tenant " + tenant.name + " was deleted at " + std::to_string(t.i64(0)) +
+                                   " ms, not before its creation");
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error(rc, "find tombstone");
+  }
   statement s(db_, "INSERT INTO tenants(name, created_ms) VALUES(?1, ?2)");
   if (s.prepare_rc() != SQLITE_OK) return error(s.prepare_rc(), "prepare insert tenant");
   s.bind_text(1, tenant.name);
@@ -258,6 +282,12 @@ store_status sqlite_key_store::add_tenant(const tenant_record& tenant,
   }
   if (first_key) {
     if (store_status st = insert_key(*first_key); !st) return st;
+  }
+  {
+    statement t(db_, "DELETE FROM tombstones WHERE name = ?1");  // a later tenant of the name
+    if (t.prepare_rc() != SQLITE_OK) return error(t.prepare_rc(), "prepare drop tombstone");
+    t.bind_text(1, tenant.name);
+    if (int rc = t.step(); rc != SQLITE_DONE) return error(rc, "drop tombstone");
   }
   if (int rc = txn.commit(); rc != SQLITE_OK) return error(rc, "commit tenant");
   return store_status::ok();
@@ -340,10 +370,7 @@ store_status sqlite_key_store::set_tenant_deleting(std::string_view tenant, epoc
   return store_status::ok();
 }
 
-store_status sqlite_key_store::remove_tenant(std::string_view tenant) {
-  std::lock_guard lock(mutex_);
-  transaction txn(db_);
-  if (int rc = txn.begin(true); rc != SQLITE_OK) return error(rc, "begin");
+store_status sqlite_key_store::erase_tenant(std::string_view tenant) {
   const char* const steps[] = {
       "DELETE FROM key_warehouses WHERE key_id IN (SELECT key_id FROM keys WHERE tenant = ?1)",
       "DELETE FROM keys WHERE tenant = ?1",
@@ -355,8 +382,71 @@ store_status sqlite_key_store::remove_tenant(std::string_view tenant) {
     s.bind_text(1, tenant);
     if (int rc = s.step(); rc != SQLITE_DONE) return error(rc, "remove tenant");
   }
-  if (sqlite3_changes(db_) == 0) return store_status::not_found("tenant " + std::string(tenant));
-  if (int rc = txn.commit(); rc != SQLITE_OK) return error(rc, "commit remove tenant");
+  return store_status::ok();
+}
+
+store_status sqlite_key_store::keep_tombstone(const tenant_tombstone& t) {
+  statement s(db_, "INSERT INTO tombstones(name, created_ms, deleted_ms) VALUES(?1, ?2, ?3) "
+                   "ON CONFLICT(name) DO UPDATE SET created_ms = excluded.created_ms, deleted_ms = excluded.deleted_ms "
+                   "WHERE excluded.deleted_ms > tombstones.deleted_ms");
+  if (s.prepare_rc() != SQLITE_OK) return error(s.prepare_rc(), "prepare keep tombstone");
+  s.bind_text(1, t.name);
+  s.bind(2, t.created_ms);
+  s.bind(3, t.deleted_ms);
+  if (int rc = s.step(); rc != SQLITE_DONE) return error(rc, "keep tombstone");
+  statement trim(db_, "DELETE FROM tombstones WHERE name IN (SELECT name FROM tombstones ORDER BY deleted_ms, name "
+                      "LIMIT max(0, (SELECT count(*) FROM tombstones) - ?1))");
+  if (trim.prepare_rc() != SQLITE_OK) return error(trim.prepare_rc(), "prepare trim tombstones");
+  trim.bind(1, static_cast<std::int64_t>(limits::tombstones_max));
+  if (int rc = trim.step(); rc != SQLITE_DONE) return error(rc, "trim tombstones");
+  return store_status::ok();
+}
+
+store_status sqlite_key_store::remove_tenant(std::string_view tenant, epoch_ms now) {
+  std::lock_guard lock(mutex_);
+  transaction txn(db_);
+  if (int rc = txn.begin(true); rc != SQLITE_OK) return error(rc, "begin");
+  statement find(db_, "SELECT created_ms FROM tenants WHERE name = ?1");
+  if (find.prepare_rc() != SQLITE_OK) return error(find.prepare_rc(), "prepare find tenant");
+  find.bind_text(1, tenant);
+  const int rc = find.step();
+  if (rc == SQLITE_DONE) return store_status::not_found("tenant " + std::string(tenant));
+  if (rc != SQLITE_ROW) return error(rc, "find tenant");
+  const tenant_tombstone t{std::string(tenant), find.i64(0), std::max(now, find.i64(0))};
+  if (store_status st = erase_tenant(tenant); !st) return st;
+  if (store_status st = keep_tombstone(t); !st) return st;
+  if (int c = txn.commit(); c != SQLITE_OK) return error(c, "commit remove tenant");
+  return store_status::ok();
+}
+
+store_status sqlite_key_store::apply_tombstone(const tenant_tombstone& t, bool* removed) {
+  std::lock_guard lock(mutex_);
+  *removed = false;
+  transaction txn(db_);
+  if (int rc = txn.begin(true); rc != SQLITE_OK) return error(rc, "begin");
+  statement find(db_, "SELECT created_ms FROM tenants WHERE name = ?1");
+  if (find.prepare_rc() != SQLITE_OK) return error(find.prepare_rc(), "prepare find tenant");
+  find.bind_text(1, t.name);
+  const int rc = find.step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error(rc, "find tenant");
+  if (rc == SQLITE_ROW) {
+    if (find.i64(0) > t.deleted_ms) return store_status::ok();  // a later tenant of the name
+    if (store_status st = erase_tenant(t.name); !st) return st;
+  }
+  if (store_status st = keep_tombstone(t); !st) return st;
+  if (int c = txn.commit(); c != SQLITE_OK) return error(c, "commit tombstone");
+  *removed = rc == SQLITE_ROW;
+  return store_status::ok();
+}
+
+store_status sqlite_key_store::list_tombstones(std::vector<tenant_tombstone>* out) {
+  std::lock_guard lock(mutex_);
+  out->clear();
+  statement s(db_, "SELECT name, created_ms, deleted_ms FROM tombstones ORDER BY name");
+  if (s.prepare_rc() != SQLITE_OK) return error(s.prepare_rc(), "prepare list tombstones");
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out->push_back({s.bytes(0), s.i64(1), s.i64(2)});
+  if (rc != SQLITE_DONE) return error(rc, "list tombstones");
   return store_status::ok();
 }
 

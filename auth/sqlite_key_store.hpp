@@ -3,7 +3,7 @@
 // must survive a power cut once acknowledged, so the file runs in WAL mode
 // with synchronous=FULL, and each change is one transaction.
 //
-// File format, version 4 (PRAGMA user_version = 4; a file with a higher
+// File format, version 5 (PRAGMA user_version = 5; a file with a higher
 // version is refused rather than misread):
 //
 //   tenants(name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL,
@@ -22,6 +22,10 @@
 //        revoked_ms INTEGER)        -- NULL: not revoked
 //   key_warehouses(key_id TEXT, position INTEGER, warehouse TEXT,
 //                  PRIMARY KEY(key_id, position))  -- none: every warehouse
+//   tombstones(name TEXT PRIMARY KEY,  -- a deleted tenant (key_store.hpp)
+//              created_ms INTEGER NOT NULL,  -- when it was created
+//              deleted_ms INTEGER NOT NULL)  -- when it was removed
+//   INDEX tombstones_by_time ON tombstones(deleted_ms)  -- the oldest go first
 //
 // No column holds a secret or a token. The file is created with mode 0600
 // (SQLite gives its -wal and -shm files the same mode).
@@ -34,7 +38,7 @@
 // tenants.deleting_ms the same way (NULL: no tenant being deleted), and
 // version 4 tenants.status_ms and status_by (NULL and '': no status change
 // stamped yet; the cluster merge then orders a suspension by suspended_ms,
-// auth/replication.hpp).
+// auth/replication.hpp). Version 5 adds the tombstones table (empty).
 #pragma once
 
 #include <memory>
@@ -47,7 +51,7 @@ struct sqlite3;
 
 namespace stockgrid::auth {
 
-inline constexpr int system_db_format_version = 4;
+inline constexpr int system_db_format_version = 5;
 
 // DATA_DIR/system.db
 std::string system_db_path(std::string_view data_dir);
@@ -66,7 +70,9 @@ class sqlite_key_store final : public key_store {
                                     std::string_view by) override;
   store_status set_tenant_status(const tenant_record& seen, const tenant_record& peer) override;
   store_status set_tenant_deleting(std::string_view tenant, epoch_ms now) override;
-  store_status remove_tenant(std::string_view tenant) override;
+  store_status remove_tenant(std::string_view tenant, epoch_ms now) override;
+  store_status apply_tombstone(const tenant_tombstone& t, bool* removed) override;
+  store_status list_tombstones(std::vector<tenant_tombstone>* out) override;
   store_status add_key(const key_record& key) override;
   store_status list_keys(std::string_view tenant, std::vector<key_info>* out) override;
   store_status revoke_key(std::string_view tenant, std::string_view key_id, epoch_ms now) override;
@@ -77,6 +83,10 @@ class sqlite_key_store final : public key_store {
   explicit sqlite_key_store(std::string path) : path_(std::move(path)) {}
   store_status init();
   store_status insert_key(const key_record& key);  // inside a transaction
+  // Inside a transaction: removes the tenant's row and keys; keeps `t`, the
+  // later of two of one name, and drops the oldest beyond tombstones_max.
+  store_status erase_tenant(std::string_view tenant);
+  store_status keep_tombstone(const tenant_tombstone& t);
   // Keys matching `where` ("" or a condition on alias k with parameter ?1).
   store_status select_keys(const char* where, std::string_view arg, std::vector<key_record>* out);
   store_status error(int rc, std::string_view what) const;

@@ -193,7 +193,9 @@ TEST_CASE("a store failure is INTERNAL with the detail kept for the log", "[auth
     store_status set_tenant_suspended(std::string_view, bool, epoch_ms, std::string_view) override { return fail(); }
     store_status set_tenant_status(const tenant_record&, const tenant_record&) override { return fail(); }
     store_status set_tenant_deleting(std::string_view, epoch_ms) override { return fail(); }
-    store_status remove_tenant(std::string_view) override { return fail(); }
+    store_status remove_tenant(std::string_view, epoch_ms) override { return fail(); }
+    store_status apply_tombstone(const tenant_tombstone&, bool*) override { return fail(); }
+    store_status list_tombstones(std::vector<tenant_tombstone>*) override { return fail(); }
     store_status add_key(const key_record&) override { return fail(); }
     store_status list_keys(std::string_view, std::vector<key_info>*) override { return fail(); }
     store_status revoke_key(std::string_view, std::string_view, epoch_ms) override {

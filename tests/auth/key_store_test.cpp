@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "auth/limits.hpp"
 #include "tests/auth/test_support.hpp"
 
 namespace stockgrid::auth {
@@ -197,7 +198,7 @@ TEST_CASE("system.db is private, in WAL mode, and refuses a newer format",
   REQUIRE(sqlite3_step(s) == SQLITE_ROW);
   CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, 0))) == "wal");
   sqlite3_finalize(s);
-  REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 5", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 6", nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
 
   std::unique_ptr<sqlite_key_store> store;
@@ -299,15 +300,62 @@ TEMPLATE_TEST_CASE("a suspended tenant is marked deleting, stays suspended, then
   const tenant_record beta{"beta", t0, std::nullopt, std::nullopt, std::nullopt, ""};
   CHECK(tenants == std::vector<tenant_record>{{"acme", t0, t0 + 2, t0 + 3, t0 + 2, ""}, beta});
 
-  REQUIRE(store.remove_tenant("acme"));
+  REQUIRE(store.remove_tenant("acme", t0 + 5));
   REQUIRE(store.list_tenants(&tenants));
   CHECK(tenants == std::vector<tenant_record>{beta});
   std::vector<key_record> keys;
   REQUIRE(store.load_keys(&keys));
   for (const auto& k : keys) CHECK(k.tenant != "acme");
   CHECK_FALSE(keys.empty());  // beta's
-  CHECK(store.remove_tenant("acme").kind() == store_status::code::not_found);
+  CHECK(store.remove_tenant("acme", t0 + 5).kind() == store_status::code::not_found);
+  std::vector<tenant_tombstone> tombs;
+  REQUIRE(store.list_tombstones(&tombs));
+  CHECK(tombs == std::vector<tenant_tombstone>{{"acme", t0, t0 + 5}});
+  // The deleted incarnation cannot come back; a tenant created later can.
+  const tenant_record old{"acme", t0 + 5, std::nullopt, std::nullopt, std::nullopt, ""};
+  CHECK(store.add_tenant(old, nullptr).kind() == store_status::code::invalid);
   REQUIRE(create_tenant(store, "acme", t0 + 6).status);  // the name is free again
+  REQUIRE(store.list_tombstones(&tombs));
+  CHECK(tombs.empty());
+}
+
+TEMPLATE_TEST_CASE("a peer's tombstone removes the tenant it names, never a later one of the name",
+                   "[auth][store]", memory_fixture, sqlite_fixture) {
+  TestType f;
+  key_store& store = f.get();
+  REQUIRE(create_tenant(store, "acme", t0).status);
+  REQUIRE(create_tenant(store, "beta", t0 + 10).status);
+  bool removed = false;
+  REQUIRE(store.apply_tombstone({"acme", t0, t0 + 3}, &removed));
+  CHECK(removed);
+  REQUIRE(store.apply_tombstone({"beta", t0, t0 + 3}, &removed));  // beta was made after that delete
+  CHECK_FALSE(removed);
+  REQUIRE(store.apply_tombstone({"gone", t0, t0 + 2}, &removed));  // never here: kept all the same
+  CHECK_FALSE(removed);
+  REQUIRE(store.apply_tombstone({"gone", t0, t0 + 1}, &removed));  // an older one of the name
+  std::vector<tenant_record> tenants;
+  REQUIRE(store.list_tenants(&tenants));
+  REQUIRE(tenants.size() == 1);
+  CHECK(tenants[0].name == "beta");
+  std::vector<key_record> keys;
+  REQUIRE(store.load_keys(&keys));
+  for (const auto& k : keys) CHECK(k.tenant != "acme");
+  std::vector<tenant_tombstone> tombs;
+  REQUIRE(store.list_tombstones(&tombs));
+  CHECK(tombs == std::vector<tenant_tombstone>{{"acme", t0, t0 + 3}, {"gone", t0, t0 + 2}});
+}
+
+TEMPLATE_TEST_CASE("a store keeps the most recent tombstones only", "[auth][store]", memory_fixture,
+                   sqlite_fixture) {
+  TestType f;
+  key_store& store = f.get();
+  bool removed = false;
+  for (std::size_t i = 0; i <= auth::limits::tombstones_max; ++i)
+    REQUIRE(store.apply_tombstone({"t" + std::to_string(i), t0, t0 + static_cast<epoch_ms>(i)}, &removed));
+  std::vector<tenant_tombstone> tombs;
+  REQUIRE(store.list_tombstones(&tombs));
+  CHECK(tombs.size() == auth::limits::tombstones_max);
+  CHECK(std::none_of(tombs.begin(), tombs.end(), [](const auto& t) { return t.name == "t0"; }));
 }
 
 // Runs `sql` on the file at `path` with SQLite itself (an older layout).
@@ -366,6 +414,7 @@ TEST_CASE("a version 3 system.db is upgraded in place: its suspensions kept, wit
   }
   // Back to the version 3 layout, as the release before stamps wrote it.
   run_sql(path,
+          "DROP TABLE tombstones;"
           "ALTER TABLE tenants DROP COLUMN status_ms;"
           "ALTER TABLE tenants DROP COLUMN status_by;"
           "PRAGMA user_version = 3;");

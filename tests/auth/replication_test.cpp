@@ -31,9 +31,14 @@ std::string key_of(key_store& store, const new_key& k, epoch_ms now) {
 }
 
 // A table with every field set: a suspended and a deleting tenant, keys
-// limited to warehouses, expiring, revoked.
+// limited to warehouses, expiring, revoked, and a deleted tenant's
+// tombstone.
 auth_table full_table() {
   memory_key_store store;
+  REQUIRE(create_tenant(store, "old", t0).status);
+  REQUIRE(store.set_tenant_suspended("old", true, t0 + 1, ""));
+  REQUIRE(store.set_tenant_deleting("old", t0 + 2));
+  REQUIRE(store.remove_tenant("old", t0 + 3));
   REQUIRE(create_tenant(store, "acme", t0).status);
   REQUIRE(create_tenant(store, "beta.shop", t0 + 1).status);
   REQUIRE(create_tenant(store, "gone", t0 + 2).status);
@@ -77,6 +82,7 @@ TEST_CASE("a table crosses nodes whole", "[auth][replication]") {
   const auth_table t = full_table();
   REQUIRE(t.tenants.size() == 3);
   REQUIRE(t.keys.size() == 5);  // three first admin keys, a writer, a revoked reader
+  REQUIRE(t.tombstones == std::vector<tenant_tombstone>{{"old", t0, t0 + 3}});
   const std::string bytes = encode(t);
   auth_table back;
   std::string error;
@@ -87,6 +93,21 @@ TEST_CASE("a table crosses nodes whole", "[auth][replication]") {
   auth_table empty;
   REQUIRE(decode(encode(auth_table{}), &empty, &error));
   CHECK(empty == auth_table{});
+
+  // Without tombstones the table is written in format 2, which the release
+  // before reads; with them, in format 3.
+  auto version_of = [](const std::string& b) {
+    protocol::value v;
+    std::string e;
+    REQUIRE(protocol::parse(b, protocol::encoding::msgpack, protocol::parse_limits{}, &v, &e));
+    return *v.as_array()->at(0).as_int();
+  };
+  CHECK(version_of(bytes) == 3);
+  auth_table no_tombstones = t;
+  no_tombstones.tombstones.clear();
+  CHECK(version_of(encode(no_tombstones)) == 2);
+  REQUIRE(decode(encode(no_tombstones), &back, &error));
+  CHECK(back == no_tombstones);
 }
 
 TEST_CASE("bytes that are not a table are refused with a reason", "[auth][replication]") {
@@ -103,6 +124,10 @@ TEST_CASE("bytes that are not a table are refused with a reason", "[auth][replic
   auto table_bytes = [](value tenants, value keys, std::int64_t version = 1) {
     return protocol::serialize(array{version, std::move(tenants), std::move(keys)}, protocol::encoding::msgpack);
   };
+  auto table_v3 = [](value tombstones) {
+    return protocol::serialize(array{std::int64_t{3}, array{}, array{}, std::move(tombstones)},
+                               protocol::encoding::msgpack);
+  };
   auto same = [](array&) {};
   const value tenant_acme = array{"acme", t0, nullptr, nullptr};
   // The baseline decodes: each case below differs from it in one thing.
@@ -115,6 +140,9 @@ TEST_CASE("bytes that are not a table are refused with a reason", "[auth][replic
                  &out, &error));
   CHECK(out.tenants.at(0).status_ms == t0);
   CHECK(out.tenants.at(0).status_by == "127.0.0.1:7401");
+  // And a table of format 3 with tombstones.
+  REQUIRE(decode(table_v3(array{array{"gone", t0, t0 + 1}, array{"old", t0, t0}}), &out, &error));
+  CHECK(out.tombstones == std::vector<tenant_tombstone>{{"gone", t0, t0 + 1}, {"old", t0, t0}});
 
   struct refused {
     std::string what;
@@ -123,7 +151,13 @@ TEST_CASE("bytes that are not a table are refused with a reason", "[auth][replic
   };
   const std::vector<refused> cases = {
       {"nothing", "", ""},
-      {"a newer version", table_bytes(array{}, array{}, 3), "format version 3"},
+      {"a newer version", table_bytes(array{}, array{}, 4), "format version 4"},
+      {"format 3 without tombstones", table_bytes(array{}, array{}, 3), "table: 3 fields, not 4"},
+      {"a tombstone deleted before it was created", table_v3(array{array{"old", t0, t0 - 1}}),
+       "tombstone 0 field 2: expected a delete time at or after the creation time"},
+      {"a tombstone with a bad name", table_v3(array{array{"Old!", t0, t0}}), "tombstone 0 field 0"},
+      {"a short tombstone", table_v3(array{array{"old", t0}}), "tombstone 0: 2 fields, not 3"},
+      {"tombstones twice", table_v3(array{array{"old", t0, t0}, array{"old", t0, t0}}), "tombstones: not sorted"},
       {"version 0", table_bytes(array{}, array{}, 0), "format version 0"},
       {"a tenant of format 1 in a table of format 2", table_bytes(array{tenant_acme}, array{}, 2),
        "tenant 0: 4 fields, not 6"},
@@ -259,7 +293,7 @@ TEMPLATE_TEST_CASE("merging a table again changes nothing", "[auth][replication]
   merge_report first;
   REQUIRE(merge_bytes(store, peer, &first));
   CHECK(first.changed());
-  CHECK(first.tenants_added == 2);     // not "gone": the peer is deleting it
+  CHECK(first.tenants_added == 2);     // not "gone": the peer is deleting it; not "old": deleted
   CHECK(first.tenants_suspended == 1);  // beta.shop
   CHECK(first.keys_added == 4);        // not gone's first key
   CHECK(first.keys_waiting == 1);
@@ -472,6 +506,79 @@ TEMPLATE_TEST_CASE("a table of format 1 (no stamps) merges by the old rule where
   merge_old(here, t0 + 20, &report);
   CHECK(report.tenants_suspended == 1);
   CHECK(suspended_in(here, "acme") == t0 + 20);
+}
+
+TEMPLATE_TEST_CASE("a delete travels: the deleting mark, then the tombstone, and nobody gives the tenant back",
+                   "[auth][replication]", memory_fixture, sqlite_fixture) {
+  // Node A deletes acme; B (the fixture's store) and C have it, with A's
+  // keys. C resumed acme after A suspended it: the delete still wins.
+  memory_key_store a, c;
+  const auto writer = add_acme_writer(a);
+  TestType f;
+  key_store& b = f.get();
+  REQUIRE(merge_bytes(b, table_of(a)));
+  REQUIRE(merge_bytes(c, table_of(a)));
+  REQUIRE(a.set_tenant_suspended("acme", true, t0 + 10, "a:1"));
+  REQUIRE(merge_bytes(c, table_of(a)));
+  REQUIRE(c.set_tenant_suspended("acme", false, t0 + 20, "c:1"));
+  REQUIRE(a.set_tenant_deleting("acme", t0 + 30));
+
+  // The mark: B (suspended) and C (active, resumed later) are marked.
+  merge_report report;
+  REQUIRE(merge_bytes(b, table_of(a), &report));
+  CHECK(report.tenants_deleting == 1);
+  REQUIRE(merge_bytes(c, table_of(a), &report));
+  CHECK(report.tenants_deleting == 1);
+  CHECK(report.tenants_suspended == 1);
+  for (key_store* store : {&b, static_cast<key_store*>(&c)}) {
+    std::vector<tenant_record> tenants;
+    REQUIRE(store->list_tenants(&tenants));
+    REQUIRE(tenants.size() == 1);
+    CHECK(tenants[0].deleting_ms == t0 + 30);
+    CHECK(tenants[0].suspended_ms);
+  }
+  // C's later resume does not undo it at A either.
+  REQUIRE(merge_bytes(a, table_of(c), &report));
+  CHECK_FALSE(report.changed());
+
+  // The removal: A's tombstone removes acme and its keys at B; C's table,
+  // which still has them, gives nothing back to A or B.
+  REQUIRE(a.remove_tenant("acme", t0 + 40));
+  REQUIRE(merge_bytes(b, table_of(a), &report));
+  CHECK(report.tenants_removed == 1);
+  key_record k;
+  CHECK(b.find_key(writer, &k).kind() == store_status::code::not_found);
+  REQUIRE(merge_bytes(b, table_of(c), &report));
+  CHECK_FALSE(report.changed());
+  REQUIRE(merge_bytes(a, table_of(c), &report));
+  CHECK_FALSE(report.changed());
+  // B passes the tombstone on to C, which hears only B.
+  REQUIRE(merge_bytes(c, table_of(b), &report));
+  CHECK(report.tenants_removed == 1);
+  const auth_table converged = table_of(a);
+  CHECK(converged.tenants.empty());
+  CHECK(converged.keys.empty());
+  CHECK(converged.tombstones == std::vector<tenant_tombstone>{{"acme", t0, t0 + 40}});
+  CHECK(table_of(b) == converged);
+  CHECK(table_of(c) == converged);
+  // Merging the same tables again changes nothing.
+  REQUIRE(merge_bytes(b, table_of(a), &report));
+  CHECK_FALSE(report.changed());
+
+  // A tenant of the same name created later is another tenant: it travels,
+  // and the old tombstone, still at C, does not remove it.
+  REQUIRE(create_tenant(a, "acme", t0 + 50).status);
+  REQUIRE(merge_bytes(b, table_of(a), &report));
+  CHECK(report.tenants_added == 1);
+  REQUIRE(merge_bytes(b, table_of(c), &report));
+  CHECK_FALSE(report.changed());
+  std::vector<tenant_record> tenants;
+  REQUIRE(b.list_tenants(&tenants));
+  REQUIRE(tenants.size() == 1);
+  CHECK(tenants[0].created_ms == t0 + 50);
+  std::vector<tenant_tombstone> tombs;
+  REQUIRE(b.list_tombstones(&tombs));
+  CHECK(tombs.empty());
 }
 
 }  // namespace stockgrid::auth
