@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <map>
 
 #include "persistence/fold.hpp"
 #include "persistence/format.hpp"
@@ -35,6 +36,7 @@ class checker {
 
  private:
   status read_meta();
+  status read_purges();
   status check_snapshot();
   status check_journal();
   status check_index_tables();
@@ -56,10 +58,15 @@ class checker {
   sqlite::statement snapshot_get_;
   std::int64_t format_version_ = 0;  // the file's; columns it lacks read as 0
   std::int64_t compacted_below_ = 0;  // 0: the optional meta row is absent
+  // Tenants purged in the snapshot range (purge.hpp): their journal rows
+  // below the last such purge have no snapshot row and no index rows.
+  std::map<std::string, std::uint64_t, std::less<>> purged_below_;
+  std::string purges_sql_;  // the same, as SQL: purged(t, below)
 
   // The record being checked.
   bool in_record_ = false;
   record_key key_;
+  bool purged_ = false;  // the record's entries below its tenant's purge
   bool has_snapshot_ = false;
   record_image snapshot_;
   std::uint64_t previous_seq_ = 0;
@@ -81,6 +88,7 @@ status checker::run() {
   // One read transaction: every scan sees the same state.
   if (status st = db_.exec("BEGIN"); !st) return st;
   if (status st = read_meta(); !st) return st;
+  if (status st = read_purges(); !st) return st;
   if (status st = check_snapshot(); !st) return st;
   if (status st = check_journal(); !st) return st;
   if (status st = check_index_tables(); !st) return st;
@@ -126,6 +134,19 @@ status checker::read_meta() {
   return db_.prepare(get.c_str(), &snapshot_get_);
 }
 
+status checker::read_purges() {
+  purges_sql_ = "purged(t, below) AS (SELECT tenant, max(seq) FROM journal WHERE warehouse = '' AND sku = ''"
+                " AND tenant <> '' AND kind = " + std::to_string(static_cast<int>(change_kind::refusal)) +
+                " AND seq <= " + std::to_string(out_.snapshot_seq) + " GROUP BY tenant)";
+  sqlite::statement s;
+  const std::string sql = "WITH " + purges_sql_ + " SELECT t, below FROM purged";
+  if (status st = db_.prepare(sql.c_str(), &s); !st) return st;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
+    purged_below_.emplace(std::string(sqlite::column_bytes(s.get(), 0)), sqlite::column_u64(s.get(), 1));
+  return rc == SQLITE_DONE ? status::ok() : db_.error(rc, "reading the purges");
+}
+
 status checker::check_snapshot() {
   sqlite::statement s;
   const std::string sql = "SELECT " + format::snapshot_select_columns(format_version_) + " FROM snapshot";
@@ -140,6 +161,9 @@ status checker::check_snapshot() {
                                 std::to_string(image.last_seq) + " past snapshot_seq");
     if (std::string bad = restore_image(image).rec.check_invariants(); !bad.empty())
       return status::corruption(where() + bad);
+    if (auto p = purged_below_.find(image.key.tenant); p != purged_below_.end() && image.last_seq < p->second)
+      return status::corruption(where() + "last_seq " + std::to_string(image.last_seq) +
+                                ", below its tenant's purge at seq " + std::to_string(p->second));
     ++out_.snapshot_records;
     out_.snapshot_holds += image.holds.size();
   }
@@ -149,8 +173,11 @@ status checker::check_snapshot() {
 status checker::check_journal() {
   sqlite::statement s;
   // The journal has no index by record: SQLite sorts it (a check may be slow).
-  const std::string sql = "SELECT " + format::journal_select_columns(format_version_) +
-                          " FROM journal ORDER BY tenant, warehouse, sku, version, seq";
+  // A purged tenant's rows below its purge come first: a record made anew
+  // after it starts its versions again.
+  const std::string sql = "WITH " + purges_sql_ + " SELECT " + format::journal_select_columns(format_version_) +
+                          " FROM journal LEFT JOIN purged ON purged.t = journal.tenant"
+                          " ORDER BY tenant, warehouse, sku, seq >= coalesce(below, 0), version, seq";
   if (status st = db_.prepare(sql.c_str(), &s); !st) return st;
   journal_entry e;
   int rc;
@@ -180,13 +207,21 @@ status checker::check_index_tables() {
   std::uint64_t indexed = 0;
   if (status st = check_record_index(&indexed); !st) return st;
   std::int64_t covered = 0;
-  if (status st = count("SELECT count(*) FROM journal WHERE seq <= ?1 AND kind <> " + refusal, &covered); !st)
+  const std::string unpurged =
+      " AND NOT EXISTS (SELECT 1 FROM purged WHERE purged.t = journal.tenant AND journal.seq < purged.below)";
+  if (status st = count("WITH " + purges_sql_ + " SELECT count(*) FROM journal WHERE seq <= ?1 AND kind <> " +
+                            refusal + unpurged,
+                        &covered);
+      !st)
     return st;
   if (indexed != static_cast<std::uint64_t>(covered))
     return status::corruption(path_ + ": record_index has " + std::to_string(indexed) + " rows for " +
                               std::to_string(covered) + " journal changes");
   if (status st = check_idem_index(&indexed); !st) return st;
-  if (status st = count("SELECT count(*) FROM journal WHERE seq <= ?1 AND idem IS NOT NULL", &covered); !st)
+  if (status st = count("WITH " + purges_sql_ + " SELECT count(*) FROM journal WHERE seq <= ?1 AND idem IS NOT NULL" +
+                            unpurged,
+                        &covered);
+      !st)
     return st;
   if (indexed != static_cast<std::uint64_t>(covered))
     return status::corruption(path_ + ": idem_index has " + std::to_string(indexed) + " rows for " +
@@ -238,15 +273,19 @@ status checker::check_entry(const journal_entry& e) {
   out_.last_seq = std::max(out_.last_seq, e.seq);
   if (e.seq == 0 || e.seq >= out_.seq_lease)
     return corrupt_row(e, "seq not below the seq lease " + std::to_string(out_.seq_lease));
-  if (!in_record_ || !(e.key == key_)) {
+  const auto purge = purged_below_.find(e.key.tenant);
+  const bool purged = purge != purged_below_.end() && e.seq < purge->second;
+  if (!in_record_ || !(e.key == key_) || purged != purged_) {
     if (in_record_)
       if (status st = finish_record(); !st) return st;
     if (status st = start_record(e.key); !st) return st;
+    purged_ = purged;
   }
   if (previous_seq_ > 0 && e.seq <= previous_seq_)
     return corrupt_row(e, "seq order disagrees with version order");
   previous_seq_ = e.seq;
   if (status st = check_chain(e); !st) return st;
+  if (purged) return status::ok();  // folded away with its tenant: no snapshot row to agree with
   if (e.seq <= out_.snapshot_seq) {
     if (e.c.kind != change_kind::refusal) {
       last_folded_ = e;

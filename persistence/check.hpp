@@ -35,7 +35,9 @@ struct check_report {
 // on_hand, no backorders unless allowed, ...) on every snapshot row and every
 // folded state;
 // that record_index and idem_index hold exactly one row per journal row they
-// cover.
+// cover. A tenant purged in the snapshot range (purge.hpp) is checked as
+// folded away: its journal rows below the purge still chain, but have no
+// snapshot row and no index rows.
 // The first problem found is returned, naming the file and the row.
 status check_partition(const std::string& path, check_report* out);
 

@@ -6,6 +6,7 @@
 
 #include "config/limits.hpp"
 #include "persistence/listing.hpp"
+#include "persistence/purge.hpp"
 
 namespace stockgrid::persistence {
 
@@ -163,29 +164,54 @@ status memory_store::list_records(const list_filter& f, std::vector<record_image
   return status::ok();
 }
 
-status memory_store::fold_tail(std::uint64_t upto, folded_map* touched, std::uint64_t* entries,
+status memory_store::fold_tail(std::uint64_t upto, folded_map* touched, purge_list* purges, std::uint64_t* entries,
                                std::uint64_t* last) {
   *last = snapshot_seq_;
   for (auto it = journal_.upper_bound(snapshot_seq_); it != journal_.end() && it->first <= upto; ++it) {
     const journal_entry& e = it->second;
+    *last = e.seq;
+    ++*entries;
+    if (const std::string* tenant = purged_tenant(e)) {
+      std::erase_if(*touched, [&](const auto& r) { return r.first.tenant == *tenant; });
+      purges->emplace_back(*tenant, e.seq);
+      continue;
+    }
     auto r = touched->find(e.key);
     if (r == touched->end()) {
-      auto image = snapshot_.find(e.key);
+      // A tenant purged earlier in this pass has no snapshot rows any more.
+      const bool purged =
+          std::any_of(purges->begin(), purges->end(), [&](const auto& p) { return p.first == e.key.tenant; });
+      auto image = purged ? snapshot_.end() : snapshot_.find(e.key);
       r = touched->emplace(e.key, image != snapshot_.end() ? restore_image(image->second) : folded_record{})
               .first;
     }
     if (status st = fold_entry(e, name_, &r->second); !st) return st;
-    *last = e.seq;
-    ++*entries;
   }
   return check_folded(*touched, name_);
 }
 
-void memory_store::save(const folded_map& touched, std::uint64_t last, std::uint64_t* written) {
+void memory_store::purge_images(const purge_list& purges, image_map& images) {
+  for (const auto& [tenant, seq] : purges)
+    std::erase_if(images, [&](const auto& r) { return r.first.tenant == tenant; });
+}
+
+void memory_store::save(const folded_map& touched, const purge_list& purges, std::uint64_t last,
+                        std::uint64_t* written) {
+  purge_images(purges, snapshot_);
   for (const auto& [key, r] : touched) {
     if (!r.rec.exists()) continue;
     snapshot_.insert_or_assign(key, make_image(key, r));
     ++*written;
+  }
+  // The twin of the SQLite store's index rows: the purged tenants' journal
+  // entries below their purge leave the record and idempotency indexes.
+  for (const auto& [tenant, below] : purges) {
+    for (auto& [key, seqs] : by_record_)
+      if (key.tenant == tenant) seqs.erase(seqs.begin(), seqs.lower_bound(below));
+    std::erase_if(by_record_, [](const auto& r) { return r.second.empty(); });
+    for (auto& [idem, seqs] : by_idem_)
+      std::erase_if(seqs, [&](std::uint64_t seq) { return seq < below && journal_.at(seq).key.tenant == tenant; });
+    std::erase_if(by_idem_, [](const auto& r) { return r.second.empty(); });
   }
   snapshot_seq_ = last;
   count_tail();
@@ -238,9 +264,10 @@ status memory_store::snapshot(epoch_ms retain_since_ms, std::uint64_t fold_upto_
   *report = snapshot_report{};
   if (status st; injected_failure(&st)) return st;
   folded_map touched;
+  purge_list purges;
   std::uint64_t last = 0;
-  if (status st = fold_tail(fold_upto_seq, &touched, &report->folded_entries, &last); !st) return st;
-  save(touched, last, &report->records_written);
+  if (status st = fold_tail(fold_upto_seq, &touched, &purges, &report->folded_entries, &last); !st) return st;
+  save(touched, purges, last, &report->records_written);
   report->compacted_entries = compact(retain_since_ms);
   report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return status::ok();
@@ -257,12 +284,14 @@ status memory_store::recover(recovery_report* report, bool fold) {
                                 "/" + key.sku + ": " + bad);
   report->snapshot_records = snapshot_.size();
   folded_map touched;
+  purge_list purges;
   std::uint64_t last = 0, written = 0;
-  if (status st = fold_tail(fold_everything, &touched, &report->replayed_entries, &last); !st) return st;
+  if (status st = fold_tail(fold_everything, &touched, &purges, &report->replayed_entries, &last); !st) return st;
   image_map current = snapshot_;
+  purge_images(purges, current);
   for (const auto& [key, r] : touched)
     if (r.rec.exists()) current.insert_or_assign(key, make_image(key, r));
-  if (fold) save(touched, last, &written);
+  if (fold) save(touched, purges, last, &written);
   report->last_seq = last_seq_;
   for (const auto& [key, image] : current) {
     if (!image.holds.empty()) report->with_holds.push_back(image);

@@ -65,9 +65,13 @@ class memory_store final : public partition_store {
   using folded_map = std::unordered_map<record_key, folded_record, record_key_hash>;
 
   bool injected_failure(status* st);
-  status fold_tail(std::uint64_t upto, folded_map* touched, std::uint64_t* entries, std::uint64_t* last);
+  using purge_list = std::vector<std::pair<std::string, std::uint64_t>>;  // (tenant, seq): purge.hpp
+  status fold_tail(std::uint64_t upto, folded_map* touched, purge_list* purges, std::uint64_t* entries,
+                   std::uint64_t* last);
   void count_tail();
-  void save(const folded_map& touched, std::uint64_t last, std::uint64_t* written);
+  // Erases the purged tenants' records from `images` (the snapshot, or a copy).
+  static void purge_images(const purge_list& purges, image_map& images);
+  void save(const folded_map& touched, const purge_list& purges, std::uint64_t last, std::uint64_t* written);
   std::uint64_t compact(epoch_ms retain_since_ms);
   void erase_entry(std::map<std::uint64_t, journal_entry>::iterator it);
   std::optional<journal_entry> newest_with_idem(

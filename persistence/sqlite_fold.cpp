@@ -5,6 +5,7 @@
 #include <set>
 
 #include "persistence/format.hpp"
+#include "persistence/purge.hpp"
 #include "persistence/sqlite_rows.hpp"
 #include "persistence/sqlite_store_impl.hpp"
 
@@ -81,11 +82,23 @@ status sqlite_store::fold_tail(std::uint64_t upto, folded_tail* tail) {
     if (row_.seq <= tail->last_seq || row_.seq >= seq_lease_)
       return status::corruption(name() + ": journal row seq=" + std::to_string(row_.seq) +
                                 ": out of order or not below the seq lease " + std::to_string(seq_lease_));
+    if (const std::string* tenant = purged_tenant(row_)) {
+      // What this pass folded of the tenant so far goes; its snapshot rows
+      // and older index rows are deleted when the fold is saved.
+      std::erase_if(tail->records, [&](const auto& r) { return r.first.tenant == *tenant; });
+      tail->purges.emplace_back(*tenant, row_.seq);
+      tail->last_seq = row_.seq;
+      ++tail->entries;
+      continue;
+    }
     auto it = tail->records.find(row_.key);
     if (it == tail->records.end()) {
       record_image image;
       bool found = false;
-      if (status st = read_snapshot_row(row_.key, &image, &found); !st) return st;
+      // A tenant purged earlier in this pass has no snapshot rows any more.
+      const bool purged = std::any_of(tail->purges.begin(), tail->purges.end(),
+                                      [&](const auto& p) { return p.first == row_.key.tenant; });
+      if (status st = purged ? status::ok() : read_snapshot_row(row_.key, &image, &found); !st) return st;
       it = tail->records.emplace(row_.key, folding{}).first;
       if (found) static_cast<folded_record&>(it->second) = restore_image(image);
     }
@@ -137,9 +150,39 @@ status sqlite_store::save_index_rows(folded_tail* tail) {
 // Inside a write transaction: saves the folded records, their index rows and
 // the new snapshot_seq.
 status sqlite_store::save_fold(folded_tail* tail, std::uint64_t* written) {
+  if (status st = purge_snapshot_rows(*tail); !st) return st;
   if (status st = save_records(tail->records, written); !st) return st;
   if (status st = save_index_rows(tail); !st) return st;
+  if (status st = purge_index_rows(*tail); !st) return st;
   return write_meta(format::meta_snapshot_seq, static_cast<std::int64_t>(tail->last_seq));
+}
+
+status sqlite_store::purge_snapshot_rows(const folded_tail& tail) {
+  for (const auto& [tenant, seq] : tail.purges) {
+    sqlite::statement s;
+    if (status st = db_.prepare("DELETE FROM snapshot WHERE tenant = ?1", &s); !st) return st;
+    s.bind_text(1, tenant);
+    if (status st = db_.run(s, "purging a tenant's snapshot rows"); !st) return st;
+  }
+  return status::ok();
+}
+
+// One pass over the journal per purge (no index on tenant): purges are rare.
+status sqlite_store::purge_index_rows(const folded_tail& tail) {
+  constexpr const char* sql[] = {
+      "DELETE FROM record_index WHERE seq IN (SELECT seq FROM journal WHERE tenant = ?1 AND seq < ?2)",
+      "DELETE FROM idem_index WHERE seq IN (SELECT seq FROM journal WHERE tenant = ?1 AND seq < ?2)",
+  };
+  for (const auto& [tenant, seq] : tail.purges) {
+    for (const char* q : sql) {
+      sqlite::statement s;
+      if (status st = db_.prepare(q, &s); !st) return st;
+      s.bind_text(1, tenant);
+      s.bind_u64(2, seq);
+      if (status st = db_.run(s, "purging a tenant's index rows"); !st) return st;
+    }
+  }
+  return status::ok();
 }
 
 // What is left after the fold is the tail above it: its index is rebuilt on
@@ -178,6 +221,12 @@ void sqlite_store::report_recovered(folded_tail& tail,
                                     std::unordered_map<record_key, record_image, record_key_hash>& with_holds,
                                     recovery_report* report) {
   report->replayed_entries = tail.entries;
+  // A tenant purged in the tail has nothing left from the snapshot; the
+  // tail's records after the purge are in tail.records.
+  for (const auto& [tenant, seq] : tail.purges) {
+    std::erase_if(with_holds, [&](const auto& r) { return r.first.tenant == tenant; });
+    std::erase_if(report->warehouses, [&](const auto& w) { return w.first == tenant; });
+  }
   for (const auto& [key, r] : tail.records) {
     if (r.rec.holds().empty())
       with_holds.erase(key);

@@ -28,6 +28,7 @@ using folding_map = std::unordered_map<record_key, folding, record_key_hash>;
 struct folded_tail {
   folding_map records;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> idems;  // (idem_hash, seq)
+  std::vector<std::pair<std::string, std::uint64_t>> purges;   // (tenant, seq of its purge entry): purge.hpp
   std::uint64_t entries = 0;
   std::uint64_t last_seq = 0;
 };
@@ -122,6 +123,11 @@ class sqlite_store final : public partition_store {
   status save_records(const folding_map& records, std::uint64_t* written);
   status save_index_rows(folded_tail* tail);
   status save_fold(folded_tail* tail, std::uint64_t* written);
+  // Inside the fold's transaction: the purged tenants' snapshot rows (before
+  // the records are saved), and the index rows of their journal rows below
+  // each purge (after).
+  status purge_snapshot_rows(const folded_tail& tail);
+  status purge_index_rows(const folded_tail& tail);
   // Deletes old journal rows; raises *compacted_below and *compacted_end
   // (and their meta rows) when it deleted any.
   status compact(std::uint64_t snapshot_seq, epoch_ms retain_since_ms, std::uint64_t* deleted,

@@ -16,6 +16,7 @@
 
 #include "domain/stock_record.hpp"
 #include "persistence/partition_store.hpp"
+#include "persistence/purge.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace stockgrid::persistence::testing {
@@ -101,6 +102,16 @@ class journal_sim {
     decision d;
     d.c = records[k].decide_expire(hold);
     push(k, d, "");
+  }
+
+  // A tenant's purge entry (purge.hpp): its records start anew after it.
+  void purge(const std::string& tenant) {
+    journal_entry e = purge_entry(tenant, now);
+    e.seq = next_seq++;
+    e.epoch = epoch;
+    std::erase_if(records, [&](const auto& r) { return r.first.tenant == tenant; });
+    batch.push_back(e);
+    all.push_back(e);
   }
 
   // Appends the batch (extending the lease first if needed) and clears it.
