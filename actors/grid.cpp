@@ -28,6 +28,7 @@
 #include "domain/hex.hpp"
 #include "domain/validate.hpp"
 #include "persistence/document_writer.hpp"
+#include "persistence/purge.hpp"
 #include "persistence/sqlite_store.hpp"
 
 namespace stockgrid {
@@ -321,8 +322,9 @@ void cluster_journal(grid::impl& im, persistence::journal_writer_options& o) {
     im.ctx.routes->replica[p] = table.holds(p, static_cast<std::uint32_t>(self - table.members.begin()));
   o.replicated = true;
   // A change waits for a majority unless its tenant chose `ack: "leader"`;
-  // the epoch markers (tenant "") never wait.
+  // the epoch markers (tenant "") never wait, a tenant's purge always does.
   o.must_wait = [routes = im.ctx.routes.get()](std::uint32_t, const journal_entry& e) {
+    if (persistence::purged_tenant(e)) return true;
     return !e.key.tenant.empty() && !routes->leader_acks(e.key.tenant);
   };
   o.may_append = [routes = im.ctx.routes.get()](std::uint32_t p) {
@@ -703,6 +705,14 @@ std::string grid::order_home(const std::string& tenant) const {
   return home == im.self_member ? std::string{} : im.members[home];
 }
 
+std::vector<std::string> grid::other_members() const {
+  const auto& im = *impl_;
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < im.members.size(); ++i)
+    if (i != im.self_member) out.push_back(im.members[i]);
+  return out;
+}
+
 void grid::forward_call(const std::string& member, std::string call, call_answer_fn done) {
   auto& im = *impl_;
   if (!im.cluster || !im.accepting.load(std::memory_order_acquire))
@@ -862,24 +872,73 @@ status grid::delete_tenant(const std::string& tenant, std::uint64_t* records) {
   if (!im.accepting.load(std::memory_order_acquire)) return status::io_error("node is stopping");
   // Coordinators first: once they have exited, no step of theirs can reach
   // a partition after its purge.
-  auto [coordinators, none] = purge_and_wait(tenant, 1, [&](std::size_t, tenant_purge&& call) {
-    caf::anon_send(im.coordination.directory, std::move(call));
-  });
-  if (!coordinators) return coordinators;
+  if (auto st = stop_coordinators(tenant); !st) return st;
   auto [rows, removed] = purge_and_wait(tenant, im.ctx.partitions.size(), [&](std::size_t p, tenant_purge&& call) {
     caf::anon_send(im.ctx.partitions[p], std::move(call));
   });
   if (!rows) return rows;
+  if (auto st = forget_local(tenant); !st) return st;
+  spdlog::info("tenant {}: {} records deleted", tenant, removed);
+  if (records != nullptr) *records = removed;
+  return status::ok();
+}
+
+status grid::stop_coordinators(const std::string& tenant) {
+  auto& im = *impl_;
+  return purge_and_wait(tenant, 1, [&](std::size_t, tenant_purge&& call) {
+           caf::anon_send(im.coordination.directory, std::move(call));
+         }).first;
+}
+
+// The node's state of the tenant outside the partitions: its documents, its
+// quotas back to the defaults (the settings document is gone), its counts.
+status grid::forget_local(const std::string& tenant) {
+  auto& im = *impl_;
   std::uint64_t documents = 0;
   if (auto st = im.documents->delete_tenant(tenant, &documents); !st) return st;
-  // The node's per-tenant state: quotas back to the defaults (the settings
-  // document is gone), then the counts.
   if (im.coordination.on_settings) im.coordination.on_settings(tenant, orders::tenant_settings{});
   im.ctx.records.forget(tenant);
   im.ctx.warehouses.remove_tenant(tenant);
-  spdlog::info("tenant {}: {} records and {} documents deleted", tenant, removed, documents);
-  if (records != nullptr) *records = removed;
+  spdlog::info("tenant {}: {} documents deleted here", tenant, documents);
   return status::ok();
+}
+
+status grid::forget_tenant(const std::string& tenant) {
+  if (!impl_->accepting.load(std::memory_order_acquire)) return status::io_error("node is stopping");
+  if (auto st = stop_coordinators(tenant); !st) return st;
+  return forget_local(tenant);
+}
+
+status grid::purge_led(const std::string& tenant, std::vector<std::uint32_t>* purged) {
+  auto& im = *impl_;
+  if (!im.accepting.load(std::memory_order_acquire)) return status::io_error("node is stopping");
+  // Each partition answers: ok (purged), unavailable "not led here" (left
+  // out), or a failure of its purge.
+  struct results {
+    std::mutex mu;
+    std::vector<std::uint32_t> purged;
+    status failure;
+  };
+  auto r = std::make_shared<results>();
+  auto [st, none] = purge_and_wait(tenant, im.ctx.partitions.size(), [&](std::size_t p, tenant_purge&& call) {
+    const bool led = im.ctx.routes->leader[p].load(std::memory_order_acquire) == im.ctx.routes->self;
+    call.done = [r, p, led, inner = std::move(call.done)](const status& s, std::uint64_t records) {
+      {
+        std::lock_guard lk(r->mu);
+        if (s)
+          r->purged.push_back(static_cast<std::uint32_t>(p));
+        else if (led && r->failure)
+          r->failure = s;
+      }
+      inner(status::ok(), records);
+    };
+    caf::anon_send(im.ctx.partitions[p], std::move(call));
+  });
+  if (!st) return st;  // the node stopped meanwhile
+  std::lock_guard lk(r->mu);
+  std::sort(r->purged.begin(), r->purged.end());
+  *purged = r->purged;
+  return r->failure;
 }
 
 std::uint64_t grid::tenant_records(const std::string& tenant) const { return impl_->ctx.records.count(tenant); }

@@ -144,6 +144,21 @@ class grid {
   // finished by calling it again. `records` (may be null) gets how many
   // records went.
   persistence::status delete_tenant(const std::string& tenant, std::uint64_t* records);
+  // tenant.delete in a cluster, one member's parts (node_dispatcher runs the
+  // whole delete; docs/cluster.md, "Deleting a tenant"). Blocking, like
+  // delete_tenant.
+  // - forget_tenant: what this node keeps of the tenant outside the
+  //   partitions: stops its coordinators (the order home's) and waits for
+  //   them, deletes its documents here (the home's orders and transfers,
+  //   every member's copy of its settings), forgets its records count,
+  //   warehouses and quotas.
+  // - purge_led: journals a purge of the tenant (persistence/purge.hpp) in
+  //   every partition this node leads now, each answered once a majority
+  //   holds it and folded here; `purged` gets those partitions. A partition
+  //   led elsewhere or without a leader is left out, not an error; the
+  //   first failure of one led here is returned.
+  persistence::status forget_tenant(const std::string& tenant);
+  persistence::status purge_led(const std::string& tenant, std::vector<std::uint32_t>* purged);
 
   // Records of the tenant counted for its records quota.
   std::uint64_t tenant_records(const std::string& tenant) const;
@@ -177,6 +192,8 @@ class grid {
   // transfers and keeps their documents, or "" when it is this node (always
   // "" on a single node).
   std::string order_home(const std::string& tenant) const;
+  // In a cluster: every member but this node, by member id (empty alone).
+  std::vector<std::string> other_members() const;
   // Sends `call` to `member` (an order_home()); `done` gets its answer, or
   // UNAVAILABLE when it could not be sent (nothing ran there), or TIMEOUT
   // after forward-timeout-ms or when the connection is lost (it may have
@@ -195,6 +212,8 @@ class grid {
 
  private:
   explicit grid(std::unique_ptr<impl> p);
+  persistence::status stop_coordinators(const std::string& tenant);  // and wait for them
+  persistence::status forget_local(const std::string& tenant);
   std::unique_ptr<impl> impl_;
 };
 

@@ -481,6 +481,7 @@ void on_peer_settings(directory_ptr self, const std::string& from, const std::st
     }
   std::size_t taken = 0;
   for (const auto& [tenant, ts] : table) {
+    if (auto d = st.deleted.find(tenant); d != st.deleted.end() && ts.changed_ms <= d->second) continue;
     const auto* here = latest_settings(self, tenant);
     if (here != nullptr && !orders::newer(ts, *here)) continue;
     if (!put_settings(self, tenant, ts, [tenant, from](const persistence::status& s) {
@@ -621,6 +622,13 @@ void on_purge(self_ptr self, tenant_purge& call) {
   answer_waiting(st.transfer_pending, transfer_reply::error(outcome::unavailable, "tenant is being deleted"));
   st.settings.erase(tenant);
   st.unsaved.erase(tenant);
+  if (in_cluster(self)) {
+    st.deleted[tenant] = now_ms();
+    if (st.deleted.size() > directory_state::deleted_settings_max)
+      st.deleted.erase(std::min_element(st.deleted.begin(), st.deleted.end(),
+                                        [](const auto& a, const auto& b) { return a.second < b.second; }));
+    publish_settings_soon(self);  // the table without it
+  }
   if (purge.exiting == 0) {
     auto done = std::move(purge.done);
     st.purges.erase(tenant);

@@ -12,6 +12,7 @@
 #include "actors/replies.hpp"
 #include "config/limits.hpp"
 #include "domain/request.hpp"
+#include "persistence/purge.hpp"
 
 namespace stockgrid::actors {
 
@@ -281,8 +282,11 @@ void on_passivate(self_ptr self, const record_key& key, std::uint64_t handled) {
 
 // Removes the tenant's rows once its record actors have exited, so every
 // change they journaled is queued before the removal.
+void journal_purge(self_ptr self, const std::string& tenant);
+
 void remove_rows(self_ptr self, const std::string& tenant) {
   auto& st = self->state;
+  if (st.ctx->routes) return journal_purge(self, tenant);
   auto me = caf::actor_cast<partition_actor>(self);
   journal(self).run_forgetting_tenant(st.id, tenant, [me, tenant](persistence::partition_store& store) {
     std::uint64_t records = 0;
@@ -291,8 +295,36 @@ void remove_rows(self_ptr self, const std::string& tenant) {
   });
 }
 
+// In a cluster the rows go through the journal instead: one purge entry
+// (persistence/purge.hpp), answered once a majority holds it, then folded
+// into this copy at once; the followers fold it at their next snapshot.
+// Its records (deleted or not) are counted by no one: records = 0.
+void journal_purge(self_ptr self, const std::string& tenant) {
+  auto& st = self->state;
+  auto me = caf::actor_cast<partition_actor>(self);
+  auto* writer = &journal(self);
+  const auto p = st.id;
+  auto purged = [me, tenant](const status& s) {
+    caf::anon_send(me, purged_atom::value, tenant, s, std::uint64_t{0});
+  };
+  const auto seq = writer->append(p, persistence::purge_entry(tenant, now_ms(*st.ctx)),
+                                  [writer, p, tenant, purged](const status& s, const journal_entry*) {
+                                    if (!s) return purged(s);
+                                    writer->purge_fold(p, tenant, purged);
+                                  });
+  if (seq == 0)
+    purged(status::unavailable("partition " + std::to_string(p) +
+                               " takes no changes here now (not led here, or its journal is degraded)"));
+}
+
 void on_purge(self_ptr self, tenant_purge& call) {
   auto& st = self->state;
+  // In a cluster only the leader journals the purge; the grid asks each
+  // partition led here and tells which (docs/cluster.md, "Deleting a tenant").
+  if (st.ctx->routes && !st.leading) {
+    call.done(status::unavailable("partition " + std::to_string(st.id) + " is not led here"), 0);
+    return;
+  }
   auto [it, fresh] = st.purging.try_emplace(call.tenant);
   if (!fresh) {  // one purge of a tenant at a time: the grid's caller waits for it
     call.done(status::invalid("tenant " + call.tenant + " is already being deleted"), 0);

@@ -34,8 +34,9 @@ std::vector<std::pair<std::string, std::string>> auth_inbox::take(std::stop_toke
   return out;
 }
 
-auth_sync::auth_sync(auth::key_store& store, auth_inbox& inbox, publish_fn publish, auth_sync_settings settings)
-    : store_(store), inbox_(inbox), publish_(std::move(publish)), settings_(settings) {
+auth_sync::auth_sync(auth::key_store& store, auth_inbox& inbox, publish_fn publish, removed_fn removed,
+                     auth_sync_settings settings)
+    : store_(store), inbox_(inbox), publish_(std::move(publish)), removed_(std::move(removed)), settings_(settings) {
   thread_ = std::jthread([this](std::stop_token stop) { run(std::move(stop)); });
 }
 
@@ -101,6 +102,10 @@ void auth_sync::merge_from(const std::string& member, const std::string& bytes) 
         member, r.tenants_added, r.tenants_removed, r.tenants_deleting, r.tenants_suspended, r.tenants_resumed, r.statuses_restamped, r.keys_added,
         r.keys_revoked, r.times_earlier, r.keys_waiting);
   if (!st) spdlog::warn("auth sync: merging the table of {} stopped: {}", member, st.message());
+  for (const auto& tenant : r.removed) {
+    spdlog::info("auth sync: tenant {} was deleted at another member: forgotten here too", tenant);
+    if (removed_) removed_(tenant);
+  }
 }
 
 }  // namespace stockgrid::app

@@ -70,10 +70,16 @@ struct auth_sync_settings {
 class auth_sync {
  public:
   using publish_fn = std::function<void(std::string bytes)>;
+  // A tenant a member's tombstone removed from the store (deleted there):
+  // the node forgets what else it keeps of it. Called on the sync thread;
+  // may block.
+  using removed_fn = std::function<void(const std::string& tenant)>;
 
   // Starts the thread: it publishes the local table at once. `store`,
-  // `inbox` and whatever `publish` calls must outlive this object.
-  auth_sync(auth::key_store& store, auth_inbox& inbox, publish_fn publish, auth_sync_settings settings = {});
+  // `inbox` and whatever `publish` and `removed` call must outlive this
+  // object.
+  auth_sync(auth::key_store& store, auth_inbox& inbox, publish_fn publish, removed_fn removed = {},
+            auth_sync_settings settings = {});
   // Stops and joins the thread (a merge in progress finishes first).
   ~auth_sync();
   auth_sync(const auth_sync&) = delete;
@@ -90,6 +96,7 @@ class auth_sync {
   auth::key_store& store_;
   auth_inbox& inbox_;
   publish_fn publish_;
+  removed_fn removed_;
   auth_sync_settings settings_;
   // Used by the thread only.
   std::string published_;

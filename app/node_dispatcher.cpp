@@ -314,6 +314,7 @@ void node_dispatcher::serve_call(std::string bytes, std::function<void(std::stri
     spdlog::error("cluster: a call from another member does not decode: {}", error);
     return reply(error_response(std::nullopt, outcome::internal, "the call does not decode: " + error));
   }
+  if (call.frame.find("member_op")) return serve_member_op(call.frame, std::move(reply));
   auto decoded = protocol::decode_request(call.frame);
   if (auto* f = std::get_if<protocol::decode_failure>(&decoded)) return reply(error_response(f->id, f->code, f->message));
   auto& req = std::get<protocol::op_request>(decoded);
@@ -447,15 +448,24 @@ void node_dispatcher::delete_tenant(const gateway::principal& who, const protoco
   const auto id = req.id;
   if (!protected_tenant_.empty() && req.tenant == protected_tenant_)
     return done(error_response(id, outcome::bad_request, "tenant: " + req.tenant + " cannot be deleted (the demo tenant)"));
-  // A follower's copy must stay exactly its leader's journal: removing a
-  // tenant's rows there, outside the journal, is not done yet.
-  if (grid_.settings().cluster.enabled())
-    return done(error_response(id, outcome::unavailable,
-                               "tenant.delete is not available in a cluster yet (docs/cluster.md); "
-                               "tenant.suspend stops the tenant's requests"));
   auto marked = admin_.tenant_mark_deleting(who, req.tenant);
   if (!marked.ok()) return done(admin_failure(id, marked));
   spdlog::info("tenant {}: deleting", req.tenant);
+  if (grid_.settings().cluster.enabled()) {
+    std::size_t partitions = 0;
+    if (auto failed = finish_cluster_delete(req.tenant, &partitions)) {
+      spdlog::error("tenant {}: delete: {}", req.tenant, *failed);
+      return done(error_response(id, outcome::unavailable,
+                                 "tenant " + req.tenant + ": delete not finished (" + *failed +
+                                     "); the tenant stays suspended and marked deleting: tenant.delete again, "
+                                     "at any node, finishes it",
+                                 {{"retry_after_ms", 1000}}));
+    }
+    spdlog::info("tenant {}: deleted in all {} partitions", req.tenant, partitions);
+    return done(ok_response(id, {{"tenant", req.tenant},
+                                 {"deleted", true},
+                                 {"partitions", static_cast<std::int64_t>(partitions)}}));
+  }
   std::uint64_t records = 0;
   if (auto failed = finish_delete(who, req.tenant, &records))
     return done(error_response(id, outcome::unavailable,
@@ -487,11 +497,10 @@ void node_dispatcher::resume_deletes() {
     if (!tenants.ok()) return spdlog::error("resuming tenant deletes: {}", tenants.log_detail);
     for (const auto& t : tenants.value) {
       if (!t.deleting_ms) continue;
-      // In a cluster the mark may come from another node, and a copy's rows
-      // are removed only through its leader's journal (not built yet).
+      // In a cluster the mark may come from another node, and the delete
+      // needs the members (app/cluster_delete.cpp): the operator runs it.
       if (grid_.settings().cluster.enabled()) {
-        spdlog::warn("tenant {}: marked deleting; its rows are not removed in a cluster yet (docs/cluster.md)",
-                     t.name);
+        spdlog::warn("tenant {}: marked deleting: tenant.delete again, at any node, finishes the delete", t.name);
         continue;
       }
       spdlog::info("tenant {}: finishing the delete a stop cut short", t.name);

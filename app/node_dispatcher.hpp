@@ -58,8 +58,9 @@ class node_dispatcher final : public gateway::dispatcher {
   void stop();
 
   // In a cluster: runs an order or transfer op another member sent here,
-  // its tenant's home (app/peer_call.hpp); `answer` gets the encoded
-  // response, exactly once. Give it to grid::serve_calls.
+  // its tenant's home (app/peer_call.hpp), or a member op of a tenant.delete
+  // (app/cluster_delete.cpp); `answer` gets the encoded response, exactly
+  // once. Give it to grid::serve_calls.
   void serve_call(std::string call, std::function<void(std::string)> answer);
 
   // Finishes, on the admin thread, every tenant.delete a stop cut short
@@ -102,6 +103,16 @@ class node_dispatcher final : public gateway::dispatcher {
   // start or tenant.delete finishes it).
   std::optional<std::string> finish_delete(const gateway::principal& who, const std::string& tenant,
                                            std::uint64_t* records);
+  // tenant.delete in a cluster (app/cluster_delete.cpp): the steps after
+  // the mark, on the admin thread; the error text when one failed.
+  std::optional<std::string> finish_cluster_delete(const std::string& tenant, std::size_t* partitions);
+  // Sends member op `op` for `tenant` to `member` and waits for its answer
+  // (at most forward-timeout-ms); `partitions` (may be null) gets those it
+  // names. The error text when it did not answer ok.
+  std::optional<std::string> call_member(const std::string& member, const std::string& op,
+                                         const std::string& tenant, std::vector<std::uint32_t>* partitions);
+  // A member op another member sent here, run on the admin thread.
+  void serve_member_op(const protocol::value& frame, std::function<void(protocol::value)> reply);
   // Queues `job` for the admin thread, or answers OVERLOADED when too many wait.
   void on_admin_thread(std::optional<std::int64_t> id, std::function<void()> job, const response_fn& done);
   void admin_loop();

@@ -317,8 +317,17 @@ int app::run_node(int argc, char** argv, const node_hooks& hooks) {
   // stopped before the grid (its publish goes through the grid).
   std::optional<app::auth_sync> auth_sync;
   if (auth_inbox)
-    auth_sync.emplace(*keys, *auth_inbox, [&g](std::string bytes) { g->publish_auth(std::move(bytes)); });
+    auth_sync.emplace(
+        *keys, *auth_inbox, [&g](std::string bytes) { g->publish_auth(std::move(bytes)); },
+        [&g, &authn](const std::string& tenant) {
+          (void)authn.reload();  // its keys are gone from the store
+          if (auto st = g->forget_tenant(tenant); !st)
+            spdlog::warn("tenant {}: forgetting it here: {}", tenant, st.to_string());
+        });
   auth::key_admin admin(*keys, &authn, {}, s.cluster.enabled() ? s.cluster.member_id() : std::string{});
+  // In a cluster a deleted tenant's name is taken again only after the
+  // journal's retention (docs/cluster.md, "Deleting a tenant").
+  if (s.cluster.enabled()) admin.reuse_names_after(static_cast<epoch_ms>(s.journal.retention_ms));
   publisher.bind(&g->journal());
   app::node_dispatcher grid_dispatcher(*g, admin, &publisher,
                                        {s.subscriptions.queue_events_max, s.subscriptions.coalesce_records_max},

@@ -65,7 +65,18 @@ admin_result<created_tenant> key_admin::tenant_create(const gateway::principal& 
   if (!is_system(who)) return refuse<result>(outcome::forbidden, not_system);
   if (std::string err = check_tenant_name(tenant); !err.empty())
     return refuse<result>(outcome::bad_request, std::move(err));
-  issued_key issued = create_tenant(store_, tenant, clock_());
+  const epoch_ms now = clock_();
+  if (reuse_after_ms_ > 0) {
+    std::vector<tenant_tombstone> tombs;
+    if (store_status st = store_.list_tombstones(&tombs); !st) return store_failure<result>(st);
+    for (const auto& t : tombs)
+      if (t.name == tenant && now < t.deleted_ms + reuse_after_ms_)
+        return refuse<result>(outcome::bad_request,
+                              "tenant: " + t.name + " was deleted at " + std::to_string(t.deleted_ms) +
+                                  " ms; in a cluster its name is free again from " +
+                                  std::to_string(t.deleted_ms + reuse_after_ms_) + " ms (retention-ms after the delete)");
+  }
+  issued_key issued = create_tenant(store_, tenant, now);
   switch (issued.status.kind()) {
     case store_status::code::ok:
       break;

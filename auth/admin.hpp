@@ -57,6 +57,11 @@ class key_admin {
   // `origin` is this node's member id in a cluster ("" alone): it stamps
   // the tenant status changes made here (auth/replication.hpp).
   key_admin(key_store& store, key_authenticator* cache, clock_fn clock = {}, std::string origin = {});
+  // tenant.create refuses (BAD_REQUEST) the name of a tenant deleted less
+  // than `delay_ms` ago, as its tombstone says (0, the default: no delay).
+  // A cluster sets its journal retention: by then every copy has folded the
+  // tenant's purge and compaction has taken its journal rows.
+  void reuse_names_after(epoch_ms delay_ms) { reuse_after_ms_ = delay_ms; }
 
   // system. BAD_REQUEST for a bad name or an existing tenant.
   admin_result<created_tenant> tenant_create(const gateway::principal& who,
@@ -97,6 +102,7 @@ class key_admin {
   key_authenticator* cache_;
   clock_fn clock_;
   std::string origin_;
+  epoch_ms reuse_after_ms_ = 0;
 };
 
 // Empty if `warehouses` is a valid key.create list, else the BAD_REQUEST

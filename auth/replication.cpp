@@ -318,6 +318,7 @@ store_status merge_tombstones(key_store& store, const auth_table& peer, tenant_m
     if (!removed) continue;
     here.erase(t.name);
     ++report.tenants_removed;
+    report.removed.push_back(t.name);
   }
   return store_status::ok();
 }

@@ -117,7 +117,7 @@ struct auth_table {
 // later.
 struct merge_report {
   std::uint64_t tenants_added = 0;
-  std::uint64_t tenants_removed = 0;   // by a peer's tombstone
+  std::uint64_t tenants_removed = 0;   // by a peer's tombstone (their names in `removed`)
   std::uint64_t tenants_deleting = 0;  // marked deleting, as the peer has it
   std::uint64_t tenants_suspended = 0;   // active here before
   std::uint64_t tenants_resumed = 0;     // suspended here before
@@ -126,6 +126,7 @@ struct merge_report {
   std::uint64_t keys_revoked = 0;   // not revoked here before
   std::uint64_t times_earlier = 0;  // a revocation or unstamped suspension moved to the peer's earlier time
   std::uint64_t keys_waiting = 0;   // skipped: their tenant is not here (or being deleted here)
+  std::vector<std::string> removed;  // tenants a tombstone removed here, for the node to forget
   bool changed() const {
     return tenants_added + tenants_removed + tenants_deleting + tenants_suspended + tenants_resumed + statuses_restamped + keys_added + keys_revoked +
                times_earlier >

@@ -401,6 +401,16 @@ void journal_writer::run_forgetting_tenant(std::uint32_t p, std::string tenant, 
   });
 }
 
+void journal_writer::purge_fold(std::uint32_t p, std::string tenant, std::function<void(const status&)> done) {
+  run(p, [this, part = parts_[p].get(), tenant = std::move(tenant), done = std::move(done)](partition_store&) {
+    part->cache->forget_tenant(tenant);
+    status st = part->health;
+    if (st) st = take_snapshot(*part, now_ms());
+    if (!st && part->health) degrade(*part, st);
+    done(st);
+  });
+}
+
 void journal_writer::run(std::uint32_t p, job fn) {
   enqueue(*parts_[p]->owner, queued_item{item_kind::run, p, {}, {}, {}, std::move(fn), {}}, queued_);
 }

@@ -159,6 +159,14 @@ class journal_writer {
   // them), then runs `fn`, which removes its rows from the store.
   void run_forgetting_tenant(std::uint32_t p, std::string tenant, job fn);
 
+  // tenant.delete in a cluster, once p's purge entry for `tenant`
+  // (purge.hpp) is committed: drops the tenant's keys from p's idempotency
+  // cache and folds p's journal up to the commit point now, so this copy
+  // applies the purge before the delete is answered (the other copies apply
+  // it at their next snapshot). `done` runs on the writer thread with the
+  // snapshot's status (a failure degrades the partition).
+  void purge_fold(std::uint32_t p, std::string tenant, std::function<void(const status&)> done);
+
   // Highest seq of p known durable (entries up to it are acknowledged).
   std::uint64_t durable_seq(std::uint32_t p) const;
   // The highest seq p's journal held when this writer recovered it, and the
