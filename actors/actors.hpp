@@ -18,6 +18,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/clock.hpp"
+#include "actors/deleted_tenants.hpp"
 #include "actors/messages.hpp"
 #include "actors/record_quota.hpp"
 #include "actors/warehouses.hpp"
@@ -159,6 +160,9 @@ struct node_context {
   std::function<epoch_ms()> clock;
   // Null on a single node.
   std::shared_ptr<cluster_routes> routes;
+  // In a cluster: tenants refused because they are being deleted or were
+  // deleted lately (deleted_tenants.hpp); empty on a single node.
+  deleted_tenants deleted;
   // The SQLite VFS of the partition files (grid_options::sqlite_vfs).
   std::string sqlite_vfs;
 };

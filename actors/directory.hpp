@@ -41,13 +41,6 @@ struct directory_state {
   bool settings_published = false;
   bool publish_due = false;
   std::map<std::string, std::string> settings_retry;
-  // In a cluster: tenants deleted here (tenant.delete), with when. A
-  // member's table that still carries one's settings, stamped before that,
-  // is not taken from (it has not forgotten the tenant yet); settings of a
-  // tenant made anew with the name are stamped later. The most recent
-  // deleted_settings_max only.
-  std::map<std::string, epoch_ms> deleted;
-  static constexpr std::size_t deleted_settings_max = 10'000;
   std::size_t planning = 0;  // orders being planned (count toward the bound)
   std::uint64_t next_id = 0, lease_end = 0;
   // tenant.delete: coordinators told to stop, by address, with their

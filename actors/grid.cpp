@@ -333,6 +333,12 @@ void cluster_journal(grid::impl& im, persistence::journal_writer_options& o) {
   o.on_committed = [feed = std::move(o.on_committed), im = &im](std::uint32_t p,
                                                                  const std::vector<journal_entry>& batch) {
     if (feed) feed(p, batch);
+    // A purge this copy takes: its tenant is refused here from now on, also
+    // once this node leads the partition (deleted_tenants.hpp).
+    const auto retention = static_cast<epoch_ms>(im->ctx.settings.journal.retention_ms);
+    for (const auto& e : batch)
+      if (const auto* tenant = persistence::purged_tenant(e))
+        im->ctx.deleted.add(*tenant, e.at_ms, e.at_ms + retention);
     // Set before the first append this node makes or takes.
     if (im->cluster) caf::anon_send(im->cluster, committed_batch{p, batch});
   };
@@ -703,6 +709,10 @@ std::string grid::order_home(const std::string& tenant) const {
   if (im.members.empty()) return {};
   const auto home = cluster::home_of(tenant, im.members);
   return home == im.self_member ? std::string{} : im.members[home];
+}
+
+void grid::note_deleted(const std::string& tenant, epoch_ms since_ms, epoch_ms until_ms, bool ends) {
+  if (impl_->ctx.routes) impl_->ctx.deleted.add(tenant, since_ms, until_ms, ends);
 }
 
 std::vector<std::string> grid::other_members() const {

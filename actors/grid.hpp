@@ -158,6 +158,10 @@ class grid {
   //   led elsewhere or without a leader is left out, not an error; the
   //   first failure of one led here is returned.
   persistence::status forget_tenant(const std::string& tenant);
+  // In a cluster: `tenant` is refused here from `since_ms` until `until_ms`
+  // (deleted_tenants.hpp; `ends`: a known end replaces "forever"). Any
+  // thread; no-op on a single node.
+  void note_deleted(const std::string& tenant, epoch_ms since_ms, epoch_ms until_ms, bool ends = false);
   persistence::status purge_led(const std::string& tenant, std::vector<std::uint32_t>* purged);
 
   // Records of the tenant counted for its records quota.

@@ -271,6 +271,8 @@ void on_planned(self_ptr self, plan_input& in) {
 void on_order_call(self_ptr self, order_call& call) {
   auto& st = self->state;
   auto& req = call.req;
+  if (st.cc->node->deleted.refuses(req.who.tenant, now_ms()))
+    return call.done(order_reply::error(outcome::not_found, "tenant " + req.who.tenant + " is being deleted"));
   if (auto problem = check(req, static_cast<std::int64_t>(st.cc->node->settings.holds.max_ttl_ms));
       !problem.empty())
     return call.done(order_reply::error(outcome::bad_request, problem));
@@ -481,7 +483,8 @@ void on_peer_settings(directory_ptr self, const std::string& from, const std::st
     }
   std::size_t taken = 0;
   for (const auto& [tenant, ts] : table) {
-    if (auto d = st.deleted.find(tenant); d != st.deleted.end() && ts.changed_ms <= d->second) continue;
+    // Not from a member that has not forgotten a deleted tenant yet.
+    if (auto since = st.cc->node->deleted.since(tenant, now_ms()); since && ts.changed_ms <= *since) continue;
     const auto* here = latest_settings(self, tenant);
     if (here != nullptr && !orders::newer(ts, *here)) continue;
     if (!put_settings(self, tenant, ts, [tenant, from](const persistence::status& s) {
@@ -622,13 +625,7 @@ void on_purge(self_ptr self, tenant_purge& call) {
   answer_waiting(st.transfer_pending, transfer_reply::error(outcome::unavailable, "tenant is being deleted"));
   st.settings.erase(tenant);
   st.unsaved.erase(tenant);
-  if (in_cluster(self)) {
-    st.deleted[tenant] = now_ms();
-    if (st.deleted.size() > directory_state::deleted_settings_max)
-      st.deleted.erase(std::min_element(st.deleted.begin(), st.deleted.end(),
-                                        [](const auto& a, const auto& b) { return a.second < b.second; }));
-    publish_settings_soon(self);  // the table without it
-  }
+  if (in_cluster(self)) publish_settings_soon(self);  // the table without it
   if (purge.exiting == 0) {
     auto done = std::move(purge.done);
     st.purges.erase(tenant);

@@ -139,7 +139,7 @@ reply not_leading(std::uint32_t p) {
 void on_request(self_ptr self, envelope& env) {
   auto& st = self->state;
   if (!st.leading) return env.done(not_leading(st.id));
-  if (st.purging.count(env.req.key.tenant))
+  if (st.purging.count(env.req.key.tenant) || st.ctx->deleted.refuses(env.req.key.tenant, now_ms(*st.ctx)))
     return env.done(reply::error(outcome::not_found, "tenant " + env.req.key.tenant + " is being deleted"));
   if (targets_hold(env.req.kind)) {
     hold_ref h;

@@ -67,6 +67,8 @@ void create(directory_ptr self, transfer_call&& call) {
 void on_transfer_call(directory_ptr self, transfer_call& call) {
   auto& st = self->state;
   const auto& req = call.req;
+  if (st.cc->node->deleted.refuses(req.who.tenant, now_ms()))
+    return call.done(transfer_reply::error(outcome::not_found, "tenant " + req.who.tenant + " is being deleted"));
   if (auto problem = check(req); !problem.empty())
     return call.done(transfer_reply::error(outcome::bad_request, problem));
   if (req.kind != orders::transfer_op::create) {

@@ -102,9 +102,11 @@ void auth_sync::merge_from(const std::string& member, const std::string& bytes) 
         member, r.tenants_added, r.tenants_removed, r.tenants_deleting, r.tenants_suspended, r.tenants_resumed, r.statuses_restamped, r.keys_added,
         r.keys_revoked, r.times_earlier, r.keys_waiting);
   if (!st) spdlog::warn("auth sync: merging the table of {} stopped: {}", member, st.message());
+  for (const auto& tenant : r.marked)
+    if (removed_) removed_(tenant, false);
   for (const auto& tenant : r.removed) {
     spdlog::info("auth sync: tenant {} was deleted at another member: forgotten here too", tenant);
-    if (removed_) removed_(tenant);
+    if (removed_) removed_(tenant, true);
   }
 }
 

@@ -70,10 +70,11 @@ struct auth_sync_settings {
 class auth_sync {
  public:
   using publish_fn = std::function<void(std::string bytes)>;
-  // A tenant a member's tombstone removed from the store (deleted there):
-  // the node forgets what else it keeps of it. Called on the sync thread;
-  // may block.
-  using removed_fn = std::function<void(const std::string& tenant)>;
+  // A tenant a member's table marked deleting here (`removed` false), or
+  // whose tombstone removed it from the store (true: deleted there): the
+  // node refuses it, and forgets what else it keeps of it once removed.
+  // Called on the sync thread; may block.
+  using removed_fn = std::function<void(const std::string& tenant, bool removed)>;
 
   // Starts the thread: it publishes the local table at once. `store`,
   // `inbox` and whatever `publish` and `removed` call must outlive this

@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "actors/clock.hpp"
+#include "actors/deleted_tenants.hpp"
 #include "app/peer_call.hpp"
 #include "app/tenant_export.hpp"
 #include "feed/wire.hpp"
@@ -453,6 +455,7 @@ void node_dispatcher::delete_tenant(const gateway::principal& who, const protoco
   spdlog::info("tenant {}: deleting", req.tenant);
   if (grid_.settings().cluster.enabled()) {
     std::size_t partitions = 0;
+    grid_.note_deleted(req.tenant, actors::now_ms(), actors::deleted_tenants::forever);
     if (auto failed = finish_cluster_delete(req.tenant, &partitions)) {
       spdlog::error("tenant {}: delete: {}", req.tenant, *failed);
       return done(error_response(id, outcome::unavailable,

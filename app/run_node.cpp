@@ -12,7 +12,9 @@
 
 #include "app/run_node.hpp"
 
+#include "actors/clock.hpp"
 #include "actors/cluster.hpp"
+#include "actors/deleted_tenants.hpp"
 #include "actors/grid.hpp"
 #include "app/auth_sync.hpp"
 #include "app/dashboard.hpp"
@@ -319,15 +321,33 @@ int app::run_node(int argc, char** argv, const node_hooks& hooks) {
   if (auth_inbox)
     auth_sync.emplace(
         *keys, *auth_inbox, [&g](std::string bytes) { g->publish_auth(std::move(bytes)); },
-        [&g, &authn](const std::string& tenant) {
-          (void)authn.reload();  // its keys are gone from the store
+        [&g, &authn, retention = static_cast<epoch_ms>(s.journal.retention_ms)](const std::string& tenant,
+                                                                              bool removed) {
+          (void)authn.reload();  // suspended, or its keys gone from the store
+          const epoch_ms now = actors::now_ms();
+          if (!removed) return g->note_deleted(tenant, now, actors::deleted_tenants::forever);
+          g->note_deleted(tenant, now, now + retention, true);
           if (auto st = g->forget_tenant(tenant); !st)
             spdlog::warn("tenant {}: forgetting it here: {}", tenant, st.to_string());
         });
   auth::key_admin admin(*keys, &authn, {}, s.cluster.enabled() ? s.cluster.member_id() : std::string{});
   // In a cluster a deleted tenant's name is taken again only after the
-  // journal's retention (docs/cluster.md, "Deleting a tenant").
-  if (s.cluster.enabled()) admin.reuse_names_after(static_cast<epoch_ms>(s.journal.retention_ms));
+  // journal's retention (docs/cluster.md, "Deleting a tenant"), and the
+  // tenants being deleted or deleted within it are refused from the start.
+  if (s.cluster.enabled()) {
+    const auto retention = static_cast<epoch_ms>(s.journal.retention_ms);
+    admin.reuse_names_after(retention);
+    std::vector<auth::tenant_record> tenants;
+    std::vector<auth::tenant_tombstone> tombs;
+    if (!keys->list_tenants(&tenants) || !keys->list_tombstones(&tombs)) {
+      std::fprintf(stderr, "stockgrid: cannot read the tenants of %s\n", auth::system_db_path(s.node.data_dir).c_str());
+      return exit_corrupt;
+    }
+    for (const auto& t : tenants)
+      if (t.deleting_ms) g->note_deleted(t.name, *t.deleting_ms, actors::deleted_tenants::forever);
+    for (const auto& t : tombs)
+      if (t.deleted_ms + retention > actors::now_ms()) g->note_deleted(t.name, t.deleted_ms, t.deleted_ms + retention, true);
+  }
   publisher.bind(&g->journal());
   app::node_dispatcher grid_dispatcher(*g, admin, &publisher,
                                        {s.subscriptions.queue_events_max, s.subscriptions.coalesce_records_max},

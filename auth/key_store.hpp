@@ -123,7 +123,9 @@ class key_store {
   // Adds a tenant and, if given, `first_key` (its first admin key) in one
   // transaction. already_exists if the name is taken; invalid if a
   // tombstone of the name was removed at or after `tenant.created_ms` (that
-  // incarnation is deleted). A row created later replaces the tombstone.
+  // incarnation is deleted). The tombstone stays: it tells the deleted
+  // tenant's rows and keys, still in a member's older table, from the new
+  // tenant's.
   virtual store_status add_tenant(const tenant_record& tenant, const key_record* first_key) = 0;
   // Every tenant, sorted by name.
   virtual store_status list_tenants(std::vector<tenant_record>* out) = 0;
@@ -154,8 +156,8 @@ class key_store {
   // A peer's tombstone (auth/replication.hpp's merge), in one transaction:
   // a row of the name created at or before `t.deleted_ms` goes with its
   // keys (`*removed` says whether one did), and the tombstone is kept, the
-  // later of two of one name. Nothing happens if the name has a row created
-  // after `t.deleted_ms` (a new tenant of that name).
+  // later of two of one name. A row of the name created after
+  // `t.deleted_ms` (a new tenant of that name) stays.
   virtual store_status apply_tombstone(const tenant_tombstone& t, bool* removed) = 0;
   // Every tombstone, sorted by name; at most limits::tombstones_max, the
   // most recent deletes (an older one is dropped when a newer is added).

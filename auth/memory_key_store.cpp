@@ -26,7 +26,6 @@ store_status memory_key_store::add_tenant(const tenant_record& tenant,
       return store_status::invalid("key " + first_key->key_id + ": not of tenant " + tenant.name);
     if (store_status st = check_new_key(*first_key); !st) return st;
   }
-  if (tomb != tombstones_.end()) tombstones_.erase(tomb);
   tenants_.emplace(tenant.name, tenant);
   if (first_key) {
     keys_.emplace(first_key->key_id, *first_key);
@@ -118,8 +117,7 @@ store_status memory_key_store::apply_tombstone(const tenant_tombstone& t, bool* 
   std::lock_guard lock(mutex_);
   *removed = false;
   auto it = tenants_.find(t.name);
-  if (it != tenants_.end()) {
-    if (it->second.created_ms > t.deleted_ms) return store_status::ok();  // a later tenant of the name
+  if (it != tenants_.end() && it->second.created_ms <= t.deleted_ms) {  // not a later tenant of the name
     erase_tenant(it);
     *removed = true;
   }

@@ -311,7 +311,6 @@ store_status merge_tombstones(key_store& store, const auth_table& peer, tenant_m
   const bool full = kept.size() >= limits::tombstones_max;
   for (const auto& t : peer.tombstones) {
     if (auto k = known.find(t.name); k != known.end() && k->second >= t.deleted_ms) continue;
-    if (auto row = here.find(t.name); row != here.end() && row->second.created_ms > t.deleted_ms) continue;
     if (full && t.deleted_ms < oldest) continue;
     bool removed = false;
     if (store_status st = store.apply_tombstone(t, &removed); !st) return st;
@@ -342,6 +341,7 @@ store_status mark_deleting(key_store& store, const tenant_record& t, tenant_reco
   if (!st) return st;
   mine.deleting_ms = t.deleting_ms;
   ++report.tenants_deleting;
+  report.marked.push_back(t.name);
   return store_status::ok();
 }
 
@@ -350,11 +350,12 @@ store_status mark_deleting(key_store& store, const tenant_record& t, tenant_reco
 store_status merge_tenants(key_store& store, const auth_table& peer, tenant_map& here,
                            const tombstone_map& tombstones, merge_report& report) {
   for (const auto& t : peer.tenants) {
+    // A deleted tenant's row, its mark and its status (the peer has not
+    // heard yet), whatever this store has under the name now.
+    if (auto tomb = tombstones.find(t.name); tomb != tombstones.end() && tomb->second >= t.created_ms) continue;
     auto it = here.find(t.name);
     if (it == here.end()) {
       if (t.deleting_ms) continue;
-      if (auto tomb = tombstones.find(t.name); tomb != tombstones.end() && tomb->second >= t.created_ms)
-        continue;  // the deleted tenant (the peer has not heard yet)
       // Added active, then given its status: add_tenant keeps only name and
       // created_ms in the SQLite store. Keys come after, so a suspended
       // tenant's keys never work here meanwhile.
@@ -367,7 +368,9 @@ store_status merge_tenants(key_store& store, const auth_table& peer, tenant_map&
       it = here.emplace(t.name, row).first;
     }
     tenant_record& mine = it->second;
-    if (t.deleting_ms && !mine.deleting_ms) {
+    // The mark of this very tenant only (a tenant made at two nodes under
+    // one name keeps two creation times; the tombstone still removes both).
+    if (t.deleting_ms && !mine.deleting_ms && t.created_ms == mine.created_ms) {
       if (store_status st = mark_deleting(store, t, mine, report); !st) return st;
       continue;
     }
@@ -393,13 +396,16 @@ store_status merge_tenants(key_store& store, const auth_table& peer, tenant_map&
 // Adds the peer's keys missing here whose tenant is here, and revokes those
 // revoked there.
 store_status merge_keys(key_store& store, const auth_table& peer, const tenant_map& tenants,
-                        merge_report& report) {
+                        const tombstone_map& tombstones, merge_report& report) {
   std::vector<key_record> loaded;
   if (store_status st = store.load_keys(&loaded); !st) return st;
   std::map<std::string, key_record, std::less<>> here;
   for (auto& k : loaded) here.emplace(k.key_id, std::move(k));
   for (const auto& k : peer.keys) {
     if (k.key_id == system_key_id || k.tenant.empty()) continue;  // each node keeps its own
+    // A deleted tenant's key never comes back, not even to a later tenant
+    // of the name.
+    if (auto tomb = tombstones.find(k.tenant); tomb != tombstones.end() && tomb->second >= k.created_ms) continue;
     auto it = here.find(k.key_id);
     if (it == here.end()) {
       auto tenant = tenants.find(k.tenant);
@@ -446,7 +452,7 @@ store_status merge(key_store& store, const auth_table& peer, merge_report* repor
   tombstone_map tombstones;
   for (const auto& t : kept) tombstones.emplace(t.name, t.deleted_ms);
   if (store_status st = merge_tenants(store, peer, tenants, tombstones, r); !st) return st;
-  return merge_keys(store, peer, tenants, r);
+  return merge_keys(store, peer, tenants, tombstones, r);
 }
 
 }  // namespace stockgrid::auth

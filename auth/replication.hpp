@@ -54,12 +54,18 @@
 //    under one name before the delete); a tenant created later is another
 //    one and stays. The store keeps the tombstone (key_store.hpp), so the
 //    delete goes on to members that hear only this one.
+//  - A peer's tenant created at or before the deleted_ms of a tombstone
+//    here is the deleted tenant, which the peer has not forgotten yet: it
+//    is ignored whole (not added, its status and mark not taken), and so
+//    are the peer's keys of that name created at or before it. Tombstones
+//    stay when a later tenant takes the name, so a member that comes back
+//    with an old table gives neither the old tenant nor its keys back.
 //  - A tenant the peer has and this store has not is added with the peer's
-//    created_ms and status, unless the peer marks it deleting or a
-//    tombstone here was removed at or after its created_ms.
+//    created_ms and status, unless the peer marks it deleting.
 //  - A tenant the peer marks deleting is marked deleting here too (at the
-//    peer's time), and suspended first if it is active here: a delete
-//    wins over any status change.
+//    peer's time) if it is the same tenant (the same created_ms), and
+//    suspended first if it is active here: a delete wins over any status
+//    change.
 //  - A tenant's status (suspended or active) is last-writer-wins by the
 //    stamp of its last change: every tenant.suspend and tenant.resume is
 //    stamped with the wall-clock time and the member id of the node it was
@@ -127,6 +133,7 @@ struct merge_report {
   std::uint64_t times_earlier = 0;  // a revocation or unstamped suspension moved to the peer's earlier time
   std::uint64_t keys_waiting = 0;   // skipped: their tenant is not here (or being deleted here)
   std::vector<std::string> removed;  // tenants a tombstone removed here, for the node to forget
+  std::vector<std::string> marked;   // tenants marked deleting here, for the node to refuse
   bool changed() const {
     return tenants_added + tenants_removed + tenants_deleting + tenants_suspended + tenants_resumed + statuses_restamped + keys_added + keys_revoked +
                times_earlier >

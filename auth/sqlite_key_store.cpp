@@ -283,12 +283,6 @@ store_status sqlite_key_store::add_tenant(const tenant_record& tenant,
   if (first_key) {
     if (store_status st = insert_key(*first_key); !st) return st;
   }
-  {
-    statement t(db_, "DELETE FROM tombstones WHERE name = ?1");  // a later tenant of the name
-    if (t.prepare_rc() != SQLITE_OK) return error(t.prepare_rc(), "prepare drop tombstone");
-    t.bind_text(1, tenant.name);
-    if (int rc = t.step(); rc != SQLITE_DONE) return error(rc, "drop tombstone");
-  }
   if (int rc = txn.commit(); rc != SQLITE_OK) return error(rc, "commit tenant");
   return store_status::ok();
 }
@@ -429,13 +423,13 @@ store_status sqlite_key_store::apply_tombstone(const tenant_tombstone& t, bool* 
   find.bind_text(1, t.name);
   const int rc = find.step();
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error(rc, "find tenant");
-  if (rc == SQLITE_ROW) {
-    if (find.i64(0) > t.deleted_ms) return store_status::ok();  // a later tenant of the name
+  // A row created after the delete is a later tenant of the name: it stays.
+  const bool remove = rc == SQLITE_ROW && find.i64(0) <= t.deleted_ms;
+  if (remove)
     if (store_status st = erase_tenant(t.name); !st) return st;
-  }
   if (store_status st = keep_tombstone(t); !st) return st;
   if (int c = txn.commit(); c != SQLITE_OK) return error(c, "commit tombstone");
-  *removed = rc == SQLITE_ROW;
+  *removed = remove;
   return store_status::ok();
 }
 
