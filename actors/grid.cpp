@@ -711,8 +711,13 @@ std::string grid::order_home(const std::string& tenant) const {
   return home == im.self_member ? std::string{} : im.members[home];
 }
 
-void grid::note_deleted(const std::string& tenant, epoch_ms since_ms, epoch_ms until_ms, bool ends) {
-  if (impl_->ctx.routes) impl_->ctx.deleted.add(tenant, since_ms, until_ms, ends);
+void grid::note_deleting(const std::string& tenant, epoch_ms since_ms) {
+  if (impl_->ctx.routes) impl_->ctx.deleted.add(tenant, since_ms, actors::deleted_tenants::forever);
+}
+
+void grid::note_removed(const std::string& tenant, epoch_ms deleted_ms) {
+  const auto retention = static_cast<epoch_ms>(impl_->ctx.settings.journal.retention_ms);
+  if (impl_->ctx.routes) impl_->ctx.deleted.add(tenant, deleted_ms, deleted_ms + retention, true);
 }
 
 std::vector<std::string> grid::other_members() const {

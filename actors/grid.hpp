@@ -158,10 +158,12 @@ class grid {
   //   led elsewhere or without a leader is left out, not an error; the
   //   first failure of one led here is returned.
   persistence::status forget_tenant(const std::string& tenant);
-  // In a cluster: `tenant` is refused here from `since_ms` until `until_ms`
-  // (deleted_tenants.hpp; `ends`: a known end replaces "forever"). Any
-  // thread; no-op on a single node.
-  void note_deleted(const std::string& tenant, epoch_ms since_ms, epoch_ms until_ms, bool ends = false);
+  // In a cluster (deleted_tenants.hpp; no-op on a single node; any thread):
+  // `tenant` is refused here from `since_ms` on, while it is being deleted
+  // (note_deleting), and until retention-ms after `deleted_ms` once it is
+  // removed (note_removed).
+  void note_deleting(const std::string& tenant, epoch_ms since_ms);
+  void note_removed(const std::string& tenant, epoch_ms deleted_ms);
   persistence::status purge_led(const std::string& tenant, std::vector<std::uint32_t>* purged);
 
   // Records of the tenant counted for its records quota.

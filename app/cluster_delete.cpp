@@ -22,7 +22,6 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/clock.hpp"
-#include "actors/deleted_tenants.hpp"
 #include "app/node_dispatcher.hpp"
 #include "app/peer_call.hpp"
 
@@ -86,7 +85,7 @@ void node_dispatcher::serve_member_op(const protocol::value& frame, std::functio
     return reply(error_response(std::nullopt, outcome::internal, "a member sent member op " + name + ", which this node does not run"));
   // Refused here from now on (deleted_tenants.hpp): a leader refuses the
   // tenant's writes forwarded by a node that has not heard of the delete.
-  grid_.note_deleted(*tenant->as_string(), actors::now_ms(), actors::deleted_tenants::forever);
+  grid_.note_deleting(*tenant->as_string(), actors::now_ms());
   // Blocking grid calls: on the admin thread, never the cluster actor's.
   auto job = [this, name, t = *tenant->as_string(), reply]() {
     if (name == "tenant.forget") {
@@ -137,8 +136,8 @@ std::optional<std::string> node_dispatcher::finish_cluster_delete(const std::str
   // 4. The tenant's row and keys; the tombstone reaches the others.
   auto removed = admin_.tenant_remove(system_caller, tenant);
   if (!removed.ok() && removed.code != outcome::not_found) return removed.message;
-  const epoch_ms now = actors::now_ms();
-  grid_.note_deleted(tenant, now, now + static_cast<epoch_ms>(grid_.settings().journal.retention_ms), true);
+  grid_.note_removed(tenant, actors::now_ms());
+  spdlog::info("tenant {}: deleted in all {} partitions", tenant, all);
   *partitions = all;
   return std::nullopt;
 }

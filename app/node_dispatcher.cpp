@@ -6,7 +6,6 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/clock.hpp"
-#include "actors/deleted_tenants.hpp"
 #include "app/peer_call.hpp"
 #include "app/tenant_export.hpp"
 #include "feed/wire.hpp"
@@ -453,29 +452,29 @@ void node_dispatcher::delete_tenant(const gateway::principal& who, const protoco
   auto marked = admin_.tenant_mark_deleting(who, req.tenant);
   if (!marked.ok()) return done(admin_failure(id, marked));
   spdlog::info("tenant {}: deleting", req.tenant);
-  if (grid_.settings().cluster.enabled()) {
+  const bool cluster = grid_.settings().cluster.enabled();
+  std::optional<std::string> failed;
+  protocol::object result{{"tenant", req.tenant}, {"deleted", true}};
+  if (cluster) {
+    grid_.note_deleting(req.tenant, actors::now_ms());
     std::size_t partitions = 0;
-    grid_.note_deleted(req.tenant, actors::now_ms(), actors::deleted_tenants::forever);
-    if (auto failed = finish_cluster_delete(req.tenant, &partitions)) {
-      spdlog::error("tenant {}: delete: {}", req.tenant, *failed);
-      return done(error_response(id, outcome::unavailable,
-                                 "tenant " + req.tenant + ": delete not finished (" + *failed +
-                                     "); the tenant stays suspended and marked deleting: tenant.delete again, "
-                                     "at any node, finishes it",
-                                 {{"retry_after_ms", 1000}}));
-    }
-    spdlog::info("tenant {}: deleted in all {} partitions", req.tenant, partitions);
-    return done(ok_response(id, {{"tenant", req.tenant},
-                                 {"deleted", true},
-                                 {"partitions", static_cast<std::int64_t>(partitions)}}));
+    failed = finish_cluster_delete(req.tenant, &partitions);
+    result.emplace_back("partitions", static_cast<std::int64_t>(partitions));
+  } else {
+    std::uint64_t records = 0;
+    failed = finish_delete(who, req.tenant, &records);
+    result.emplace_back("records", records);
   }
-  std::uint64_t records = 0;
-  if (auto failed = finish_delete(who, req.tenant, &records))
+  if (failed && cluster) spdlog::error("tenant {}: delete: {}", req.tenant, *failed);  // finish_delete logs its own
+  if (failed)
     return done(error_response(id, outcome::unavailable,
-                               "tenant " + req.tenant + ": delete interrupted (" + *failed +
-                                   "); it is finished by tenant.delete again or at the next start",
+                               cluster ? "tenant " + req.tenant + ": delete not finished (" + *failed +
+                                             "); the tenant stays suspended and marked deleting: tenant.delete "
+                                             "again, at any node, finishes it"
+                                       : "tenant " + req.tenant + ": delete interrupted (" + *failed +
+                                             "); it is finished by tenant.delete again or at the next start",
                                {{"retry_after_ms", 1000}}));
-  done(ok_response(id, {{"tenant", req.tenant}, {"deleted", true}, {"records", records}}));
+  done(ok_response(id, std::move(result)));
 }
 
 std::optional<std::string> node_dispatcher::finish_delete(const gateway::principal& who, const std::string& tenant,

@@ -14,7 +14,6 @@
 
 #include "actors/clock.hpp"
 #include "actors/cluster.hpp"
-#include "actors/deleted_tenants.hpp"
 #include "actors/grid.hpp"
 #include "app/auth_sync.hpp"
 #include "app/dashboard.hpp"
@@ -321,12 +320,10 @@ int app::run_node(int argc, char** argv, const node_hooks& hooks) {
   if (auth_inbox)
     auth_sync.emplace(
         *keys, *auth_inbox, [&g](std::string bytes) { g->publish_auth(std::move(bytes)); },
-        [&g, &authn, retention = static_cast<epoch_ms>(s.journal.retention_ms)](const std::string& tenant,
-                                                                              bool removed) {
+        [&g, &authn](const std::string& tenant, bool removed) {
           (void)authn.reload();  // suspended, or its keys gone from the store
-          const epoch_ms now = actors::now_ms();
-          if (!removed) return g->note_deleted(tenant, now, actors::deleted_tenants::forever);
-          g->note_deleted(tenant, now, now + retention, true);
+          if (!removed) return g->note_deleting(tenant, actors::now_ms());
+          g->note_removed(tenant, actors::now_ms());
           if (auto st = g->forget_tenant(tenant); !st)
             spdlog::warn("tenant {}: forgetting it here: {}", tenant, st.to_string());
         });
@@ -344,9 +341,9 @@ int app::run_node(int argc, char** argv, const node_hooks& hooks) {
       return exit_corrupt;
     }
     for (const auto& t : tenants)
-      if (t.deleting_ms) g->note_deleted(t.name, *t.deleting_ms, actors::deleted_tenants::forever);
+      if (t.deleting_ms) g->note_deleting(t.name, *t.deleting_ms);
     for (const auto& t : tombs)
-      if (t.deleted_ms + retention > actors::now_ms()) g->note_deleted(t.name, t.deleted_ms, t.deleted_ms + retention, true);
+      if (t.deleted_ms + retention > actors::now_ms()) g->note_removed(t.name, t.deleted_ms);
   }
   publisher.bind(&g->journal());
   app::node_dispatcher grid_dispatcher(*g, admin, &publisher,

@@ -59,8 +59,8 @@ class key_admin {
   key_admin(key_store& store, key_authenticator* cache, clock_fn clock = {}, std::string origin = {});
   // tenant.create refuses (BAD_REQUEST) the name of a tenant deleted less
   // than `delay_ms` ago, as its tombstone says (0, the default: no delay).
-  // A cluster sets its journal retention: by then every copy has folded the
-  // tenant's purge and compaction has taken its journal rows.
+  // A cluster sets its journal retention (docs/cluster.md, "Deleting a
+  // tenant").
   void reuse_names_after(epoch_ms delay_ms) { reuse_after_ms_ = delay_ms; }
 
   // system. BAD_REQUEST for a bad name or an existing tenant.

@@ -75,8 +75,8 @@ struct tenant_record {
 // when the deleted incarnation was created, and when it was removed. A
 // cluster's members exchange them (auth/replication.hpp), so a member that
 // still has the tenant removes it, and none gives it back. A later tenant of
-// the same name (created after deleted_ms) is another tenant: its row
-// replaces the tombstone.
+// the same name (created after deleted_ms) is another tenant; the tombstone
+// stays beside it.
 struct tenant_tombstone {
   std::string name;
   epoch_ms created_ms = 0;

@@ -296,24 +296,23 @@ using tenant_map = std::map<std::string, tenant_record, std::less<>>;
 using tombstone_map = std::map<std::string, epoch_ms, std::less<>>;  // name -> deleted_ms
 
 // Applies the peer's tombstones: removes the tenants they name here (if
-// created at or before the delete), and keeps them. One the store knows
+// created at or before the delete), and keeps them in the store and in
+// `known` (this store's, read once per merge). One the store knows
 // already, or would drop at once, is skipped: tables come every second.
-store_status merge_tombstones(key_store& store, const auth_table& peer, tenant_map& here, merge_report& report) {
+store_status merge_tombstones(key_store& store, const auth_table& peer, tenant_map& here, tombstone_map& known,
+                              merge_report& report) {
   if (peer.tombstones.empty()) return store_status::ok();
-  std::vector<tenant_tombstone> kept;
-  if (store_status st = store.list_tombstones(&kept); !st) return st;
-  tombstone_map known;
+  const bool full = known.size() >= limits::tombstones_max;
   epoch_ms oldest = std::numeric_limits<epoch_ms>::max();
-  for (const auto& t : kept) {
-    known.emplace(t.name, t.deleted_ms);
-    oldest = std::min(oldest, t.deleted_ms);
-  }
-  const bool full = kept.size() >= limits::tombstones_max;
+  if (full)
+    for (const auto& [name, deleted_ms] : known) oldest = std::min(oldest, deleted_ms);
   for (const auto& t : peer.tombstones) {
-    if (auto k = known.find(t.name); k != known.end() && k->second >= t.deleted_ms) continue;
+    auto k = known.find(t.name);
+    if (k != known.end() && k->second >= t.deleted_ms) continue;
     if (full && t.deleted_ms < oldest) continue;
     bool removed = false;
     if (store_status st = store.apply_tombstone(t, &removed); !st) return st;
+    known.insert_or_assign(t.name, t.deleted_ms);
     if (!removed) continue;
     here.erase(t.name);
     ++report.tenants_removed;
@@ -444,13 +443,13 @@ store_status merge(key_store& store, const auth_table& peer, merge_report* repor
   if (store_status st = store.list_tenants(&listed); !st) return st;
   tenant_map tenants;
   for (auto& t : listed) tenants.emplace(t.name, std::move(t));
-  // Tombstones first, so a deleted tenant's row is not taken from the same
-  // table; then tenants, so a key whose tenant arrives in it is added.
-  if (store_status st = merge_tombstones(store, peer, tenants, r); !st) return st;
   std::vector<tenant_tombstone> kept;
   if (store_status st = store.list_tombstones(&kept); !st) return st;
   tombstone_map tombstones;
   for (const auto& t : kept) tombstones.emplace(t.name, t.deleted_ms);
+  // Tombstones first, so a deleted tenant's row is not taken from the same
+  // table; then tenants, so a key whose tenant arrives in it is added.
+  if (store_status st = merge_tombstones(store, peer, tenants, tombstones, r); !st) return st;
   if (store_status st = merge_tenants(store, peer, tenants, tombstones, r); !st) return st;
   return merge_keys(store, peer, tenants, tombstones, r);
 }

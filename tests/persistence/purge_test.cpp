@@ -21,6 +21,14 @@ const record_key mug{"acme", "paris", "mug"};
 const record_key cap{"acme", "berlin", "cap"};
 const record_key other{"other", "paris", "mug"};
 
+// The partition file p.db in `dir`, opened (created if new).
+std::unique_ptr<partition_store> open_file(temp_dir& dir) {
+  status opened;
+  auto store = open_sqlite_store({dir.file("p.db"), ""}, &opened);
+  REQUIRE(opened);
+  return store;
+}
+
 bool exists(partition_store& s, const record_key& k, std::int64_t* version = nullptr) {
   record_image image;
   bool found = false;
@@ -43,9 +51,7 @@ bool replays(partition_store& s, const record_key& k, const std::string& idem) {
 
 TEST_CASE("a purge takes effect when the snapshot folds past it, in both stores") {
   temp_dir dir;
-  status opened;
-  auto disk = open_sqlite_store({dir.file("p.db"), ""}, &opened);
-  REQUIRE(opened);
+  auto disk = open_file(dir);
   auto memory = make_memory_store();
   std::vector<partition_store*> stores{disk.get(), memory.get()};
 
@@ -113,8 +119,7 @@ TEST_CASE("a purge takes effect when the snapshot folds past it, in both stores"
   check_report checked;
   REQUIRE(check_partition(dir.file("p.db"), &checked).to_string() == "ok");
   CHECK(checked.snapshot_records == 2);
-  auto again = open_sqlite_store({dir.file("p.db"), ""}, &opened);
-  REQUIRE(opened);
+  auto again = open_file(dir);
   recovery_report report;
   REQUIRE(again->recover(&report).to_string() == "ok");
   CHECK(report.with_holds.empty());
@@ -124,9 +129,7 @@ TEST_CASE("a purge takes effect when the snapshot folds past it, in both stores"
 
 TEST_CASE("recovery of a copy whose purge is still in the tail reports none of the tenant's holds") {
   temp_dir dir;
-  status opened;
-  auto disk = open_sqlite_store({dir.file("p.db"), ""}, &opened);
-  REQUIRE(opened);
+  auto disk = open_file(dir);
   journal_sim sim;
   sim.adjust(mug, 10);
   REQUIRE(sim.reserve(mug, 3) != 0);
@@ -141,8 +144,7 @@ TEST_CASE("recovery of a copy whose purge is still in the tail reports none of t
   REQUIRE(check_partition(dir.file("p.db"), &checked).to_string() == "ok");  // a purge in the tail
   CHECK(checked.snapshot_records == 2);
 
-  auto again = open_sqlite_store({dir.file("p.db"), ""}, &opened);
-  REQUIRE(opened);
+  auto again = open_file(dir);
   recovery_report report;
   REQUIRE(again->recover(&report, false).to_string() == "ok");  // as a replicated copy: no fold
   CHECK(report.with_holds.empty());
@@ -157,9 +159,7 @@ TEST_CASE("recovery of a copy whose purge is still in the tail reports none of t
 
 TEST_CASE("the offline check names a snapshot row that outlived its tenant's purge") {
   temp_dir dir;
-  status opened;
-  auto disk = open_sqlite_store({dir.file("p.db"), ""}, &opened);
-  REQUIRE(opened);
+  auto disk = open_file(dir);
   journal_sim sim;
   sim.adjust(mug, 10);
   REQUIRE(sim.flush(*disk).to_string() == "ok");
