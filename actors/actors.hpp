@@ -93,12 +93,14 @@ struct cluster_routes {
         lease_end_ms(new std::atomic<std::int64_t>[partitions]),
         may_append(new std::atomic<bool>[partitions]),
         handing_off(new std::atomic<bool>[partitions]),
+        home_ready(new std::atomic<bool>[partitions]),
         replica(partitions, false) {
     for (std::uint32_t p = 0; p < partitions; ++p) {
       leader[p] = -1;
       lease_end_ms[p] = -1;
       may_append[p] = false;
       handing_off[p] = false;
+      home_ready[p] = false;
     }
   }
   const std::int32_t self;  // this node's index in the placement's members
@@ -113,8 +115,17 @@ struct cluster_routes {
   // This node leads it but is handing it to a follower (it stops): new
   // requests get UNAVAILABLE, to be retried at the next leader.
   std::unique_ptr<std::atomic<bool>[]> handing_off;
+  // This node leads it and its order directory has read the documents of
+  // the tenants whose home partition it is (cluster::home_partition) and
+  // resumed their open orders and transfers: it is their order home now.
+  std::unique_ptr<std::atomic<bool>[]> home_ready;
   std::vector<bool> replica;  // this node holds a copy (set before any request, then constant)
   caf::actor cluster;  // set before any request is routed
+  // Told when this node starts serving a partition as its leader (true: its
+  // epoch marker is on a majority, so its whole journal is committed) and
+  // when it stops leading it (false); on the cluster actor's thread. Set
+  // before the cluster actor starts.
+  std::function<void(std::uint32_t p, bool leads)> on_lead;
 
   // Whether a leader acknowledges the tenant's changes alone, without
   // waiting for a majority (tenant.settings `ack: "leader"`). Set from the

@@ -44,6 +44,7 @@ using planned_atom = caf::atom_constant<caf::atom("planned")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
 using synced_atom = caf::atom_constant<caf::atom("synced")>;
 using resave_atom = caf::atom_constant<caf::atom("resave")>;
+using home_atom = caf::atom_constant<caf::atom("home")>;
 
 using order_done = std::function<void(orders::order_reply&&)>;
 using transfer_done = std::function<void(orders::transfer_reply&&)>;
@@ -72,6 +73,15 @@ struct step_result {
 struct doc_result {
   persistence::status st;
   std::optional<persistence::document> doc;
+};
+
+// In a cluster: what a new order home read from its partition's journal
+// (read_home_documents).
+struct home_documents {
+  std::uint32_t partition = 0;
+  std::uint64_t generation = 0;  // the directory's count of takeovers of the partition
+  persistence::status st;
+  std::vector<persistence::document> open;  // the open orders and transfers to resume
 };
 
 // What an order needs before its coordinator starts: the tenant's settings
@@ -135,6 +145,11 @@ using order_directory = caf::typed_actor<
     // tenant.delete: stop the tenant's coordinators, answer its waiting
     // calls UNAVAILABLE, forget its settings; `done` once they have exited.
     caf::reacts_to<tenant_purge>,
+    // In a cluster: this node started (true) or stopped (false) leading the
+    // partition, so it is (or is no longer) the order home of the tenants
+    // whose home partition it is; and the documents a takeover read.
+    caf::reacts_to<home_atom, std::uint32_t, bool>,
+    caf::reacts_to<home_atom, home_documents>,
     caf::reacts_to<stop_atom>>;
 
 // What coordinators share, owned by the grid.
@@ -145,6 +160,24 @@ struct coordination_context {
   // Told each tenant's settings at start and after each durable change.
   std::function<void(const std::string&, const orders::tenant_settings&)> on_settings;
 };
+
+// Puts an order's or transfer's document; `done` runs once it is durable as
+// promised, or with the error. On a single node it goes to the documents file
+// (document_writer.hpp). In a cluster it is first journaled in the tenant's
+// home partition (persistence/document_entry.hpp), led by this node while it
+// is the tenant's order home, and answered once a majority holds it, whatever
+// the tenant's `ack`; then it is put in this node's documents file like on a
+// single node. A node that no longer leads the partition gets `unavailable`.
+// False, and `done` never runs, when the documents queue is full.
+bool put_document(coordination_context* cc, persistence::document d, persistence::document_writer::put_done done);
+
+// In a cluster, when this node starts leading partition p: reads every
+// document entry of p's journal (all committed, as it serves), deletes the
+// documents of tenants purged there and puts the latest version of each
+// document in this node's documents file (after the puts already queued, so
+// the journal's version wins), then sends the open ones to the directory as
+// (home_atom, home_documents). Runs on p's journal thread.
+void read_home_documents(coordination_context* cc, std::uint32_t p, std::uint64_t generation);
 
 // Sends an internal step to its record: counted in flight, not limited (a
 // coordinator has one step in flight and coordinators are bounded). The
@@ -240,5 +273,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::settings_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::step_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::doc_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::plan_input)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::actors::home_documents)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::orders::tenant_settings)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stockgrid::persistence::document_kind)

@@ -51,6 +51,9 @@ struct directory_state {
     std::function<void(const persistence::status&, std::uint64_t)> done;
   };
   std::unordered_map<std::string, purge> purges;
+  // In a cluster, per partition: takeovers counted (a replay's answer that
+  // is not the latest is dropped).
+  std::vector<std::uint64_t> home_generation;
   static inline const char* name = "stockgrid.orders";
 };
 
@@ -58,7 +61,13 @@ using directory_ptr = order_directory::stateful_pointer<directory_state>;
 
 // Open coordinators (and orders being planned) are at their bound.
 bool at_bound(directory_ptr self);
-// A new document id ("O1f", "T20"), or empty when the store cannot lease one.
+// Whether this node is the tenant's order home now: always on a single node;
+// in a cluster once it leads the tenant's home partition and has taken over
+// its documents (cluster_routes::home_ready).
+bool home_here(directory_ptr self, const std::string& tenant);
+// A new document id ("O1f", "T20"; in a cluster with this node's member
+// index, "O2-1f", so that ids stay unique when the home moves), or empty when
+// the store cannot lease one.
 std::string new_id(directory_ptr self, char prefix);
 // Registers an open document's coordinator; a non-empty idem routes retries.
 template <class Handle>

@@ -28,6 +28,7 @@
 #include "domain/hex.hpp"
 #include "domain/validate.hpp"
 #include "persistence/document_writer.hpp"
+#include "persistence/document_entry.hpp"
 #include "persistence/purge.hpp"
 #include "persistence/sqlite_store.hpp"
 
@@ -62,6 +63,11 @@ struct grid::impl {
   std::atomic<bool> accepting{false};
   std::atomic<bool> stopped{false};
   std::atomic<bool> actors_up{false};  // ctx.partitions is set and may be sent to
+  // In a cluster: leads gained or lost before the order directory ran, told
+  // to it once it does (cluster_routes::on_lead).
+  std::mutex leads_mu;
+  bool directory_up = false;  // guarded by leads_mu
+  std::vector<std::pair<std::uint32_t, bool>> early_leads;  // guarded by leads_mu
 };
 
 std::uint32_t actors::partition_for(const node_context& ctx, const request& req) {
@@ -322,9 +328,10 @@ void cluster_journal(grid::impl& im, persistence::journal_writer_options& o) {
     im.ctx.routes->replica[p] = table.holds(p, static_cast<std::uint32_t>(self - table.members.begin()));
   o.replicated = true;
   // A change waits for a majority unless its tenant chose `ack: "leader"`;
-  // the epoch markers (tenant "") never wait, a tenant's purge always does.
+  // the epoch markers (tenant "") never wait, a tenant's purge and an order's
+  // or transfer's document always do.
   o.must_wait = [routes = im.ctx.routes.get()](std::uint32_t, const journal_entry& e) {
-    if (persistence::purged_tenant(e)) return true;
+    if (persistence::purged_tenant(e) || persistence::is_document_entry(e)) return true;
     return !e.key.tenant.empty() && !routes->leader_acks(e.key.tenant);
   };
   o.may_append = [routes = im.ctx.routes.get()](std::uint32_t p) {
@@ -335,10 +342,23 @@ void cluster_journal(grid::impl& im, persistence::journal_writer_options& o) {
     if (feed) feed(p, batch);
     // A purge this copy takes: its tenant is refused here from now on, also
     // once this node leads the partition (deleted_tenants.hpp).
+    // Every copy keeps the documents its journal commits in its own
+    // documents file too, so a new order home mostly rewrites what it has
+    // (home_documents.cpp), and forgets a purged tenant's.
     const auto retention = static_cast<epoch_ms>(im->ctx.settings.journal.retention_ms);
-    for (const auto& e : batch)
-      if (const auto* tenant = persistence::purged_tenant(e))
+    for (const auto& e : batch) {
+      if (const auto* tenant = persistence::purged_tenant(e)) {
         im->ctx.deleted.add(*tenant, e.at_ms, e.at_ms + retention);
+        std::uint64_t removed = 0;
+        if (auto st = im->documents->delete_tenant(*tenant, &removed); !st)
+          spdlog::error("tenant {}: its documents stay in this node's file: {}", *tenant, st.message());
+        continue;
+      }
+      persistence::document d;
+      if (persistence::decode_document_entry(e, &d) && !im->documents->put(std::move(d), {}))
+        spdlog::warn("partition {}: the documents queue is full; a journaled document waits for the next takeover",
+                     p);
+    }
     // Set before the first append this node makes or takes.
     if (im->cluster) caf::anon_send(im->cluster, committed_batch{p, batch});
   };
@@ -462,6 +482,7 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
     o.retention_ms = static_cast<std::int64_t>(s.journal.retention_ms);
     o.probe_interval_ms = static_cast<std::int64_t>(s.journal.disk_retry_interval_ms);
     im->documents = std::make_unique<persistence::document_writer>(std::move(store), o);
+    im->coordination.docs = im->documents.get();
     if (auto ls = im->documents->list_open(&open_documents); !ls) {
       *error = ls.to_string();
       return nullptr;
@@ -523,6 +544,16 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
       *error = es.to_string();
       return nullptr;
     }
+    // A partition this node starts or stops leading makes it the order home
+    // of that partition's tenants, or no longer (order_directory.cpp).
+    im->ctx.routes->on_lead = [im = im.get()](std::uint32_t p, bool leads) {
+      std::lock_guard lk(im->leads_mu);
+      if (!im->directory_up) {
+        im->early_leads.emplace_back(p, leads);
+        return;
+      }
+      caf::anon_send(im->coordination.directory, home_atom::value, p, leads);
+    };
     im->cluster = start_cluster(*im->system, s, im->cluster_board, &im->ctx, std::move(ends), options.on_peer_auth,
                                 error);
     if (!im->cluster) return nullptr;
@@ -537,8 +568,14 @@ std::unique_ptr<grid> grid::open(const grid_options& options, std::string* error
     if (ctx->routes) ctx->routes->set_leader_acks(tenant, ts.ack == orders::ack_mode::leader);
     if (next) next(tenant, ts);
   };
-  im->coordination.docs = im->documents.get();
   im->coordination.directory = spawn_directory(*im->system, &im->coordination, std::move(open_documents));
+  {
+    std::lock_guard lk(im->leads_mu);
+    im->directory_up = true;
+    for (const auto& [p, leads] : im->early_leads)
+      caf::anon_send(im->coordination.directory, home_atom::value, p, leads);
+    im->early_leads.clear();
+  }
   im->accepting = true;
   return std::unique_ptr<grid>(new grid(std::move(im)));
 }
@@ -707,8 +744,12 @@ void grid::publish_auth(std::string bytes) {
 std::string grid::order_home(const std::string& tenant) const {
   const auto& im = *impl_;
   if (im.members.empty()) return {};
-  const auto home = cluster::home_of(tenant, im.members);
-  return home == im.self_member ? std::string{} : im.members[home];
+  const auto& routes = *im.ctx.routes;
+  const auto p = cluster::home_partition(tenant, static_cast<std::uint32_t>(im.ctx.partitions.size()));
+  const auto leader = routes.leader[p].load(std::memory_order_acquire);
+  if (leader == routes.self) return routes.home_ready[p].load(std::memory_order_acquire) ? std::string{} : home_unknown;
+  if (leader < 0 || static_cast<std::size_t>(leader) >= im.members.size()) return home_unknown;
+  return im.members[static_cast<std::size_t>(leader)];
 }
 
 void grid::note_deleting(const std::string& tenant, epoch_ms since_ms) {

@@ -195,9 +195,12 @@ class grid {
   // No-op on a single node. Any thread.
   void publish_auth(std::string bytes);
   // In a cluster: the member that coordinates the tenant's orders and
-  // transfers and keeps their documents, or "" when it is this node (always
-  // "" on a single node).
+  // transfers now, the leader of its home partition (cluster::home_partition),
+  // or "" when it is this node (always "" on a single node), or home_unknown
+  // while the partition has no leader known here or this node, its new
+  // leader, is still reading its documents.
   std::string order_home(const std::string& tenant) const;
+  static constexpr const char* home_unknown = "?";
   // In a cluster: every member but this node, by member id (empty alone).
   std::vector<std::string> other_members() const;
   // Sends `call` to `member` (an order_home()); `done` gets its answer, or

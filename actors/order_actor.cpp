@@ -158,7 +158,7 @@ void save(self_ptr self) {
   // A failure a retry must decide anew (UNAVAILABLE, OVERLOADED, ...) is not
   // remembered under the client's key.
   if (st.o.status == order_status::failed && !remembered(st.o.failure_code)) doc.idem.clear();
-  if (!st.cc->docs->put(std::move(doc), [me](const persistence::status& s) {
+  if (!put_document(st.cc, std::move(doc), [me](const persistence::status& s) {
         caf::anon_send(me, saved_atom::value, s);
       }))
     caf::anon_send(me, saved_atom::value,
@@ -582,7 +582,9 @@ void on_deadline(self_ptr self) {
 
 void stop(self_ptr self) {
   auto& st = self->state;
-  const auto r = [&] { return order_reply::error(outcome::unavailable, "node is stopping"); };
+  const auto r = [&] {
+    return order_reply::error(outcome::unavailable, "the order's coordinator stopped here (node stopping or order home moved)");
+  };
   if (st.creator) answer(*st.creator, r());
   st.creator.reset();
   for (auto* calls : {&st.phase_calls, &st.waiting}) {

@@ -8,6 +8,7 @@
 
 #include "actors/clock.hpp"
 #include "actors/directory.hpp"
+#include "cluster/placement.hpp"
 #include "config/limits.hpp"
 #include "domain/validate.hpp"
 #include "orders/settings_table.hpp"
@@ -45,7 +46,17 @@ std::string new_id(directory_ptr self, char prefix) {
     st.next_id = first;
     st.lease_end = first + id_lease_step;
   }
-  return persistence::format_document_id(prefix, st.next_id++);
+  const auto* routes = st.cc->node->routes.get();
+  if (!routes) return persistence::format_document_id(prefix, st.next_id++);
+  return std::string(1, prefix) + std::to_string(routes->self) + "-" +
+         persistence::format_document_id(prefix, st.next_id++).substr(1);
+}
+
+bool home_here(directory_ptr self, const std::string& tenant) {
+  const auto& node = *self->state.cc->node;
+  if (!node.routes) return true;
+  const auto p = cluster::home_partition(tenant, static_cast<std::uint32_t>(node.partitions.size()));
+  return node.routes->home_ready[p].load(std::memory_order_acquire);
 }
 
 namespace {
@@ -210,7 +221,7 @@ void refuse_order(self_ptr self, order_call&& call, order_reply&& r) {
     st.order_pending.erase(it);
   }
   auto shared = std::make_shared<order_reply>(std::move(r));
-  if (!st.cc->docs->put(to_document(o), [calls, shared](const persistence::status& s) {
+  if (!put_document(st.cc, to_document(o), [calls, shared](const persistence::status& s) {
         for (std::size_t i = 0; i < calls->size(); ++i) {
           if (!s) {
             (*calls)[i].done(order_reply::error(outcome::unavailable, "order journal unavailable"));
@@ -273,6 +284,12 @@ void on_order_call(self_ptr self, order_call& call) {
   auto& req = call.req;
   if (st.cc->node->deleted.refuses(req.who.tenant, now_ms()))
     return call.done(order_reply::error(outcome::not_found, "tenant " + req.who.tenant + " is being deleted"));
+  if (!home_here(self, req.who.tenant)) {
+    auto r = order_reply::error(outcome::unavailable, "this node is not the order home of tenant " +
+                                                          req.who.tenant + " now (its home partition's leader is)");
+    r.retry_after_ms = 200;
+    return call.done(std::move(r));
+  }
   if (auto problem = check(req, static_cast<std::int64_t>(st.cc->node->settings.holds.max_ttl_ms));
       !problem.empty())
     return call.done(order_reply::error(outcome::bad_request, problem));
@@ -539,12 +556,81 @@ void on_settings_call(self_ptr self, settings_call& call) {
     done({outcome::overloaded, "document queue full", {}});
 }
 
+// Stops the coordinators of the tenants `which` picks and takes them out of
+// the maps; `each(handle)` runs first for each.
+template <class Which, class Each>
+void stop_coordinators(self_ptr self, Which which, Each each) {
+  auto& st = self->state;
+  const auto stop = [&](auto& map) {
+    for (auto it = map.begin(); it != map.end();) {
+      if (!which(std::get<1>(it->second.idem))) {
+        ++it;
+        continue;
+      }
+      each(it->second.handle);
+      self->send(it->second.handle, stop_atom::value);
+      st.open_idem.erase(it->second.idem);
+      it = map.erase(it);
+    }
+  };
+  stop(st.orders);
+  stop(st.transfers);
+}
+
+// Answers the calls waiting on idempotency keys of the tenants `which` picks.
+template <class Which>
+void answer_waiting(self_ptr self, Which which, const order_reply& order_error,
+                    const transfer_reply& transfer_error) {
+  auto& st = self->state;
+  const auto answer = [&](auto& pending, const auto& error) {
+    for (auto it = pending.begin(); it != pending.end();) {
+      if (!which(std::get<1>(it->first))) {
+        ++it;
+        continue;
+      }
+      for (auto& c : it->second) {
+        auto copy = error;
+        c.done(std::move(copy));
+      }
+      it = pending.erase(it);
+    }
+  };
+  answer(st.order_pending, order_error);
+  answer(st.transfer_pending, transfer_error);
+}
+
+// Resumes an open document's coordinator unless one runs already.
+void resume(self_ptr self, persistence::document& d) {
+  auto& st = self->state;
+  if (d.kind == document_kind::order) {
+    if (st.orders.count(d.id)) return;
+    orders::order o;
+    if (!orders::decode(d.body, &o)) return spdlog::error("order {}: document undecodable; left as is", d.id);
+    auto key = make_key(document_kind::order, o.tenant, o.idem);
+    register_open(self, st.orders, o.id, spawn_order(self->system(), st.cc, o, std::nullopt), key);
+  } else if (d.kind == document_kind::transfer) {
+    if (st.transfers.count(d.id)) return;
+    orders::transfer t;
+    if (!orders::decode(d.body, &t)) return spdlog::error("transfer {}: document undecodable; left as is", d.id);
+    idem_key key{document_kind::transfer, t.tenant, t.idem};
+    register_open(self, st.transfers, t.id, spawn_transfer(self->system(), st.cc, t, std::nullopt), key);
+  }
+}
+
 // Open documents from the store at start: coordinators resume their orders
 // and transfers; settings fill the cache.
+//
+// In a cluster only settings are taken here: orders and transfers are
+// resumed by the member that leads their tenant's home partition, from its
+// journal, when it takes the partition over (on_home_documents).
 void recover(self_ptr self, std::vector<persistence::document> open) {
   auto& st = self->state;
-  std::size_t orders_resumed = 0, transfers_resumed = 0;
+  std::size_t orders_resumed = 0, transfers_resumed = 0, left_to_homes = 0;
   for (auto& d : open) {
+    if (d.kind != document_kind::tenant_settings && st.cc->node->routes) {
+      ++left_to_homes;
+      continue;
+    }
     switch (d.kind) {
       case document_kind::tenant_settings: {
         orders::tenant_settings ts;
@@ -554,33 +640,55 @@ void recover(self_ptr self, std::vector<persistence::document> open) {
         } else spdlog::error("tenant {}: settings document undecodable; using defaults", d.tenant);
         break;
       }
-      case document_kind::order: {
-        orders::order o;
-        if (!orders::decode(d.body, &o)) {
-          spdlog::error("order {}: document undecodable; left as is", d.id);
-          break;
-        }
-        auto key = make_key(document_kind::order, o.tenant, o.idem);
-        register_open(self, st.orders, o.id, spawn_order(self->system(), st.cc, o, std::nullopt), key);
+      case document_kind::order:
+        resume(self, d);
         ++orders_resumed;
         break;
-      }
-      case document_kind::transfer: {
-        orders::transfer t;
-        if (!orders::decode(d.body, &t)) {
-          spdlog::error("transfer {}: document undecodable; left as is", d.id);
-          break;
-        }
-        idem_key key{document_kind::transfer, t.tenant, t.idem};
-        register_open(self, st.transfers, t.id, spawn_transfer(self->system(), st.cc, t, std::nullopt),
-                      key);
+      case document_kind::transfer:
+        resume(self, d);
         ++transfers_resumed;
         break;
-      }
     }
   }
   if (orders_resumed + transfers_resumed > 0)
     spdlog::info("resumed {} open orders and {} open transfers", orders_resumed, transfers_resumed);
+  if (left_to_homes > 0)
+    spdlog::info("{} open orders and transfers in this node's documents file are resumed by their order homes", left_to_homes);
+}
+
+// In a cluster: this node started or stopped leading partition p. Either
+// way it is not the order home of p's tenants until a takeover has read
+// their documents; on the loss their coordinators stop (the next home
+// resumes them from the journal) and their waiting calls are answered.
+void on_home(self_ptr self, std::uint32_t p, bool leads) {
+  auto& st = self->state;
+  auto& routes = *st.cc->node->routes;
+  if (st.home_generation.size() <= p) st.home_generation.resize(st.cc->node->partitions.size(), 0);
+  if (leads && routes.leader[p].load(std::memory_order_acquire) != routes.self) return;  // a late retry
+  const auto generation = ++st.home_generation[p];
+  routes.home_ready[p].store(false, std::memory_order_release);
+  const auto partitions = static_cast<std::uint32_t>(st.cc->node->partitions.size());
+  const auto homed = [&](const std::string& tenant) { return cluster::home_partition(tenant, partitions) == p; };
+  stop_coordinators(self, homed, [](const auto&) {});
+  auto moved_order = order_reply::error(outcome::unavailable, "the order home moved; retry");
+  moved_order.retry_after_ms = 200;
+  auto moved_transfer = transfer_reply::error(outcome::unavailable, "the order home moved; retry");
+  moved_transfer.retry_after_ms = 200;
+  answer_waiting(self, homed, moved_order, moved_transfer);
+  if (leads) read_home_documents(st.cc, p, generation);
+}
+
+void on_home_documents(self_ptr self, home_documents& h) {
+  auto& st = self->state;
+  const auto p = h.partition;
+  if (p >= st.home_generation.size() || h.generation != st.home_generation[p]) return;  // superseded
+  if (!h.st) {
+    spdlog::error("partition {}: cannot take over its tenants' orders: {}; trying again in 1 s", p, h.st.message());
+    self->delayed_send(self, std::chrono::seconds(1), home_atom::value, p, true);
+    return;
+  }
+  for (auto& d : h.open) resume(self, d);
+  st.cc->node->routes->home_ready[p].store(true, std::memory_order_release);
 }
 
 // tenant.delete: the tenant's coordinators stop (and leave the maps), the
@@ -592,37 +700,14 @@ void on_purge(self_ptr self, tenant_purge& call) {
   const auto& tenant = call.tenant;
   auto& purge = st.purges[tenant];
   purge.done = std::move(call.done);
-  const auto stop_tenants = [&](auto& map) {
-    for (auto it = map.begin(); it != map.end();) {
-      if (std::get<1>(it->second.idem) != tenant) {
-        ++it;
-        continue;
-      }
-      self->monitor(it->second.handle);
-      st.exiting.emplace(it->second.handle.address(), tenant);
-      ++purge.exiting;
-      self->send(it->second.handle, stop_atom::value);
-      st.open_idem.erase(it->second.idem);
-      it = map.erase(it);
-    }
-  };
-  stop_tenants(st.orders);
-  stop_tenants(st.transfers);
-  const auto answer_waiting = [&](auto& pending, auto error) {
-    for (auto it = pending.begin(); it != pending.end();) {
-      if (std::get<1>(it->first) != tenant) {
-        ++it;
-        continue;
-      }
-      for (auto& c : it->second) {
-        auto answer = error;
-        c.done(std::move(answer));
-      }
-      it = pending.erase(it);
-    }
-  };
-  answer_waiting(st.order_pending, order_reply::error(outcome::unavailable, "tenant is being deleted"));
-  answer_waiting(st.transfer_pending, transfer_reply::error(outcome::unavailable, "tenant is being deleted"));
+  const auto of_tenant = [&](const std::string& t) { return t == tenant; };
+  stop_coordinators(self, of_tenant, [&](const auto& handle) {
+    self->monitor(handle);
+    st.exiting.emplace(handle.address(), tenant);
+    ++purge.exiting;
+  });
+  answer_waiting(self, of_tenant, order_reply::error(outcome::unavailable, "tenant is being deleted"),
+                 transfer_reply::error(outcome::unavailable, "tenant is being deleted"));
   st.settings.erase(tenant);
   st.unsaved.erase(tenant);
   if (in_cluster(self)) publish_settings_soon(self);  // the table without it
@@ -695,6 +780,8 @@ order_directory::behavior_type directory_behavior(self_ptr self, coordination_co
           forget(st.transfers);
       },
       [=](tenant_purge& call) { on_purge(self, call); },
+      [=](home_atom, std::uint32_t p, bool leads) { on_home(self, p, leads); },
+      [=](home_atom, home_documents& h) { on_home_documents(self, h); },
       [=](stop_atom) {
         auto& st = self->state;
         for (auto& [id, e] : st.orders) self->send(e.handle, stop_atom::value);

@@ -146,6 +146,7 @@ void step_down(cluster_ptr self, std::uint32_t p, std::uint64_t epoch, const std
     writer(self).fail_parked(p, status::unavailable("this node lost the leadership of partition " +
                                                     std::to_string(p) + " before a majority held the change"));
   }
+  if (was_leader && routes(self).on_lead) routes(self).on_lead(p, false);
   r.r = role::follower;
   r.serving = false;
   r.promoting = false;
@@ -237,6 +238,8 @@ void start_serving(cluster_ptr self, std::uint32_t p) {
                                           if (r.lease_end_ms > monotonic_ms()) announce_leads(self, monotonic_ms());
                                           spdlog::info("cluster: partition {}: leading, epoch {}, journal at {}",
                                                        p, epoch, r.shipped.seq);
+                                          // Its tenants' orders move here.
+                                          if (routes(self).on_lead) routes(self).on_lead(p, true);
                                         })](persistence::partition_store& store) mutable {
     persistence::recovery_report rep;
     auto st = store.recover(&rep, false);

@@ -132,7 +132,7 @@ void save(self_ptr self) {
   // Only INSUFFICIENT_STOCK at `from` is remembered under the client's key;
   // another refusal (a `from` never stocked) is decided anew on a retry.
   if (st.t.status == transfer_status::failed && !st.failure_remembered) doc.idem.clear();
-  if (!st.cc->docs->put(std::move(doc), [me](const persistence::status& s) {
+  if (!put_document(st.cc, std::move(doc), [me](const persistence::status& s) {
         caf::anon_send(me, saved_atom::value, s);
       }))
     caf::anon_send(me, saved_atom::value, persistence::status::io_error("document queue full or stopped"));
@@ -420,7 +420,10 @@ void handle_call(self_ptr self, transfer_call&& call) {
 
 void stop(self_ptr self) {
   auto& st = self->state;
-  const auto r = [] { return transfer_reply::error(outcome::unavailable, "node is stopping"); };
+  const auto r = [] {
+    return transfer_reply::error(outcome::unavailable,
+                                 "the transfer's coordinator stopped here (node stopping or order home moved)");
+  };
   if (st.creator) st.creator->done(r());
   st.creator.reset();
   for (auto* calls : {&st.phase_calls, &st.waiting}) {

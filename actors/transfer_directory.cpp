@@ -69,6 +69,12 @@ void on_transfer_call(directory_ptr self, transfer_call& call) {
   const auto& req = call.req;
   if (st.cc->node->deleted.refuses(req.who.tenant, now_ms()))
     return call.done(transfer_reply::error(outcome::not_found, "tenant " + req.who.tenant + " is being deleted"));
+  if (!home_here(self, req.who.tenant)) {
+    auto r = transfer_reply::error(outcome::unavailable, "this node is not the order home of tenant " +
+                                                             req.who.tenant + " now (its home partition's leader is)");
+    r.retry_after_ms = 200;
+    return call.done(std::move(r));
+  }
   if (auto problem = check(req); !problem.empty())
     return call.done(transfer_reply::error(outcome::bad_request, problem));
   if (req.kind != orders::transfer_op::create) {

@@ -106,6 +106,7 @@ std::optional<std::string> node_dispatcher::finish_cluster_delete(const std::str
                                                                   std::size_t* partitions) {
   // 2. The order home's coordinators and documents first.
   const std::string home = grid_.order_home(tenant);
+  if (home == grid::home_unknown) return std::string("the order home: its home partition has no leader now");
   if (home.empty()) {
     if (auto st = grid_.forget_tenant(tenant); !st) return "the order home (this node): " + st.message();
   } else if (auto failed = call_member(home, "tenant.forget", tenant, nullptr)) {

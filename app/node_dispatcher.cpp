@@ -281,13 +281,20 @@ bool node_dispatcher::runs_here(const gateway::principal& who, protocol::op_requ
                                 response_fn& done) {
   const auto home = grid_.order_home(who.tenant);
   if (home.empty()) return true;
-  if (at_home) {
-    // Members list the same cluster, so they agree on every home: a call
-    // sent here by one that does not is refused, never run at a second home.
+  if (home == grid::home_unknown) {
     done(error_response(req.id, outcome::unavailable,
-                        "this node is not the order home of tenant " + who.tenant + " (" + home +
-                            " is): the members' --join lists differ",
-                        {{"retry_after_ms", 1000}}));
+                        "no order home for tenant " + who.tenant +
+                            " now: its home partition is between leaders, or its new leader is reading its documents",
+                        {{"retry_after_ms", 200}}));
+    return false;
+  }
+  if (at_home) {
+    // The member that sent it here saw this node lead the tenant's home
+    // partition; it no longer does (or not yet): the call is refused, never
+    // run at a second home, and the caller retries at the new one.
+    done(error_response(req.id, outcome::unavailable,
+                        "this node is not the order home of tenant " + who.tenant + " now (" + home + " is)",
+                        {{"retry_after_ms", 200}}));
     return false;
   }
   grid_.forward_call(home, encode_call(who, req.params), [id = req.id, done = std::move(done)](call_answer&& a) {

@@ -82,13 +82,13 @@ std::vector<std::uint32_t> placement::preferred_by(std::uint32_t member) const {
   return out;
 }
 
-std::uint32_t home_of(std::string_view tenant, const std::vector<std::string>& member_ids) {
+std::uint32_t home_partition(std::string_view tenant, std::uint32_t partitions) {
   std::uint32_t h = 2166136261u;  // FNV-1a 32
   for (char c : tenant) {
     h ^= static_cast<unsigned char>(c);
     h *= 16777619u;
   }
-  return replicas_of(h, member_ids, 1).front();
+  return h % partitions;
 }
 
 bool valid_member_id(std::string_view id) {

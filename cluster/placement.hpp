@@ -55,12 +55,11 @@ std::uint64_t fingerprint(const placement& table);
 placement place(std::vector<std::string> member_ids, std::uint32_t partitions,
                 std::uint32_t replication_factor, std::string* error);
 
-// The member that coordinates a tenant's orders and transfers and keeps
-// their documents (docs/cluster.md, "Orders and transfers"): the highest
-// score(member, h) for h the tenant name's FNV-1a 32 hash, so every node
-// names the same one from the same member list. An index into `member_ids`,
-// which must not be empty.
-std::uint32_t home_of(std::string_view tenant, const std::vector<std::string>& member_ids);
+// The partition whose leader coordinates a tenant's orders and transfers and
+// whose journal carries their documents (docs/cluster.md, "Orders and
+// transfers"): the tenant name's FNV-1a 32 hash modulo the partition count,
+// so every node names the same one. `partitions` must not be 0.
+std::uint32_t home_partition(std::string_view tenant, std::uint32_t partitions);
 
 // A member id: 1..64 bytes of [A-Za-z0-9._:-].
 bool valid_member_id(std::string_view id);

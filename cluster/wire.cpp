@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "persistence/document_entry.hpp"
 #include "protocol/array_reader.hpp"
 #include "protocol/codec.hpp"
 
@@ -16,11 +17,12 @@ using protocol::value;
 constexpr std::int64_t format_version = 1;
 
 // Limits for one message: a reply carries at most a history page (1,000
-// events) or a record's holds (bounded by holds-per-record-max).
+// events) or a record's holds (bounded by holds-per-record-max); a string at
+// most a journaled order or transfer document.
 protocol::parse_limits wire_limits() {
   protocol::parse_limits l;
   l.depth_max = 8;  // peer message > replies > [id, reply] > events > event > change
-  l.string_bytes_max = 4096;
+  l.string_bytes_max = persistence::document_entry_bytes_max;
   l.array_items_max = 70'000;
   l.map_entries_max = 0;
   l.total_items_max = 2'000'000;

@@ -149,24 +149,20 @@ TEST_CASE("bad member lists are refused with a reason", "[cluster][placement]") 
   CHECK(valid_member_id(std::string(64, 'x')));
 }
 
-TEST_CASE("a tenant's orders have one home, the same at every node, spread over the members", "[cluster][placement]") {
-  const auto t = must_place(ids({"node-1", "node-2", "node-3"}), 16, 3);
-  auto reversed = t.members;
-  std::reverse(reversed.begin(), reversed.end());
-  std::map<std::string, int> homes;
-  for (int i = 0; i < 3000; ++i) {
+TEST_CASE("a tenant's orders have one home partition, spread over the partitions", "[cluster][placement]") {
+  std::map<std::uint32_t, int> homes;
+  for (int i = 0; i < 6400; ++i) {
     const auto tenant = "tenant-" + std::to_string(i);
-    const auto home = home_of(tenant, t.members);
-    REQUIRE(home < t.members.size());
-    // Any node's list names the same member (the index is into its own list).
-    CHECK(reversed[home_of(tenant, reversed)] == t.members[home]);
-    ++homes[t.members[home]];
+    const auto home = home_partition(tenant, 64);
+    REQUIRE(home < 64);
+    CHECK(home_partition(tenant, 64) == home);  // a function of the name alone
+    ++homes[home];
   }
-  // 1,000 tenants a member on average; a sound hash stays within ±15 %.
-  for (const auto& [member, n] : homes) {
-    INFO(member << " is home to " << n);
-    CHECK(n > 850);
-    CHECK(n < 1150);
+  // 100 tenants a partition on average; a sound hash stays within ±40 %.
+  CHECK(homes.size() == 64);
+  for (const auto& [p, n] : homes) {
+    INFO("partition " << p << " is home to " << n);
+    CHECK(n > 60);
+    CHECK(n < 140);
   }
-  CHECK(homes.size() == 3);
 }

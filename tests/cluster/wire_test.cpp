@@ -4,6 +4,7 @@
 #include <random>
 
 #include "cluster/wire.hpp"
+#include "persistence/document_entry.hpp"
 #include "protocol/codec.hpp"
 
 using namespace stockgrid;
@@ -249,6 +250,36 @@ cluster::peer_message full_peer_message() {
 }
 
 }  // namespace
+
+TEST_CASE("a journaled order document crosses nodes byte for byte, up to its bound", "[cluster][wire]") {
+  // Binary bodies (msgpack) in a change's text field, and the largest one
+  // a journaled document may be.
+  for (const std::size_t body_bytes : {std::size_t{300}, persistence::document_entry_bytes_max / 2 - 200}) {
+    persistence::document d;
+    d.tenant = "shop";
+    d.id = "O2-1f";
+    d.idem = "cart-1";
+    d.open = true;
+    d.updated_ms = 1'000;
+    for (std::size_t i = 0; i < body_bytes; ++i) d.body.push_back(static_cast<char>(i * 7 % 256));
+    persistence::journal_entry e;
+    REQUIRE(persistence::document_entry(d, &e).to_string() == "ok");
+    e.seq = 5;
+    e.epoch = 2;
+    cluster::peer_message m;
+    m.appends.push_back({1, 2, 4, 2, 4, {e}});
+    cluster::peer_message back;
+    std::string error;
+    REQUIRE(cluster::decode(cluster::encode(m), &back, &error));
+    REQUIRE(back.appends.size() == 1);
+    REQUIRE(back.appends[0].entries.size() == 1);
+    persistence::document got;
+    REQUIRE(persistence::decode_document_entry(back.appends[0].entries[0], &got));
+    CHECK(got.body == d.body);
+    CHECK(got.id == d.id);
+    CHECK(got.open);
+  }
+}
 
 TEST_CASE("a peer message crosses nodes whole", "[cluster][wire]") {
   const auto m = full_peer_message();

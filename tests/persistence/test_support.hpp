@@ -114,6 +114,14 @@ class journal_sim {
     all.push_back(e);
   }
 
+  // Journals an entry made elsewhere (a document entry) at the next seq.
+  void raw(journal_entry e) {
+    e.seq = next_seq++;
+    e.epoch = epoch;
+    batch.push_back(e);
+    all.push_back(e);
+  }
+
   // Appends the batch (extending the lease first if needed) and clears it.
   status flush(partition_store& store, bool sync = true) {
     if (!batch.empty() && batch.back().seq >= store.seq_lease())
