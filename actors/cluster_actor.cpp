@@ -63,6 +63,7 @@ void publish_board(cluster_ptr self) {
     for (const auto& f : r.followers)
       view.lag.emplace_back(f.id, r.shipped.seq > f.match ? r.shipped.seq - f.match : 0);
     view.blank = r.blank;
+    view.order_home = routes.home_ready[p].load(std::memory_order_acquire);
     if (st.copy_out && st.copy_out->partition == p)
       view.copy = cluster::partition_view::copy_view{st.copy_out->to, true, st.copy_out->size, st.copy_out->offset,
                                                       false};

@@ -45,6 +45,8 @@ using read_atom = caf::atom_constant<caf::atom("read")>;
 using synced_atom = caf::atom_constant<caf::atom("synced")>;
 using resave_atom = caf::atom_constant<caf::atom("resave")>;
 using home_atom = caf::atom_constant<caf::atom("home")>;
+using touch_atom = caf::atom_constant<caf::atom("touch")>;
+using touched_atom = caf::atom_constant<caf::atom("touched")>;
 
 using order_done = std::function<void(orders::order_reply&&)>;
 using transfer_done = std::function<void(orders::transfer_reply&&)>;
@@ -109,6 +111,10 @@ using order_coordinator = caf::typed_actor<
     caf::reacts_to<retry_atom>,
     // Try the failed document put again.
     caf::reacts_to<resave_atom>,
+    // In a cluster, from the directory: put the document again if its last
+    // put is old (touch_age_ms); and that put's outcome.
+    caf::reacts_to<touch_atom>,
+    caf::reacts_to<touched_atom, persistence::status, epoch_ms>,
     // From the directory: the node stops, or the order ended and left the map.
     caf::reacts_to<stop_atom>>;
 
@@ -119,6 +125,8 @@ using transfer_coordinator = caf::typed_actor<
     caf::reacts_to<synced_atom, persistence::status>,
     caf::reacts_to<resave_atom>,
     caf::reacts_to<retry_atom>,
+    caf::reacts_to<touch_atom>,
+    caf::reacts_to<touched_atom, persistence::status, epoch_ms>,
     caf::reacts_to<stop_atom>>;
 
 using order_directory = caf::typed_actor<
@@ -150,6 +158,10 @@ using order_directory = caf::typed_actor<
     // whose home partition it is; and the documents a takeover read.
     caf::reacts_to<home_atom, std::uint32_t, bool>,
     caf::reacts_to<home_atom, home_documents>,
+    // A takeover's read to try again (partition, generation).
+    caf::reacts_to<home_atom, std::uint32_t, std::uint64_t>,
+    // In a cluster: time to touch the open documents (touch_age_ms).
+    caf::reacts_to<touch_atom>,
     caf::reacts_to<stop_atom>>;
 
 // What coordinators share, owned by the grid.
@@ -170,6 +182,14 @@ struct coordination_context {
 // single node. A node that no longer leads the partition gets `unavailable`.
 // False, and `done` never runs, when the documents queue is full.
 bool put_document(coordination_context* cc, persistence::document d, persistence::document_writer::put_done done);
+
+// In a cluster a takeover reads documents from the journal only, and
+// compaction deletes journal rows older than retention-ms: so a coordinator
+// whose open document was last put more than this long ago (a quarter of the
+// retention) puts it again, unchanged but for updated_ms, when the directory
+// asks (every touch_interval_ms), keeping a young entry of it in the journal.
+std::int64_t touch_age_ms(const coordination_context* cc);
+inline std::int64_t touch_interval_ms(const coordination_context* cc) { return touch_age_ms(cc) / 2; }
 
 // In a cluster, when this node starts leading partition p: reads every
 // document entry of p's journal (all committed, as it serves), deletes the

@@ -104,6 +104,10 @@ void finish(std::shared_ptr<replay_job> job, persistence::partition_store&) {
 
 }  // namespace
 
+std::int64_t touch_age_ms(const coordination_context* cc) {
+  return static_cast<std::int64_t>(cc->node->settings.journal.retention_ms) / 4;
+}
+
 bool put_document(coordination_context* cc, document d, persistence::document_writer::put_done done) {
   const auto& routes = cc->node->routes;
   if (!routes) return cc->docs->put(std::move(d), std::move(done));
@@ -115,11 +119,23 @@ bool put_document(coordination_context* cc, document d, persistence::document_wr
   }
   const auto p = cluster::home_partition(d.tenant, static_cast<std::uint32_t>(cc->node->partitions.size()));
   auto* docs = cc->docs;
+  // Once a majority holds the entry the document is stored, whatever this
+  // node's file says: the put is then answered ok, after the file's put (so
+  // a read here that follows sees it) or without it when the file refuses
+  // (every copy writes it again when its journal commits it, and a takeover
+  // from the journal). A failure before that leaves the outcome unknown: a
+  // leader that lost the lead may still see its entry committed by the next.
   const auto seq = cc->node->journal->append(
       p, std::move(e), [docs, d = std::move(d), done](const status& s, const persistence::journal_entry*) mutable {
-        if (!s) return done(s);
-        auto refused = done;
-        if (!docs->put(std::move(d), std::move(done))) refused(status::unavailable("document queue full or stopped"));
+        if (!s) return done(status::unavailable("the order home lost its lead before a majority held the document: " +
+                                                s.message()));
+        const auto id = d.id;
+        auto answered = [done, id](const status& local) {
+          if (!local) spdlog::warn("document {}: journaled, but this node's documents file refused it: {}", id,
+                                   local.message());
+          done(status::ok());
+        };
+        if (!docs->put(std::move(d), answered)) answered(status::unavailable("document queue full or stopped"));
       });
   if (seq == 0)
     done(status::unavailable("this node does not lead partition " + std::to_string(p) +

@@ -55,6 +55,8 @@ struct order_state {
   int refusals = 0;
   std::set<std::uint32_t> touched;    // partitions the phase's steps went to
   bool stored = false;                // a put of the document succeeded (or it was recovered)
+  bool touching = false;              // a touch's put is on its way
+  epoch_ms touched_ms = 0;            // when the last touch that was stored was made
   // The journal or the store failed under this order: it cannot go on until
   // a restart resumes it from its document; calls get UNAVAILABLE at once.
   bool broken = false;
@@ -261,12 +263,19 @@ void settle(self_ptr self) {
   }
 }
 
+// In a cluster the outcome is unknown (TIMEOUT): a put that failed there may
+// still be stored by the home partition's next leader, and the order goes on
+// at the next home.
 void fail_calls(self_ptr self, const std::string& why) {
   auto& st = self->state;
-  if (st.creator) answer(*st.creator, refused(st.o, outcome::unavailable, why));
+  const bool cluster = st.cc->node->routes != nullptr;
+  const auto code = cluster ? outcome::timeout : outcome::unavailable;
+  const auto text = cluster ? why + "; the order may go on at the tenant's next order home: read it, or retry with the same idem"
+                            : why;
+  if (st.creator) answer(*st.creator, refused(st.o, code, text));
   st.creator.reset();
   for (auto* calls : {&st.phase_calls, &st.waiting}) {
-    for (auto& call : *calls) answer(call, refused(st.o, outcome::unavailable, why));
+    for (auto& call : *calls) answer(call, refused(st.o, code, text));
     calls->clear();
   }
 }
@@ -306,7 +315,11 @@ void on_saved(self_ptr self, const persistence::status& s) {
 
 // Whether the step's key cannot have been used: an order this process
 // created (not resumed), on the step's first try.
-bool fresh_key(const order_state& st) { return st.o.attempt == 0 && st.retries == 0; }
+// In a cluster never: a coordinator at an earlier home of the tenant, not
+// stopped yet (frozen, cut off), may send the same key.
+bool fresh_key(const order_state& st) {
+  return !st.cc->node->routes && st.o.attempt == 0 && st.retries == 0;
+}
 
 void send_reserve(self_ptr self, std::int64_t qty) {
   auto& st = self->state;
@@ -573,6 +586,33 @@ void handle_call(self_ptr self, order_call&& call) {
   }
 }
 
+// An open order whose document was last stored long ago puts it again
+// (touch_age_ms), as it is now, also in the middle of a phase (a phase
+// waiting for backordered stock can last days): the journal keeps the puts
+// in the order they were made, so a phase's later put still comes after.
+// Nothing waits for it, and a failure changes nothing: the next touch tries
+// again.
+void touch(self_ptr self) {
+  auto& st = self->state;
+  if (st.touching || st.broken || st.ended || !st.stored || orders::is_final(st.o.status)) return;
+  if (now_ms() - std::max(st.o.updated_ms, st.touched_ms) < touch_age_ms(st.cc)) return;
+  st.touching = true;
+  auto doc = to_document(st.o);
+  doc.updated_ms = now_ms();
+  auto me = caf::actor_cast<order_coordinator>(self);
+  if (!put_document(st.cc, std::move(doc), [me, at = doc.updated_ms](const persistence::status& s) {
+        caf::anon_send(me, touched_atom::value, s, at);
+      }))
+    caf::anon_send(me, touched_atom::value, persistence::status::unavailable("document queue full"), epoch_ms{0});
+}
+
+void on_touched(self_ptr self, const persistence::status& s, epoch_ms at) {
+  auto& st = self->state;
+  st.touching = false;
+  if (s) st.touched_ms = std::max(st.touched_ms, at);
+  else spdlog::warn("order {}: its document was not put again: {}", st.o.id, s.message());
+}
+
 void on_deadline(self_ptr self) {
   auto& st = self->state;
   if (st.busy || st.o.status != order_status::held) return;
@@ -581,16 +621,7 @@ void on_deadline(self_ptr self) {
 }
 
 void stop(self_ptr self) {
-  auto& st = self->state;
-  const auto r = [&] {
-    return order_reply::error(outcome::unavailable, "the order's coordinator stopped here (node stopping or order home moved)");
-  };
-  if (st.creator) answer(*st.creator, r());
-  st.creator.reset();
-  for (auto* calls : {&st.phase_calls, &st.waiting}) {
-    for (auto& call : *calls) answer(call, r());
-    calls->clear();
-  }
+  fail_calls(self, "the order's coordinator stopped here (node stopping or order home moved)");
   self->quit();
 }
 
@@ -631,6 +662,8 @@ order_coordinator::behavior_type order_behavior(self_ptr self, coordination_cont
       [=](expire_atom) { on_deadline(self); },
       [=](retry_atom) { on_retry(self); },
       [=](resave_atom) { save(self); },
+      [=](touch_atom) { touch(self); },
+      [=](touched_atom, const persistence::status& s, epoch_ms at) { on_touched(self, s, at); },
       [=](stop_atom) { stop(self); },
   };
 }

@@ -664,7 +664,6 @@ void on_home(self_ptr self, std::uint32_t p, bool leads) {
   auto& st = self->state;
   auto& routes = *st.cc->node->routes;
   if (st.home_generation.size() <= p) st.home_generation.resize(st.cc->node->partitions.size(), 0);
-  if (leads && routes.leader[p].load(std::memory_order_acquire) != routes.self) return;  // a late retry
   const auto generation = ++st.home_generation[p];
   routes.home_ready[p].store(false, std::memory_order_release);
   const auto partitions = static_cast<std::uint32_t>(st.cc->node->partitions.size());
@@ -684,10 +683,12 @@ void on_home_documents(self_ptr self, home_documents& h) {
   if (p >= st.home_generation.size() || h.generation != st.home_generation[p]) return;  // superseded
   if (!h.st) {
     spdlog::error("partition {}: cannot take over its tenants' orders: {}; trying again in 1 s", p, h.st.message());
-    self->delayed_send(self, std::chrono::seconds(1), home_atom::value, p, true);
+    self->delayed_send(self, std::chrono::seconds(1), home_atom::value, p, h.generation);
     return;
   }
-  for (auto& d : h.open) resume(self, d);
+  const auto now = now_ms();
+  for (auto& d : h.open)
+    if (!st.cc->node->deleted.refuses(d.tenant, now)) resume(self, d);
   st.cc->node->routes->home_ready[p].store(true, std::memory_order_release);
 }
 
@@ -741,6 +742,8 @@ order_directory::behavior_type directory_behavior(self_ptr self, coordination_co
   self->set_down_handler([=](caf::down_msg& down) { on_coordinator_exit(self, down); });
   recover(self, std::move(open));
   publish_settings(self);
+  if (cc->node->routes)
+    self->delayed_send(self, std::chrono::milliseconds(touch_interval_ms(cc)), touch_atom::value);
   return {
       [=](order_call& call) { on_order_call(self, call); },
       [=](transfer_call& call) { on_transfer_call(self, call); },
@@ -769,7 +772,9 @@ order_directory::behavior_type directory_behavior(self_ptr self, coordination_co
         auto& st = self->state;
         auto forget = [&](auto& map) {
           auto it = map.find(id);
-          if (it == map.end()) return;
+          // Not from a coordinator stopped earlier (the home moved away and
+          // back) for one resumed since under the same id.
+          if (it == map.end() || it->second.handle.address() != self->current_sender()) return;
           self->send(it->second.handle, stop_atom::value);
           st.open_idem.erase(it->second.idem);
           map.erase(it);
@@ -782,6 +787,17 @@ order_directory::behavior_type directory_behavior(self_ptr self, coordination_co
       [=](tenant_purge& call) { on_purge(self, call); },
       [=](home_atom, std::uint32_t p, bool leads) { on_home(self, p, leads); },
       [=](home_atom, home_documents& h) { on_home_documents(self, h); },
+      [=](home_atom, std::uint32_t p, std::uint64_t generation) {
+        // Still the same takeover (no lead lost or gained since): read again.
+        auto& st = self->state;
+        if (p < st.home_generation.size() && st.home_generation[p] == generation) read_home_documents(st.cc, p, generation);
+      },
+      [=](touch_atom) {
+        auto& st = self->state;
+        for (auto& [id, e] : st.orders) self->send(e.handle, touch_atom::value);
+        for (auto& [id, e] : st.transfers) self->send(e.handle, touch_atom::value);
+        self->delayed_send(self, std::chrono::milliseconds(touch_interval_ms(st.cc)), touch_atom::value);
+      },
       [=](stop_atom) {
         auto& st = self->state;
         for (auto& [id, e] : st.orders) self->send(e.handle, stop_atom::value);

@@ -47,6 +47,8 @@ struct transfer_state {
   // The journal or the store failed under this transfer (or it was never
   // stored): calls get UNAVAILABLE at once until a restart resumes it.
   bool broken = false;
+  bool touching = false;    // a touch's put is on its way (touch)
+  epoch_ms touched_ms = 0;  // when the last touch that was stored was made
   bool failure_remembered = false;  // failed at `from` with INSUFFICIENT_STOCK
   bool told_creator = false;  // the creator got UNAVAILABLE while steps keep retrying
   bool ended = false;
@@ -215,6 +217,25 @@ void settle(self_ptr self) {
   }
 }
 
+// An open transfer whose document was last stored long ago puts it again
+// (touch_age_ms), as the order coordinator does (order_actor.cpp, touch);
+// not while a put that announces a step is on its way (it could be undone).
+void touch(self_ptr self) {
+  auto& st = self->state;
+  if (st.touching || st.broken || st.ended || st.intent != transfer_state::intent_kind::none ||
+      orders::is_final(st.t.status))
+    return;
+  if (now_ms() - std::max(st.t.updated_ms, st.touched_ms) < touch_age_ms(st.cc)) return;
+  st.touching = true;
+  auto doc = to_document(st.t);
+  doc.updated_ms = now_ms();
+  auto me = caf::actor_cast<transfer_coordinator>(self);
+  if (!put_document(st.cc, std::move(doc), [me, at = doc.updated_ms](const persistence::status& s) {
+        caf::anon_send(me, touched_atom::value, s, at);
+      }))
+    caf::anon_send(me, touched_atom::value, persistence::status::unavailable("document queue full"), epoch_ms{0});
+}
+
 // Before a document put that says steps happened, the partitions they went
 // to are made durable (steps are answered as soon as applied).
 void seal(self_ptr self) {
@@ -259,7 +280,9 @@ void run_phase(self_ptr self) {
   auto step = next_step(st.t);
   if (!step) return finish_phase(self);
   if (st.refusals > 0) step->idem += "." + std::to_string(st.refusals);
-  step->idem_fresh = !st.resumed && st.retries == 0;
+  // Never in a cluster: a coordinator at an earlier home, not stopped yet,
+  // may send the same key.
+  step->idem_fresh = !st.cc->node->routes && !st.resumed && st.retries == 0;
   send_step(st.cc, caf::actor_cast<transfer_coordinator>(self), ++st.step, std::move(*step), &st.touched);
 }
 
@@ -326,8 +349,14 @@ void on_saved(self_ptr self, const persistence::status& s) {
   auto& st = self->state;
   if (!s) {
     spdlog::error("transfer {}: document put failed: {}", st.t.id, s.message());
+    // In a cluster a put that failed may still be stored by the home
+    // partition's next leader, where the transfer goes on: unknown outcome.
+    const bool cluster = st.cc->node->routes != nullptr;
     const auto fail = [&](transfer_call& c) {
-      c.done(refused(st.t, outcome::unavailable, "transfer journal unavailable"));
+      c.done(cluster ? refused(st.t, outcome::timeout,
+                               "transfer journal unavailable; it may go on at the tenant's next order home: read "
+                               "it, or retry with the same idem")
+                     : refused(st.t, outcome::unavailable, "transfer journal unavailable"));
     };
     if (st.creator) fail(*st.creator);
     st.creator.reset();
@@ -420,9 +449,14 @@ void handle_call(self_ptr self, transfer_call&& call) {
 
 void stop(self_ptr self) {
   auto& st = self->state;
-  const auto r = [] {
-    return transfer_reply::error(outcome::unavailable,
-                                 "the transfer's coordinator stopped here (node stopping or order home moved)");
+  // In a cluster the transfer goes on at the tenant's next order home: the
+  // outcome of what waited is unknown there.
+  const auto r = [cluster = st.cc->node->routes != nullptr] {
+    return cluster ? transfer_reply::error(outcome::timeout,
+                                           "the transfer's coordinator stopped here (order home moved or node "
+                                           "stopping); it may go on at the next home: read it, or retry with the "
+                                           "same idem")
+                   : transfer_reply::error(outcome::unavailable, "node is stopping");
   };
   if (st.creator) st.creator->done(r());
   st.creator.reset();
@@ -456,6 +490,14 @@ transfer_coordinator::behavior_type transfer_behavior(self_ptr self, coordinatio
       [=](saved_atom, const persistence::status& s) { on_saved(self, s); },
       [=](synced_atom, const persistence::status& s) { on_synced(self, s); },
       [=](resave_atom) { save(self); },
+      [=](touch_atom) { touch(self); },
+      [=](touched_atom, const persistence::status& s, epoch_ms at) {
+        // A failed touch changes nothing: the next one tries again.
+        auto& st = self->state;
+        st.touching = false;
+        if (s) st.touched_ms = std::max(st.touched_ms, at);
+        else spdlog::warn("transfer {}: its document was not put again: {}", st.t.id, s.message());
+      },
       [=](retry_atom) {
         if (self->state.busy) run_phase(self);
       },

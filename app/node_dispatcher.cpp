@@ -199,6 +199,7 @@ protocol::object node_dispatcher::cluster_status() const {
       for (const auto& [id, seqs] : p.lag) lag.emplace_back(id, seqs);
       if (!lag.empty()) o.emplace_back("lag", std::move(lag));
       if (p.blank) o.emplace_back("blank", true);
+      if (p.order_home) o.emplace_back("order_home", true);
       if (const auto& c = p.copy) {
         object copy{{c->sending ? "to" : "from", c->peer}, {"bytes", c->size}, {c->sending ? "sent" : "received", c->done}};
         if (!c->sending) copy.emplace_back("installing", c->installing);

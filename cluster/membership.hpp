@@ -45,6 +45,9 @@ struct partition_view {
   // Its copy started empty and has not caught up yet: it votes only for
   // empty copies (docs/cluster.md, "A copy that starts empty").
   bool blank = false;
+  // This node leads it and has taken its tenants' orders over: it is their
+  // order home (docs/cluster.md, "Orders and transfers").
+  bool order_home = false;
   // A copy of the partition file on its way (actors/replica_copy.cpp): as
   // leader, to `peer`; as follower, from `peer`; `done` of `size` bytes
   // sent or received, then installing (follower only).

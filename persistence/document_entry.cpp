@@ -52,6 +52,8 @@ struct reader {
 
 status document_entry(const document& d, journal_entry* out) {
   if (auto st = check_document(d); !st) return st;
+  if (d.kind != document_kind::order && d.kind != document_kind::transfer)
+    return status::invalid("only orders and transfers are journaled, not " + to_string(d.kind));
   journal_entry e;
   e.at_ms = d.updated_ms;
   e.key.tenant = d.tenant;
@@ -91,7 +93,9 @@ bool decode_document_entry(const journal_entry& e, document* out) {
   if (r.le(1) != document_entry_version) return false;
   document d;
   const auto kind = r.le(1);
-  if (!document_format::valid_kind(static_cast<std::int64_t>(kind))) return false;
+  if (kind != static_cast<std::uint8_t>(document_kind::order) &&
+      kind != static_cast<std::uint8_t>(document_kind::transfer))
+    return false;
   d.kind = static_cast<document_kind>(kind);
   const auto open = r.le(1);
   if (open > 1) return false;

@@ -37,11 +37,11 @@ namespace stockgrid::persistence {
 
 inline constexpr std::uint8_t document_entry_version = 1;
 // The most bytes a document entry's ref may hold, so that a journal entry
-// stays a bounded message between nodes (cluster/wire.cpp). An order of
-// limits::order_lines_max lines with every field at its bound fits
-// (tests/persistence/document_entry_test.cpp); a bigger document is refused
-// with `invalid` and nothing is journaled.
-inline constexpr std::size_t document_entry_bytes_max = 256 * 1024;
+// stays a bounded string between nodes (cluster/wire.cpp): the hex of any
+// document the store takes (document_body_bytes_max and its keys), so a
+// document is refused in a cluster exactly where it is on one node.
+inline constexpr std::size_t document_entry_bytes_max =
+    2 * (document_body_bytes_max + 3 * document_key_bytes_max + 32);
 
 // The journal entry of `d` (updated_ms as in d), or `invalid` naming the
 // limit it breaks (document_store's, or document_entry_bytes_max).

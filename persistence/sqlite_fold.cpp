@@ -233,7 +233,10 @@ void sqlite_store::report_recovered(folded_tail& tail,
     else
       with_holds.insert_or_assign(key, make_image(key, r));
   }
-  for (const auto& [key, r] : tail.records) report->warehouses.emplace_back(key.tenant, key.warehouse);
+  // Refusals of keys no request names (epoch markers, purges, journaled
+  // documents) leave a record that does not exist: no warehouse.
+  for (const auto& [key, r] : tail.records)
+    if (r.rec.exists()) report->warehouses.emplace_back(key.tenant, key.warehouse);
   std::sort(report->warehouses.begin(), report->warehouses.end());
   report->warehouses.erase(std::unique(report->warehouses.begin(), report->warehouses.end()),
                            report->warehouses.end());

@@ -254,7 +254,7 @@ cluster::peer_message full_peer_message() {
 TEST_CASE("a journaled order document crosses nodes byte for byte, up to its bound", "[cluster][wire]") {
   // Binary bodies (msgpack) in a change's text field, and the largest one
   // a journaled document may be.
-  for (const std::size_t body_bytes : {std::size_t{300}, persistence::document_entry_bytes_max / 2 - 200}) {
+  for (const std::size_t body_bytes : {std::size_t{300}, persistence::document_body_bytes_max}) {
     persistence::document d;
     d.tenant = "shop";
     d.id = "O2-1f";
