@@ -190,6 +190,16 @@ bool put_document(coordination_context* cc, persistence::document d, persistence
 // asks (every touch_interval_ms), keeping a young entry of it in the journal.
 std::int64_t touch_age_ms(const coordination_context* cc);
 inline std::int64_t touch_interval_ms(const coordination_context* cc) { return touch_age_ms(cc) / 2; }
+// A touch's put of `doc` with updated_ms now; `me` gets (touched_atom,
+// status, that updated_ms) once it is stored or not.
+template <class Handle>
+void put_touch(coordination_context* cc, Handle me, persistence::document doc, epoch_ms now) {
+  doc.updated_ms = now;
+  if (!put_document(cc, std::move(doc), [me, now](const persistence::status& s) {
+        caf::anon_send(me, touched_atom::value, s, now);
+      }))
+    caf::anon_send(me, touched_atom::value, persistence::status::unavailable("document queue full"), epoch_ms{0});
+}
 
 // In a cluster, when this node starts leading partition p: reads every
 // document entry of p's journal (all committed, as it serves), deletes the

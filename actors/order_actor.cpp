@@ -597,13 +597,7 @@ void touch(self_ptr self) {
   if (st.touching || st.broken || st.ended || !st.stored || orders::is_final(st.o.status)) return;
   if (now_ms() - std::max(st.o.updated_ms, st.touched_ms) < touch_age_ms(st.cc)) return;
   st.touching = true;
-  auto doc = to_document(st.o);
-  doc.updated_ms = now_ms();
-  auto me = caf::actor_cast<order_coordinator>(self);
-  if (!put_document(st.cc, std::move(doc), [me, at = doc.updated_ms](const persistence::status& s) {
-        caf::anon_send(me, touched_atom::value, s, at);
-      }))
-    caf::anon_send(me, touched_atom::value, persistence::status::unavailable("document queue full"), epoch_ms{0});
+  put_touch(st.cc, caf::actor_cast<order_coordinator>(self), to_document(st.o), now_ms());
 }
 
 void on_touched(self_ptr self, const persistence::status& s, epoch_ms at) {

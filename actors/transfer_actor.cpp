@@ -227,13 +227,7 @@ void touch(self_ptr self) {
     return;
   if (now_ms() - std::max(st.t.updated_ms, st.touched_ms) < touch_age_ms(st.cc)) return;
   st.touching = true;
-  auto doc = to_document(st.t);
-  doc.updated_ms = now_ms();
-  auto me = caf::actor_cast<transfer_coordinator>(self);
-  if (!put_document(st.cc, std::move(doc), [me, at = doc.updated_ms](const persistence::status& s) {
-        caf::anon_send(me, touched_atom::value, s, at);
-      }))
-    caf::anon_send(me, touched_atom::value, persistence::status::unavailable("document queue full"), epoch_ms{0});
+  put_touch(st.cc, caf::actor_cast<transfer_coordinator>(self), to_document(st.t), now_ms());
 }
 
 // Before a document put that says steps happened, the partitions they went
