@@ -653,7 +653,9 @@ void recover(self_ptr self, std::vector<persistence::document> open) {
   if (orders_resumed + transfers_resumed > 0)
     spdlog::info("resumed {} open orders and {} open transfers", orders_resumed, transfers_resumed);
   if (left_to_homes > 0)
-    spdlog::info("{} open orders and transfers in this node's documents file are resumed by their order homes", left_to_homes);
+    spdlog::info("{} open orders and transfers in this node's documents file are left to their order homes, which "
+                 "resume those journaled in their home partitions (docs/cluster.md)",
+                 left_to_homes);
 }
 
 // In a cluster: this node started or stopped leading partition p. Either
