@@ -342,9 +342,13 @@ void cluster_journal(grid::impl& im, persistence::journal_writer_options& o) {
     if (feed) feed(p, batch);
     // A purge this copy takes: its tenant is refused here from now on, also
     // once this node leads the partition (deleted_tenants.hpp).
-    // Every copy keeps the documents its journal commits in its own
-    // documents file too, so a new order home mostly rewrites what it has
-    // (home_documents.cpp), and forgets a purged tenant's.
+    // The followers keep the documents their journals commit in their own
+    // documents files too, so a new order home mostly rewrites what it has
+    // (home_documents.cpp); the leader, whose coordinators journaled them,
+    // has put them there already (put_document). Every copy forgets a purged
+    // tenant's.
+    const auto& routes = *im->ctx.routes;
+    const bool leading = routes.leader[p].load(std::memory_order_acquire) == routes.self;
     const auto retention = static_cast<epoch_ms>(im->ctx.settings.journal.retention_ms);
     for (const auto& e : batch) {
       if (const auto* tenant = persistence::purged_tenant(e)) {
@@ -355,7 +359,7 @@ void cluster_journal(grid::impl& im, persistence::journal_writer_options& o) {
         continue;
       }
       persistence::document d;
-      if (persistence::decode_document_entry(e, &d) && !im->documents->put(std::move(d), {}))
+      if (!leading && persistence::decode_document_entry(e, &d) && !im->documents->put(std::move(d), {}))
         spdlog::warn("partition {}: the documents queue is full; a journaled document waits for the next takeover",
                      p);
     }

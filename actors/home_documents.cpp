@@ -78,28 +78,29 @@ void read_page(std::shared_ptr<replay_job> job, persistence::partition_store& st
                               [job](persistence::partition_store& s) mutable { read_page(std::move(job), s); });
 }
 
-void finish(std::shared_ptr<replay_job> job, persistence::partition_store&) {
-  auto& out = job->out;
-  auto& docs = *job->cc->docs;
-  if (job->undecodable > 0)
-    spdlog::error("partition {}: {} journaled documents do not decode; left out", out.partition, job->undecodable);
-  for (const auto& tenant : job->replay.purged()) {
+// Writes what the replay found to the documents file, then tells the
+// directory the open documents (or why not).
+status write_replay(replay_job& job) {
+  auto& docs = *job.cc->docs;
+  for (const auto& tenant : job.replay.purged()) {
     std::uint64_t removed = 0;
-    if (auto st = docs.delete_tenant(tenant, &removed); !st) {
-      out.st = st;
-      return caf::anon_send(job->cc->directory, home_atom::value, std::move(out));
-    }
+    if (auto st = docs.delete_tenant(tenant, &removed); !st) return st;
   }
-  auto all = job->replay.documents();
-  if (auto st = put_all(docs, all); !st) {
-    out.st = st;
-    return caf::anon_send(job->cc->directory, home_atom::value, std::move(out));
-  }
+  auto all = job.replay.documents();
+  if (auto st = put_all(docs, all); !st) return st;
   for (auto& d : all)
-    if (d.open) out.open.push_back(std::move(d));
-  spdlog::info("partition {}: order home here: {} journaled documents read, {} open", out.partition, all.size(),
-               out.open.size());
-  caf::anon_send(job->cc->directory, home_atom::value, std::move(out));
+    if (d.open) job.out.open.push_back(std::move(d));
+  spdlog::info("partition {}: order home here: {} journaled documents read, {} open", job.out.partition, all.size(),
+               job.out.open.size());
+  return status::ok();
+}
+
+void finish(std::shared_ptr<replay_job> job, persistence::partition_store&) {
+  if (job->undecodable > 0)
+    spdlog::error("partition {}: {} journaled documents do not decode; left out", job->out.partition,
+                  job->undecodable);
+  job->out.st = write_replay(*job);
+  caf::anon_send(job->cc->directory, home_atom::value, std::move(job->out));
 }
 
 }  // namespace
